@@ -1,0 +1,155 @@
+//! The command line (clap derive) and its dispatch to `commands`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::config::{ArenaStrategy, ConvAlgoSearch, Suite};
+use crate::report::Format;
+use crate::results::Scenario;
+use crate::runtime::providers::ProviderRequest;
+
+#[derive(Debug, Parser)]
+#[command(name = "mora", version, about = "ModelMora's model lifecycle benchmark: how a model server should load, keep and unload models")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the benchmark: every (model, provider, scenario) trial in a fresh worker process.
+    Bench(BenchArgs),
+    /// Re-render one or more results.json files (several are merged; two are also compared).
+    Report(ReportArgs),
+    /// List the configured models: type, weights, size, whether present, source, how to make one.
+    Models(ModelsArgs),
+    /// Check the runtime library, its providers, CUDA, NVML and the GPU.
+    Doctor(DoctorArgs),
+    /// The child side of every trial (internal).
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The model suite.
+    #[arg(long, default_value = "models.yaml")]
+    pub config: PathBuf,
+    /// Execution providers: auto (every one that works here), cpu, cuda, or cpu,cuda.
+    #[arg(long, default_value = "auto")]
+    pub provider: ProviderRequest,
+    /// Models by id (comma-separated); default: the suite's.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Which suite when --models is not given.
+    #[arg(long, value_enum, default_value = "default")]
+    pub suite: Suite,
+    /// Scenarios (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "single,cold,leak,isolation")]
+    pub scenario: Vec<Scenario>,
+    /// Load/unload cycles in the leak scenario.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]
+    pub cycles: u32,
+    /// Warm loads in the cold scenario.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeats: u32,
+    /// Warm-up calls after the first inference (default: models.yaml's defaults.warmup_runs).
+    #[arg(long)]
+    pub warmup_runs: Option<usize>,
+    /// Steady-state calls behind p50/p95/p99 (default: models.yaml's defaults.runs).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Where run folders go: <out>/<timestamp>-<host>/.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    /// The ONNX Runtime library (else ORT_DYLIB_PATH, else the project's .venv).
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+}
+
+/// Provider options; each overrides the same option in models.yaml's `providers:`.
+#[derive(Debug, Args, Default)]
+pub struct ProviderFlags {
+    /// CUDA device to run on.
+    #[arg(long)]
+    pub device_id: Option<u32>,
+    /// Limit of the CUDA memory arena, in MB.
+    #[arg(long)]
+    pub gpu_mem_limit_mb: Option<u64>,
+    /// How the CUDA arena grows.
+    #[arg(long, value_enum)]
+    pub arena_strategy: Option<ArenaStrategy>,
+    /// cuDNN convolution algorithm search.
+    #[arg(long, value_enum)]
+    pub cudnn_conv_algo_search: Option<ConvAlgoSearch>,
+    /// ONNX Runtime's CPU memory arena (on by default, as in ONNX Runtime).
+    #[arg(long)]
+    pub cpu_arena: Option<bool>,
+    /// Intra-op threads per session (default: ONNX Runtime's choice).
+    #[arg(long)]
+    pub intra_threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// results.json files (a run folder works too).
+    #[arg(required = true)]
+    pub results: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Also write results.json, report.md, results.csv and charts of the merged results here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[arg(long, default_value = "models.yaml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// Skip the CUDA session check (which starts a worker and creates a CUDA context).
+    #[arg(long)]
+    pub no_cuda_session: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The trial, as JSON.
+    #[arg(long, conflicts_with = "probe_cuda")]
+    pub spec: Option<String>,
+    /// Check CUDA end to end with the library given by --ort-lib.
+    #[arg(long, requires = "ort_lib")]
+    pub probe_cuda: bool,
+    #[arg(long)]
+    pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+/// Runs the command line; returns the exit code.
+pub fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Bench(args) => commands::bench::run(args),
+        Command::Report(args) => commands::report::run(args),
+        Command::Models(args) => commands::models::run(args),
+        Command::Doctor(args) => commands::doctor::run(args),
+        Command::Worker(args) => commands::worker(args),
+    }
+}

@@ -1,0 +1,89 @@
+//! `mora bench`: resolve the runtime, providers and models, run the plan, print the report.
+
+use std::io::Write;
+
+use anyhow::{Result, bail};
+
+use crate::cli::BenchArgs;
+use crate::config::Config;
+use crate::plan::plan;
+use crate::probe::{HostInfo, gpu};
+use crate::protocol::TrialSettings;
+use crate::report::{self, Format};
+use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo};
+use crate::runner::{self, Bench, Event};
+use crate::runtime::{self, RuntimeLibrary};
+
+/// Exit code when the run finished but some trials failed (their records say why).
+pub const SOME_TRIALS_FAILED: i32 = 3;
+
+pub fn run(args: BenchArgs) -> Result<i32> {
+    let config = Config::load(&args.config)?;
+    let roots = runtime::search_roots(config.path.parent());
+    let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
+    let models = config.select(&args.models, args.suite)?;
+    if models.is_empty() {
+        bail!("no models in suite {:?} of {}: pass --models or --suite all", args.suite, config.path.display());
+    }
+    eprintln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
+    let (setups, statuses) = super::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
+    for s in statuses.iter().filter(|s| !s.ran) {
+        eprintln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
+    }
+    let mut scenarios = args.scenario.clone();
+    scenarios.sort();
+    scenarios.dedup();
+    let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
+    let trials = plan(&ids, &runner::providers(&setups), &scenarios);
+
+    let host = HostInfo::current();
+    let folder = runner::run_folder(&args.out, &host.hostname);
+    let results_path = folder.join("results.json");
+    let settings = TrialSettings {
+        warmup_runs: args.warmup_runs.unwrap_or(config.defaults.warmup_runs),
+        runs: args.runs.unwrap_or(config.defaults.runs).max(1),
+        repeats: args.repeats as usize,
+        cycles: args.cycles as usize,
+    };
+    let info = RunInfo {
+        tool: ToolInfo::current(),
+        started_at: runner::now_rfc3339(),
+        finished_at: None,
+        complete: false,
+        command_line: std::env::args().collect(),
+        gpus: if setups.iter().any(|s| s.provider == runtime::Provider::Cuda) || gpu::nvml().is_ok() { gpu::gpus() } else { vec![] },
+        host,
+        runtime: library.clone(),
+        config: ConfigInfo { path: config.path.display().to_string(), sha256: config.sha256.clone() },
+        providers: statuses,
+        scenarios: scenarios.clone(),
+        settings: RunSettings { warmup_runs: settings.warmup_runs, runs: settings.runs, repeats: settings.repeats, cycles: settings.cycles },
+        notes: vec![],
+    };
+    eprintln!("{} trials ({} models x {} providers x {} scenarios) -> {}", trials.len(), ids.len(), setups.len(), scenarios.len(), results_path.display());
+    crate::supervise::install_interrupt_handler();
+    let bench = Bench { config: &config, models, setups, runtime: library, plan: trials, settings, results_path };
+    let results = runner::run(&bench, runner::new_results(info), &mut print_progress)?;
+
+    let written = report::write_all(&folder, &results)?;
+    let mut stdout = std::io::stdout().lock();
+    write!(stdout, "{}", report::render(&results, Format::Table)?)?;
+    eprintln!("\nwrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if !results.run.complete {
+        eprintln!("interrupted: the results above are the trials that finished");
+        return Ok(130);
+    }
+    Ok(if results.trials.iter().all(|t| t.outcome.is_ok()) { 0 } else { SOME_TRIALS_FAILED })
+}
+
+fn print_progress(event: Event) {
+    match event {
+        Event::TrialStarted { index, total, trial } => eprint!("[{}/{}] {} ... ", index + 1, total, trial.id()),
+        Event::TrialFinished { record, .. } => {
+            let secs = record.worker.wall_ms / 1000.0;
+            let random = if record.weights == "random" { " [random weights]" } else { "" };
+            eprintln!("{} ({secs:.1} s){random}", record.outcome.summary());
+        }
+        Event::Note(note) => eprintln!("note: {note}"),
+    }
+}

@@ -1,0 +1,84 @@
+//! `mora doctor`: the runtime library, its providers, CUDA piece by piece, NVML and the machine.
+
+use anyhow::Result;
+
+use crate::cli::DoctorArgs;
+use crate::config::ProviderSettings;
+use crate::probe::{HostInfo, gpu};
+use crate::report::num;
+use crate::runtime::{self, Provider, RuntimeLibrary, cuda};
+
+pub fn run(args: DoctorArgs) -> Result<i32> {
+    let host = HostInfo::current();
+    println!("mora {}", env!("CARGO_PKG_VERSION"));
+    println!("Host: {} ({}, {})", host.hostname, host.os.as_deref().unwrap_or("unknown OS"), host.arch);
+    println!("Kernel: {}", host.kernel.as_deref().unwrap_or("unknown"));
+    println!(
+        "CPU: {} ({} logical cores, {} physical)",
+        host.cpu_model.as_deref().unwrap_or("unknown"),
+        host.logical_cores,
+        host.physical_cores.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+    );
+    println!("RAM: {} MB", num(host.ram_total_mb, 0));
+    match gpu::nvml() {
+        Ok(_) => {
+            let gpus = gpu::gpus();
+            println!("NVML: available, {} GPU(s)", gpus.len());
+            for g in gpus {
+                println!(
+                    "  GPU {}: {} ({} MB, driver {}, CUDA {})",
+                    g.index,
+                    g.name,
+                    num(g.memory_total_mb, 0),
+                    g.driver_version.as_deref().unwrap_or("?"),
+                    g.driver_cuda_version.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        Err(reason) => println!("NVML: {reason} (no NVIDIA GPU figures on this machine)"),
+    }
+
+    let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &runtime::search_roots(None))?;
+    println!("ONNX Runtime: {} at {} (found by {:?})", library.version, library.path.display(), library.found_by);
+    println!("  providers in this build: {}", library.providers.join(", "));
+
+    let setup = super::setup_for(Provider::Cuda, &ProviderSettings::default(), &Default::default());
+    let d = super::diagnose_cuda(&library, &setup, !args.no_cuda_session);
+    println!("CUDA:");
+    println!("  CUDA provider in the runtime build: {}", yes_no(d.runtime_has_cuda));
+    println!(
+        "  libonnxruntime_providers_cuda.so: {}",
+        d.provider_library.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "absent".into())
+    );
+    if let Some(driver) = &d.driver {
+        println!("  NVIDIA driver: {}", driver.as_ref().map(String::as_str).unwrap_or_else(|e| e));
+    }
+    if let Some(devices) = &d.devices {
+        match devices {
+            Ok(n) => println!("  CUDA devices: {n}"),
+            Err(e) => println!("  CUDA devices: none ({e})"),
+        }
+    }
+    if !d.libraries.is_empty() {
+        println!("  CUDA / cuDNN libraries ({}):", cuda::describe_source(&d.preloaded_from));
+        for l in &d.libraries {
+            match &l.found_in {
+                Some(place) => println!("    {}: {place}", l.name),
+                None => println!("    {}: MISSING ({})", l.name, l.error.as_deref().unwrap_or("not found")),
+            }
+        }
+    }
+    if let Some(session) = &d.session {
+        println!("  CUDA session with the warm-up model: {}", session.as_ref().map(|_| "created".to_string()).unwrap_or_else(|e| format!("FAILED: {e}")));
+    }
+    match d.blocker(&library) {
+        None if d.session.is_some() => println!("=> `--provider cuda` works here."),
+        None => println!("=> CUDA looks usable (session check skipped)."),
+        Some(why) => println!("=> `--provider cuda` cannot run here: {why}\n   `--provider auto` runs CPU only."),
+    }
+    Ok(0)
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}

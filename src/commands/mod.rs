@@ -1,0 +1,119 @@
+//! One module per subcommand; each turns parsed arguments into work and prints the outcome.
+
+pub mod bench;
+pub mod doctor;
+pub mod models;
+pub mod report;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+
+use crate::cli::{ProviderFlags, WorkerArgs};
+use crate::config::{CpuOptions, CudaOptions, ProviderSettings};
+use crate::protocol::WorkerMessage;
+use crate::results::ProviderStatus;
+use crate::runtime::cuda::{self, CudaDiagnosis};
+use crate::runtime::providers::{ProviderRequest, ProviderSetup};
+use crate::runtime::{FoundBy, Provider, RuntimeLibrary};
+use crate::supervise::{self, KillIntent, Next};
+
+/// `mora worker`: one trial, or the CUDA probe.
+pub fn worker(args: WorkerArgs) -> Result<i32> {
+    if args.probe_cuda {
+        let path = args.ort_lib.as_deref().ok_or_else(|| anyhow!("--probe-cuda needs --ort-lib"))?;
+        let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
+        let setup = setup_for(Provider::Cuda, &ProviderSettings::default(), &args.options);
+        return Ok(crate::worker::probe_cuda(&library, &setup));
+    }
+    match args.spec {
+        Some(spec) => Ok(crate::worker::main(&spec)),
+        None => bail!("mora worker needs --spec JSON or --probe-cuda (it is started by `mora bench`)"),
+    }
+}
+
+/// A provider's options: models.yaml's, then the command-line flags over them.
+pub fn setup_for(provider: Provider, settings: &ProviderSettings, flags: &ProviderFlags) -> ProviderSetup {
+    let cpu = CpuOptions {
+        arena: flags.cpu_arena.unwrap_or(settings.cpu.arena),
+        intra_threads: flags.intra_threads.or(settings.cpu.intra_threads),
+    };
+    let cuda = CudaOptions {
+        device_id: flags.device_id.unwrap_or(settings.cuda.device_id),
+        gpu_mem_limit_mb: flags.gpu_mem_limit_mb.or(settings.cuda.gpu_mem_limit_mb),
+        arena_extend_strategy: flags.arena_strategy.or(settings.cuda.arena_extend_strategy),
+        cudnn_conv_algo_search: flags.cudnn_conv_algo_search.or(settings.cuda.cudnn_conv_algo_search),
+    };
+    ProviderSetup { provider, cpu, cuda }
+}
+
+/// Which providers run. `auto` keeps what works and says why the rest was skipped; an explicit
+/// provider that cannot run is an error naming the missing piece.
+pub fn resolve_providers(
+    request: &ProviderRequest,
+    runtime: &RuntimeLibrary,
+    settings: &ProviderSettings,
+    flags: &ProviderFlags,
+) -> Result<(Vec<ProviderSetup>, Vec<ProviderStatus>)> {
+    let wanted: Vec<Provider> = match request {
+        ProviderRequest::Auto => Provider::ALL.to_vec(),
+        ProviderRequest::Explicit(list) => list.clone(),
+    };
+    let mut setups = Vec::new();
+    let mut statuses = Vec::new();
+    for provider in wanted {
+        let setup = setup_for(provider, settings, flags);
+        let (blocker, libraries) = match provider {
+            Provider::Cpu => (None, None),
+            Provider::Cuda => {
+                let diagnosis = diagnose_cuda(runtime, &setup, true);
+                (diagnosis.blocker(runtime), Some(cuda::describe_source(&diagnosis.preloaded_from)))
+            }
+        };
+        match blocker {
+            None => {
+                statuses.push(ProviderStatus { provider, ran: true, skipped_because: None, cuda_libraries: libraries });
+                setups.push(setup);
+            }
+            Some(why) if matches!(request, ProviderRequest::Auto) => {
+                statuses.push(ProviderStatus { provider, ran: false, skipped_because: Some(why), cuda_libraries: None });
+            }
+            Some(why) => bail!("--provider {provider}: CUDA cannot run here: {why}"),
+        }
+    }
+    Ok((setups, statuses))
+}
+
+/// The CUDA checks: the cheap ones here, the rest (driver, libraries, a real session) in a
+/// throwaway worker so a CUDA crash or its memory never lands in this process.
+pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_session: bool) -> CudaDiagnosis {
+    let quick = cuda::static_checks(runtime);
+    if quick.blocker(runtime).is_some() || !with_session {
+        return quick;
+    }
+    let mut args = vec!["--probe-cuda".to_string(), "--ort-lib".into(), runtime.path.display().to_string()];
+    args.extend(["--device-id".into(), setup.cuda.device_id.to_string()]);
+    let mut diagnosis = quick.clone();
+    diagnosis.session = Some(Err("the CUDA probe worker did not answer".into()));
+    let Ok(mut worker) = supervise::spawn(&args, &[]) else { return diagnosis };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        match worker.next(deadline) {
+            Next::Message(WorkerMessage::CudaProbe { diagnosis: d }) => {
+                diagnosis = *d;
+                break;
+            }
+            Next::Message(_) => {}
+            Next::Closed => break,
+            Next::TimedOut | Next::Interrupted => {
+                worker.kill(KillIntent::TimedOut);
+                break;
+            }
+        }
+    }
+    let (exit, tail) = worker.reap();
+    if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal) {
+        diagnosis.session = Some(Err(format!("{e} (the probe worker died of {}: {tail})", supervise::signal_name(sig))));
+    }
+    diagnosis
+}

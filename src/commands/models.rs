@@ -1,0 +1,65 @@
+//! `mora models`: what is configured, what is on disk, and how to make what is missing.
+
+use anyhow::Result;
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+
+use crate::catalog::{ModelStatus, make_command};
+use crate::cli::ModelsArgs;
+use crate::config::{Config, Suite};
+
+pub fn run(args: ModelsArgs) -> Result<i32> {
+    let config = Config::load(&args.config)?;
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["Model", "Type", "Weights", "Suite", "Size MB", "Present", "Source", "Exported", "About"]);
+    let mut missing = Vec::new();
+    let mut notes = Vec::new();
+    for model in &config.models {
+        let status = ModelStatus::of(model);
+        let present = match (status.present, status.tokenizer_present) {
+            (true, Some(false)) => "model only (tokenizer missing)".to_string(),
+            (true, _) => "yes".into(),
+            (false, _) => "MISSING".into(),
+        };
+        if !status.present || status.tokenizer_present == Some(false) {
+            missing.push(format!("  {}: {}", model.id, make_command(model, &config)));
+        }
+        if let Some(note) = &status.weights_note {
+            notes.push(format!("  {}: {note}", model.id));
+        }
+        let exported = status
+            .manifest
+            .as_ref()
+            .map(|m| {
+                let when = m.exported_at.as_deref().map(|t| t.chars().take(10).collect::<String>()).unwrap_or_default();
+                let how = m.exporter.as_ref().and_then(|e| e.method.clone()).unwrap_or_default();
+                let opset = m.opset.map(|o| format!(", opset {o}")).unwrap_or_default();
+                let secs = m.export_seconds.map(|s| format!(", {s:.0} s")).unwrap_or_default();
+                format!("{when} {how}{opset}{secs}").trim().to_string()
+            })
+            .unwrap_or_else(|| "—".into());
+        table.add_row(vec![
+            model.id.clone(),
+            model.model_type.to_string(),
+            status.weights.to_string(),
+            format!("{:?}", model.suite).to_lowercase(),
+            if status.present { format!("{:.1}", status.size_mb()) } else { "—".into() },
+            present,
+            model.source.describe(),
+            exported,
+            model.about.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{} ({} models, {} in the default suite)", config.path.display(), config.models.len(), config.select(&[], Suite::Default)?.len());
+    println!("{table}");
+    if !notes.is_empty() {
+        println!("\nWeights:\n{}", notes.join("\n"));
+    }
+    if !missing.is_empty() {
+        println!("\nTo make the missing ones:\n{}", missing.join("\n"));
+    }
+    println!("\nrandom weights: the real architecture and size, so load time and memory are representative; outputs are meaningless.");
+    Ok(0)
+}

@@ -1,0 +1,121 @@
+//! Scenario `isolation`, on the parent's side: start a worker that loads and answers, measure the
+//! system (and the GPU) before the spawn, while loaded and after the kill, and time spawn-to-ready.
+
+use std::time::{Duration, Instant};
+
+use crate::probe::process::delta;
+use crate::probe::{MemorySnapshot, ProcessMemory, SystemMemory, gpu};
+use crate::protocol::{TrialSpec, WorkerMessage};
+use crate::results::{IsolationResult, Measurements, Outcome};
+use crate::stats::percentage;
+use crate::supervise::{self, KillIntent, Next};
+use crate::trial::{self, Report, WorkerRun};
+
+/// How long to wait for memory to settle after the worker exits.
+const SETTLE: Duration = Duration::from_secs(5);
+
+pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+    let gpu_index = spec.provider.gpu_index();
+    let device_used = || gpu_index.and_then(|i| gpu::memory(i, 0)).and_then(|g| g.device_used_mb);
+    let system_before = SystemMemory::current();
+    let gpu_device_before_mb = device_used();
+
+    let spawned = Instant::now();
+    let mut worker = match supervise::spawn(&trial::worker_args(spec), &[]) {
+        Ok(w) => w,
+        Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut report = Report::default();
+    let ready = loop {
+        match worker.next(deadline) {
+            Next::Message(WorkerMessage::Ready(ready)) => break Some((ready, Instant::now())),
+            Next::Message(message) => report.take(message),
+            Next::Closed => break None,
+            Next::TimedOut => {
+                worker.kill(KillIntent::TimedOut);
+                break None;
+            }
+            Next::Interrupted => {
+                worker.kill(KillIntent::Interrupted);
+                break None;
+            }
+        }
+    };
+    let Some((ready, ready_at)) = ready else {
+        return trial::finish(worker, report, timeout);
+    };
+    let spawn_to_ready_ms = (ready_at - spawned).as_secs_f64() * 1000.0;
+    let worker_memory_loaded = MemorySnapshot {
+        process: ProcessMemory::of_pid(worker.pid).unwrap_or_default(),
+        gpu: gpu_index.and_then(|i| gpu::memory(i, worker.pid)),
+    };
+    let system_loaded = SystemMemory::current();
+    let gpu_device_loaded_mb = device_used();
+
+    let killed = Instant::now();
+    worker.kill(KillIntent::Deliberate);
+    let mut run = trial::finish(worker, report, timeout);
+    let kill_to_exit_ms = killed.elapsed().as_secs_f64() * 1000.0;
+    // The kernel frees a process's memory as it exits; a GPU driver may take a moment longer.
+    let system_after_exit = settle(SystemMemory::current, |m| m.used_mb, system_before.used_mb);
+    let gpu_device_after_exit_mb = if gpu_device_before_mb.is_some() { settle(device_used, |v| *v, gpu_device_before_mb) } else { None };
+
+    let reclaimed = delta(system_loaded.used_mb, system_after_exit.used_mb);
+    let footprint = delta(system_loaded.used_mb, system_before.used_mb);
+    let gpu_reclaimed = delta(gpu_device_loaded_mb, gpu_device_after_exit_mb);
+    let gpu_footprint = delta(gpu_device_loaded_mb, gpu_device_before_mb);
+    let pct = |part: Option<f64>, whole: Option<f64>| match (part, whole) {
+        (Some(p), Some(w)) if w > 1.0 => percentage(p, w),
+        _ => None,
+    };
+    // Other processes move system memory too: compare with what the worker held privately.
+    if let (Some(moved), Some(private)) = (footprint, worker_memory_loaded.process.private_mb) {
+        if private > 20.0 && (moved - private).abs() > 0.25 * private {
+            run.warnings.push(format!(
+                "system memory moved {moved:.0} MB while the worker held {private:.0} MB privately: other processes were active, so the system figures are noisy"
+            ));
+        }
+    }
+    if footprint.is_some_and(|f| f <= 1.0) {
+        run.warnings.push("system memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model".into());
+    }
+    run.outcome = Outcome::Ok;
+    run.providers_registered = ready.providers_registered.clone();
+    run.measurements = Some(Measurements::Isolation(Box::new(IsolationResult {
+        spawn_to_ready_ms,
+        worker_provider_baseline: ready.provider_baseline.clone(),
+        worker_load_time_ms: ready.load_time_ms,
+        worker_first_inference_ms: ready.first_inference_ms,
+        worker_memory_loaded,
+        system_before,
+        system_loaded,
+        system_after_exit,
+        kill_to_exit_ms,
+        memory_reclaimed_mb: reclaimed,
+        reclamation_percentage: pct(reclaimed, footprint),
+        gpu_device_before_mb,
+        gpu_device_loaded_mb,
+        gpu_device_after_exit_mb,
+        gpu_memory_reclaimed_mb: gpu_reclaimed,
+        gpu_reclamation_percentage: pct(gpu_reclaimed, gpu_footprint),
+    })));
+    run
+}
+
+/// Reads until the value stops falling (two readings within 1 MB) or comes back to `target`, for at
+/// most [`SETTLE`].
+fn settle<T>(read: impl Fn() -> T, value: impl Fn(&T) -> Option<f64>, target: Option<f64>) -> T {
+    let until = Instant::now() + SETTLE;
+    let mut last = read();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = read();
+        let (Some(a), Some(b)) = (value(&last), value(&now)) else { return now };
+        let at_target = target.is_some_and(|t| b <= t + 1.0);
+        if at_target || (a - b).abs() < 1.0 || Instant::now() >= until {
+            return now;
+        }
+        last = now;
+    }
+}

@@ -1,0 +1,28 @@
+//! mora: ModelMora's model lifecycle benchmark.
+//!
+//! Data flow: `cli -> config -> plan -> runner -> worker (scenario + probes) -> results -> advice -> report`.
+//! The runner (parent) starts one worker process per trial; the worker loads the model through ONNX
+//! Runtime, measures with the probes, and reports on a descriptor of its own.
+
+pub mod advice;
+pub mod catalog;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod hub;
+pub mod inputs;
+pub mod isolation;
+pub mod model;
+pub mod onnx_model;
+pub mod plan;
+pub mod probe;
+pub mod protocol;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod runtime;
+pub mod scenario;
+pub mod stats;
+pub mod supervise;
+pub mod trial;
+pub mod worker;

@@ -1,0 +1,67 @@
+//! One model loaded into an ONNX Runtime session with its inputs: load (timed), run (timed), unload.
+
+use std::time::Instant;
+
+use anyhow::{Result, anyhow};
+use ort::session::Session;
+use ort::value::DynValue;
+
+use crate::inputs::{GraphInput, ModelInputs};
+use crate::protocol::ModelSpec;
+use crate::runtime::Runtime;
+use crate::runtime::providers::ProviderSetup;
+
+pub struct LoadedModel {
+    session: Session,
+    values: Vec<(String, DynValue)>,
+}
+
+/// Milliseconds since `start`.
+pub fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+impl LoadedModel {
+    /// Creates the session (the timed load) and returns it with the load time in ms. Inputs are
+    /// attached afterwards, outside the timing, with [`LoadedModel::with_inputs`].
+    pub fn load(runtime: &Runtime, setup: &ProviderSetup, model: &ModelSpec) -> Result<(Session, f64)> {
+        let start = Instant::now();
+        let session = setup.session_from_file(&runtime.env, &model.path)?;
+        Ok((session, ms_since(start)))
+    }
+
+    /// The data for this model's inputs, built from the session's declared inputs.
+    pub fn plan_inputs(session: &Session, model: &ModelSpec) -> Result<ModelInputs> {
+        let graph = GraphInput::from_outlets(session.inputs())?;
+        ModelInputs::build(&graph, &model.inputs).map_err(|e| anyhow!("model `{}`: {e:#}", model.id))
+    }
+
+    pub fn with_inputs(session: Session, inputs: &ModelInputs) -> Result<LoadedModel> {
+        Ok(LoadedModel { session, values: inputs.values()? })
+    }
+
+    /// One inference; returns its time in ms. Outputs are dropped after the clock stops.
+    pub fn run(&mut self) -> Result<f64> {
+        let (ms, outputs) = self.run_keeping_outputs()?;
+        drop(outputs);
+        Ok(ms)
+    }
+
+    /// One inference whose outputs the caller keeps (they hold memory of the session's allocator).
+    pub fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<DynValue>)> {
+        let inputs: Vec<(&str, &DynValue)> = self.values.iter().map(|(n, v)| (n.as_str(), v)).collect();
+        let start = Instant::now();
+        let mut outputs = self.session.run(inputs).map_err(|e| anyhow!("inference failed: {e}"))?;
+        let ms = ms_since(start);
+        let names: Vec<String> = outputs.keys().map(str::to_string).collect();
+        let kept = names.iter().filter_map(|n| outputs.remove(n)).collect();
+        Ok((ms, kept))
+    }
+
+    /// Drops the session and its input values; returns the time it took in ms.
+    pub fn unload(self) -> f64 {
+        let start = Instant::now();
+        drop(self);
+        ms_since(start)
+    }
+}

@@ -1,0 +1,51 @@
+//! Memory probes. Each returns a plain snapshot; a figure the machine cannot give is `None`.
+
+pub mod gpu;
+pub mod page_cache;
+pub mod process;
+pub mod system;
+
+use serde::{Deserialize, Serialize};
+
+pub use gpu::GpuMemory;
+pub use process::ProcessMemory;
+pub use system::{HostInfo, SystemMemory};
+
+/// Process memory and, where a GPU is in play, GPU memory, taken together at one phase of a trial.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemorySnapshot {
+    #[serde(flatten)]
+    pub process: ProcessMemory,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<GpuMemory>,
+}
+
+/// Takes snapshots of this process; watches GPU `gpu_index` when the trial runs on a GPU.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe {
+    pub gpu_index: Option<u32>,
+}
+
+impl Probe {
+    pub fn snapshot(&self) -> MemorySnapshot {
+        MemorySnapshot {
+            process: ProcessMemory::current(),
+            gpu: self.gpu_index.and_then(|i| gpu::memory(i, std::process::id())),
+        }
+    }
+}
+
+/// Returns the allocator's free memory to the kernel (glibc's `malloc_trim(0)`): what stays resident
+/// after an unload but goes here was retained by the allocator, not leaked. Returns false where there
+/// is no such call.
+pub fn malloc_trim() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe { libc::malloc_trim(0) };
+        true
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}

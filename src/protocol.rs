@@ -1,0 +1,149 @@
+//! What the parent tells a worker (a [`TrialSpec`] on its command line) and what the worker tells the
+//! parent ([`WorkerMessage`]s, one JSON object per line on file descriptor 3). Results travel on a
+//! descriptor of their own so ONNX Runtime's log lines on stdout or stderr cannot corrupt them.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::inputs::InputSettings;
+use crate::results::{Measurements, ProviderBaseline, Scenario};
+use crate::runtime::cuda::CudaDiagnosis;
+use crate::runtime::providers::ProviderSetup;
+use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
+
+/// The descriptor a worker writes its messages to.
+pub const RESULT_FD: i32 = 3;
+
+/// Everything a worker needs to run one trial, with no access to models.yaml.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialSpec {
+    pub trial_id: String,
+    pub scenario: Scenario,
+    pub provider: ProviderSetup,
+    pub runtime: RuntimeLibrary,
+    pub models: Vec<ModelSpec>,
+    pub settings: TrialSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub id: String,
+    pub path: PathBuf,
+    /// Every file the model reads (the ONNX file and its external data): evicted and read through
+    /// as a set by the cold scenario.
+    pub files: Vec<PathBuf>,
+    pub inputs: InputSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialSettings {
+    pub warmup_runs: usize,
+    pub runs: usize,
+    /// Warm loads in the cold scenario.
+    pub repeats: usize,
+    /// Load/unload cycles in the leak scenario.
+    pub cycles: usize,
+}
+
+/// A message from the worker to the parent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WorkerMessage {
+    /// The worker entered a phase; a crash is reported as happening in the last one.
+    Phase { phase: String },
+    /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
+    Ready(Box<ReadyReport>),
+    /// The trial finished; the worker exits next.
+    Done {
+        measurements: Box<Measurements>,
+        providers_registered: Vec<String>,
+        runtime_log: Vec<RuntimeLogLine>,
+        warnings: Vec<String>,
+    },
+    /// The trial could not be run (an error, not a crash); the worker exits next.
+    Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
+    /// The answer to `mora worker --probe-cuda`.
+    CudaProbe { diagnosis: Box<CudaDiagnosis> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReadyReport {
+    pub provider_baseline: ProviderBaseline,
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+    pub providers_registered: Vec<String>,
+}
+
+/// The worker's end of the message channel.
+pub struct Channel {
+    out: Box<dyn Write + Send>,
+    phase: String,
+}
+
+impl Channel {
+    /// Descriptor 3 when the parent opened it; stdout otherwise (a worker run by hand).
+    pub fn open() -> Channel {
+        use std::os::fd::FromRawFd;
+        let valid = unsafe { libc::fcntl(RESULT_FD, libc::F_GETFD) } != -1;
+        let out: Box<dyn Write + Send> =
+            if valid { Box::new(unsafe { std::fs::File::from_raw_fd(RESULT_FD) }) } else { Box::new(std::io::stdout()) };
+        Channel { out, phase: "start".into() }
+    }
+
+    pub fn to_writer(out: Box<dyn Write + Send>) -> Channel {
+        Channel { out, phase: "start".into() }
+    }
+
+    pub fn phase(&mut self, phase: &str) {
+        self.phase = phase.to_string();
+        self.send(&WorkerMessage::Phase { phase: phase.to_string() });
+    }
+
+    pub fn current_phase(&self) -> &str {
+        &self.phase
+    }
+
+    pub fn send(&mut self, message: &WorkerMessage) {
+        // The parent treats a worker that cannot report as failed; nothing better to do here.
+        if let Ok(mut line) = serde_json::to_vec(message) {
+            line.push(b'\n');
+            let _ = self.out.write_all(&line);
+            let _ = self.out.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn messages_are_one_json_object_per_line() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let mut ch = Channel::to_writer(Box::new(Shared(Arc::clone(&buf))));
+        ch.phase("load");
+        ch.send(&WorkerMessage::Failed { phase: "load".into(), error: "boom\nsecond line".into(), runtime_log: vec![] });
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let first: WorkerMessage = serde_json::from_str(lines[0]).unwrap();
+        assert!(matches!(first, WorkerMessage::Phase { phase } if phase == "load"));
+        let second: WorkerMessage = serde_json::from_str(lines[1]).unwrap();
+        assert!(matches!(second, WorkerMessage::Failed { error, .. } if error.contains("second line")));
+        assert_eq!(ch.current_phase(), "load");
+    }
+}

@@ -1,0 +1,51 @@
+//! report.md: the same report as Markdown, for a pull request or a wiki.
+
+use super::sections::{Report, Section};
+use crate::results::ResultsFile;
+
+pub fn render(results: &ResultsFile, report: &Report) -> String {
+    let mut out = format!("# {}\n\n", report.title);
+    for (label, value) in &report.facts {
+        out.push_str(&format!("- **{label}**: {}\n", escape(value)));
+    }
+    out.push_str(&format!("- **Config**: {} (sha256 {})\n", results.run.config.path, &results.run.config.sha256[..12.min(results.run.config.sha256.len())]));
+    for s in &report.sections {
+        out.push_str(&section(s));
+    }
+    if !report.recommendations.is_empty() {
+        out.push_str("\n## Recommendations\n\n");
+        for (i, r) in report.recommendations.iter().enumerate() {
+            out.push_str(&format!("{}. **{} ({})**: {} {}. {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action));
+            for e in &r.evidence {
+                out.push_str(&format!("   - {e}\n"));
+            }
+        }
+    }
+    out.push('\n');
+    for note in &report.footnotes {
+        out.push_str(&format!("_{note}_\n\n"));
+    }
+    out
+}
+
+/// One section as a Markdown heading, table and notes.
+pub fn section(section: &Section) -> String {
+    let mut out = format!("\n## {}\n\n", section.title);
+    out.push_str(&row(&section.header));
+    out.push_str(&row(&section.header.iter().map(|_| "---".to_string()).collect::<Vec<_>>()));
+    for r in &section.rows {
+        out.push_str(&row(r));
+    }
+    for note in &section.notes {
+        out.push_str(&format!("\n{note}\n"));
+    }
+    out
+}
+
+fn row(cells: &[String]) -> String {
+    format!("| {} |\n", cells.iter().map(|c| escape(c)).collect::<Vec<_>>().join(" | "))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

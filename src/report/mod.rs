@@ -1,0 +1,81 @@
+//! Turning results into bytes: terminal tables, Markdown, CSV, JSON and SVG charts. Exporters only
+//! render; what the tables contain is decided once, in [`sections`].
+
+pub mod chart;
+pub mod csv;
+pub mod markdown;
+pub mod sections;
+pub mod table;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::results::{ResultsFile, write_atomic, write_json_atomic};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Csv,
+    Json,
+}
+
+/// One results file rendered in `format`.
+pub fn render(results: &ResultsFile, format: Format) -> Result<String> {
+    Ok(match format {
+        Format::Table => table::render(&sections::build(results)),
+        Format::Markdown => markdown::render(results, &sections::build(results)),
+        Format::Csv => csv::render(results),
+        Format::Json => serde_json::to_string_pretty(results)?,
+    })
+}
+
+/// Writes results.json, report.md, results.csv and the charts into `dir`; returns what it wrote.
+pub fn write_all(dir: &Path, results: &ResultsFile) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let json = dir.join("results.json");
+    write_json_atomic(&json, results)?;
+    written.push(json);
+    for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv)] {
+        let path = dir.join(name);
+        write_atomic(&path, render(results, format)?.as_bytes())?;
+        written.push(path);
+    }
+    for (name, svg) in chart::all(results) {
+        let path = dir.join(name);
+        write_atomic(&path, svg.as_bytes())?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// A figure for a table cell: `—` where it is missing.
+pub fn num(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        _ => "—".into(),
+    }
+}
+
+/// A signed figure, e.g. "+12.3".
+pub fn signed(value: Option<f64>, decimals: usize) -> String {
+    match value {
+        Some(v) if v.is_finite() => format!("{v:+.decimals$}"),
+        _ => "—".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_figures_show_as_a_dash() {
+        assert_eq!(num(None, 1), "—");
+        assert_eq!(num(Some(f64::NAN), 1), "—");
+        assert_eq!(num(Some(1.26), 1), "1.3");
+        assert_eq!(signed(Some(2.0), 0), "+2");
+        assert_eq!(signed(Some(-2.04), 1), "-2.0");
+    }
+}

@@ -1,0 +1,177 @@
+//! The parent side of `mora bench`: runs the plan trial by trial, each in a fresh worker, and writes
+//! results.json after every trial (atomically), so a crash or Ctrl-C loses nothing finished. It
+//! reports progress through events; only the command layer prints.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::catalog::{ModelStatus, make_command};
+use crate::config::{Config, ModelConfig, Source};
+use crate::hub;
+use crate::inputs::InputSettings;
+use crate::plan::PlannedTrial;
+use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
+use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord};
+use crate::runtime::providers::ProviderSetup;
+use crate::runtime::{Provider, RuntimeLibrary};
+use crate::trial::{self, WorkerRun};
+
+/// Seeds every float input (see `inputs`): the same tensors in every run of mora.
+pub const INPUT_SEED: u64 = 0x6d6f_7261;
+
+pub enum Event<'a> {
+    TrialStarted { index: usize, total: usize, trial: &'a PlannedTrial },
+    TrialFinished { index: usize, total: usize, record: &'a TrialRecord },
+    Note(String),
+}
+
+pub struct Bench<'a> {
+    pub config: &'a Config,
+    pub models: Vec<&'a ModelConfig>,
+    pub setups: Vec<ProviderSetup>,
+    pub runtime: RuntimeLibrary,
+    pub plan: Vec<PlannedTrial>,
+    pub settings: TrialSettings,
+    pub results_path: PathBuf,
+}
+
+/// A model ready for workers: where its files are, and how the run describes it.
+struct Prepared {
+    spec: Option<ModelSpec>,
+    info: ModelInfo,
+    /// Why it cannot run, with the fix.
+    missing: Option<String>,
+}
+
+pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> Result<ResultsFile> {
+    let config_dir = bench.config.path.parent().unwrap_or(Path::new("."));
+    let prepared: Vec<(String, Prepared)> = bench.models.iter().map(|m| (m.id.clone(), prepare(m, bench.config, config_dir, on_event))).collect();
+    results.models = prepared.iter().map(|(_, p)| p.info.clone()).collect();
+    results::write_json_atomic(&bench.results_path, &results)?;
+
+    let total = bench.plan.len();
+    for (index, planned) in bench.plan.iter().enumerate() {
+        if crate::supervise::interrupted() {
+            break;
+        }
+        on_event(Event::TrialStarted { index, total, trial: planned });
+        let setup = bench.setups.iter().find(|s| s.provider == planned.provider).expect("a setup for every planned provider");
+        let specs: Vec<&Prepared> = planned.models.iter().filter_map(|id| prepared.iter().find(|(m, _)| m == id).map(|(_, p)| p)).collect();
+        let run = match specs.iter().find_map(|p| p.missing.clone()) {
+            Some(why) => WorkerRun::failed(Outcome::Error { phase: "preflight".into(), message: why }),
+            None => {
+                let spec = TrialSpec {
+                    trial_id: planned.id(),
+                    scenario: planned.scenario,
+                    provider: setup.clone(),
+                    runtime: bench.runtime.clone(),
+                    models: specs.iter().filter_map(|p| p.spec.clone()).collect(),
+                    settings: bench.settings.clone(),
+                };
+                let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s * planned.models.len() as u64);
+                match planned.scenario {
+                    Scenario::Isolation => crate::isolation::run(&spec, timeout),
+                    _ => trial::run_in_worker(&spec, timeout),
+                }
+            }
+        };
+        let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
+        results.trials.push(record);
+        results::write_json_atomic(&bench.results_path, &results)?;
+        on_event(Event::TrialFinished { index, total, record: results.trials.last().expect("just pushed") });
+    }
+    let done = results.trials.len() == total && !results.trials.iter().any(|t| matches!(t.outcome, Outcome::Interrupted { .. }));
+    results.run.complete = done;
+    results.run.finished_at = Some(now_rfc3339());
+    results.recommendations = crate::advice::recommend(&results);
+    results::write_json_atomic(&bench.results_path, &results)?;
+    Ok(results)
+}
+
+fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>, run: WorkerRun) -> TrialRecord {
+    let mut weights: Vec<String> = infos.iter().map(|i| i.weights.to_string()).collect();
+    weights.dedup();
+    TrialRecord {
+        id: planned.id(),
+        models: planned.models.clone(),
+        weights: if weights.len() == 1 { weights.remove(0) } else { "mixed".into() },
+        provider: planned.provider,
+        scenario: planned.scenario,
+        provider_setup: setup.clone(),
+        providers_registered: run.providers_registered,
+        outcome: run.outcome,
+        worker: run.worker,
+        measurements: run.measurements,
+        runtime_log: run.runtime_log,
+        warnings: run.warnings,
+    }
+}
+
+fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &mut dyn FnMut(Event)) -> Prepared {
+    let status = ModelStatus::of(model);
+    let mut info = status.info(model, config_dir);
+    if let Some(note) = &status.weights_note {
+        on_event(Event::Note(format!("{}: {note}", model.id)));
+    }
+    let inputs = |tokenizer: Option<PathBuf>| InputSettings {
+        batch_size: model.batch_size(&config.defaults),
+        sequence_length: model.sequence_length(&config.defaults),
+        image_size: model.image_size(&config.defaults),
+        shapes: model.inputs.clone(),
+        tokenizer,
+        seed: INPUT_SEED,
+    };
+    if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
+        let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };
+        return match hub::fetch(&request) {
+            Ok(fetched) => {
+                info.path = fetched.files[0].display().to_string();
+                info.size_mb = fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+                let tokenizer = fetched.tokenizer.clone().or_else(|| model.resolved.tokenizer.clone());
+                let spec = ModelSpec { id: model.id.clone(), path: fetched.files[0].clone(), files: fetched.files.clone(), inputs: inputs(tokenizer) };
+                on_event(Event::Note(format!(
+                    "{}: hub cache {}{}",
+                    model.id,
+                    if fetched.cache_hit { "HIT" } else { "MISS" },
+                    fetched.download_ms.map(|ms| format!(", downloaded in {ms:.0} ms")).unwrap_or_default()
+                )));
+                info.hub = Some(fetched);
+                Prepared { spec: Some(spec), info, missing: None }
+            }
+            Err(e) => Prepared { spec: None, info, missing: Some(format!("{e:#}")) },
+        };
+    }
+    let missing = if !status.present {
+        Some(format!("{} is missing: make it with `{}`", model.resolved.model.display(), make_command(model, config)))
+    } else if status.tokenizer_present == Some(false) {
+        let path = model.resolved.tokenizer.as_ref().expect("tokenizer_present implies a path");
+        Some(format!("{} is missing: make it with `{}`", path.display(), make_command(model, config)))
+    } else {
+        None
+    };
+    let spec = ModelSpec { id: model.id.clone(), path: model.resolved.model.clone(), files: status.files.clone(), inputs: inputs(model.resolved.tokenizer.clone()) };
+    Prepared { spec: Some(spec), info, missing }
+}
+
+/// The header of a new results file.
+pub fn new_results(run: RunInfo) -> ResultsFile {
+    ResultsFile { schema_version: results::SCHEMA_VERSION, run, models: vec![], trials: vec![], recommendations: vec![] }
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// `results/<timestamp>-<host>/`: sortable by time, one folder per run.
+pub fn run_folder(out: &Path, host: &str) -> PathBuf {
+    let stamp: String = now_rfc3339().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
+    out.join(format!("{stamp}-{host}"))
+}
+
+/// Providers in the order they appear in setups, for the plan.
+pub fn providers(setups: &[ProviderSetup]) -> Vec<Provider> {
+    setups.iter().map(|s| s.provider).collect()
+}

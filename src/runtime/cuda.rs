@@ -1,0 +1,301 @@
+//! Can CUDA run here, and if not, which piece is missing: a CUDA build of ONNX Runtime, its CUDA
+//! provider library, the NVIDIA driver, a device, or a CUDA / cuDNN library (named).
+//!
+//! [`static_checks`] is cheap and safe in the parent. [`probe`] loads driver and libraries and creates a
+//! CUDA session, so it runs in a throwaway worker process (`mora worker --probe-cuda`).
+
+use std::ffi::{c_char, c_int, c_uint};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Provider, RuntimeLibrary};
+
+/// The first piece that stops CUDA, in the order a user has to fix them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CudaDiagnosis {
+    pub runtime_has_cuda: bool,
+    /// libonnxruntime_providers_cuda.so next to the runtime library, when present.
+    pub provider_library: Option<PathBuf>,
+    /// NVIDIA driver version (from libcuda), or why it could not be read.
+    pub driver: Option<Result<String, String>>,
+    /// Number of CUDA devices, or the CUDA error that says why there are none.
+    pub devices: Option<Result<u32, String>>,
+    /// CUDA and cuDNN libraries the CUDA provider loads, and where each was found.
+    pub libraries: Vec<LibraryCheck>,
+    /// The NVIDIA pip wheels' library folders that were preloaded, if any.
+    pub preloaded_from: Vec<PathBuf>,
+    /// A tiny CUDA session: created (Ok) or ONNX Runtime's error.
+    pub session: Option<Result<(), String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryCheck {
+    pub name: String,
+    /// Where it was found ("loader path" or a folder), or `None` when it could not be loaded.
+    pub found_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl CudaDiagnosis {
+    /// Why CUDA cannot run, as one sentence with the fix; `None` when nothing was found missing.
+    pub fn blocker(&self, runtime: &RuntimeLibrary) -> Option<String> {
+        if !self.runtime_has_cuda {
+            return Some(format!(
+                "the ONNX Runtime library {} ({}) is a CPU-only build without the CUDA provider; install onnxruntime-gpu==1.31.1 (`scripts/setup.sh --gpu`) or pass --ort-lib to a CUDA build",
+                runtime.path.display(),
+                runtime.version
+            ));
+        }
+        if self.provider_library.is_none() {
+            return Some(format!(
+                "libonnxruntime_providers_cuda.so is missing next to {}; reinstall onnxruntime-gpu==1.31.1",
+                runtime.path.display()
+            ));
+        }
+        if let Some(Err(e)) = &self.driver {
+            return Some(format!("no NVIDIA driver: {e}"));
+        }
+        match &self.devices {
+            Some(Err(e)) => return Some(format!("no usable CUDA device: {e}")),
+            Some(Ok(0)) => return Some("no CUDA device: the driver reports 0 devices".into()),
+            _ => {}
+        }
+        let missing: Vec<&str> = self.libraries.iter().filter(|l| l.found_in.is_none()).map(|l| l.name.as_str()).collect();
+        if !missing.is_empty() {
+            return Some(format!(
+                "missing CUDA 13 / cuDNN 9 libraries: {} (install CUDA 13 and cuDNN 9 on the loader path, or NVIDIA's pip wheels into .venv: `scripts/setup.sh --gpu`)",
+                missing.join(", ")
+            ));
+        }
+        if let Some(Err(e)) = &self.session {
+            return Some(format!("the CUDA provider failed to create a session: {e}"));
+        }
+        None
+    }
+}
+
+/// The checks that need no CUDA library: safe in the parent process.
+pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
+    let provider_library = runtime.dir().join("libonnxruntime_providers_cuda.so");
+    CudaDiagnosis {
+        runtime_has_cuda: runtime.has_provider(Provider::Cuda.ort_name()),
+        provider_library: provider_library.exists().then_some(provider_library),
+        driver: None,
+        devices: None,
+        libraries: vec![],
+        preloaded_from: vec![],
+        session: None,
+    }
+}
+
+/// Every check, including a CUDA session on `env`: run it in a process of its own.
+pub fn probe(runtime: &RuntimeLibrary, session_check: impl FnOnce() -> Result<(), String>) -> CudaDiagnosis {
+    let mut d = static_checks(runtime);
+    if !d.runtime_has_cuda || d.provider_library.is_none() {
+        return d;
+    }
+    let (driver, devices) = driver_and_devices();
+    d.driver = Some(driver);
+    d.devices = Some(devices);
+    if !matches!(d.devices, Some(Ok(n)) if n > 0) {
+        return d;
+    }
+    d.preloaded_from = preload_pip_wheels(runtime);
+    d.libraries = check_libraries(&d.preloaded_from);
+    if d.libraries.iter().all(|l| l.found_in.is_some()) {
+        d.session = Some(session_check());
+    }
+    d
+}
+
+/// NVIDIA's pip wheels for CUDA 13 (`nvidia/cu13/lib`, `nvidia/cudnn/lib`) in the runtime's
+/// site-packages: when present, load them first so the CUDA provider finds them. Returns the folders.
+pub fn preload_pip_wheels(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
+    let Some(site_packages) = runtime.path.ancestors().nth(3) else { return vec![] };
+    let cuda = site_packages.join("nvidia/cu13/lib");
+    let cudnn = site_packages.join("nvidia/cudnn/lib");
+    let cuda = cuda.join("libcudart.so.13").exists().then_some(cuda);
+    let cudnn = cudnn.join("libcudnn.so.9").exists().then_some(cudnn);
+    if cuda.is_none() && cudnn.is_none() {
+        return vec![];
+    }
+    // A failure here shows up below as a missing library, with the loader's own message.
+    let _ = ort::ep::cuda::preload_dylibs(cuda.as_deref(), cudnn.as_deref());
+    cuda.into_iter().chain(cudnn).collect()
+}
+
+fn check_libraries(preloaded: &[PathBuf]) -> Vec<LibraryCheck> {
+    ort::ep::cuda::CUDA_DYLIBS
+        .iter()
+        .chain(ort::ep::cuda::CUDNN_DYLIBS)
+        .map(|name| {
+            if let Some(dir) = preloaded.iter().find(|d| d.join(name).exists()) {
+                return LibraryCheck { name: name.to_string(), found_in: Some(dir.display().to_string()), error: None };
+            }
+            match unsafe { libloading::Library::new(*name) } {
+                Ok(lib) => {
+                    std::mem::forget(lib);
+                    LibraryCheck { name: name.to_string(), found_in: Some("loader path".into()), error: None }
+                }
+                Err(e) => LibraryCheck { name: name.to_string(), found_in: None, error: Some(e.to_string()) },
+            }
+        })
+        .collect()
+}
+
+/// Loads libcuda.so.1 and asks the driver for its version and device count.
+fn driver_and_devices() -> (Result<String, String>, Result<u32, String>) {
+    let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
+        Ok(lib) => lib,
+        Err(e) => {
+            let msg = format!("libcuda.so.1 cannot be loaded ({e})");
+            return (Err(msg.clone()), Err(msg));
+        }
+    };
+    type Init = unsafe extern "C" fn(c_uint) -> c_int;
+    type Version = unsafe extern "C" fn(*mut c_int) -> c_int;
+    type Count = unsafe extern "C" fn(*mut c_int) -> c_int;
+    type ErrorString = unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int;
+    let result = unsafe {
+        let init = lib.get::<Init>(b"cuInit");
+        let version = lib.get::<Version>(b"cuDriverGetVersion");
+        let count = lib.get::<Count>(b"cuDeviceGetCount");
+        let error_string = lib.get::<ErrorString>(b"cuGetErrorString").ok();
+        match (init, version, count) {
+            (Ok(init), Ok(version), Ok(count)) => {
+                let describe = |code: c_int| -> String {
+                    let mut s: *const c_char = std::ptr::null();
+                    if let Some(f) = &error_string {
+                        f(code, &mut s);
+                    }
+                    if s.is_null() {
+                        format!("CUDA error {code}")
+                    } else {
+                        format!("CUDA error {code}: {}", std::ffi::CStr::from_ptr(s).to_string_lossy())
+                    }
+                };
+                let mut v: c_int = 0;
+                let driver = match version(&mut v) {
+                    0 => Ok(format!("CUDA {}.{}", v / 1000, (v % 1000) / 10)),
+                    code => Err(describe(code)),
+                };
+                let devices = match init(0) {
+                    0 => {
+                        let mut n: c_int = 0;
+                        match count(&mut n) {
+                            0 => Ok(n as u32),
+                            code => Err(describe(code)),
+                        }
+                    }
+                    code => Err(format!("cuInit failed: {}", describe(code))),
+                };
+                (driver, devices)
+            }
+            _ => {
+                let msg = "libcuda.so.1 lacks cuInit / cuDriverGetVersion / cuDeviceGetCount".to_string();
+                (Err(msg.clone()), Err(msg))
+            }
+        }
+    };
+    std::mem::forget(lib);
+    result
+}
+
+/// Where the CUDA libraries come from, in words, for `mora doctor` and run metadata.
+pub fn describe_source(preloaded: &[PathBuf]) -> String {
+    if preloaded.is_empty() {
+        "the system loader path (LD_LIBRARY_PATH, ldconfig)".into()
+    } else {
+        format!("NVIDIA pip wheels preloaded from {}", preloaded.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::FoundBy;
+    use std::path::Path;
+
+    fn runtime(providers: &[&str], dir: &Path) -> RuntimeLibrary {
+        RuntimeLibrary {
+            path: dir.join("libonnxruntime.so.1.31.1"),
+            version: "1.31.1".into(),
+            found_by: FoundBy::Flag,
+            providers: providers.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn diagnosis() -> CudaDiagnosis {
+        CudaDiagnosis {
+            runtime_has_cuda: true,
+            provider_library: Some("/x/libonnxruntime_providers_cuda.so".into()),
+            driver: Some(Ok("CUDA 13.0".into())),
+            devices: Some(Ok(1)),
+            libraries: vec![LibraryCheck { name: "libcudart.so.13".into(), found_in: Some("loader path".into()), error: None }],
+            preloaded_from: vec![],
+            session: Some(Ok(())),
+        }
+    }
+
+    #[test]
+    fn cpu_only_build_is_the_first_blocker() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(&["CPUExecutionProvider"], dir.path());
+        let d = static_checks(&rt);
+        assert!(!d.runtime_has_cuda);
+        let why = d.blocker(&rt).unwrap();
+        assert!(why.contains("CPU-only build") && why.contains("onnxruntime-gpu==1.31.1"), "{why}");
+        // The full probe stops at the same piece without touching any CUDA library.
+        let probed = probe(&rt, || panic!("no session check without a CUDA build"));
+        assert_eq!(probed, d);
+    }
+
+    #[test]
+    fn missing_provider_library_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(&["CUDAExecutionProvider", "CPUExecutionProvider"], dir.path());
+        let why = static_checks(&rt).blocker(&rt).unwrap();
+        assert!(why.contains("libonnxruntime_providers_cuda.so is missing"), "{why}");
+        std::fs::write(dir.path().join("libonnxruntime_providers_cuda.so"), b"").unwrap();
+        assert!(static_checks(&rt).provider_library.is_some());
+    }
+
+    #[test]
+    fn each_missing_piece_is_named_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = runtime(&["CUDAExecutionProvider"], dir.path());
+        assert_eq!(diagnosis().blocker(&rt), None);
+
+        let mut d = diagnosis();
+        d.driver = Some(Err("libcuda.so.1 cannot be loaded (not found)".into()));
+        assert!(d.blocker(&rt).unwrap().starts_with("no NVIDIA driver: libcuda.so.1"));
+
+        let mut d = diagnosis();
+        d.devices = Some(Err("cuInit failed: CUDA error 100".into()));
+        assert!(d.blocker(&rt).unwrap().contains("no usable CUDA device: cuInit failed"));
+
+        let mut d = diagnosis();
+        d.devices = Some(Ok(0));
+        assert!(d.blocker(&rt).unwrap().contains("0 devices"));
+
+        let mut d = diagnosis();
+        d.libraries.push(LibraryCheck { name: "libcudnn.so.9".into(), found_in: None, error: Some("not found".into()) });
+        let why = d.blocker(&rt).unwrap();
+        assert!(why.contains("missing CUDA 13 / cuDNN 9 libraries: libcudnn.so.9"), "{why}");
+
+        let mut d = diagnosis();
+        d.session = Some(Err("CUDA failure 999".into()));
+        assert!(d.blocker(&rt).unwrap().contains("failed to create a session: CUDA failure 999"));
+    }
+
+    #[test]
+    fn no_driver_here_is_reported_not_panicked() {
+        // On a machine without the NVIDIA driver (CI), libcuda.so.1 is absent: an Err, not a crash.
+        let (driver, devices) = driver_and_devices();
+        if driver.is_err() {
+            assert!(devices.is_err());
+        }
+    }
+}

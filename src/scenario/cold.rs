@@ -1,0 +1,73 @@
+//! Scenario `cold`: one load after the model's files were evicted from the page cache (verified with
+//! mincore), then warm loads after a full read, with their spread.
+
+use anyhow::{Context, Result};
+
+use crate::model::LoadedModel;
+use crate::probe::page_cache;
+use crate::protocol::ModelSpec;
+use crate::results::{ColdResult, LoadSample};
+use crate::stats::Summary;
+use crate::worker::Worker;
+
+/// Eviction counts as effective when less than this fraction of the files stayed resident.
+pub const EVICTED_FRACTION: f64 = 0.05;
+
+pub fn run(w: &mut Worker) -> Result<ColdResult> {
+    let model = super::only_model(w)?;
+    let files_mb = model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+
+    w.phase("evict");
+    for file in &model.files {
+        page_cache::evict(file).with_context(|| format!("cannot evict {} from the page cache", file.display()))?;
+    }
+    let after_evict = page_cache::resident_fraction_of(&model.files).ok().flatten();
+    let eviction_effective = after_evict.is_some_and(|r| r < EVICTED_FRACTION);
+    if !eviction_effective {
+        w.warnings.push(format!(
+            "eviction left {:.0}% of the files resident (the filesystem ignores POSIX_FADV_DONTNEED?): the cold load is not cold",
+            after_evict.unwrap_or(1.0) * 100.0
+        ));
+    }
+
+    w.phase("cold_load");
+    let mut inputs = None;
+    let cold = load_and_infer(w, model, &mut inputs)?;
+
+    w.phase("warm_loads");
+    for file in &model.files {
+        page_cache::read_through(file).with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    let mut warm = Vec::with_capacity(w.spec.settings.repeats);
+    for _ in 0..w.spec.settings.repeats {
+        warm.push(load_and_infer(w, model, &mut inputs)?);
+    }
+    let warm_loads: Vec<f64> = warm.iter().map(|s| s.load_time_ms).collect();
+    let warm_first: Vec<f64> = warm.iter().map(|s| s.first_inference_ms).collect();
+    let warm_load = Summary::of(&warm_loads);
+    let cold_to_warm_ratio = warm_load.as_ref().filter(|s| s.median > 0.0).map(|s| cold.load_time_ms / s.median);
+    Ok(ColdResult {
+        provider_baseline: w.provider_baseline.clone(),
+        files_mb,
+        eviction_effective,
+        cold,
+        warm,
+        warm_load,
+        warm_first_inference: Summary::of(&warm_first),
+        cold_to_warm_ratio,
+    })
+}
+
+/// One load with its page-cache state, first inference and unload. Inputs are planned on the first
+/// load and reused, so every load after it is measured the same way.
+fn load_and_infer(w: &Worker, model: &ModelSpec, inputs: &mut Option<crate::inputs::ModelInputs>) -> Result<LoadSample> {
+    let resident_fraction_before = page_cache::resident_fraction_of(&model.files).ok().flatten();
+    let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
+    if inputs.is_none() {
+        *inputs = Some(LoadedModel::plan_inputs(&session, model)?);
+    }
+    let mut loaded = LoadedModel::with_inputs(session, inputs.as_ref().expect("planned above"))?;
+    let first_inference_ms = loaded.run()?;
+    loaded.unload();
+    Ok(LoadSample { resident_fraction_before, load_time_ms, first_inference_ms })
+}

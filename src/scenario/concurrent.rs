@@ -1,0 +1,46 @@
+//! Scenario `concurrent`: the selected models loaded at once (rayon) in one process; their total
+//! footprint against the sum of their single footprints, and how loads contend.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use rayon::prelude::*;
+
+use crate::model::{LoadedModel, ms_since};
+use crate::probe::process::delta;
+use crate::results::{ConcurrentModel, ConcurrentResult};
+use crate::worker::Worker;
+
+pub fn run(w: &mut Worker) -> Result<ConcurrentResult> {
+    w.phase("concurrent_load");
+    let before = w.snapshot();
+    let (runtime, setup) = (&w.runtime, &w.spec.provider);
+    let start = Instant::now();
+    let loaded: Vec<(ConcurrentModel, LoadedModel)> = w
+        .spec
+        .models
+        .par_iter()
+        .map(|model| -> Result<_> {
+            let (session, load_time_ms) = LoadedModel::load(runtime, setup, model)?;
+            let inputs = LoadedModel::plan_inputs(&session, model)?;
+            let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
+            let first_inference_ms = loaded.run()?;
+            Ok((ConcurrentModel { model: model.id.clone(), load_time_ms, first_inference_ms }, loaded))
+        })
+        .collect::<Result<_>>()?;
+    let load_wall_ms = ms_since(start);
+    let after_first_inference = w.snapshot();
+    w.phase("unload");
+    let (per_model, models): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
+    drop(models);
+    let gpu = |s: &crate::probe::MemorySnapshot| s.gpu.as_ref().and_then(|g| g.process_mb.or(g.device_used_mb));
+    Ok(ConcurrentResult {
+        provider_baseline: w.provider_baseline.clone(),
+        load_wall_ms,
+        per_model,
+        total_increase_mb: delta(after_first_inference.process.rss_mb, before.process.rss_mb),
+        gpu_total_increase_mb: delta(gpu(&after_first_inference), gpu(&before)),
+        before,
+        after_first_inference,
+    })
+}

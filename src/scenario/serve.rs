@@ -1,0 +1,32 @@
+//! The worker half of the isolation scenario: load, answer once, report ready, then wait to be
+//! killed. The parent measures from outside (`crate::isolation`).
+
+use std::io::Read;
+
+use anyhow::{Result, bail};
+
+use crate::model::LoadedModel;
+use crate::protocol::{ReadyReport, WorkerMessage};
+use crate::worker::Worker;
+
+pub fn run(w: &mut Worker) -> Result<()> {
+    let model = super::only_model(w)?;
+    w.phase("load");
+    let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
+    let inputs = LoadedModel::plan_inputs(&session, model)?;
+    let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
+    w.phase("first_inference");
+    let first_inference_ms = loaded.run()?;
+    w.phase("ready");
+    w.channel.send(&WorkerMessage::Ready(Box::new(ReadyReport {
+        provider_baseline: w.provider_baseline.clone(),
+        load_time_ms,
+        first_inference_ms,
+        providers_registered: w.spec.provider.registered_names(),
+    })));
+    // Hold the model until killed. If the parent goes away first, stdin closes and we leave.
+    let mut sink = [0u8; 64];
+    while matches!(std::io::stdin().read(&mut sink), Ok(n) if n > 0) {}
+    drop(loaded);
+    bail!("the parent closed the worker's stdin before killing it")
+}

@@ -1,0 +1,67 @@
+//! Scenario `single`: load (timed), first inference, warm-up curve, steady state, unload, trim.
+
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::model::{LoadedModel, ms_since};
+use crate::probe::{malloc_trim, page_cache, process};
+use crate::results::{PhaseMemory, SingleResult, UnloadFigures};
+use crate::stats::Summary;
+use crate::worker::Worker;
+
+/// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
+pub const CACHE_HIT_FRACTION: f64 = 0.99;
+
+pub fn run(w: &mut Worker) -> Result<SingleResult> {
+    let model = super::only_model(w)?;
+    let settings = &w.spec.settings;
+
+    w.phase("load");
+    let resident = page_cache::resident_fraction_of(&model.files).ok().flatten();
+    let peak_reset = process::reset_peak_rss();
+    let before_load = w.snapshot();
+    let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
+    let after_load = w.snapshot();
+    let peak_rss_during_load_mb = if peak_reset { after_load.process.peak_rss_mb } else { None };
+
+    let inputs = LoadedModel::plan_inputs(&session, model)?;
+    let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
+
+    w.phase("first_inference");
+    let first_inference_ms = loaded.run()?;
+    let after_first_inference = w.snapshot();
+
+    w.phase("steady_state");
+    let warmup_ms = (0..settings.warmup_runs).map(|_| loaded.run()).collect::<Result<Vec<_>>>()?;
+    let steady_ms = (0..settings.runs).map(|_| loaded.run()).collect::<Result<Vec<_>>>()?;
+    let before_unload = w.snapshot();
+
+    w.phase("unload");
+    let unload_time_ms = loaded.unload();
+    let after_unload = w.snapshot();
+    let start = Instant::now();
+    if !malloc_trim() {
+        w.warnings.push("malloc_trim is not available on this platform: the after-trim figures equal the plain unload".into());
+    }
+    let trim_time_ms = ms_since(start);
+    let after_trim = w.snapshot();
+
+    let memory = PhaseMemory { before_load, after_load, after_first_inference, before_unload, after_unload, after_trim };
+    Ok(SingleResult {
+        provider_baseline: w.provider_baseline.clone(),
+        inputs: inputs.described.clone(),
+        resident_fraction_before_load: resident,
+        cache_hit: resident.map(|r| r >= CACHE_HIT_FRACTION),
+        load_time_ms,
+        peak_rss_during_load_mb,
+        first_inference_ms,
+        steady: Summary::of(&steady_ms),
+        warmup_ms,
+        steady_ms,
+        unload_time_ms,
+        trim_time_ms,
+        figures: UnloadFigures::from_phases(&memory),
+        memory,
+    })
+}

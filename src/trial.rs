@@ -1,0 +1,188 @@
+//! Running one trial in a worker process and turning how it ended into an [`Outcome`].
+
+use std::time::{Duration, Instant};
+
+use crate::protocol::{TrialSpec, WorkerMessage};
+use crate::results::{Measurements, Outcome, WorkerInfo};
+use crate::runtime::RuntimeLogLine;
+use crate::supervise::{self, Exit, KillIntent, Next, RunningWorker};
+
+/// What a worker trial produced, before it becomes a [`crate::results::TrialRecord`].
+pub struct WorkerRun {
+    pub outcome: Outcome,
+    pub worker: WorkerInfo,
+    pub measurements: Option<Measurements>,
+    pub providers_registered: Vec<String>,
+    pub runtime_log: Vec<RuntimeLogLine>,
+    pub warnings: Vec<String>,
+}
+
+impl WorkerRun {
+    pub fn failed(outcome: Outcome) -> WorkerRun {
+        WorkerRun { outcome, worker: WorkerInfo::default(), measurements: None, providers_registered: vec![], runtime_log: vec![], warnings: vec![] }
+    }
+}
+
+/// The arguments that make `mora worker` run `spec`.
+pub fn worker_args(spec: &TrialSpec) -> Vec<String> {
+    vec!["--spec".into(), serde_json::to_string(spec).expect("a trial spec always serialises")]
+}
+
+/// Runs a worker-side scenario to its end, its deadline or an interrupt.
+pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+    let mut worker = match supervise::spawn(&worker_args(spec), &[]) {
+        Ok(w) => w,
+        Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
+    };
+    let deadline = Instant::now() + timeout;
+    let mut report = Report::default();
+    loop {
+        match worker.next(deadline) {
+            Next::Message(message) => report.take(message),
+            Next::Closed => break,
+            Next::TimedOut => {
+                worker.kill(KillIntent::TimedOut);
+                break;
+            }
+            Next::Interrupted => {
+                worker.kill(KillIntent::Interrupted);
+                break;
+            }
+        }
+    }
+    finish(worker, report, timeout)
+}
+
+/// What the worker said before it ended.
+#[derive(Default)]
+pub struct Report {
+    pub done: Option<(Measurements, Vec<String>, Vec<RuntimeLogLine>, Vec<String>)>,
+    pub failed: Option<(String, String, Vec<RuntimeLogLine>)>,
+}
+
+impl Report {
+    pub fn take(&mut self, message: WorkerMessage) {
+        match message {
+            WorkerMessage::Done { measurements, providers_registered, runtime_log, warnings } => {
+                self.done = Some((*measurements, providers_registered, runtime_log, warnings));
+            }
+            WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some((phase, error, runtime_log)),
+            _ => {}
+        }
+    }
+}
+
+/// Reaps the worker and assembles the run from its report and exit.
+pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> WorkerRun {
+    let (pid, intent, phase) = (worker.pid, worker.kill_intent, worker.last_phase.clone());
+    let (exit, stderr_tail) = worker.reap();
+    let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb };
+    let outcome = classify(&exit, intent, &phase, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail, timeout);
+    let mut run = WorkerRun::failed(outcome);
+    run.worker = info;
+    if let Some((measurements, registered, log, warnings)) = report.done {
+        if run.outcome.is_ok() {
+            run.measurements = Some(measurements);
+        }
+        run.providers_registered = registered;
+        run.runtime_log = log;
+        run.warnings = warnings;
+    } else if let Some((_, _, log)) = report.failed {
+        run.runtime_log = log;
+    }
+    run
+}
+
+/// How a worker ended, from mora's intent first, then what the worker said, then its exit status.
+pub fn classify(
+    exit: &Exit,
+    intent: Option<KillIntent>,
+    last_phase: &str,
+    got_done: bool,
+    failed: Option<(&String, &String)>,
+    stderr_tail: &str,
+    timeout: Duration,
+) -> Outcome {
+    match intent {
+        Some(KillIntent::TimedOut) => {
+            return Outcome::TimedOut { phase: last_phase.into(), after_s: timeout.as_secs_f64(), stderr_tail: stderr_tail.into() };
+        }
+        Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.into() },
+        Some(KillIntent::Deliberate) | None => {}
+    }
+    if got_done && exit.code == Some(0) {
+        return Outcome::Ok;
+    }
+    if let Some((phase, message)) = failed {
+        if exit.signal.is_none() {
+            return Outcome::Error { phase: phase.clone(), message: message.clone() };
+        }
+    }
+    let hint = match (exit.signal, exit.code) {
+        (Some(sig), _) if intent != Some(KillIntent::Deliberate) => supervise::signal_hint(sig),
+        (None, Some(0)) => Some("the worker exited without reporting a result".into()),
+        _ => None,
+    };
+    Outcome::Crashed {
+        phase: last_phase.into(),
+        exit_code: exit.code,
+        signal: exit.signal,
+        signal_name: exit.signal.map(supervise::signal_name),
+        hint,
+        stderr_tail: stderr_tail.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exit(code: Option<i32>, signal: Option<i32>) -> Exit {
+        Exit { code, signal, peak_rss_mb: Some(10.0), wall_ms: 5.0 }
+    }
+
+    const T: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_clean_exit_with_a_result_is_ok() {
+        assert_eq!(classify(&exit(Some(0), None), None, "report", true, None, "", T), Outcome::Ok);
+    }
+
+    #[test]
+    fn a_reported_error_is_an_error_not_a_crash() {
+        let (p, m) = ("load".to_string(), "no such file".to_string());
+        let o = classify(&exit(Some(1), None), None, "load", false, Some((&p, &m)), "", T);
+        assert_eq!(o, Outcome::Error { phase: "load".into(), message: "no such file".into() });
+    }
+
+    #[test]
+    fn an_unexpected_sigkill_suggests_the_oom_killer() {
+        let o = classify(&exit(None, Some(9)), None, "load", false, None, "tail", T);
+        let Outcome::Crashed { phase, signal_name, hint, stderr_tail, .. } = o else { panic!("{o:?}") };
+        assert_eq!(phase, "load");
+        assert_eq!(signal_name.as_deref(), Some("SIGKILL"));
+        assert!(hint.unwrap().contains("OOM"));
+        assert_eq!(stderr_tail, "tail");
+    }
+
+    #[test]
+    fn intent_decides_before_the_exit_status() {
+        let o = classify(&exit(None, Some(9)), Some(KillIntent::TimedOut), "steady_state", false, None, "", T);
+        assert!(matches!(o, Outcome::TimedOut { ref phase, after_s, .. } if phase == "steady_state" && after_s == 60.0), "{o:?}");
+        let o = classify(&exit(None, Some(15)), Some(KillIntent::Interrupted), "load", false, None, "", T);
+        assert_eq!(o, Outcome::Interrupted { phase: "load".into() });
+    }
+
+    #[test]
+    fn exit_zero_without_a_result_is_a_crash_with_a_hint() {
+        let o = classify(&exit(Some(0), None), None, "load", false, None, "", T);
+        assert!(matches!(o, Outcome::Crashed { hint: Some(ref h), .. } if h.contains("without reporting")), "{o:?}");
+    }
+
+    #[test]
+    fn a_nonzero_exit_without_a_message_is_a_crash_with_its_code() {
+        let o = classify(&exit(Some(3), None), None, "first_inference", false, None, "", T);
+        assert!(matches!(o, Outcome::Crashed { exit_code: Some(3), signal: None, .. }), "{o:?}");
+        assert_eq!(o.summary(), "crashed in first_inference (exit code 3)");
+    }
+}

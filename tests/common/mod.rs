@@ -1,0 +1,166 @@
+//! Fixtures for the integration tests: small ONNX models built with mora's own writer, a word-level
+//! tokenizer.json, a models.yaml in a temporary folder, and helpers to run `mora` and read results.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use mora::onnx_model::{Attr, Dim, ElemType, ModelBuilder, named};
+
+/// A text-embedding-shaped model: Gather(embedding, input_ids) masked by attention_mask, plus a
+/// token-type embedding, then a MatMul. `vocab x hidden` floats of weights set its size.
+pub fn text_model(vocab: i64, hidden: i64) -> Vec<u8> {
+    let emb: Vec<f32> = (0..vocab * hidden).map(|i| ((i % 97) as f32 - 48.0) / 97.0).collect();
+    let types: Vec<f32> = (0..2 * hidden).map(|i| (i % 5) as f32 / 10.0).collect();
+    let w: Vec<f32> = (0..hidden * hidden).map(|i| ((i % 13) as f32 - 6.0) / 13.0).collect();
+    let bs = [named("batch"), named("sequence")];
+    let mut b = ModelBuilder::new(17);
+    b.input("input_ids", ElemType::Int64, &bs)
+        .input("attention_mask", ElemType::Int64, &bs)
+        .input("token_type_ids", ElemType::Int64, &bs)
+        .output("last_hidden_state", ElemType::Float, &[named("batch"), named("sequence"), Dim::Fixed(hidden)])
+        .initializer_f32("embedding", &[vocab, hidden], &emb)
+        .initializer_f32("type_embedding", &[2, hidden], &types)
+        .initializer_f32("w", &[hidden, hidden], &w)
+        .initializer_i64("last_axis", &[1], &[-1])
+        .node("Gather", &["embedding", "input_ids"], &["tokens"], &[])
+        .node("Gather", &["type_embedding", "token_type_ids"], &["segments"], &[])
+        .node("Add", &["tokens", "segments"], &["summed"], &[])
+        .node("Cast", &["attention_mask"], &["mask_f"], &[Attr::Int("to", 1)])
+        .node("Unsqueeze", &["mask_f", "last_axis"], &["mask3"], &[])
+        .node("Mul", &["summed", "mask3"], &["masked"], &[])
+        .node("MatMul", &["masked", "w"], &["last_hidden_state"], &[]);
+    b.build()
+}
+
+/// A vision-shaped model: pixel_values [batch, 3, H, W] -> global average pool -> MatMul [3, width].
+pub fn vision_model(width: i64) -> Vec<u8> {
+    let w: Vec<f32> = (0..3 * width).map(|i| (i % 7) as f32 / 7.0).collect();
+    let mut b = ModelBuilder::new(17);
+    b.input("pixel_values", ElemType::Float, &[named("batch"), Dim::Fixed(3), named("height"), named("width")])
+        .output("features", ElemType::Float, &[named("batch"), Dim::Fixed(width)])
+        .initializer_f32("w", &[3, width], &w)
+        .node("GlobalAveragePool", &["pixel_values"], &["pooled"], &[])
+        .node("Flatten", &["pooled"], &["flat"], &[Attr::Int("axis", 1)])
+        .node("MatMul", &["flat", "w"], &["features"], &[]);
+    b.build()
+}
+
+/// A word-level tokenizer.json over the words of mora's passage (lower-cased), ids below `vocab`.
+pub fn tokenizer_json() -> String {
+    let mut words: Vec<String> = mora::inputs::PASSAGE
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    words.sort();
+    words.dedup();
+    let mut vocab = vec![("[UNK]".to_string(), 0usize), ("[CLS]".into(), 1), ("[SEP]".into(), 2)];
+    vocab.extend(words.into_iter().enumerate().map(|(i, w)| (w, i + 3)));
+    let vocab_json: Vec<String> = vocab.iter().map(|(w, i)| format!("\"{w}\": {i}")).collect();
+    format!(
+        r#"{{"version": "1.0", "truncation": null, "padding": null,
+  "added_tokens": [{{"id": 0, "content": "[UNK]", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}}],
+  "normalizer": {{"type": "Lowercase"}},
+  "pre_tokenizer": {{"type": "Whitespace"}},
+  "post_processor": {{"type": "TemplateProcessing", "single": [{{"SpecialToken": {{"id": "[CLS]", "type_id": 0}}}}, {{"Sequence": {{"id": "A", "type_id": 0}}}}, {{"SpecialToken": {{"id": "[SEP]", "type_id": 0}}}}],
+     "pair": [{{"Sequence": {{"id": "A", "type_id": 0}}}}, {{"Sequence": {{"id": "B", "type_id": 1}}}}],
+     "special_tokens": {{"[CLS]": {{"id": "[CLS]", "ids": [1], "tokens": ["[CLS]"]}}, "[SEP]": {{"id": "[SEP]", "ids": [2], "tokens": ["[SEP]"]}}}}}},
+  "decoder": null,
+  "model": {{"type": "WordLevel", "vocab": {{{}}}, "unk_token": "[UNK]"}}}}"#,
+        vocab_json.join(", ")
+    )
+}
+
+/// A temporary folder with a models.yaml and the models written into it.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    entries: Vec<String>,
+    pub defaults: String,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        // Under target/ rather than /tmp: the cold scenario needs a filesystem that honours fadvise.
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        Fixture { dir: tempfile::tempdir_in(base).unwrap(), entries: vec![], defaults: "{runs: 5, warmup_runs: 2, trial_timeout_s: 120}".into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("models.yaml")
+    }
+
+    /// Adds a text model with its tokenizer at models/<id>/.
+    pub fn text(mut self, id: &str, vocab: i64, hidden: i64, weights: &str) -> Fixture {
+        let folder = self.dir.path().join("models").join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("model.onnx"), text_model(vocab, hidden)).unwrap();
+        std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
+        self.entries.push(format!(
+            "  - id: {id}\n    type: embedding\n    weights: {weights}\n    sequence_length: 32\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n    tokenizer: {{kind: tokenizer-json, package: fixture==1, file: tokenizer.json}}\n"
+        ));
+        self
+    }
+
+    /// Adds a vision model at models/<id>/.
+    pub fn vision(mut self, id: &str, width: i64) -> Fixture {
+        let folder = self.dir.path().join("models").join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("model.onnx"), vision_model(width)).unwrap();
+        self.entries.push(format!(
+            "  - id: {id}\n    type: vision\n    weights: real\n    image_size: 64\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n"
+        ));
+        self
+    }
+
+    /// Adds a raw models.yaml entry (for models that are missing or fetched from a hub).
+    pub fn entry(mut self, yaml: &str) -> Fixture {
+        self.entries.push(yaml.to_string());
+        self
+    }
+
+    pub fn with_defaults(mut self, defaults: &str) -> Fixture {
+        self.defaults = defaults.to_string();
+        self
+    }
+
+    pub fn write(self) -> Fixture {
+        let text = format!("schema: 1\ndefaults: {}\nmodels:\n{}", self.defaults, self.entries.join(""));
+        std::fs::write(self.config(), text).unwrap();
+        self
+    }
+
+    /// `mora bench --config <fixture> --out <fixture>/results` plus `args`.
+    pub fn bench(&self, args: &[&str]) -> Command {
+        let mut cmd = mora();
+        cmd.arg("bench").arg("--config").arg(self.config()).arg("--out").arg(self.path().join("results")).args(args);
+        cmd
+    }
+
+    /// The results.json of the only run folder.
+    pub fn results(&self) -> serde_json::Value {
+        let path = self.run_folder().join("results.json");
+        serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+    }
+
+    pub fn run_folder(&self) -> PathBuf {
+        let runs: Vec<PathBuf> = std::fs::read_dir(self.path().join("results")).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(runs.len(), 1, "one run folder expected: {runs:?}");
+        runs[0].clone()
+    }
+}
+
+pub fn mora() -> Command {
+    let mut cmd = Command::cargo_bin("mora").unwrap();
+    cmd.env_remove("MORA_FAULT").env_remove("ORT_DYLIB_PATH");
+    cmd
+}
+
+/// The trial with this id in a results.json.
+pub fn trial<'a>(results: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    results["trials"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap_or_else(|| panic!("no trial {id} in {results:#}"))
+}
