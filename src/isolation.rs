@@ -58,11 +58,13 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let mut run = trial::finish(worker, report, timeout);
     let kill_to_exit_ms = killed.elapsed().as_secs_f64() * 1000.0;
     // The kernel frees a process's memory as it exits; a GPU driver may take a moment longer.
-    let system_after_exit = settle(SystemMemory::current, |m| m.used_mb, system_before.used_mb);
+    let system_after_exit = settle(SystemMemory::current, |m| m.tracked().0, system_before.tracked().0);
     let gpu_device_after_exit_mb = if gpu_device_before_mb.is_some() { settle(device_used, |v| *v, gpu_device_before_mb) } else { None };
 
-    let reclaimed = delta(system_loaded.used_mb, system_after_exit.used_mb);
-    let footprint = delta(system_loaded.used_mb, system_before.used_mb);
+    let (before, reading) = system_before.tracked();
+    let (loaded, after) = (system_loaded.tracked().0, system_after_exit.tracked().0);
+    let reclaimed = delta(loaded, after);
+    let footprint = delta(loaded, before);
     let gpu_reclaimed = delta(gpu_device_loaded_mb, gpu_device_after_exit_mb);
     let gpu_footprint = delta(gpu_device_loaded_mb, gpu_device_before_mb);
     let pct = |part: Option<f64>, whole: Option<f64>| match (part, whole) {
@@ -73,12 +75,12 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     if let (Some(moved), Some(private)) = (footprint, worker_memory_loaded.process.private_mb) {
         if private > 20.0 && (moved - private).abs() > 0.25 * private {
             run.warnings.push(format!(
-                "system memory moved {moved:.0} MB while the worker held {private:.0} MB privately: other processes were active, so the system figures are noisy"
+                "{reading} moved {moved:.0} MB while the worker held {private:.0} MB privately: other processes were active, so these figures are noisy"
             ));
         }
     }
     if footprint.is_some_and(|f| f <= 1.0) {
-        run.warnings.push("system memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model".into());
+        run.warnings.push("memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model".into());
     }
     run.outcome = Outcome::Ok;
     run.providers_registered = ready.providers_registered.clone();
@@ -92,6 +94,7 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         system_loaded,
         system_after_exit,
         kill_to_exit_ms,
+        memory_reading: reading.to_string(),
         memory_reclaimed_mb: reclaimed,
         reclamation_percentage: pct(reclaimed, footprint),
         gpu_device_before_mb,

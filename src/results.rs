@@ -468,9 +468,12 @@ pub struct IsolationResult {
     pub system_loaded: SystemMemory,
     pub system_after_exit: SystemMemory,
     pub kill_to_exit_ms: f64,
-    /// System memory in use while loaded minus after exit.
+    /// What the figures below read: the memory cgroup's anonymous memory where mora can read it,
+    /// else system memory in use (MemTotal - MemAvailable).
+    pub memory_reading: String,
+    /// That reading while loaded minus after exit.
     pub memory_reclaimed_mb: Option<f64>,
-    /// memory_reclaimed_mb / (system used loaded - system used before) x 100.
+    /// memory_reclaimed_mb / (reading while loaded - reading before the spawn) x 100.
     pub reclamation_percentage: Option<f64>,
     #[serde(default)]
     pub gpu_device_before_mb: Option<f64>,

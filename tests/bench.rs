@@ -183,6 +183,11 @@ fn ctrl_c_keeps_the_finished_trials() {
 
 #[test]
 fn cuda_on_a_cpu_only_runtime_fails_at_once_and_auto_skips_it() {
+    let doctor = common::mora().args(["doctor", "--no-cuda-session"]).output().unwrap();
+    if !String::from_utf8_lossy(&doctor.stdout).contains("CPU-only build") {
+        eprintln!("skipped: this machine's runtime is a CUDA build");
+        return;
+    }
     let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
     fx.bench(&["--provider", "cuda"])
         .assert()

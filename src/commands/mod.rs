@@ -117,3 +117,45 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
     }
     diagnosis
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ArenaStrategy, Config};
+    use std::path::Path;
+
+    const YAML: &str = "schema: 1
+providers:
+  cpu: {arena: false, intra_threads: 2}
+  cuda: {device_id: 1, gpu_mem_limit_mb: 4096, arena_extend_strategy: same-as-requested}
+models:
+  - {id: m, type: vision, weights: real, path: m.onnx, source: {kind: local}}
+";
+
+    #[test]
+    fn provider_options_come_from_models_yaml() {
+        let config = Config::parse(YAML, Path::new("models.yaml")).unwrap();
+        let cuda = setup_for(Provider::Cuda, &config.providers, &ProviderFlags::default());
+        assert_eq!(cuda.cuda.device_id, 1);
+        assert_eq!(cuda.cuda.gpu_mem_limit_mb, Some(4096));
+        assert_eq!(cuda.cuda.arena_extend_strategy, Some(ArenaStrategy::SameAsRequested));
+        assert!(!cuda.cpu.arena);
+        assert_eq!(cuda.cpu.intra_threads, Some(2));
+        assert_eq!(cuda.options()["gpu_mem_limit"], (4096u64 << 20).to_string());
+    }
+
+    #[test]
+    fn flags_override_models_yaml() {
+        let config = Config::parse(YAML, Path::new("models.yaml")).unwrap();
+        let flags = ProviderFlags { device_id: Some(0), gpu_mem_limit_mb: Some(512), cpu_arena: Some(true), ..Default::default() };
+        let cuda = setup_for(Provider::Cuda, &config.providers, &flags);
+        assert_eq!((cuda.cuda.device_id, cuda.cuda.gpu_mem_limit_mb, cuda.cpu.arena), (0, Some(512), true));
+        assert_eq!(cuda.cuda.arena_extend_strategy, Some(ArenaStrategy::SameAsRequested), "unflagged options stay");
+    }
+
+    #[test]
+    fn an_unknown_provider_option_is_a_config_error() {
+        let e = Config::parse(&YAML.replace("device_id: 1", "device: 1"), Path::new("models.yaml")).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `device`"), "{e:#}");
+    }
+}

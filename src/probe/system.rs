@@ -4,22 +4,46 @@ use serde::{Deserialize, Serialize};
 
 use super::process::kb_field;
 
-/// System-wide memory at one instant, in MB.
+/// System-wide memory at one instant, in MB, and the memory cgroup mora runs in where there is one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemMemory {
     pub total_mb: Option<f64>,
     pub available_mb: Option<f64>,
     /// total - available: what processes hold, page cache that could be dropped excluded.
     pub used_mb: Option<f64>,
+    /// Anonymous memory charged to mora's memory cgroup (mora, its workers and whatever else runs
+    /// in that cgroup). Exact and immediate, unlike MemAvailable, which lags while freed pages sit
+    /// on the kernel's per-CPU lists.
+    #[serde(default)]
+    pub cgroup_anon_mb: Option<f64>,
+    #[serde(default)]
+    pub cgroup_file_mb: Option<f64>,
 }
 
 impl SystemMemory {
+    /// The reading that tracks a worker's memory best here, and its name.
+    pub fn tracked(&self) -> (Option<f64>, &'static str) {
+        match self.cgroup_anon_mb {
+            Some(v) => (Some(v), "anonymous memory of mora's memory cgroup"),
+            None => (self.used_mb, "system memory in use (MemTotal - MemAvailable)"),
+        }
+    }
+
     pub fn current() -> SystemMemory {
+        let mut m = Self::meminfo();
+        if let Some((anon, file)) = cgroup_memory() {
+            m.cgroup_anon_mb = Some(anon);
+            m.cgroup_file_mb = Some(file);
+        }
+        m
+    }
+
+    fn meminfo() -> SystemMemory {
         match std::fs::read_to_string("/proc/meminfo") {
             Ok(text) => {
                 let total = kb_field(&text, "MemTotal:");
                 let available = kb_field(&text, "MemAvailable:");
-                SystemMemory { total_mb: total, available_mb: available, used_mb: super::process::delta(total, available) }
+                SystemMemory { total_mb: total, available_mb: available, used_mb: super::process::delta(total, available), ..Default::default() }
             }
             Err(_) => {
                 let Ok(mut s) = sysinfo::System::new() else { return SystemMemory::default() };
@@ -29,10 +53,38 @@ impl SystemMemory {
                     total_mb: Some(mb(s.total_memory())),
                     available_mb: Some(mb(s.available_memory())),
                     used_mb: Some(mb(s.total_memory() - s.available_memory())),
+                    ..Default::default()
                 }
             }
         }
     }
+}
+
+/// (anon, file) MB of this process's memory cgroup: cgroup v2 `memory.stat` (anon, file), else the v1
+/// memory controller's (total_rss, total_cache). `None` outside a memory cgroup one can read.
+pub fn cgroup_memory() -> Option<(f64, f64)> {
+    let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let mut candidates = Vec::new();
+    for line in membership.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let path = path.trim_start_matches('/');
+        if controllers.is_empty() {
+            candidates.push((format!("/sys/fs/cgroup/{path}/memory.stat"), "anon", "file"));
+        } else if controllers.split(',').any(|c| c == "memory") {
+            candidates.push((format!("/sys/fs/cgroup/memory/{path}/memory.stat"), "total_rss", "total_cache"));
+        }
+    }
+    candidates.into_iter().find_map(|(file, anon_key, file_key)| {
+        let stat = std::fs::read_to_string(file).ok()?;
+        let value = |key: &str| -> Option<f64> {
+            stat.lines().find_map(|l| {
+                let (k, v) = l.split_once(' ')?;
+                (k == key).then(|| v.trim().parse::<f64>().ok()).flatten()
+            })
+        };
+        Some((value(anon_key)? / 1048576.0, value(file_key)? / 1048576.0))
+    })
 }
 
 /// Facts about the host recorded with every run.
@@ -78,6 +130,23 @@ mod tests {
         let m = SystemMemory::current();
         let (total, available, used) = (m.total_mb.unwrap(), m.available_mb.unwrap(), m.used_mb.unwrap());
         assert!(total > 0.0 && available <= total && (total - available - used).abs() < 1e-6);
+    }
+
+    #[test]
+    fn cgroup_anon_follows_an_allocation_at_once() {
+        let Some((before, _)) = cgroup_memory() else {
+            eprintln!("skipped: no readable memory cgroup here");
+            return;
+        };
+        let mut block = vec![0u8; 256 << 20];
+        for i in (0..block.len()).step_by(4096) {
+            block[i] = 1;
+        }
+        std::hint::black_box(&block);
+        let (during, _) = cgroup_memory().unwrap();
+        drop(block);
+        // Other tests run beside this one: demand most of the 256 MB, not all of it.
+        assert!(during - before > 200.0, "{before} -> {during}");
     }
 
     #[test]

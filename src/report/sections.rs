@@ -233,7 +233,7 @@ fn leak_mark(v: crate::results::LeakVerdict) -> &'static str {
 fn isolation(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Subprocess isolation (scenario isolation)",
-        &["Model", "Weights", "Provider", "Spawn to ready ms", "Worker RSS / private MB", "System used before/loaded/after MB", "Reclaimed by kill MB", "Kill %", "In-process %", "GPU before/loaded/after MB", "GPU reclaimed MB"],
+        &["Model", "Weights", "Provider", "Spawn to ready ms", "Worker RSS / private MB", "Memory before/loaded/after MB", "Reclaimed by kill MB", "Kill %", "In-process %", "GPU before/loaded/after MB", "GPU reclaimed MB"],
     );
     let singles = trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
     for (t, m) in trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None }) {
@@ -245,7 +245,7 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
             t.provider.to_string(),
             num(Some(m.spawn_to_ready_ms), 0),
             format!("{} / {}", num(m.worker_memory_loaded.process.rss_mb, 1), num(m.worker_memory_loaded.process.private_mb, 1)),
-            trio(m.system_before.used_mb, m.system_loaded.used_mb, m.system_after_exit.used_mb),
+            trio(m.system_before.tracked().0, m.system_loaded.tracked().0, m.system_after_exit.tracked().0),
             num(m.memory_reclaimed_mb, 1),
             num(m.reclamation_percentage, 1),
             num(in_process, 1),
@@ -253,7 +253,12 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
             num(m.gpu_memory_reclaimed_mb, 1),
         ]);
     }
-    s.notes.push("mora starts a worker that loads the model and answers once, reads system memory (MemTotal - MemAvailable) and the GPU before the spawn, while loaded and after killing it. System memory includes every other process: on a busy machine read the worker's private memory (what its exit frees for certain) beside it.".into());
+    if let Some((_, m)) = trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None }).first() {
+        s.notes.push(format!(
+            "mora starts a worker that loads the model and answers once, then reads {} and the GPU before the spawn, while loaded and after killing it. That reading includes other processes: read the worker's private memory (what its exit frees for certain) beside it.",
+            m.memory_reading
+        ));
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 

@@ -33,6 +33,27 @@ pub fn text_model(vocab: i64, hidden: i64) -> Vec<u8> {
     b.build()
 }
 
+/// A language-model-shaped graph: token embedding, then logits over the vocabulary, [batch, sequence,
+/// vocab], as large as a real model's logits.
+pub fn lm_model(vocab: i64, hidden: i64) -> Vec<u8> {
+    let emb: Vec<f32> = (0..vocab * hidden).map(|i| ((i % 89) as f32 - 44.0) / 89.0).collect();
+    let head: Vec<f32> = (0..hidden * vocab).map(|i| ((i % 31) as f32 - 15.0) / 31.0).collect();
+    let bs = [named("batch"), named("sequence")];
+    let mut b = ModelBuilder::new(17);
+    b.input("input_ids", ElemType::Int64, &bs)
+        .input("attention_mask", ElemType::Int64, &bs)
+        .output("logits", ElemType::Float, &[named("batch"), named("sequence"), Dim::Fixed(vocab)])
+        .initializer_f32("embedding", &[vocab, hidden], &emb)
+        .initializer_f32("lm_head", &[hidden, vocab], &head)
+        .initializer_i64("last_axis", &[1], &[-1])
+        .node("Gather", &["embedding", "input_ids"], &["tokens"], &[])
+        .node("Cast", &["attention_mask"], &["mask_f"], &[Attr::Int("to", 1)])
+        .node("Unsqueeze", &["mask_f", "last_axis"], &["mask3"], &[])
+        .node("Mul", &["tokens", "mask3"], &["masked"], &[])
+        .node("MatMul", &["masked", "lm_head"], &["logits"], &[]);
+    b.build()
+}
+
 /// A vision-shaped model: pixel_values [batch, 3, H, W] -> global average pool -> MatMul [3, width].
 pub fn vision_model(width: i64) -> Vec<u8> {
     let w: Vec<f32> = (0..3 * width).map(|i| (i % 7) as f32 / 7.0).collect();
@@ -102,6 +123,18 @@ impl Fixture {
         std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
         self.entries.push(format!(
             "  - id: {id}\n    type: embedding\n    weights: {weights}\n    sequence_length: 32\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n    tokenizer: {{kind: tokenizer-json, package: fixture==1, file: tokenizer.json}}\n"
+        ));
+        self
+    }
+
+    /// Adds a text-generation model (logits output) with its tokenizer at models/<id>/.
+    pub fn lm(mut self, id: &str, vocab: i64, hidden: i64) -> Fixture {
+        let folder = self.dir.path().join("models").join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("model.onnx"), lm_model(vocab, hidden)).unwrap();
+        std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
+        self.entries.push(format!(
+            "  - id: {id}\n    type: text-generation\n    weights: random\n    sequence_length: 128\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n    tokenizer: {{kind: tokenizer-json, package: fixture==1, file: tokenizer.json}}\n"
         ));
         self
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Sets up what mora needs, from nothing: a project .venv with ONNX Runtime (the CPU build, or the
+# CUDA 13 build where an NVIDIA driver is found), plus the export tooling or the test tooling.
+#
+#   scripts/setup.sh            runtime only (CPU or GPU, detected)
+#   scripts/setup.sh --export   + torch, transformers, onnx... for scripts/export_models.py (~3 GB once)
+#   scripts/setup.sh --test     + onnx, pyyaml, numpy for the tests (no torch)
+#   scripts/setup.sh --gpu      force onnxruntime-gpu==1.31.1 with NVIDIA's CUDA 13 / cuDNN 9 wheels
+#   scripts/setup.sh --cpu      force the CPU build
+# Every version is pinned in scripts/requirements-*.txt. Re-running is fast: pip skips what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_export=0 want_test=0 flavour=auto
+for arg in "$@"; do
+  case "$arg" in
+    --export) want_export=1 ;;
+    --test) want_test=1 ;;
+    --gpu) flavour=gpu ;;
+    --cpu) flavour=cpu ;;
+    *) echo "setup.sh: unknown option $arg (see the top of this file)" >&2; exit 2 ;;
+  esac
+done
+
+python=${PYTHON:-python3}
+if ! command -v "$python" >/dev/null; then
+  echo "setup.sh: $python not found: install Python 3.10 or newer" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$python" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+
+if [ "$flavour" = auto ]; then
+  if [ -e /proc/driver/nvidia/version ] || nvidia-smi -L >/dev/null 2>&1; then flavour=gpu; else flavour=cpu; fi
+fi
+if [ "$flavour" = gpu ]; then
+  echo "setup: ONNX Runtime with CUDA (onnxruntime-gpu, CUDA 13 and cuDNN 9 wheels)"
+  pip uninstall -y onnxruntime >/dev/null 2>&1 || true
+  pip install -r scripts/requirements-gpu.txt
+else
+  echo "setup: ONNX Runtime for CPU (onnxruntime)"
+  pip uninstall -y onnxruntime-gpu >/dev/null 2>&1 || true
+  pip install -r scripts/requirements-runtime.txt
+fi
+if [ "$want_test" = 1 ]; then
+  echo "setup: test tooling"
+  pip install -r scripts/requirements-test.txt
+fi
+if [ "$want_export" = 1 ]; then
+  echo "setup: export tooling (torch is about 3 GB the first time)"
+  pip install -r scripts/requirements-export.txt
+fi
+lib=$(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | sort | tail -n 1)
+echo "setup: ONNX Runtime library: ${lib:-MISSING}"
+[ -n "$lib" ]

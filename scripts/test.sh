@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: ONNX Runtime (CPU) and the test tooling into .venv, then the Rust tests and the
+# export pipeline's tests. No GPU, no network beyond the package registries, no torch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+cargo test --locked
+.venv/bin/python -m unittest discover -s scripts/tests

@@ -1,0 +1,150 @@
+//! `mora doctor`, `mora models` and `mora report`.
+
+mod common;
+
+use common::{Fixture, mora};
+use predicates::prelude::*;
+
+#[test]
+fn doctor_reports_the_runtime_and_why_cuda_cannot_run() {
+    mora()
+        .args(["doctor"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ONNX Runtime: 1.").and(predicate::str::contains("CPUExecutionProvider")).and(predicate::str::contains("RAM:")).and(predicate::str::contains("NVML:")));
+}
+
+#[test]
+fn doctor_without_a_runtime_library_names_the_path_and_the_fix() {
+    mora()
+        .args(["doctor", "--ort-lib", "/nonexistent/libonnxruntime.so.1.31.1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with("Error: --ort-lib /nonexistent/libonnxruntime.so.1.31.1").and(predicate::str::contains("scripts/setup.sh")));
+    mora()
+        .args(["doctor"])
+        .env("ORT_DYLIB_PATH", "/also/missing.so")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ORT_DYLIB_PATH=/also/missing.so").and(predicate::str::contains("does not exist")));
+}
+
+#[test]
+fn doctor_with_no_library_anywhere_says_where_it_looked() {
+    // A copy of mora far from the repository's .venv, run from an empty folder.
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("mora");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("mora"), &exe).unwrap();
+    let out = std::process::Command::new(&exe).arg("doctor").current_dir(dir.path()).env_remove("ORT_DYLIB_PATH").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no ONNX Runtime library found") && err.contains(".venv") && err.contains("scripts/setup.sh"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_too_old_runtime_is_refused_by_version() {
+    // A library that answers OrtGetApiBase like ONNX Runtime 1.20 would.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("old.c");
+    std::fs::write(
+        &src,
+        "typedef struct { void *(*GetApi)(unsigned); const char *(*GetVersionString)(void); } Base;\n\
+         static void *get_api(unsigned v) { (void)v; return 0; }\n\
+         static const char *version(void) { return \"1.20.0\"; }\n\
+         static const Base base = { get_api, version };\n\
+         const Base *OrtGetApiBase(void) { return &base; }\n",
+    )
+    .unwrap();
+    let lib = dir.path().join("libonnxruntime.so.1.20.0");
+    let built = std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status();
+    if !built.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: no C compiler to build a fake old runtime");
+        return;
+    }
+    mora()
+        .arg("doctor")
+        .arg("--ort-lib")
+        .arg(&lib)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ONNX Runtime 1.20.0").and(predicate::str::contains("too old")).and(predicate::str::contains("1.31")));
+}
+
+#[test]
+fn models_lists_presence_weights_and_how_to_make_a_missing_one() {
+    let fx = Fixture::new()
+        .text("tiny-text", 100, 16, "random")
+        .entry("  - id: not-made\n    type: vision\n    weights: random\n    suite: optional\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding}\n")
+        .write();
+    mora()
+        .arg("models")
+        .arg("--config")
+        .arg(fx.config())
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("tiny-text")
+                .and(predicate::str::contains("random"))
+                .and(predicate::str::contains("MISSING"))
+                .and(predicate::str::contains("scripts/export_models.py --config"))
+                .and(predicate::str::contains("--models not-made"))
+                .and(predicate::str::contains("2 models, 1 in the default suite")),
+        );
+}
+
+#[test]
+fn models_reads_the_weights_from_the_manifest() {
+    let fx = Fixture::new().text("tiny-text", 100, 16, "random").write();
+    std::fs::write(fx.path().join("models/tiny-text/manifest.json"), r#"{"weights": "real", "opset": 17, "exported_at": "2026-11-27T00:00:00Z", "exporter": {"method": "copy"}}"#).unwrap();
+    mora()
+        .arg("models")
+        .arg("--config")
+        .arg(fx.config())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("models.yaml says random weights, the export got real").and(predicate::str::contains("opset 17")));
+}
+
+#[test]
+fn report_re_renders_in_every_format_and_compares_two_runs() {
+    let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
+    fx.bench(&["--scenario", "single"]).assert().success();
+    let first = fx.run_folder();
+    let json = first.join("results.json");
+
+    mora().arg("report").arg(&first).assert().success().stdout(predicate::str::contains("Load and inference").and(predicate::str::contains("RECOMMENDATIONS")));
+    mora().arg("report").arg(&json).args(["--format", "markdown"]).assert().success().stdout(predicate::str::contains("## Load and inference (scenario single)").and(predicate::str::contains("| tiny-text |")));
+    let csv = mora().arg("report").arg(&json).args(["--format", "csv"]).output().unwrap();
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("trial,model,weights,provider,scenario,status,load_time_ms"));
+    assert!(lines.next().unwrap().starts_with("cpu/tiny-text/single,tiny-text,real,cpu,single,ok,"));
+    let round: serde_json::Value = serde_json::from_slice(&mora().arg("report").arg(&json).args(["--format", "json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(round["trials"][0]["id"], "cpu/tiny-text/single");
+
+    // A second run of the same trials: the report compares them figure by figure.
+    let second_dir = tempfile::tempdir().unwrap();
+    let second = second_dir.path().join("run-b");
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::copy(&json, second.join("results.json")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    mora()
+        .arg("report")
+        .arg(&first)
+        .arg(&second)
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Comparison (scenario single)").and(predicate::str::contains("B: run-b")).and(predicate::str::contains("1.000")));
+    assert!(out.path().join("report.md").is_file() && out.path().join("results.json").is_file());
+}
+
+#[test]
+fn report_refuses_a_file_of_another_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    std::fs::write(&path, r#"{"schema_version": 7, "trials": []}"#).unwrap();
+    mora().arg("report").arg(&path).assert().code(1).stderr(predicate::str::contains("schema_version Some(7)"));
+}
