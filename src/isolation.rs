@@ -10,6 +10,7 @@ use crate::results::{IsolationResult, Measurements, Outcome};
 use crate::stats::percentage;
 use crate::supervise::{self, KillIntent, Next};
 use crate::trial::{self, Report, WorkerRun};
+use crate::warnings::Warning;
 
 /// How long to wait for memory to settle after the worker exits.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -74,13 +75,11 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     // Other processes move system memory too: compare with what the worker held privately.
     if let (Some(moved), Some(private)) = (footprint, worker_memory_loaded.process.private_mb) {
         if private > 20.0 && (moved - private).abs() > 0.25 * private {
-            run.warnings.push(format!(
-                "{reading} moved {moved:.0} MB while the worker held {private:.0} MB privately: other processes were active, so these figures are noisy"
-            ));
+            run.warnings.push(Warning::NoisyMemoryReading { reading, moved_mb: moved, private_mb: private }.to_string());
         }
     }
     if footprint.is_some_and(|f| f <= 1.0) {
-        run.warnings.push("memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model".into());
+        run.warnings.push(Warning::FootprintTooSmall.to_string());
     }
     run.outcome = Outcome::Ok;
     run.providers_registered = ready.providers_registered.clone();

@@ -25,4 +25,5 @@ pub mod scenario;
 pub mod stats;
 pub mod supervise;
 pub mod trial;
+pub mod warnings;
 pub mod worker;

@@ -35,6 +35,11 @@ impl Probe {
     }
 }
 
+/// Serialises the unit tests that allocate large blocks and read process-wide memory: run side by
+/// side, one's allocation would show in the other's reading.
+#[cfg(test)]
+pub(crate) static MEMORY_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Returns the allocator's free memory to the kernel (glibc's `malloc_trim(0)`): what stays resident
 /// after an unload but goes here was retained by the allocator, not leaked. Returns false where there
 /// is no such call.

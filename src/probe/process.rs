@@ -104,6 +104,7 @@ mod tests {
         if !cfg!(target_os = "linux") {
             return;
         }
+        let _serial = crate::probe::MEMORY_TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // Touch 64 MB, free it, then reset: the peak must fall back towards the current RSS.
         let mut block = vec![0u8; 64 << 20];
         for i in (0..block.len()).step_by(4096) {

@@ -8,6 +8,7 @@ use crate::probe::page_cache;
 use crate::protocol::ModelSpec;
 use crate::results::{ColdResult, LoadSample};
 use crate::stats::Summary;
+use crate::warnings::Warning;
 use crate::worker::Worker;
 
 /// Eviction counts as effective when less than this fraction of the files stayed resident.
@@ -24,10 +25,7 @@ pub fn run(w: &mut Worker) -> Result<ColdResult> {
     let after_evict = page_cache::resident_fraction_of(&model.files).ok().flatten();
     let eviction_effective = after_evict.is_some_and(|r| r < EVICTED_FRACTION);
     if !eviction_effective {
-        w.warnings.push(format!(
-            "eviction left {:.0}% of the files resident (the filesystem ignores POSIX_FADV_DONTNEED?): the cold load is not cold",
-            after_evict.unwrap_or(1.0) * 100.0
-        ));
+        w.warnings.push(Warning::EvictionIneffective { resident_fraction: after_evict.unwrap_or(1.0) }.to_string());
     }
 
     w.phase("cold_load");

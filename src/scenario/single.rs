@@ -10,6 +10,7 @@ use crate::model::{LoadedModel, ms_since};
 use crate::probe::{malloc_trim, page_cache, process};
 use crate::results::{PhaseMemory, SingleResult, UnloadFigures};
 use crate::stats::Summary;
+use crate::warnings::Warning;
 use crate::worker::Worker;
 
 /// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
@@ -47,7 +48,7 @@ pub fn run(w: &mut Worker) -> Result<SingleResult> {
     let after_unload = w.snapshot();
     let start = Instant::now();
     if !malloc_trim() {
-        w.warnings.push("malloc_trim is not available on this platform: the after-trim figures equal the plain unload".into());
+        w.warnings.push(Warning::NoMallocTrim.to_string());
     }
     let trim_time_ms = ms_since(start);
     let after_trim = w.snapshot();

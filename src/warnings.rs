@@ -1,0 +1,35 @@
+//! What a trial noticed that makes a figure less than it seems. Stored in results as their text.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Warning {
+    /// The page cache kept the files after POSIX_FADV_DONTNEED: the "cold" load was not cold.
+    EvictionIneffective { resident_fraction: f64 },
+    /// No malloc_trim on this platform: the after-trim figures equal the plain unload.
+    NoMallocTrim,
+    /// The memory reading of the isolation scenario moved differently from the worker's own memory.
+    NoisyMemoryReading { reading: &'static str, moved_mb: f64, private_mb: f64 },
+    /// The model is too small for the isolation reading to show it.
+    FootprintTooSmall,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::EvictionIneffective { resident_fraction } => write!(
+                f,
+                "eviction left {:.0}% of the files resident (the filesystem ignores POSIX_FADV_DONTNEED?): the cold load is not cold",
+                resident_fraction * 100.0
+            ),
+            Warning::NoMallocTrim => f.write_str("malloc_trim is not available on this platform: the after-trim figures equal the plain unload"),
+            Warning::NoisyMemoryReading { reading, moved_mb, private_mb } => write!(
+                f,
+                "{reading} moved {moved_mb:.0} MB while the worker held {private_mb:.0} MB privately: other processes were active, so these figures are noisy"
+            ),
+            Warning::FootprintTooSmall => {
+                f.write_str("memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model")
+            }
+        }
+    }
+}
