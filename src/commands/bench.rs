@@ -51,7 +51,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         finished_at: None,
         complete: false,
         command_line: std::env::args().collect(),
-        gpus: if setups.iter().any(|s| s.provider == runtime::Provider::Cuda) || gpu::nvml().is_ok() { gpu::gpus() } else { vec![] },
+        gpus: gpu::gpus(),
         host,
         runtime: library.clone(),
         config: ConfigInfo { path: config.path.display().to_string(), sha256: config.sha256.clone() },
@@ -65,7 +65,8 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let bench = Bench { config: &config, models, setups, runtime: library, plan: trials, settings, results_path };
     let results = runner::run(&bench, runner::new_results(info), &mut print_progress)?;
 
-    let written = report::write_all(&folder, &results)?;
+    let mut written = vec![folder.join("results.json")];
+    written.extend(report::write_reports(&folder, &results)?);
     let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", report::render(&results, Format::Table)?)?;
     eprintln!("\nwrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));

@@ -31,7 +31,9 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     }
     print!("{out}");
     if let Some(dir) = &args.out {
-        for path in report::write_all(dir, &merged)? {
+        let json = dir.join("results.json");
+        results::write_json_atomic(&json, &merged)?;
+        for path in std::iter::once(json).chain(report::write_reports(dir, &merged)?) {
             eprintln!("wrote {}", path.display());
         }
     }

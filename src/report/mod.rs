@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::results::{ResultsFile, write_atomic, write_json_atomic};
+use crate::results::{ResultsFile, write_atomic};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -31,12 +31,10 @@ pub fn render(results: &ResultsFile, format: Format) -> Result<String> {
     })
 }
 
-/// Writes results.json, report.md, results.csv and the charts into `dir`; returns what it wrote.
-pub fn write_all(dir: &Path, results: &ResultsFile) -> Result<Vec<PathBuf>> {
+/// Writes report.md, results.csv and the charts into `dir` (results.json is the caller's: the runner
+/// keeps it current trial by trial); returns what it wrote.
+pub fn write_reports(dir: &Path, results: &ResultsFile) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let json = dir.join("results.json");
-    write_json_atomic(&json, results)?;
-    written.push(json);
     for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv)] {
         let path = dir.join(name);
         write_atomic(&path, render(results, format)?.as_bytes())?;

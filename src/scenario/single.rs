@@ -25,6 +25,9 @@ pub fn run(w: &mut Worker) -> Result<SingleResult> {
         page_cache::read_through(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
     let resident = page_cache::resident_fraction_of(&model.files).ok().flatten();
+    // Start from a trimmed heap, as the leak scenario does: what a trim returns later is then the
+    // model's, not what the allocator kept from the provider initialisation.
+    malloc_trim();
     let peak_reset = process::reset_peak_rss();
     let before_load = w.snapshot();
     let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;

@@ -115,39 +115,38 @@ impl Fixture {
         self.dir.path().join("models.yaml")
     }
 
-    /// Adds a text model with its tokenizer at models/<id>/.
-    pub fn text(mut self, id: &str, vocab: i64, hidden: i64, weights: &str) -> Fixture {
+    /// Writes a model (and a tokenizer) into models/<id>/ and its models.yaml entry.
+    fn add(mut self, id: &str, model: Vec<u8>, with_tokenizer: bool, entry: String) -> Fixture {
         let folder = self.dir.path().join("models").join(id);
         std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("model.onnx"), text_model(vocab, hidden)).unwrap();
-        std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
-        self.entries.push(format!(
+        std::fs::write(folder.join("model.onnx"), model).unwrap();
+        if with_tokenizer {
+            std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
+        }
+        self.entries.push(entry);
+        self
+    }
+
+    /// Adds a text-embedding model with its tokenizer.
+    pub fn text(self, id: &str, vocab: i64, hidden: i64, weights: &str) -> Fixture {
+        let entry = format!(
             "  - id: {id}\n    type: embedding\n    weights: {weights}\n    sequence_length: 32\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n    tokenizer: {{kind: tokenizer-json, package: fixture==1, file: tokenizer.json}}\n"
-        ));
-        self
+        );
+        self.add(id, text_model(vocab, hidden), true, entry)
     }
 
-    /// Adds a text-generation model (logits output) with its tokenizer at models/<id>/.
-    pub fn lm(mut self, id: &str, vocab: i64, hidden: i64) -> Fixture {
-        let folder = self.dir.path().join("models").join(id);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("model.onnx"), lm_model(vocab, hidden)).unwrap();
-        std::fs::write(folder.join("tokenizer.json"), tokenizer_json()).unwrap();
-        self.entries.push(format!(
+    /// Adds a text-generation model (logits output) with its tokenizer.
+    pub fn lm(self, id: &str, vocab: i64, hidden: i64) -> Fixture {
+        let entry = format!(
             "  - id: {id}\n    type: text-generation\n    weights: random\n    sequence_length: 128\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n    tokenizer: {{kind: tokenizer-json, package: fixture==1, file: tokenizer.json}}\n"
-        ));
-        self
+        );
+        self.add(id, lm_model(vocab, hidden), true, entry)
     }
 
-    /// Adds a vision model at models/<id>/.
-    pub fn vision(mut self, id: &str, width: i64) -> Fixture {
-        let folder = self.dir.path().join("models").join(id);
-        std::fs::create_dir_all(&folder).unwrap();
-        std::fs::write(folder.join("model.onnx"), vision_model(width)).unwrap();
-        self.entries.push(format!(
-            "  - id: {id}\n    type: vision\n    weights: real\n    image_size: 64\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n"
-        ));
-        self
+    /// Adds a vision model.
+    pub fn vision(self, id: &str, width: i64) -> Fixture {
+        let entry = format!("  - id: {id}\n    type: vision\n    weights: real\n    image_size: 64\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n");
+        self.add(id, vision_model(width), false, entry)
     }
 
     /// Adds a raw models.yaml entry (for models that are missing or fetched from a hub).
