@@ -36,7 +36,14 @@ fn main() -> anyhow::Result<()> {
         id: "bench".into(),
         path: model.clone(),
         files: mora::catalog::model_files(&model, None),
-        inputs: InputSettings { batch_size: 1, sequence_length: 128, image_size: 224, shapes: Default::default(), tokenizer: None, seed: 1 },
+        inputs: InputSettings {
+            batch_size: 1,
+            sequence_length: 128,
+            image_size: 224,
+            shapes: Default::default(),
+            tokenizer: None,
+            seed: 1,
+        },
     };
     let probe = Probe { gpu_index: None };
     for file in &spec.files {

@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
 .venv/bin/python -m unittest discover -s scripts/tests

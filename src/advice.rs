@@ -2,43 +2,10 @@
 //! in, recommendations out. Every recommendation names the numbers it came from.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::recommendation::{Level, Recommendation, Topic};
 use crate::results::{LeakVerdict, Measurements, ResultsFile, TrialRecord};
 use crate::runtime::Provider;
-
-/// How good a figure is, in the proof of concept's four tiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Excellent,
-    Good,
-    Moderate,
-    Poor,
-}
-
-impl Level {
-    pub fn mark(self) -> &'static str {
-        match self {
-            Level::Excellent | Level::Good => "✅",
-            Level::Moderate => "⚠️",
-            Level::Poor => "❌",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Level::Excellent => "excellent",
-            Level::Good => "good",
-            Level::Moderate => "moderate",
-            Level::Poor => "poor",
-        })
-    }
-}
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
 pub fn load_level(ms: f64) -> Level {
@@ -113,45 +80,6 @@ pub fn concurrent_budget_mb(n: usize, largest_mb: f64) -> f64 {
     n as f64 * largest_mb * 1.5 * 1.1
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Topic {
-    LoadingStrategy,
-    MemoryManagement,
-    LeakDetection,
-    ResourcePlanning,
-    ColdStart,
-    Concurrency,
-}
-
-impl fmt::Display for Topic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Topic::LoadingStrategy => "Model loading strategy",
-            Topic::MemoryManagement => "Memory management",
-            Topic::LeakDetection => "Leak detection",
-            Topic::ResourcePlanning => "Resource planning",
-            Topic::ColdStart => "Cold start",
-            Topic::Concurrency => "Concurrent models",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Recommendation {
-    pub topic: Topic,
-    pub provider: Provider,
-    pub level: Level,
-    /// The verdict in words, with its headline figure.
-    pub verdict: String,
-    /// What to do.
-    pub action: String,
-    /// The measured numbers it rests on, per model.
-    pub evidence: Vec<String>,
-    /// The headline figures by name, for machines.
-    pub figures: BTreeMap<String, f64>,
-}
-
 /// The seed's "N concurrent models" example.
 pub const PLANNING_N: usize = 10;
 
@@ -163,9 +91,7 @@ pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
     providers.dedup();
     for provider in providers {
         let trials: Vec<&TrialRecord> = results.trials.iter().filter(|t| t.provider == provider && t.outcome.is_ok()).collect();
-        let random = |model: &str| {
-            results.models.iter().any(|m| m.id == model && m.weights == crate::config::Weights::Random)
-        };
+        let random = |model: &str| results.models.iter().any(|m| m.id == model && m.weights == crate::config::Weights::Random);
         let label = |model: &str| if random(model) { format!("{model} (random weights)") } else { model.to_string() };
         out.extend(loading(provider, &trials, &label));
         out.extend(memory(provider, &trials, &label));
@@ -266,10 +192,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         level,
         verdict: format!("{} {what} reclamation after in-process unload (avg {avg:.1}%)", capitalise(&level.to_string())),
         action,
-        evidence: rows
-            .iter()
-            .map(|(m, p, t, _)| format!("{}: {p:.1}% reclaimed by unload, {t:.1}% after malloc_trim", label(m)))
-            .collect(),
+        evidence: rows.iter().map(|(m, p, t, _)| format!("{}: {p:.1}% reclaimed by unload, {t:.1}% after malloc_trim", label(m))).collect(),
         figures: BTreeMap::from([("avg_reclamation_pct".into(), avg), ("avg_reclamation_after_trim_pct".into(), avg_trim)]),
     })
 }
@@ -368,7 +291,8 @@ fn planning(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
         .iter()
         .filter_map(|(m, f, peak, before)| {
             let transient = peak.zip(*before).map(|(p, b)| p - b)?;
-            (provider == Provider::Cpu && transient > 1.5 * f + 1.0).then(|| format!("{} peaks at +{transient:.0} MB while loading", label(m)))
+            (provider == Provider::Cpu && transient > 1.5 * f + 1.0)
+                .then(|| format!("{} peaks at +{transient:.0} MB while loading", label(m)))
         })
         .collect();
     if !peaks.is_empty() {
@@ -400,7 +324,13 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
         }
     }
     let worst = rows.iter().filter(|r| r.4).map(|r| r.3).fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))?;
-    let level = if worst < 1.5 { Level::Excellent } else if worst < 3.0 { Level::Good } else { Level::Moderate };
+    let level = if worst < 1.5 {
+        Level::Excellent
+    } else if worst < 3.0 {
+        Level::Good
+    } else {
+        Level::Moderate
+    };
     let action = if worst >= 1.5 {
         "cold loads cost more than warm ones: keep model files on a persistent local volume, pre-download at build time, and never clear the cache in production"
     } else {
@@ -450,20 +380,13 @@ fn concurrency(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opt
         topic: Topic::Concurrency,
         provider,
         level,
-        verdict: format!(
-            "{} models loaded at once: +{total:.0} MB together vs {sum:.0} MB as singles",
-            trial.models.len()
-        ),
+        verdict: format!("{} models loaded at once: +{total:.0} MB together vs {sum:.0} MB as singles", trial.models.len()),
         action: if holds {
             format!("the N x largest x 1.5 rule ({rule:.0} MB) covers it")
         } else {
             format!("the N x largest x 1.5 rule ({rule:.0} MB) falls short: budget from the measured total")
         },
-        evidence: c
-            .per_model
-            .iter()
-            .map(|m| format!("{}: load {:.0} ms concurrently", label(&m.model), m.load_time_ms))
-            .collect(),
+        evidence: c.per_model.iter().map(|m| format!("{}: load {:.0} ms concurrently", label(&m.model), m.load_time_ms)).collect(),
         figures: BTreeMap::from([("total_mb".into(), total), ("sum_of_singles_mb".into(), sum), ("rule_mb".into(), rule)]),
     })
 }

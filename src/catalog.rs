@@ -140,7 +140,9 @@ pub fn model_files(model: &Path, manifest: Option<&Manifest>) -> Vec<PathBuf> {
 /// The command that makes a missing model.
 pub fn make_command(model: &ModelConfig, config: &Config) -> String {
     if model.source.is_exported() {
-        let config_arg = if config.path.file_name().is_some_and(|n| n == "models.yaml") && config.path.parent().is_some_and(|p| p == Path::new("") || p == Path::new(".")) {
+        let config_arg = if config.path.file_name().is_some_and(|n| n == "models.yaml")
+            && config.path.parent().is_some_and(|p| p == Path::new("") || p == Path::new("."))
+        {
             String::new()
         } else {
             format!(" --config {}", config.path.display())

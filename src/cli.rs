@@ -1,11 +1,9 @@
-//! The command line (clap derive) and its dispatch to `commands`.
+//! The command line (clap derive); `commands` acts on it.
 
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands;
 use crate::config::{ArenaStrategy, ConvAlgoSearch, Suite};
 use crate::report::Format;
 use crate::results::Scenario;
@@ -140,16 +138,4 @@ pub struct WorkerArgs {
     pub ort_lib: Option<PathBuf>,
     #[command(flatten)]
     pub options: ProviderFlags,
-}
-
-/// Runs the command line; returns the exit code.
-pub fn run() -> Result<i32> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Bench(args) => commands::bench::run(args),
-        Command::Report(args) => commands::report::run(args),
-        Command::Models(args) => commands::models::run(args),
-        Command::Doctor(args) => commands::doctor::run(args),
-        Command::Worker(args) => commands::worker(args),
-    }
 }

@@ -323,7 +323,9 @@ impl Config {
             if !seen.insert(model.id.clone()) {
                 bail!("{}: model id `{}` appears twice: ids must be unique", at(line), model.id);
             }
-            for (name, value) in [("sequence_length", model.sequence_length), ("batch_size", model.batch_size), ("image_size", model.image_size)] {
+            for (name, value) in
+                [("sequence_length", model.sequence_length), ("batch_size", model.batch_size), ("image_size", model.image_size)]
+            {
                 if value == Some(0) {
                     bail!("{}: model `{}`: {name} must be at least 1", at(line), model.id);
                 }
@@ -372,11 +374,7 @@ impl Config {
     /// The models a run covers: those named by `--models` (in that order), else the suite's.
     pub fn select(&self, ids: &[String], suite: Suite) -> Result<Vec<&ModelConfig>> {
         if ids.is_empty() {
-            return Ok(self
-                .models
-                .iter()
-                .filter(|m| suite == Suite::All || m.suite == suite)
-                .collect());
+            return Ok(self.models.iter().filter(|m| suite == Suite::All || m.suite == suite).collect());
         }
         ids.iter()
             .map(|id| {

@@ -50,10 +50,7 @@ pub fn fetch(req: &HubRequest) -> Result<HubFetch> {
                 cache.path().display()
             );
         }
-        let api = ApiBuilder::from_env()
-            .with_progress(false)
-            .build()
-            .map_err(|e| anyhow!("cannot set up the Hugging Face client: {e}"))?;
+        let api = ApiBuilder::from_env().with_progress(false).build().map_err(|e| anyhow!("cannot set up the Hugging Face client: {e}"))?;
         let api_repo = api.repo(repo.clone());
         let start = Instant::now();
         let mut paths = Vec::with_capacity(wanted.len());

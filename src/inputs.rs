@@ -85,14 +85,20 @@ impl ModelInputs {
             let (values, fill): (Vec<f64>, String) = match role {
                 Role::TokenIds => {
                     let tokenizer = settings.tokenizer.as_deref().ok_or_else(|| {
-                        anyhow!("input `{}` takes token ids but the model has no tokenizer: add a `tokenizer:` block to its models.yaml entry", input.name)
+                        anyhow!(
+                            "input `{}` takes token ids but the model has no tokenizer: add a `tokenizer:` block to its models.yaml entry",
+                            input.name
+                        )
                     })?;
                     let seq = *shape.last().unwrap_or(&1) as usize;
                     if tokens.as_ref().is_none_or(|t| t.len() != seq) {
                         tokens = Some(tokenize(tokenizer, seq)?);
                     }
                     let row = tokens.as_ref().expect("tokenized above");
-                    (row.iter().cycle().take(count).map(|&t| t as f64).collect(), format!("{seq} tokens of a fixed passage ({})", file_name(tokenizer)))
+                    (
+                        row.iter().cycle().take(count).map(|&t| t as f64).collect(),
+                        format!("{seq} tokens of a fixed passage ({})", file_name(tokenizer)),
+                    )
                 }
                 Role::AttentionMask => (vec![1.0; count], "ones (no padding)".into()),
                 Role::TokenTypeIds => (vec![0.0; count], "zeros (one segment)".into()),
@@ -110,7 +116,12 @@ impl ModelInputs {
                 TensorElementType::Int32 => Data::I32(values.iter().map(|&v| v as i32).collect()),
                 other => bail!("input `{}` has element type {other:?}; mora fills float32, int64 and int32 inputs", input.name),
             };
-            described.push(InputDescription { name: input.name.clone(), dtype: format!("{:?}", input.elem).to_lowercase(), shape: shape.clone(), fill });
+            described.push(InputDescription {
+                name: input.name.clone(),
+                dtype: format!("{:?}", input.elem).to_lowercase(),
+                shape: shape.clone(),
+                fill,
+            });
             tensors.push((input.name.clone(), shape, data));
         }
         Ok(ModelInputs { tensors, described })
@@ -199,8 +210,7 @@ fn resolve_shape(input: &GraphInput, s: &InputSettings) -> Result<Vec<i64>> {
 
 /// Token ids for exactly `seq` tokens of the passage, special tokens included.
 fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
-    let mut tokenizer = tokenizers::Tokenizer::from_file(path)
-        .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
+    let mut tokenizer = tokenizers::Tokenizer::from_file(path).map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(tokenizers::TruncationParams { max_length: seq, ..Default::default() }))

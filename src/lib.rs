@@ -17,6 +17,7 @@ pub mod onnx_model;
 pub mod plan;
 pub mod probe;
 pub mod protocol;
+pub mod recommendation;
 pub mod report;
 pub mod results;
 pub mod runner;

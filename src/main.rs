@@ -1,5 +1,7 @@
+use clap::Parser;
+
 fn main() {
-    let code = match mora::cli::run() {
+    let code = match mora::commands::run(mora::cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {e:#}");

@@ -42,7 +42,10 @@ mod tests {
         let models = vec!["a".to_string(), "b".to_string()];
         let p = plan(&models, &[Provider::Cpu, Provider::Cuda], &[Scenario::Single, Scenario::Leak]);
         let ids: Vec<String> = p.iter().map(PlannedTrial::id).collect();
-        assert_eq!(ids, ["cpu/a/single", "cpu/a/leak", "cpu/b/single", "cpu/b/leak", "cuda/a/single", "cuda/a/leak", "cuda/b/single", "cuda/b/leak"]);
+        assert_eq!(
+            ids,
+            ["cpu/a/single", "cpu/a/leak", "cpu/b/single", "cpu/b/leak", "cuda/a/single", "cuda/a/leak", "cuda/b/single", "cuda/b/leak"]
+        );
     }
 
     #[test]

@@ -9,11 +9,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::advice::Recommendation;
 use crate::config::{ModelType, Weights};
 use crate::inputs::InputDescription;
 use crate::probe::gpu::GpuInfo;
-use crate::probe::{HostInfo, MemorySnapshot, SystemMemory};
+use crate::probe::{GpuReading, HostInfo, MemorySnapshot, SystemMemory};
+use crate::recommendation::Recommendation;
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
 use crate::stats::Summary;
@@ -187,7 +187,10 @@ impl TrialRecord {
 pub enum Outcome {
     Ok,
     /// The worker reported an error (a model that does not load, a missing file) and exited.
-    Error { phase: String, message: String },
+    Error {
+        phase: String,
+        message: String,
+    },
     /// The worker died on its own: an exit code or a signal.
     Crashed {
         phase: String,
@@ -197,10 +200,18 @@ pub enum Outcome {
         hint: Option<String>,
         stderr_tail: String,
     },
-    TimedOut { phase: String, after_s: f64, stderr_tail: String },
+    TimedOut {
+        phase: String,
+        after_s: f64,
+        stderr_tail: String,
+    },
     /// Stopped by the user (Ctrl-C) before it finished.
-    Interrupted { phase: String },
-    SpawnFailed { message: String },
+    Interrupted {
+        phase: String,
+    },
+    SpawnFailed {
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -321,7 +332,7 @@ pub struct UnloadFigures {
     pub gpu_reclamation_percentage: Option<f64>,
     /// Which GPU reading the GPU figures use: "process" (NVML per-process) or "device" (device delta).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gpu_reading: Option<String>,
+    pub gpu_reading: Option<GpuReading>,
 }
 
 impl UnloadFigures {
@@ -336,7 +347,8 @@ impl UnloadFigures {
             (Some(p), Some(w)) if w > 0.5 => percentage(p, w),
             _ => None,
         };
-        let (gpu, reading) = gpu_reader(m);
+        let reading = GpuReading::choose([&m.after_load, &m.after_first_inference, &m.before_unload]);
+        let gpu = |s: &MemorySnapshot| reading.and_then(|r| r.read(s));
         let gpu_footprint = delta(gpu(&m.before_unload), gpu(&m.before_load));
         let gpu_reclaimed = delta(gpu(&m.before_unload), gpu(&m.after_unload));
         UnloadFigures {
@@ -353,24 +365,6 @@ impl UnloadFigures {
             gpu_reading: reading,
         }
     }
-}
-
-/// The GPU reading to use across a trial: the process's own where NVML shows it in every snapshot
-/// that matters, else the device's used memory.
-pub fn gpu_reader(m: &PhaseMemory) -> (fn(&MemorySnapshot) -> Option<f64>, Option<String>) {
-    fn process(s: &MemorySnapshot) -> Option<f64> {
-        s.gpu.as_ref().map(|g| g.process_mb.unwrap_or(0.0))
-    }
-    fn device(s: &MemorySnapshot) -> Option<f64> {
-        s.gpu.as_ref().and_then(|g| g.device_used_mb)
-    }
-    if m.before_load.gpu.is_none() {
-        return (device, None);
-    }
-    // A process with no CUDA allocation is absent from NVML's list, so "absent" reads as 0 MB; but if
-    // it is absent even while a model is loaded, NVML cannot see this process (a PID namespace).
-    let visible = m.after_first_inference.gpu.as_ref().is_some_and(|g| g.process_mb.is_some());
-    if visible { (process, Some("process".into())) } else { (device, Some("device".into())) }
 }
 
 /// One load in the cold/warm scenario.
@@ -590,16 +584,22 @@ mod tests {
             after_trim: snap(100.0, Some((Some(100.0), 1100.0))),
         };
         let f = UnloadFigures::from_phases(&visible);
-        assert_eq!(f.gpu_reading.as_deref(), Some("process"));
+        assert_eq!(f.gpu_reading, Some(GpuReading::Process));
         assert_eq!(f.gpu_memory_increase_mb, Some(600.0));
         assert_eq!(f.gpu_memory_reclaimed_mb, Some(500.0));
 
         let mut hidden = visible.clone();
-        for s in [&mut hidden.after_load, &mut hidden.after_first_inference, &mut hidden.before_unload, &mut hidden.after_unload, &mut hidden.after_trim] {
+        for s in [
+            &mut hidden.after_load,
+            &mut hidden.after_first_inference,
+            &mut hidden.before_unload,
+            &mut hidden.after_unload,
+            &mut hidden.after_trim,
+        ] {
             s.gpu.as_mut().unwrap().process_mb = None;
         }
         let f = UnloadFigures::from_phases(&hidden);
-        assert_eq!(f.gpu_reading.as_deref(), Some("device"));
+        assert_eq!(f.gpu_reading, Some(GpuReading::Device));
         assert_eq!(f.gpu_memory_increase_mb, Some(600.0));
         assert_eq!(f.gpu_memory_reclaimed_mb, Some(500.0));
         assert!((f.gpu_reclamation_percentage.unwrap() - 500.0 / 600.0 * 100.0).abs() < 1e-9);

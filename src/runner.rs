@@ -47,7 +47,8 @@ struct Prepared {
 
 pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> Result<ResultsFile> {
     let config_dir = bench.config.path.parent().unwrap_or(Path::new("."));
-    let prepared: Vec<(String, Prepared)> = bench.models.iter().map(|m| (m.id.clone(), prepare(m, bench.config, config_dir, on_event))).collect();
+    let prepared: Vec<(String, Prepared)> =
+        bench.models.iter().map(|m| (m.id.clone(), prepare(m, bench.config, config_dir, on_event))).collect();
     results.models = prepared.iter().map(|(_, p)| p.info.clone()).collect();
     results::write_json_atomic(&bench.results_path, &results)?;
 
@@ -128,9 +129,15 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         return match hub::fetch(&request) {
             Ok(fetched) => {
                 info.path = fetched.files[0].display().to_string();
-                info.size_mb = fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+                info.size_mb =
+                    fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
                 let tokenizer = fetched.tokenizer.clone().or_else(|| model.resolved.tokenizer.clone());
-                let spec = ModelSpec { id: model.id.clone(), path: fetched.files[0].clone(), files: fetched.files.clone(), inputs: inputs(tokenizer) };
+                let spec = ModelSpec {
+                    id: model.id.clone(),
+                    path: fetched.files[0].clone(),
+                    files: fetched.files.clone(),
+                    inputs: inputs(tokenizer),
+                };
                 on_event(Event::Note(format!(
                     "{}: hub cache {}{}",
                     model.id,
@@ -151,7 +158,12 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
     } else {
         None
     };
-    let spec = ModelSpec { id: model.id.clone(), path: model.resolved.model.clone(), files: status.files.clone(), inputs: inputs(model.resolved.tokenizer.clone()) };
+    let spec = ModelSpec {
+        id: model.id.clone(),
+        path: model.resolved.model.clone(),
+        files: status.files.clone(),
+        inputs: inputs(model.resolved.tokenizer.clone()),
+    };
     Prepared { spec: Some(spec), info, missing }
 }
 

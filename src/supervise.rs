@@ -131,9 +131,10 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         }
     });
     let stderr = Arc::new(Mutex::new(Vec::new()));
-    for pipe in [child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)]
-        .into_iter()
-        .flatten()
+    for pipe in
+        [child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>), child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)]
+            .into_iter()
+            .flatten()
     {
         let buf = Arc::clone(&stderr);
         thread::spawn(move || drain_capped(pipe, &buf));

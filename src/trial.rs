@@ -19,7 +19,14 @@ pub struct WorkerRun {
 
 impl WorkerRun {
     pub fn failed(outcome: Outcome) -> WorkerRun {
-        WorkerRun { outcome, worker: WorkerInfo::default(), measurements: None, providers_registered: vec![], runtime_log: vec![], warnings: vec![] }
+        WorkerRun {
+            outcome,
+            worker: WorkerInfo::default(),
+            measurements: None,
+            providers_registered: vec![],
+            runtime_log: vec![],
+            warnings: vec![],
+        }
     }
 }
 
@@ -56,15 +63,23 @@ pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
 /// What the worker said before it ended.
 #[derive(Default)]
 pub struct Report {
-    pub done: Option<(Measurements, Vec<String>, Vec<RuntimeLogLine>, Vec<String>)>,
+    pub done: Option<Done>,
+    /// (phase, error, ONNX Runtime's log)
     pub failed: Option<(String, String, Vec<RuntimeLogLine>)>,
+}
+
+pub struct Done {
+    pub measurements: Measurements,
+    pub providers_registered: Vec<String>,
+    pub runtime_log: Vec<RuntimeLogLine>,
+    pub warnings: Vec<String>,
 }
 
 impl Report {
     pub fn take(&mut self, message: WorkerMessage) {
         match message {
             WorkerMessage::Done { measurements, providers_registered, runtime_log, warnings } => {
-                self.done = Some((*measurements, providers_registered, runtime_log, warnings));
+                self.done = Some(Done { measurements: *measurements, providers_registered, runtime_log, warnings });
             }
             WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some((phase, error, runtime_log)),
             _ => {}
@@ -77,16 +92,17 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
     let (pid, intent, phase) = (worker.pid, worker.kill_intent, worker.last_phase.clone());
     let (exit, stderr_tail) = worker.reap();
     let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb };
-    let outcome = classify(&exit, intent, &phase, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail, timeout);
+    let outcome =
+        classify(&exit, intent, &phase, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail, timeout);
     let mut run = WorkerRun::failed(outcome);
     run.worker = info;
-    if let Some((measurements, registered, log, warnings)) = report.done {
+    if let Some(done) = report.done {
         if run.outcome.is_ok() {
-            run.measurements = Some(measurements);
+            run.measurements = Some(done.measurements);
         }
-        run.providers_registered = registered;
-        run.runtime_log = log;
-        run.warnings = warnings;
+        run.providers_registered = done.providers_registered;
+        run.runtime_log = done.runtime_log;
+        run.warnings = done.warnings;
     } else if let Some((_, _, log)) = report.failed {
         run.runtime_log = log;
     }

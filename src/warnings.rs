@@ -22,14 +22,16 @@ impl fmt::Display for Warning {
                 "eviction left {:.0}% of the files resident (the filesystem ignores POSIX_FADV_DONTNEED?): the cold load is not cold",
                 resident_fraction * 100.0
             ),
-            Warning::NoMallocTrim => f.write_str("malloc_trim is not available on this platform: the after-trim figures equal the plain unload"),
+            Warning::NoMallocTrim => {
+                f.write_str("malloc_trim is not available on this platform: the after-trim figures equal the plain unload")
+            }
             Warning::NoisyMemoryReading { reading, moved_mb, private_mb } => write!(
                 f,
                 "{reading} moved {moved_mb:.0} MB while the worker held {private_mb:.0} MB privately: other processes were active, so these figures are noisy"
             ),
-            Warning::FootprintTooSmall => {
-                f.write_str("memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model")
-            }
+            Warning::FootprintTooSmall => f.write_str(
+                "memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model",
+            ),
         }
     }
 }

@@ -8,34 +8,12 @@ use ort::value::Tensor;
 
 use crate::model::ms_since;
 use crate::onnx_model::warmup_model;
-use crate::probe::{MemorySnapshot, Probe};
+use crate::probe::{GpuReading, Probe};
 use crate::protocol::{Channel, TrialSpec, WorkerMessage};
 use crate::results::{Measurements, ProviderBaseline, Scenario};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, Runtime, RuntimeLibrary, cuda};
-use crate::scenario;
-
-/// Where a worker is, for the scenarios: the runtime, the probe, the channel and what to report.
-pub struct Worker<'a> {
-    pub spec: &'a TrialSpec,
-    pub runtime: Runtime,
-    pub probe: Probe,
-    pub channel: &'a mut Channel,
-    pub warnings: Vec<String>,
-    pub provider_baseline: ProviderBaseline,
-}
-
-impl Worker<'_> {
-    /// Enters a phase: the parent hears of it, and a crash from here on is reported as in this phase.
-    pub fn phase(&mut self, phase: &str) {
-        self.channel.phase(phase);
-        fault::inject(phase);
-    }
-
-    pub fn snapshot(&self) -> MemorySnapshot {
-        self.probe.snapshot()
-    }
-}
+use crate::scenario::{self, TrialContext};
 
 /// Runs the trial described by `spec_json`; returns the process exit code.
 pub fn main(spec_json: &str) -> i32 {
@@ -65,9 +43,9 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         let _ = crate::probe::gpu::nvml();
     }
     channel.phase("provider_init");
-    fault::inject("provider_init");
+    scenario::fault::inject("provider_init");
     let (runtime, provider_baseline) = init_provider(&spec.runtime, &spec.provider, &probe)?;
-    let mut worker = Worker { spec, runtime, probe, channel, warnings: Vec::new(), provider_baseline };
+    let mut worker = TrialContext { spec, runtime, probe, channel, warnings: Vec::new(), provider_baseline };
     let result = match spec.scenario {
         Scenario::Single => scenario::single::run(&mut worker).map(|r| Measurements::Single(Box::new(r))),
         Scenario::Cold => scenario::cold::run(&mut worker).map(|r| Measurements::Cold(Box::new(r))),
@@ -104,7 +82,8 @@ pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Pr
         cuda::preload_pip_wheels(library);
     }
     let runtime = Runtime::init(library.clone())?;
-    let mut session = setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
+    let mut session =
+        setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
     let init_ms = ms_since(start);
     let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).map_err(|e| anyhow!("{e}"))?;
     let start = Instant::now();
@@ -114,12 +93,9 @@ pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Pr
     drop(session);
     let after = probe.snapshot();
     let rss_mb = crate::probe::process::delta(after.process.rss_mb, before.process.rss_mb);
-    let gpu = |s: &MemorySnapshot| s.gpu.as_ref().and_then(|g| g.process_mb.or(g.device_used_mb));
-    let gpu_mb = match (&after.gpu, &before.gpu) {
-        // Before the context exists the process is absent from NVML's list: its use was zero.
-        (Some(a), Some(b)) if a.process_mb.is_some() => Some(a.process_mb.unwrap_or(0.0) - b.process_mb.unwrap_or(0.0)),
-        _ => crate::probe::process::delta(gpu(&after), gpu(&before)),
-    };
+    // Before the context exists the process is absent from NVML's list: it read as zero then.
+    let reading = GpuReading::choose([&after]);
+    let gpu_mb = reading.and_then(|r| crate::probe::process::delta(r.read(&after), r.read(&before)));
     Ok((runtime, ProviderBaseline { init_ms, first_run_ms, before, after, rss_mb, gpu_mb }))
 }
 
@@ -132,38 +108,4 @@ pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     });
     channel.send(&WorkerMessage::CudaProbe { diagnosis: Box::new(diagnosis) });
     0
-}
-
-/// Faults injected on purpose through `MORA_FAULT`, so the tests can prove that a crashing, hanging or
-/// leaking trial is reported as such and never takes the run down. Unset in normal use.
-pub mod fault {
-    /// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
-    /// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
-    pub fn inject(phase: &str) {
-        let Ok(spec) = std::env::var("MORA_FAULT") else { return };
-        for fault in spec.split(',') {
-            let Some((kind, at)) = fault.split_once(':') else { continue };
-            if !phase.starts_with(at) {
-                continue;
-            }
-            match kind {
-                "crash" => std::process::abort(),
-                "exit" => std::process::exit(3),
-                "hang" => loop {
-                    std::thread::sleep(std::time::Duration::from_secs(3600));
-                },
-                _ => {}
-            }
-        }
-    }
-
-    /// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.
-    pub fn keep_outputs() -> bool {
-        std::env::var("MORA_FAULT").is_ok_and(|f| f.split(',').any(|x| x == "keep-outputs"))
-    }
-
-    /// `keep-sessions`: the leak scenario never drops its sessions, a deliberate leak of every model.
-    pub fn keep_sessions() -> bool {
-        std::env::var("MORA_FAULT").is_ok_and(|f| f.split(',').any(|x| x == "keep-sessions"))
-    }
 }

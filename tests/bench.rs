@@ -12,7 +12,10 @@ fn f(v: &serde_json::Value) -> f64 {
 #[test]
 fn single_scenario_writes_measured_figures() {
     let fx = Fixture::new().text("tiny-text", 200, 32, "random").vision("tiny-vision", 64).write();
-    fx.bench(&["--scenario", "single", "--provider", "cpu"]).assert().success().stdout(predicate::str::contains("BENCHMARK").or(predicate::str::contains("Load and inference")));
+    fx.bench(&["--scenario", "single", "--provider", "cpu"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("BENCHMARK").or(predicate::str::contains("Load and inference")));
     let r = fx.results();
 
     assert_eq!(r["schema_version"], 1);
@@ -50,7 +53,9 @@ fn single_scenario_writes_measured_figures() {
     assert_eq!(m["steady_ms"].as_array().unwrap().len(), 5);
     let s = &m["steady"];
     assert_eq!(s["n"], 5);
-    assert!(f(&s["min"]) <= f(&s["median"]) && f(&s["median"]) <= f(&s["p95"]) && f(&s["p95"]) <= f(&s["p99"]) && f(&s["p99"]) <= f(&s["max"]));
+    assert!(
+        f(&s["min"]) <= f(&s["median"]) && f(&s["median"]) <= f(&s["p95"]) && f(&s["p95"]) <= f(&s["p99"]) && f(&s["p99"]) <= f(&s["max"])
+    );
     assert!(f(&m["unload_time_ms"]) >= 0.0);
     assert!(m["resident_fraction_before_load"].is_number());
     assert!(m["cache_hit"].is_boolean());
@@ -141,7 +146,11 @@ fn a_hanging_worker_times_out() {
 
 #[test]
 fn ctrl_c_keeps_the_finished_trials() {
-    let fx = Fixture::new().text("first", 100, 16, "real").text("second", 100, 16, "real").with_defaults("{runs: 3, warmup_runs: 1, trial_timeout_s: 300}").write();
+    let fx = Fixture::new()
+        .text("first", 100, 16, "real")
+        .text("second", 100, 16, "real")
+        .with_defaults("{runs: 3, warmup_runs: 1, trial_timeout_s: 300}")
+        .write();
     // The second model's worker hangs; Ctrl-C then stops the run.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mora"))
         .args(["bench", "--scenario", "single,leak", "--config"])
@@ -208,14 +217,14 @@ fn a_bad_config_names_file_line_and_column() {
     let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
     let text = std::fs::read_to_string(fx.config()).unwrap().replace("sequence_length: 32", "sequence_lenght: 32");
     std::fs::write(fx.config(), text).unwrap();
-    fx.bench(&[])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("models.yaml:7:5: models[0]: unknown field `sequence_lenght`"));
+    fx.bench(&[]).assert().code(1).stderr(predicate::str::contains("models.yaml:7:5: models[0]: unknown field `sequence_lenght`"));
 }
 
 #[test]
 fn bench_with_an_unknown_model_lists_the_known_ones() {
     let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
-    fx.bench(&["--models", "nope"]).assert().code(1).stderr(predicate::str::contains("no model `nope`").and(predicate::str::contains("tiny-text")));
+    fx.bench(&["--models", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no model `nope`").and(predicate::str::contains("tiny-text")));
 }

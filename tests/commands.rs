@@ -7,20 +7,20 @@ use predicates::prelude::*;
 
 #[test]
 fn doctor_reports_the_runtime_and_why_cuda_cannot_run() {
-    mora()
-        .args(["doctor"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("ONNX Runtime: 1.").and(predicate::str::contains("CPUExecutionProvider")).and(predicate::str::contains("RAM:")).and(predicate::str::contains("NVML:")));
+    mora().args(["doctor"]).assert().success().stdout(
+        predicate::str::contains("ONNX Runtime: 1.")
+            .and(predicate::str::contains("CPUExecutionProvider"))
+            .and(predicate::str::contains("RAM:"))
+            .and(predicate::str::contains("NVML:")),
+    );
 }
 
 #[test]
 fn doctor_without_a_runtime_library_names_the_path_and_the_fix() {
-    mora()
-        .args(["doctor", "--ort-lib", "/nonexistent/libonnxruntime.so.1.31.1"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::starts_with("Error: --ort-lib /nonexistent/libonnxruntime.so.1.31.1").and(predicate::str::contains("scripts/setup.sh")));
+    mora().args(["doctor", "--ort-lib", "/nonexistent/libonnxruntime.so.1.31.1"]).assert().code(1).stderr(
+        predicate::str::starts_with("Error: --ort-lib /nonexistent/libonnxruntime.so.1.31.1")
+            .and(predicate::str::contains("scripts/setup.sh")),
+    );
     mora()
         .args(["doctor"])
         .env("ORT_DYLIB_PATH", "/also/missing.so")
@@ -62,13 +62,9 @@ fn a_too_old_runtime_is_refused_by_version() {
         eprintln!("skipped: no C compiler to build a fake old runtime");
         return;
     }
-    mora()
-        .arg("doctor")
-        .arg("--ort-lib")
-        .arg(&lib)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("ONNX Runtime 1.20.0").and(predicate::str::contains("too old")).and(predicate::str::contains("1.31")));
+    mora().arg("doctor").arg("--ort-lib").arg(&lib).assert().code(1).stderr(
+        predicate::str::contains("ONNX Runtime 1.20.0").and(predicate::str::contains("too old")).and(predicate::str::contains("1.31")),
+    );
 }
 
 #[test]
@@ -77,26 +73,24 @@ fn models_lists_presence_weights_and_how_to_make_a_missing_one() {
         .text("tiny-text", 100, 16, "random")
         .entry("  - id: not-made\n    type: vision\n    weights: random\n    suite: optional\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding}\n")
         .write();
-    mora()
-        .arg("models")
-        .arg("--config")
-        .arg(fx.config())
-        .assert()
-        .success()
-        .stdout(
-            predicate::str::contains("tiny-text")
-                .and(predicate::str::contains("random"))
-                .and(predicate::str::contains("MISSING"))
-                .and(predicate::str::contains("scripts/export_models.py --config"))
-                .and(predicate::str::contains("--models not-made"))
-                .and(predicate::str::contains("2 models, 1 in the default suite")),
-        );
+    mora().arg("models").arg("--config").arg(fx.config()).assert().success().stdout(
+        predicate::str::contains("tiny-text")
+            .and(predicate::str::contains("random"))
+            .and(predicate::str::contains("MISSING"))
+            .and(predicate::str::contains("scripts/export_models.py --config"))
+            .and(predicate::str::contains("--models not-made"))
+            .and(predicate::str::contains("2 models, 1 in the default suite")),
+    );
 }
 
 #[test]
 fn models_reads_the_weights_from_the_manifest() {
     let fx = Fixture::new().text("tiny-text", 100, 16, "random").write();
-    std::fs::write(fx.path().join("models/tiny-text/manifest.json"), r#"{"weights": "real", "opset": 17, "exported_at": "2026-11-27T00:00:00Z", "exporter": {"method": "copy"}}"#).unwrap();
+    std::fs::write(
+        fx.path().join("models/tiny-text/manifest.json"),
+        r#"{"weights": "real", "opset": 17, "exported_at": "2026-11-27T00:00:00Z", "exporter": {"method": "copy"}}"#,
+    )
+    .unwrap();
     mora()
         .arg("models")
         .arg("--config")
@@ -113,14 +107,26 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
     let first = fx.run_folder();
     let json = first.join("results.json");
 
-    mora().arg("report").arg(&first).assert().success().stdout(predicate::str::contains("Load and inference").and(predicate::str::contains("RECOMMENDATIONS")));
-    mora().arg("report").arg(&json).args(["--format", "markdown"]).assert().success().stdout(predicate::str::contains("## Load and inference (scenario single)").and(predicate::str::contains("| tiny-text |")));
+    mora()
+        .arg("report")
+        .arg(&first)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Load and inference").and(predicate::str::contains("RECOMMENDATIONS")));
+    mora()
+        .arg("report")
+        .arg(&json)
+        .args(["--format", "markdown"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("## Load and inference (scenario single)").and(predicate::str::contains("| tiny-text |")));
     let csv = mora().arg("report").arg(&json).args(["--format", "csv"]).output().unwrap();
     let csv = String::from_utf8(csv.stdout).unwrap();
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("trial,model,weights,provider,scenario,status,load_time_ms"));
     assert!(lines.next().unwrap().starts_with("cpu/tiny-text/single,tiny-text,real,cpu,single,ok,"));
-    let round: serde_json::Value = serde_json::from_slice(&mora().arg("report").arg(&json).args(["--format", "json"]).output().unwrap().stdout).unwrap();
+    let round: serde_json::Value =
+        serde_json::from_slice(&mora().arg("report").arg(&json).args(["--format", "json"]).output().unwrap().stdout).unwrap();
     assert_eq!(round["trials"][0]["id"], "cpu/tiny-text/single");
 
     // A second run of the same trials: the report compares them figure by figure.
@@ -129,15 +135,11 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
     std::fs::create_dir_all(&second).unwrap();
     std::fs::copy(&json, second.join("results.json")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    mora()
-        .arg("report")
-        .arg(&first)
-        .arg(&second)
-        .arg("--out")
-        .arg(out.path())
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Comparison (scenario single)").and(predicate::str::contains("B: run-b")).and(predicate::str::contains("1.000")));
+    mora().arg("report").arg(&first).arg(&second).arg("--out").arg(out.path()).assert().success().stdout(
+        predicate::str::contains("Comparison (scenario single)")
+            .and(predicate::str::contains("B: run-b"))
+            .and(predicate::str::contains("1.000")),
+    );
     assert!(out.path().join("report.md").is_file() && out.path().join("results.json").is_file());
 }
 

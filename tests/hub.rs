@@ -72,11 +72,17 @@ fn hub_fixture() -> Fixture {
 
 #[test]
 fn a_hub_model_is_downloaded_once_then_served_from_the_cache() {
-    let (endpoint, hits) = serve(vec![("model.onnx", common::text_model(200, 16)), ("tokenizer.json", common::tokenizer_json().into_bytes())]);
+    let (endpoint, hits) =
+        serve(vec![("model.onnx", common::text_model(200, 16)), ("tokenizer.json", common::tokenizer_json().into_bytes())]);
     let fx = hub_fixture();
     let hf_home = fx.path().join("hf-home");
     let run = |fx: &Fixture| {
-        fx.bench(&["--scenario", "single"]).env("HF_HOME", &hf_home).env("HF_ENDPOINT", &endpoint).env_remove("HF_HUB_OFFLINE").assert().success();
+        fx.bench(&["--scenario", "single"])
+            .env("HF_HOME", &hf_home)
+            .env("HF_ENDPOINT", &endpoint)
+            .env_remove("HF_HUB_OFFLINE")
+            .assert()
+            .success();
     };
     run(&fx);
     let r = fx.results();

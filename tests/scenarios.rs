@@ -120,7 +120,13 @@ fn concurrent_scenario_loads_models_together() {
     assert_eq!(m["per_model"].as_array().unwrap().len(), 3);
     assert!(f(&m["load_wall_ms"]) > 0.0);
     assert!(f(&m["total_increase_mb"]) > 8.0, "two 8 MB models at least");
-    let advice = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "concurrency").expect("a concurrency recommendation").clone();
+    let advice = r["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["topic"] == "concurrency")
+        .expect("a concurrency recommendation")
+        .clone();
     assert!(advice["figures"]["sum_of_singles_mb"].as_f64().unwrap() > 0.0);
 }
 

@@ -57,10 +57,22 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         config: ConfigInfo { path: config.path.display().to_string(), sha256: config.sha256.clone() },
         providers: statuses,
         scenarios: scenarios.clone(),
-        settings: RunSettings { warmup_runs: settings.warmup_runs, runs: settings.runs, repeats: settings.repeats, cycles: settings.cycles },
+        settings: RunSettings {
+            warmup_runs: settings.warmup_runs,
+            runs: settings.runs,
+            repeats: settings.repeats,
+            cycles: settings.cycles,
+        },
         notes: vec![],
     };
-    eprintln!("{} trials ({} models x {} providers x {} scenarios) -> {}", trials.len(), ids.len(), setups.len(), scenarios.len(), results_path.display());
+    eprintln!(
+        "{} trials ({} models x {} providers x {} scenarios) -> {}",
+        trials.len(),
+        ids.len(),
+        setups.len(),
+        scenarios.len(),
+        results_path.display()
+    );
     crate::supervise::install_interrupt_handler();
     let bench = Bench { config: &config, models, setups, runtime: library, plan: trials, settings, results_path };
     let results = runner::run(&bench, runner::new_results(info), &mut print_progress)?;

@@ -69,7 +69,10 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         }
     }
     if let Some(session) = &d.session {
-        println!("  CUDA session with the warm-up model: {}", session.as_ref().map(|_| "created".to_string()).unwrap_or_else(|e| format!("FAILED: {e}")));
+        println!(
+            "  CUDA session with the warm-up model: {}",
+            session.as_ref().map(|_| "created".to_string()).unwrap_or_else(|e| format!("FAILED: {e}"))
+        );
     }
     match d.blocker(&library) {
         None if d.session.is_some() => println!("=> `--provider cuda` works here."),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 
-use crate::cli::{ProviderFlags, WorkerArgs};
+use crate::cli::{Cli, Command, ProviderFlags, WorkerArgs};
 use crate::config::{CpuOptions, CudaOptions, ProviderSettings};
 use crate::protocol::WorkerMessage;
 use crate::results::ProviderStatus;
@@ -17,6 +17,17 @@ use crate::runtime::cuda::{self, CudaDiagnosis};
 use crate::runtime::providers::{ProviderRequest, ProviderSetup};
 use crate::runtime::{FoundBy, Provider, RuntimeLibrary};
 use crate::supervise::{self, KillIntent, Next};
+
+/// Runs the parsed command line; returns the exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Bench(args) => bench::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Doctor(args) => doctor::run(args),
+        Command::Worker(args) => worker(args),
+    }
+}
 
 /// `mora worker`: one trial, or the CUDA probe.
 pub fn worker(args: WorkerArgs) -> Result<i32> {

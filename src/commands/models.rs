@@ -52,7 +52,12 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
             model.about.clone().unwrap_or_default(),
         ]);
     }
-    println!("{} ({} models, {} in the default suite)", config.path.display(), config.models.len(), config.select(&[], Suite::Default)?.len());
+    println!(
+        "{} ({} models, {} in the default suite)",
+        config.path.display(),
+        config.models.len(),
+        config.select(&[], Suite::Default)?.len()
+    );
     println!("{table}");
     if !notes.is_empty() {
         println!("\nWeights:\n{}", notes.join("\n"));

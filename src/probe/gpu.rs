@@ -11,9 +11,7 @@ static NVML: OnceLock<Result<Nvml, String>> = OnceLock::new();
 
 /// The NVML handle, or why there is none (no driver, no libnvidia-ml, no permission).
 pub fn nvml() -> Result<&'static Nvml, &'static str> {
-    NVML.get_or_init(|| Nvml::init().map_err(|e| format!("NVML unavailable: {e}")))
-        .as_ref()
-        .map_err(String::as_str)
+    NVML.get_or_init(|| Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))).as_ref().map_err(String::as_str)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

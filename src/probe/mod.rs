@@ -20,6 +20,42 @@ pub struct MemorySnapshot {
     pub gpu: Option<GpuMemory>,
 }
 
+/// Which GPU figure a trial compares across its phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GpuReading {
+    /// The process's own use, as NVML lists it.
+    Process,
+    /// The device's used memory: where NVML cannot see this process (a PID namespace).
+    Device,
+}
+
+impl GpuReading {
+    /// The process's own use where NVML shows it in any of the snapshots taken while a model was
+    /// loaded, else the device's; `None` when the snapshots have no GPU figures at all.
+    pub fn choose<'a>(loaded: impl IntoIterator<Item = &'a MemorySnapshot>) -> Option<GpuReading> {
+        let mut any_gpu = false;
+        for s in loaded {
+            if let Some(g) = &s.gpu {
+                any_gpu = true;
+                if g.process_mb.is_some() {
+                    return Some(GpuReading::Process);
+                }
+            }
+        }
+        any_gpu.then_some(GpuReading::Device)
+    }
+
+    pub fn read(self, s: &MemorySnapshot) -> Option<f64> {
+        let gpu = s.gpu.as_ref()?;
+        match self {
+            // A process with no CUDA allocation is absent from NVML's list: it uses 0 MB.
+            GpuReading::Process => Some(gpu.process_mb.unwrap_or(0.0)),
+            GpuReading::Device => gpu.device_used_mb,
+        }
+    }
+}
+
 /// Takes snapshots of this process; watches GPU `gpu_index` when the trial runs on a GPU.
 #[derive(Debug, Clone, Copy)]
 pub struct Probe {
@@ -28,10 +64,7 @@ pub struct Probe {
 
 impl Probe {
     pub fn snapshot(&self) -> MemorySnapshot {
-        MemorySnapshot {
-            process: ProcessMemory::current(),
-            gpu: self.gpu_index.and_then(|i| gpu::memory(i, std::process::id())),
-        }
+        MemorySnapshot { process: ProcessMemory::current(), gpu: self.gpu_index.and_then(|i| gpu::memory(i, std::process::id())) }
     }
 }
 

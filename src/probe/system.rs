@@ -43,7 +43,12 @@ impl SystemMemory {
             Ok(text) => {
                 let total = kb_field(&text, "MemTotal:");
                 let available = kb_field(&text, "MemAvailable:");
-                SystemMemory { total_mb: total, available_mb: available, used_mb: super::process::delta(total, available), ..Default::default() }
+                SystemMemory {
+                    total_mb: total,
+                    available_mb: available,
+                    used_mb: super::process::delta(total, available),
+                    ..Default::default()
+                }
             }
             Err(_) => {
                 let Ok(mut s) = sysinfo::System::new() else { return SystemMemory::default() };

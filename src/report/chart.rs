@@ -29,31 +29,45 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
     if !singles.is_empty() {
         let groups = singles
             .iter()
-            .map(|(t, m)| Group { label: label(t), values: vec![Some(m.load_time_ms), Some(m.first_inference_ms), m.steady.as_ref().map(|s| s.median)] })
+            .map(|(t, m)| Group {
+                label: label(t),
+                values: vec![Some(m.load_time_ms), Some(m.first_inference_ms), m.steady.as_ref().map(|s| s.median)],
+            })
             .collect::<Vec<_>>();
         charts.push(("load-time.svg".into(), bars("Load and inference time", "ms", &["load", "first inference", "p50"], &groups)));
         let groups = singles
             .iter()
-            .map(|(t, m)| {
-                Group { label: label(t), values: vec![m.figures.memory_increase_mb, m.figures.memory_reclaimed_mb, m.figures.memory_reclaimed_after_trim_mb] }
+            .map(|(t, m)| Group {
+                label: label(t),
+                values: vec![m.figures.memory_increase_mb, m.figures.memory_reclaimed_mb, m.figures.memory_reclaimed_after_trim_mb],
             })
             .collect::<Vec<_>>();
-        charts.push(("memory.svg".into(), bars("Footprint and what unload gives back (RSS)", "MB", &["footprint", "reclaimed by unload", "reclaimed after trim"], &groups)));
+        charts.push((
+            "memory.svg".into(),
+            bars(
+                "Footprint and what unload gives back (RSS)",
+                "MB",
+                &["footprint", "reclaimed by unload", "reclaimed after trim"],
+                &groups,
+            ),
+        ));
     }
     let leaks: Vec<Group> = r
         .trials
         .iter()
         .filter(|t| t.outcome.is_ok())
         .filter_map(|t| match &t.measurements {
-            Some(Measurements::Leak(m)) => Some(Group {
-                label: label(t),
-                values: vec![Some(m.rss.net_growth_mb), Some(m.rss.net_growth_after_trim_mb)],
-            }),
+            Some(Measurements::Leak(m)) => {
+                Some(Group { label: label(t), values: vec![Some(m.rss.net_growth_mb), Some(m.rss.net_growth_after_trim_mb)] })
+            }
             _ => None,
         })
         .collect();
     if !leaks.is_empty() {
-        charts.push(("leak.svg".into(), bars("Net RSS growth over the load/unload cycles", "MB", &["without trim", "after malloc_trim"], &leaks)));
+        charts.push((
+            "leak.svg".into(),
+            bars("Net RSS growth over the load/unload cycles", "MB", &["without trim", "after malloc_trim"], &leaks),
+        ));
     }
     charts
 }
@@ -85,7 +99,12 @@ pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> Strin
     }
     for (gi, group) in groups.iter().enumerate() {
         let y0 = top + gi as f64 * group_h;
-        svg.push_str(&format!("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", label_w - 6.0, y0 + group_h / 2.0, xml(&group.label)));
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
+            label_w - 6.0,
+            y0 + group_h / 2.0,
+            xml(&group.label)
+        ));
         for (si, value) in group.values.iter().enumerate() {
             let Some(v) = value else { continue };
             let y = y0 + si as f64 * bar_h;

@@ -8,7 +8,11 @@ pub fn render(results: &ResultsFile, report: &Report) -> String {
     for (label, value) in &report.facts {
         out.push_str(&format!("- **{label}**: {}\n", escape(value)));
     }
-    out.push_str(&format!("- **Config**: {} (sha256 {})\n", results.run.config.path, &results.run.config.sha256[..12.min(results.run.config.sha256.len())]));
+    out.push_str(&format!(
+        "- **Config**: {} (sha256 {})\n",
+        results.run.config.path,
+        &results.run.config.sha256[..12.min(results.run.config.sha256.len())]
+    ));
     for s in &report.sections {
         out.push_str(&section(s));
     }

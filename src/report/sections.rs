@@ -1,7 +1,7 @@
 //! What the report says, independent of how it is rendered: the run's facts, one table per scenario
 //! (providers side by side), the failures, and the recommendations.
 
-use crate::advice::Recommendation;
+use crate::recommendation::Recommendation;
 use crate::report::{num, signed};
 use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, TrialRecord};
 
@@ -29,7 +29,16 @@ impl Section {
 
 pub fn build(r: &ResultsFile) -> Report {
     let mut facts = vec![
-        ("Host".into(), format!("{} ({}, {} cores, {} MB RAM)", r.run.host.hostname, r.run.host.cpu_model.as_deref().unwrap_or("unknown CPU"), r.run.host.logical_cores, num(r.run.host.ram_total_mb, 0))),
+        (
+            "Host".into(),
+            format!(
+                "{} ({}, {} cores, {} MB RAM)",
+                r.run.host.hostname,
+                r.run.host.cpu_model.as_deref().unwrap_or("unknown CPU"),
+                r.run.host.logical_cores,
+                num(r.run.host.ram_total_mb, 0)
+            ),
+        ),
         ("Kernel".into(), r.run.host.kernel.clone().unwrap_or_else(|| "unknown".into())),
         ("ONNX Runtime".into(), format!("{} ({})", r.run.runtime.version, r.run.runtime.path.display())),
         ("Started".into(), r.run.started_at.clone()),
@@ -59,8 +68,12 @@ pub fn build(r: &ResultsFile) -> Report {
             random.join(", ")
         ));
     }
-    footnotes.push("MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference.".into());
-    let sections = [baseline(r), single(r), unload(r), cold(r), leak(r), isolation(r), concurrent(r), failures(r)].into_iter().flatten().collect();
+    footnotes.push(
+        "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
+            .into(),
+    );
+    let sections =
+        [baseline(r), single(r), unload(r), cold(r), leak(r), isolation(r), concurrent(r), failures(r)].into_iter().flatten().collect();
     Report { title: "ModelMora: Model Lifecycle Benchmark".into(), facts, sections, recommendations: r.recommendations.clone(), footnotes }
 }
 
@@ -71,12 +84,8 @@ fn model<'a>(r: &'a ResultsFile, id: &str) -> Option<&'a ModelInfo> {
 /// Trials of one kind, ordered by model then provider so providers sit side by side.
 fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&'a T>) -> Vec<(&'a TrialRecord, &'a T)> {
     let order = |id: &str| r.models.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
-    let mut v: Vec<_> = r
-        .trials
-        .iter()
-        .filter(|t| t.outcome.is_ok())
-        .filter_map(|t| t.measurements.as_ref().and_then(&pick).map(|m| (t, m)))
-        .collect();
+    let mut v: Vec<_> =
+        r.trials.iter().filter(|t| t.outcome.is_ok()).filter_map(|t| t.measurements.as_ref().and_then(&pick).map(|m| (t, m))).collect();
     v.sort_by_key(|(t, _)| (order(t.model()), t.provider));
     v
 }
@@ -86,7 +95,10 @@ fn weights(t: &TrialRecord) -> String {
 }
 
 fn baseline(r: &ResultsFile) -> Option<Section> {
-    let mut s = Section::new("Provider baseline (paid once per worker process, before any model)", &["Provider", "Init ms", "First run ms", "RSS kept MB", "GPU kept MB", "From trial"]);
+    let mut s = Section::new(
+        "Provider baseline (paid once per worker process, before any model)",
+        &["Provider", "Init ms", "First run ms", "RSS kept MB", "GPU kept MB", "From trial"],
+    );
     let mut seen = Vec::new();
     for t in r.trials.iter().filter(|t| t.outcome.is_ok()) {
         let Some(measurements) = t.measurements.as_ref() else { continue };
@@ -101,7 +113,14 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
             continue;
         }
         seen.push(t.provider);
-        s.rows.push(vec![t.provider.to_string(), num(Some(b.init_ms), 1), num(Some(b.first_run_ms), 2), num(b.rss_mb, 1), num(b.gpu_mb, 1), t.id.clone()]);
+        s.rows.push(vec![
+            t.provider.to_string(),
+            num(Some(b.init_ms), 1),
+            num(Some(b.first_run_ms), 2),
+            num(b.rss_mb, 1),
+            num(b.gpu_mb, 1),
+            t.id.clone(),
+        ]);
     }
     s.notes.push("Environment, provider libraries and (CUDA) context, measured with a tiny embedded model that is then dropped; a model's reclamation is computed above this baseline.".into());
     (!s.rows.is_empty()).then_some(s)
@@ -110,7 +129,23 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
 fn single(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Load and inference (scenario single)",
-        &["Model", "Type", "Weights", "Provider", "Size MB", "Cache", "Load ms", "First inf ms", "p50 ms", "p95 ms", "p99 ms", "Memory +MB", "anon/file MB", "GPU +MB", "Load peak MB"],
+        &[
+            "Model",
+            "Type",
+            "Weights",
+            "Provider",
+            "Size MB",
+            "Cache",
+            "Load ms",
+            "First inf ms",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "Memory +MB",
+            "anon/file MB",
+            "GPU +MB",
+            "Load peak MB",
+        ],
     );
     for (t, m) in trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None }) {
         let info = model(r, t.model());
@@ -145,7 +180,18 @@ fn single(r: &ResultsFile) -> Option<Section> {
 fn unload(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Unload in-process (scenario single)",
-        &["Model", "Weights", "Provider", "Unload ms", "Reclaimed MB", "Reclaimed %", "After trim MB", "After trim %", "GPU reclaimed MB", "GPU %"],
+        &[
+            "Model",
+            "Weights",
+            "Provider",
+            "Unload ms",
+            "Reclaimed MB",
+            "Reclaimed %",
+            "After trim MB",
+            "After trim %",
+            "GPU reclaimed MB",
+            "GPU %",
+        ],
     );
     for (t, m) in trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None }) {
         let f = &m.figures;
@@ -169,7 +215,19 @@ fn unload(r: &ResultsFile) -> Option<Section> {
 fn cold(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Cold vs warm load (scenario cold)",
-        &["Model", "Weights", "Provider", "Files MB", "Resident before cold", "Cold ms", "Warm median ms", "Warm min-max ms", "Spread %", "Cold/warm", "Warm first inf ms"],
+        &[
+            "Model",
+            "Weights",
+            "Provider",
+            "Files MB",
+            "Resident before cold",
+            "Cold ms",
+            "Warm median ms",
+            "Warm min-max ms",
+            "Spread %",
+            "Cold/warm",
+            "Warm first inf ms",
+        ],
     );
     for (t, m) in trials(r, |m| if let Measurements::Cold(x) = m { Some(x.as_ref()) } else { None }) {
         let w = m.warm_load.as_ref();
@@ -197,7 +255,19 @@ fn cold(r: &ResultsFile) -> Option<Section> {
 fn leak(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Repeated load/unload (scenario leak)",
-        &["Model", "Weights", "Provider", "Memory", "Baseline MB", "After each unload MB", "After each trim MB", "Net MB", "Net after trim MB", "Slope MB/cycle", "Verdict"],
+        &[
+            "Model",
+            "Weights",
+            "Provider",
+            "Memory",
+            "Baseline MB",
+            "After each unload MB",
+            "After each trim MB",
+            "Net MB",
+            "Net after trim MB",
+            "Slope MB/cycle",
+            "Verdict",
+        ],
     );
     for (t, m) in trials(r, |m| if let Measurements::Leak(x) = m { Some(x.as_ref()) } else { None }) {
         for (what, series) in [("RSS", Some(&m.rss)), ("VRAM", m.gpu.as_ref())] {
@@ -233,11 +303,26 @@ fn leak_mark(v: crate::results::LeakVerdict) -> &'static str {
 fn isolation(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Subprocess isolation (scenario isolation)",
-        &["Model", "Weights", "Provider", "Spawn to ready ms", "Worker RSS / private MB", "Memory before/loaded/after MB", "Reclaimed by kill MB", "Kill %", "In-process %", "GPU before/loaded/after MB", "GPU reclaimed MB"],
+        &[
+            "Model",
+            "Weights",
+            "Provider",
+            "Spawn to ready ms",
+            "Worker RSS / private MB",
+            "Memory before/loaded/after MB",
+            "Reclaimed by kill MB",
+            "Kill %",
+            "In-process %",
+            "GPU before/loaded/after MB",
+            "GPU reclaimed MB",
+        ],
     );
     let singles = trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
     for (t, m) in trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None }) {
-        let in_process = singles.iter().find(|(st, _)| st.model() == t.model() && st.provider == t.provider).and_then(|(_, sm)| sm.figures.reclamation_percentage);
+        let in_process = singles
+            .iter()
+            .find(|(st, _)| st.model() == t.model() && st.provider == t.provider)
+            .and_then(|(_, sm)| sm.figures.reclamation_percentage);
         let trio = |a: Option<f64>, b: Option<f64>, c: Option<f64>| format!("{} / {} / {}", num(a, 0), num(b, 0), num(c, 0));
         s.rows.push(vec![
             t.model().into(),
@@ -263,10 +348,20 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
 }
 
 fn concurrent(r: &ResultsFile) -> Option<Section> {
-    let mut s = Section::new("Concurrent models (scenario concurrent)", &["Models", "Provider", "Load wall ms", "Slowest load ms", "Memory +MB together", "GPU +MB together"]);
+    let mut s = Section::new(
+        "Concurrent models (scenario concurrent)",
+        &["Models", "Provider", "Load wall ms", "Slowest load ms", "Memory +MB together", "GPU +MB together"],
+    );
     for (t, m) in trials(r, |m| if let Measurements::Concurrent(x) = m { Some(x.as_ref()) } else { None }) {
         let slowest = m.per_model.iter().map(|p| p.load_time_ms).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
-        s.rows.push(vec![t.models.join(", "), t.provider.to_string(), num(Some(m.load_wall_ms), 0), num(slowest, 0), signed(m.total_increase_mb, 1), signed(m.gpu_total_increase_mb, 1)]);
+        s.rows.push(vec![
+            t.models.join(", "),
+            t.provider.to_string(),
+            num(Some(m.load_wall_ms), 0),
+            num(slowest, 0),
+            signed(m.total_increase_mb, 1),
+            signed(m.gpu_total_increase_mb, 1),
+        ]);
     }
     (!s.rows.is_empty()).then_some(s)
 }
@@ -275,7 +370,9 @@ fn failures(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Trials that did not finish", &["Trial", "Weights", "What happened", "Last stderr line"]);
     for t in r.trials.iter().filter(|t| !t.outcome.is_ok()) {
         let tail = match &t.outcome {
-            Outcome::Crashed { stderr_tail, .. } | Outcome::TimedOut { stderr_tail, .. } => stderr_tail.lines().last().unwrap_or("").to_string(),
+            Outcome::Crashed { stderr_tail, .. } | Outcome::TimedOut { stderr_tail, .. } => {
+                stderr_tail.lines().last().unwrap_or("").to_string()
+            }
             _ => String::new(),
         };
         s.rows.push(vec![t.id.clone(), t.weights.clone(), t.outcome.summary(), tail]);

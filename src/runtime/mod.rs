@@ -82,10 +82,7 @@ impl RuntimeLibrary {
         let version = unsafe { CStr::from_ptr(((*base).GetVersionString)()) }.to_string_lossy().into_owned();
         let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
         if minor < REQUIRED_MINOR {
-            bail!(
-                "ONNX Runtime {version} at {} is too old: mora needs 1.{REQUIRED_MINOR} or newer. Fix: {SETUP_HINT}",
-                path.display()
-            );
+            bail!("ONNX Runtime {version} at {} is too old: mora needs 1.{REQUIRED_MINOR} or newer. Fix: {SETUP_HINT}", path.display());
         }
         let api = unsafe { ((*base).GetApi)(ort::sys::ORT_API_VERSION) };
         let providers = if api.is_null() { vec![] } else { unsafe { available_providers(&*api) } };
@@ -112,9 +109,7 @@ unsafe fn available_providers(api: &ort::sys::OrtApi) -> Vec<String> {
         unsafe { (api.ReleaseStatus)(status.0) };
         return vec![];
     }
-    let names = (0..len as usize)
-        .map(|i| unsafe { CStr::from_ptr(*list.add(i)) }.to_string_lossy().into_owned())
-        .collect();
+    let names = (0..len as usize).map(|i| unsafe { CStr::from_ptr(*list.add(i)) }.to_string_lossy().into_owned()).collect();
     let status = unsafe { (api.ReleaseAvailableProviders)(list, len) };
     if !status.0.is_null() {
         unsafe { (api.ReleaseStatus)(status.0) };

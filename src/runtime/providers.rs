@@ -194,10 +194,7 @@ mod tests {
     fn provider_requests_parse() {
         assert_eq!("auto".parse::<ProviderRequest>().unwrap(), ProviderRequest::Auto);
         assert_eq!("cpu".parse::<ProviderRequest>().unwrap(), ProviderRequest::Explicit(vec![Provider::Cpu]));
-        assert_eq!(
-            "cpu, CUDA,cpu".parse::<ProviderRequest>().unwrap(),
-            ProviderRequest::Explicit(vec![Provider::Cpu, Provider::Cuda])
-        );
+        assert_eq!("cpu, CUDA,cpu".parse::<ProviderRequest>().unwrap(), ProviderRequest::Explicit(vec![Provider::Cpu, Provider::Cuda]));
         let e = "tpu".parse::<ProviderRequest>().unwrap_err().to_string();
         assert!(e.contains("unknown provider `tpu`"), "{e}");
         assert!(",".parse::<ProviderRequest>().is_err());

@@ -3,18 +3,18 @@
 
 use anyhow::{Context, Result};
 
+use super::TrialContext;
 use crate::model::LoadedModel;
 use crate::probe::page_cache;
 use crate::protocol::ModelSpec;
 use crate::results::{ColdResult, LoadSample};
 use crate::stats::Summary;
 use crate::warnings::Warning;
-use crate::worker::Worker;
 
 /// Eviction counts as effective when less than this fraction of the files stayed resident.
 pub const EVICTED_FRACTION: f64 = 0.05;
 
-pub fn run(w: &mut Worker) -> Result<ColdResult> {
+pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let model = super::only_model(w)?;
     let files_mb = model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
 
@@ -58,7 +58,7 @@ pub fn run(w: &mut Worker) -> Result<ColdResult> {
 
 /// One load with its page-cache state, first inference and unload. Inputs are planned on the first
 /// load and reused, so every load after it is measured the same way.
-fn load_and_infer(w: &Worker, model: &ModelSpec, inputs: &mut Option<crate::inputs::ModelInputs>) -> Result<LoadSample> {
+fn load_and_infer(w: &TrialContext, model: &ModelSpec, inputs: &mut Option<crate::inputs::ModelInputs>) -> Result<LoadSample> {
     let resident_fraction_before = page_cache::resident_fraction_of(&model.files).ok().flatten();
     let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
     if inputs.is_none() {

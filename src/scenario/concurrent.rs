@@ -6,12 +6,13 @@ use std::time::Instant;
 use anyhow::Result;
 use rayon::prelude::*;
 
+use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
+use crate::probe::GpuReading;
 use crate::probe::process::delta;
 use crate::results::{ConcurrentModel, ConcurrentResult};
-use crate::worker::Worker;
 
-pub fn run(w: &mut Worker) -> Result<ConcurrentResult> {
+pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
     w.phase("concurrent_load");
     let before = w.snapshot();
     let (runtime, setup) = (&w.runtime, &w.spec.provider);
@@ -33,7 +34,8 @@ pub fn run(w: &mut Worker) -> Result<ConcurrentResult> {
     w.phase("unload");
     let (per_model, models): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
     drop(models);
-    let gpu = |s: &crate::probe::MemorySnapshot| s.gpu.as_ref().and_then(|g| g.process_mb.or(g.device_used_mb));
+    let reading = GpuReading::choose([&after_first_inference]);
+    let gpu = |s: &crate::probe::MemorySnapshot| reading.and_then(|r| r.read(s));
     Ok(ConcurrentResult {
         provider_baseline: w.provider_baseline.clone(),
         load_wall_ms,

@@ -3,14 +3,14 @@
 
 use anyhow::Result;
 
+use super::{TrialContext, fault};
 use crate::advice::leak_verdict;
 use crate::model::LoadedModel;
-use crate::probe::{MemorySnapshot, malloc_trim};
+use crate::probe::{GpuReading, MemorySnapshot, malloc_trim};
 use crate::results::{CycleSample, LeakResult, LeakSeries};
 use crate::stats::slope_per_step;
-use crate::worker::{Worker, fault};
 
-pub fn run(w: &mut Worker) -> Result<LeakResult> {
+pub fn run(w: &mut TrialContext) -> Result<LeakResult> {
     let model = super::only_model(w)?;
     malloc_trim();
     let baseline = w.snapshot();
@@ -45,7 +45,7 @@ pub fn run(w: &mut Worker) -> Result<LeakResult> {
         cycles.push(CycleSample { load_time_ms, first_inference_ms, unload_time_ms, after_first_inference, after_unload, after_trim });
     }
     let rss = series(&baseline, &cycles, |s| s.process.rss_mb);
-    let gpu = if baseline.gpu.is_some() { series(&baseline, &cycles, gpu_reading(&cycles)) } else { None };
+    let gpu = GpuReading::choose(cycles.iter().map(|c| &c.after_first_inference)).and_then(|r| series(&baseline, &cycles, |s| r.read(s)));
     drop(kept_outputs);
     drop(kept_sessions);
     Ok(LeakResult {
@@ -55,16 +55,6 @@ pub fn run(w: &mut Worker) -> Result<LeakResult> {
         rss: rss.ok_or_else(|| anyhow::anyhow!("no RSS readings on this platform: the leak scenario needs them"))?,
         gpu,
     })
-}
-
-/// The process's own GPU memory when NVML shows this process, else the device's used memory.
-fn gpu_reading(cycles: &[CycleSample]) -> fn(&MemorySnapshot) -> Option<f64> {
-    let visible = cycles.iter().any(|c| c.after_first_inference.gpu.as_ref().is_some_and(|g| g.process_mb.is_some()));
-    if visible {
-        |s| s.gpu.as_ref().map(|g| g.process_mb.unwrap_or(0.0))
-    } else {
-        |s| s.gpu.as_ref().and_then(|g| g.device_used_mb)
-    }
 }
 
 /// The series of one reading across the cycles; `None` when a reading is missing.

@@ -5,11 +5,11 @@ use std::io::Read;
 
 use anyhow::{Result, bail};
 
+use super::TrialContext;
 use crate::model::LoadedModel;
 use crate::protocol::{ReadyReport, WorkerMessage};
-use crate::worker::Worker;
 
-pub fn run(w: &mut Worker) -> Result<()> {
+pub fn run(w: &mut TrialContext) -> Result<()> {
     let model = super::only_model(w)?;
     w.phase("load");
     let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;

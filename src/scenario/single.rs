@@ -6,17 +6,17 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
 use crate::probe::{malloc_trim, page_cache, process};
 use crate::results::{PhaseMemory, SingleResult, UnloadFigures};
 use crate::stats::Summary;
 use crate::warnings::Warning;
-use crate::worker::Worker;
 
 /// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
 pub const CACHE_HIT_FRACTION: f64 = 0.99;
 
-pub fn run(w: &mut Worker) -> Result<SingleResult> {
+pub fn run(w: &mut TrialContext) -> Result<SingleResult> {
     let model = super::only_model(w)?;
     let settings = &w.spec.settings;
 

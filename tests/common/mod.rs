@@ -69,11 +69,8 @@ pub fn vision_model(width: i64) -> Vec<u8> {
 
 /// A word-level tokenizer.json over the words of mora's passage (lower-cased), ids below `vocab`.
 pub fn tokenizer_json() -> String {
-    let mut words: Vec<String> = mora::inputs::PASSAGE
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_lowercase())
-        .collect();
+    let mut words: Vec<String> =
+        mora::inputs::PASSAGE.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect();
     words.sort();
     words.dedup();
     let mut vocab = vec![("[UNK]".to_string(), 0usize), ("[CLS]".into(), 1), ("[SEP]".into(), 2)];
@@ -104,7 +101,11 @@ impl Fixture {
     pub fn new() -> Fixture {
         // Under target/ rather than /tmp: the cold scenario needs a filesystem that honours fadvise.
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        Fixture { dir: tempfile::tempdir_in(base).unwrap(), entries: vec![], defaults: "{runs: 5, warmup_runs: 2, trial_timeout_s: 120}".into() }
+        Fixture {
+            dir: tempfile::tempdir_in(base).unwrap(),
+            entries: vec![],
+            defaults: "{runs: 5, warmup_runs: 2, trial_timeout_s: 120}".into(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -145,7 +146,9 @@ impl Fixture {
 
     /// Adds a vision model.
     pub fn vision(self, id: &str, width: i64) -> Fixture {
-        let entry = format!("  - id: {id}\n    type: vision\n    weights: real\n    image_size: 64\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n");
+        let entry = format!(
+            "  - id: {id}\n    type: vision\n    weights: real\n    image_size: 64\n    source: {{kind: onnx-file, package: fixture==1, file: model.onnx}}\n"
+        );
         self.add(id, vision_model(width), false, entry)
     }
 

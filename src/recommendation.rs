@@ -1,0 +1,78 @@
+//! The recommendation types: what the advice says, in results.json and in every report.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::Provider;
+
+/// How good a figure is, in the proof of concept's four tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Excellent,
+    Good,
+    Moderate,
+    Poor,
+}
+
+impl Level {
+    pub fn mark(self) -> &'static str {
+        match self {
+            Level::Excellent | Level::Good => "✅",
+            Level::Moderate => "⚠️",
+            Level::Poor => "❌",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Excellent => "excellent",
+            Level::Good => "good",
+            Level::Moderate => "moderate",
+            Level::Poor => "poor",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topic {
+    LoadingStrategy,
+    MemoryManagement,
+    LeakDetection,
+    ResourcePlanning,
+    ColdStart,
+    Concurrency,
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Topic::LoadingStrategy => "Model loading strategy",
+            Topic::MemoryManagement => "Memory management",
+            Topic::LeakDetection => "Leak detection",
+            Topic::ResourcePlanning => "Resource planning",
+            Topic::ColdStart => "Cold start",
+            Topic::Concurrency => "Concurrent models",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub topic: Topic,
+    pub provider: Provider,
+    pub level: Level,
+    /// The verdict in words, with its headline figure.
+    pub verdict: String,
+    /// What to do.
+    pub action: String,
+    /// The measured numbers it rests on, per model.
+    pub evidence: Vec<String>,
+    /// The headline figures by name, for machines.
+    pub figures: BTreeMap<String, f64>,
+}
