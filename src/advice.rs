@@ -200,12 +200,14 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
 fn isolation_summary(trials: &[&TrialRecord]) -> Option<String> {
     let mut pcts = Vec::new();
     let mut spawn = Vec::new();
+    let mut reading = String::new();
     for t in trials {
         if let Some(Measurements::Isolation(i)) = &t.measurements {
             if let Some(p) = i.reclamation_percentage {
                 pcts.push(p);
             }
             spawn.push(i.spawn_to_ready_ms);
+            reading.clone_from(&i.memory_reading);
         }
     }
     if pcts.is_empty() {
@@ -213,7 +215,7 @@ fn isolation_summary(trials: &[&TrialRecord]) -> Option<String> {
     }
     let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
     let spawn = spawn.iter().sum::<f64>() / spawn.len() as f64;
-    Some(format!("{avg:.1}% of system memory on average, at {spawn:.0} ms spawn-to-ready per new worker"))
+    Some(format!("{avg:.1}% on average (read as {reading}), at {spawn:.0} ms spawn-to-ready per new worker"))
 }
 
 fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
@@ -243,12 +245,12 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
             .iter()
             .map(|(m, what, s)| {
                 format!(
-                    "{} {what}: {} net {:+.1} MB after trim ({:+.1} MB without), slope {:+.1} MB/cycle",
+                    "{} {what}: {} net {:+.1} MB after trim ({:+.1} MB without), slope after trim {:+.2} MB/cycle",
                     label(m),
                     s.verdict,
                     s.net_growth_after_trim_mb,
                     s.net_growth_mb,
-                    s.slope_mb_per_cycle.unwrap_or(0.0)
+                    s.slope_after_trim_mb_per_cycle.unwrap_or(0.0)
                 )
             })
             .collect(),

@@ -265,7 +265,7 @@ fn leak(r: &ResultsFile) -> Option<Section> {
             "After each trim MB",
             "Net MB",
             "Net after trim MB",
-            "Slope MB/cycle",
+            "Slope after trim MB/cycle",
             "Verdict",
         ],
     );
@@ -283,7 +283,7 @@ fn leak(r: &ResultsFile) -> Option<Section> {
                 list(&x.after_trim_mb),
                 signed(Some(x.net_growth_mb), 1),
                 signed(Some(x.net_growth_after_trim_mb), 1),
-                signed(x.slope_mb_per_cycle, 2),
+                signed(x.slope_after_trim_mb_per_cycle, 2),
                 format!("{} {}", leak_mark(x.verdict), x.verdict),
             ]);
         }
