@@ -1264,7 +1264,7 @@ def export_one(model: dict, cfg: dict, dl: Downloads, models_dir: Path, config_d
         log(f"{mid}: up to date (skipped)")
         doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         row.update(status="up to date", weights=doc.get("weights", ""),
-                   size_mb=doc.get("size_bytes", 0) / 1e6, seconds=0.0)
+                   size_mb=doc.get("size_bytes", 0) / 1048576, seconds=0.0)
         return row
 
     log(f"{mid}: exporting ({kind}{', ' + model['source'].get('architecture', model['source'].get('component', '')) if kind != 'onnx-file' else ''}) ...")
@@ -1334,8 +1334,8 @@ def export_one(model: dict, cfg: dict, dl: Downloads, models_dir: Path, config_d
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         ok = True
-        log(f"{mid}: exported ({ctx['weights']} weights, {size / 1e6:.1f} MB, {seconds:.1f} s, {ctx['method']})")
-        row.update(status="exported", weights=ctx["weights"], size_mb=size / 1e6, seconds=seconds)
+        log(f"{mid}: exported ({ctx['weights']} weights, {size / 1048576:.1f} MB, {seconds:.1f} s, {ctx['method']})")
+        row.update(status="exported", weights=ctx["weights"], size_mb=size / 1048576, seconds=seconds)
         return row
     except Skip as e:
         log(f"{mid}: skipped: {e}")
@@ -1428,7 +1428,7 @@ def write_slim_cache(models: list[dict], dl: Downloads, out: Path) -> int:
                 "members": sorted(members)}, indent=1) + "\n")
         os.replace(tmp, dest)
         total += dest.stat().st_size
-        log(f"  {dest} ({dest.stat().st_size / 1e6:.1f} MB): {', '.join(sorted(members))}")
+        log(f"  {dest} ({dest.stat().st_size / 1048576:.1f} MB): {', '.join(sorted(members))}")
     if npms:
         (out / "npm").mkdir(parents=True, exist_ok=True)
     for spec in sorted(npms):
@@ -1439,8 +1439,8 @@ def write_slim_cache(models: list[dict], dl: Downloads, out: Path) -> int:
             continue
         shutil.copyfile(tgz, out / "npm" / tgz.name)
         total += tgz.stat().st_size
-        log(f"  {out / 'npm' / tgz.name} ({tgz.stat().st_size / 1e6:.1f} MB)")
-    log(f"slim downloads cache: {out} ({total / 1e6:.1f} MB)")
+        log(f"  {out / 'npm' / tgz.name} ({tgz.stat().st_size / 1048576:.1f} MB)")
+    log(f"slim downloads cache: {out} ({total / 1048576:.1f} MB)")
     return 0
 
 
@@ -1501,7 +1501,7 @@ def list_models(cfg: dict, models: list[dict], models_dir: Path) -> None:
         w = "-"
         try:
             doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            size = f"{doc.get('size_bytes', 0) / 1e6:.1f}"
+            size = f"{doc.get('size_bytes', 0) / 1048576:.1f}"
             w = doc.get("weights", "-")
         except (OSError, ValueError):
             pass
