@@ -39,10 +39,9 @@ pub struct Bench<'a> {
 
 /// A model ready for workers: where its files are, and how the run describes it.
 struct Prepared {
-    spec: Option<ModelSpec>,
+    /// What a worker needs, or why the model cannot run (with the fix).
+    spec: Result<ModelSpec, String>,
     info: ModelInfo,
-    /// Why it cannot run, with the fix.
-    missing: Option<String>,
 }
 
 pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> Result<ResultsFile> {
@@ -60,7 +59,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         on_event(Event::TrialStarted { index, total, trial: planned });
         let setup = bench.setups.iter().find(|s| s.provider == planned.provider).expect("a setup for every planned provider");
         let specs: Vec<&Prepared> = planned.models.iter().filter_map(|id| prepared.iter().find(|(m, _)| m == id).map(|(_, p)| p)).collect();
-        let run = match specs.iter().find_map(|p| p.missing.clone()) {
+        let run = match specs.iter().find_map(|p| p.spec.as_ref().err().cloned()) {
             Some(why) => WorkerRun::failed(Outcome::Error { phase: "preflight".into(), message: why }),
             None => {
                 let spec = TrialSpec {
@@ -68,7 +67,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     scenario: planned.scenario,
                     provider: setup.clone(),
                     runtime: bench.runtime.clone(),
-                    models: specs.iter().filter_map(|p| p.spec.clone()).collect(),
+                    models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
                     settings: bench.settings.clone(),
                 };
                 let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s * planned.models.len() as u64);
@@ -145,26 +144,25 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
                     fetched.download_ms.map(|ms| format!(", downloaded in {ms:.0} ms")).unwrap_or_default()
                 )));
                 info.hub = Some(fetched);
-                Prepared { spec: Some(spec), info, missing: None }
+                Prepared { spec: Ok(spec), info }
             }
-            Err(e) => Prepared { spec: None, info, missing: Some(format!("{e:#}")) },
+            Err(e) => Prepared { spec: Err(format!("{e:#}")), info },
         };
     }
-    let missing = if !status.present {
-        Some(format!("{} is missing: make it with `{}`", model.resolved.model.display(), make_command(model, config)))
-    } else if status.tokenizer_present == Some(false) {
-        let path = model.resolved.tokenizer.as_ref().expect("tokenizer_present implies a path");
-        Some(format!("{} is missing: make it with `{}`", path.display(), make_command(model, config)))
+    let missing = |path: &Path| format!("{} is missing: make it with `{}`", path.display(), make_command(model, config));
+    let spec = if !status.present {
+        Err(missing(&model.resolved.model))
+    } else if let (Some(false), Some(path)) = (status.tokenizer_present, &model.resolved.tokenizer) {
+        Err(missing(path))
     } else {
-        None
+        Ok(ModelSpec {
+            id: model.id.clone(),
+            path: model.resolved.model.clone(),
+            files: status.files.clone(),
+            inputs: inputs(model.resolved.tokenizer.clone()),
+        })
     };
-    let spec = ModelSpec {
-        id: model.id.clone(),
-        path: model.resolved.model.clone(),
-        files: status.files.clone(),
-        inputs: inputs(model.resolved.tokenizer.clone()),
-    };
-    Prepared { spec: Some(spec), info, missing }
+    Prepared { spec, info }
 }
 
 /// The header of a new results file.
