@@ -40,6 +40,22 @@ impl LoadedModel {
         Ok(LoadedModel { session, values: inputs.values()? })
     }
 
+    /// Loads the model (timed) and attaches its inputs, planning them on the first load when `inputs`
+    /// is empty and reusing them on later loads, so repeated loads are measured alike.
+    pub fn load_with_inputs(
+        runtime: &Runtime,
+        setup: &ProviderSetup,
+        model: &ModelSpec,
+        inputs: &mut Option<ModelInputs>,
+    ) -> Result<(LoadedModel, f64)> {
+        let (session, load_ms) = Self::load(runtime, setup, model)?;
+        if inputs.is_none() {
+            *inputs = Some(Self::plan_inputs(&session, model)?);
+        }
+        let loaded = Self::with_inputs(session, inputs.as_ref().expect("planned above"))?;
+        Ok((loaded, load_ms))
+    }
+
     /// One inference; returns its time in ms. Outputs are dropped after the clock stops.
     pub fn run(&mut self) -> Result<f64> {
         let (ms, outputs) = self.run_keeping_outputs()?;

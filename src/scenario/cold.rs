@@ -60,11 +60,7 @@ pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
 /// load and reused, so every load after it is measured the same way.
 fn load_and_infer(w: &TrialContext, model: &ModelSpec, inputs: &mut Option<crate::inputs::ModelInputs>) -> Result<LoadSample> {
     let resident_fraction_before = page_cache::resident_fraction_of(&model.files).ok().flatten();
-    let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
-    if inputs.is_none() {
-        *inputs = Some(LoadedModel::plan_inputs(&session, model)?);
-    }
-    let mut loaded = LoadedModel::with_inputs(session, inputs.as_ref().expect("planned above"))?;
+    let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, inputs)?;
     let first_inference_ms = loaded.run()?;
     loaded.unload();
     Ok(LoadSample { resident_fraction_before, load_time_ms, first_inference_ms })

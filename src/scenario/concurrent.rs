@@ -22,9 +22,7 @@ pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
         .models
         .par_iter()
         .map(|model| -> Result<_> {
-            let (session, load_time_ms) = LoadedModel::load(runtime, setup, model)?;
-            let inputs = LoadedModel::plan_inputs(&session, model)?;
-            let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
+            let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(runtime, setup, model, &mut None)?;
             let first_inference_ms = loaded.run()?;
             Ok((ConcurrentModel { model: model.id.clone(), load_time_ms, first_inference_ms }, loaded))
         })

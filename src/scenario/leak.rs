@@ -21,11 +21,7 @@ pub fn run(w: &mut TrialContext) -> Result<LeakResult> {
     let mut kept_sessions = Vec::new();
     for cycle in 1..=w.spec.settings.cycles {
         w.phase(&format!("cycle {cycle}"));
-        let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
-        if inputs.is_none() {
-            inputs = Some(LoadedModel::plan_inputs(&session, model)?);
-        }
-        let mut loaded = LoadedModel::with_inputs(session, inputs.as_ref().expect("planned above"))?;
+        let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
         let (first_inference_ms, outputs) = loaded.run_keeping_outputs()?;
         let after_first_inference = w.snapshot();
         if fault::keep_outputs() {

@@ -12,9 +12,7 @@ use crate::protocol::{ReadyReport, WorkerMessage};
 pub fn run(w: &mut TrialContext) -> Result<()> {
     let model = super::only_model(w)?;
     w.phase("load");
-    let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
-    let inputs = LoadedModel::plan_inputs(&session, model)?;
-    let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
+    let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut None)?;
     w.phase("first_inference");
     let first_inference_ms = loaded.run()?;
     w.phase("ready");
