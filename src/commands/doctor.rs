@@ -64,6 +64,9 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         for l in &d.libraries {
             match &l.found_in {
                 Some(place) => println!("    {}: {place}", l.name),
+                None if l.on_demand => {
+                    println!("    {}: missing, needed only by some operators ({})", l.name, l.error.as_deref().unwrap_or("not found"))
+                }
                 None => println!("    {}: MISSING ({})", l.name, l.error.as_deref().unwrap_or("not found")),
             }
         }

@@ -51,6 +51,18 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
                 &groups,
             ),
         ));
+        // GPU memory only where a trial read it (CUDA runs); a CPU-only run gets no empty chart.
+        let groups = singles
+            .iter()
+            .filter(|(_, m)| m.figures.gpu_memory_increase_mb.is_some())
+            .map(|(t, m)| Group { label: label(t), values: vec![m.figures.gpu_memory_increase_mb, m.figures.gpu_memory_reclaimed_mb] })
+            .collect::<Vec<_>>();
+        if !groups.is_empty() {
+            charts.push((
+                "gpu-memory.svg".into(),
+                bars("GPU footprint and what unload gives back", "MB", &["footprint", "reclaimed by unload"], &groups),
+            ));
+        }
     }
     let leaks: Vec<Group> = r
         .trials

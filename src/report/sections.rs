@@ -3,7 +3,9 @@
 
 use crate::recommendation::Recommendation;
 use crate::report::{num, signed};
-use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, TrialRecord};
+use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, SingleResult, TrialRecord};
+use crate::runtime::Provider;
+use crate::stats::median;
 
 pub struct Report {
     pub title: String,
@@ -73,7 +75,10 @@ pub fn build(r: &ResultsFile) -> Report {
             .into(),
     );
     let sections =
-        [baseline(r), single(r), unload(r), cold(r), leak(r), isolation(r), concurrent(r), failures(r)].into_iter().flatten().collect();
+        [baseline(r), providers_side_by_side(r), single(r), unload(r), cold(r), leak(r), isolation(r), concurrent(r), failures(r)]
+            .into_iter()
+            .flatten()
+            .collect();
     Report { title: "ModelMora: Model Lifecycle Benchmark".into(), facts, sections, recommendations: r.recommendations.clone(), footnotes }
 }
 
@@ -124,6 +129,68 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
     }
     s.notes.push("Environment, provider libraries and (CUDA) context, measured with a tiny embedded model that is then dropped; a model's reclamation is computed above this baseline.".into());
     (!s.rows.is_empty()).then_some(s)
+}
+
+/// One row per model that ran on two providers: the first provider's figure beside the second's,
+/// with the speed-up. Only where one run holds both (`--provider cpu,cuda`).
+fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
+    let singles = trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
+    let mut providers: Vec<Provider> = singles.iter().map(|(t, _)| t.provider).collect();
+    providers.sort();
+    providers.dedup();
+    let [a, b, ..] = providers[..] else { return None };
+    let pair = |x: String, y: String| format!("{x} / {y}");
+    let mut s = Section::new(
+        &format!("{b} vs {a} (scenarios single and cold)"),
+        &[
+            "Model",
+            "Weights",
+            &format!("Load ms {a} / {b}"),
+            &format!("Later loads ms {a} / {b}"),
+            &format!("First inf ms {a} / {b}"),
+            &format!("p50 ms {a} / {b}"),
+            &format!("p50 {a}/{b}"),
+            &format!("RAM +MB {a} / {b}"),
+            &format!("GPU +MB {b}"),
+        ],
+    );
+    for (t, x) in singles.iter().filter(|(t, _)| t.provider == a) {
+        let Some((_, y)) = singles.iter().find(|(u, _)| u.provider == b && u.model() == t.model()) else { continue };
+        let p50 = |m: &SingleResult| m.steady.as_ref().map(|s| s.median);
+        let speedup = p50(x).zip(p50(y)).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
+        s.rows.push(vec![
+            t.model().into(),
+            weights(t),
+            pair(num(Some(x.load_time_ms), 1), num(Some(y.load_time_ms), 1)),
+            pair(num(later_loads_ms(r, t.model(), a), 1), num(later_loads_ms(r, t.model(), b), 1)),
+            pair(num(Some(x.first_inference_ms), 1), num(Some(y.first_inference_ms), 1)),
+            pair(num(p50(x), 2), num(p50(y), 2)),
+            speedup.map(|v| format!("{v:.1}x")).unwrap_or_else(|| "—".into()),
+            pair(signed(x.figures.memory_increase_mb, 1), signed(y.figures.memory_increase_mb, 1)),
+            signed(y.figures.gpu_memory_increase_mb, 1),
+        ]);
+    }
+    s.notes.push(format!(
+        "Load: the model's first load in a fresh worker, after the provider baseline above. Later loads: the median of the cold scenario's warm loads in one worker, else of the leak scenario's cycles after the first. p50 {a}/{b}: how many times faster the steady state runs on {b}."
+    ));
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Loads after the first in one worker, where the run has them: what a model server pays to load
+/// again once the provider and the model's kernels are warm.
+fn later_loads_ms(r: &ResultsFile, model: &str, provider: Provider) -> Option<f64> {
+    let ours = |t: &&TrialRecord| t.outcome.is_ok() && t.model() == model && t.provider == provider && t.models.len() == 1;
+    let measurements = || r.trials.iter().filter(ours).filter_map(|t| t.measurements.as_ref());
+    let warm = measurements().find_map(|m| match m {
+        Measurements::Cold(c) => c.warm_load.as_ref().map(|w| w.median),
+        _ => None,
+    });
+    warm.or_else(|| {
+        measurements().find_map(|m| match m {
+            Measurements::Leak(l) => median(&l.cycles.iter().skip(1).map(|c| c.load_time_ms).collect::<Vec<_>>()),
+            _ => None,
+        })
+    })
 }
 
 fn single(r: &ResultsFile) -> Option<Section> {

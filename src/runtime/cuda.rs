@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Provider, RuntimeLibrary};
+use super::{Provider, RuntimeLibrary, loader_error};
 
 /// The first piece that stops CUDA, in the order a user has to fix them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,20 @@ pub struct LibraryCheck {
     pub found_in: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Opened only by some operators (FFT, runtime-compiled kernels, cuDNN's engine libraries): its
+    /// absence is reported but does not stop CUDA; a model that needs it fails in its own trial.
+    #[serde(default)]
+    pub on_demand: bool,
+}
+
+/// What the CUDA provider of ONNX Runtime 1.31.1 cannot start without: the libraries it is linked
+/// against (`readelf -d libonnxruntime_providers_cuda.so`) and cuDNN's entry library, which it opens
+/// at run time. The rest of ort's preload list is opened on demand.
+const REQUIRED_LIBRARIES: &[&str] = &["libcudart.so.13", "libcublasLt.so.13", "libcublas.so.13", "libcurand.so.10", "libcudnn.so.9"];
+
+/// Every CUDA and cuDNN library the provider may open, in dependency order (CUDA before cuDNN).
+fn all_libraries() -> impl Iterator<Item = &'static str> {
+    ort::ep::cuda::CUDA_DYLIBS.iter().chain(ort::ep::cuda::CUDNN_DYLIBS).copied()
 }
 
 impl CudaDiagnosis {
@@ -62,7 +76,7 @@ impl CudaDiagnosis {
             Some(Ok(0)) => return Some("no CUDA device: the driver reports 0 devices".into()),
             _ => {}
         }
-        let missing: Vec<&str> = self.libraries.iter().filter(|l| l.found_in.is_none()).map(|l| l.name.as_str()).collect();
+        let missing: Vec<&str> = self.libraries.iter().filter(|l| l.found_in.is_none() && !l.on_demand).map(|l| l.name.as_str()).collect();
         if !missing.is_empty() {
             return Some(format!(
                 "missing CUDA 13 / cuDNN 9 libraries: {} (install CUDA 13 and cuDNN 9 on the loader path, or NVIDIA's pip wheels into .venv: `scripts/setup.sh --gpu`)",
@@ -104,45 +118,64 @@ pub fn probe(runtime: &RuntimeLibrary, session_check: impl FnOnce() -> Result<()
     }
     d.preloaded_from = preload_pip_wheels(runtime);
     d.libraries = check_libraries(&d.preloaded_from);
-    if d.libraries.iter().all(|l| l.found_in.is_some()) {
+    if d.libraries.iter().all(|l| l.found_in.is_some() || l.on_demand) {
         d.session = Some(session_check());
     }
     d
 }
 
 /// NVIDIA's pip wheels for CUDA 13 (`nvidia/cu13/lib`, `nvidia/cudnn/lib`) in the runtime's
-/// site-packages: when present, load them first so the CUDA provider finds them. Returns the folders.
+/// site-packages: when present, load their libraries first, by full path, so that the CUDA provider's
+/// later loads by name find them. Returns the folders; a library that fails to load shows up in
+/// [`check_libraries`] with the loader's message.
 pub fn preload_pip_wheels(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
+    let folders = wheel_folders(runtime);
+    for name in all_libraries() {
+        if let Some(dir) = folders.iter().find(|d| d.join(name).exists()) {
+            let _ = open_for_good(&dir.join(name).display().to_string());
+        }
+    }
+    folders
+}
+
+fn wheel_folders(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
     let Some(site_packages) = runtime.path.ancestors().nth(3) else { return vec![] };
     let cuda = site_packages.join("nvidia/cu13/lib");
     let cudnn = site_packages.join("nvidia/cudnn/lib");
     let cuda = cuda.join("libcudart.so.13").exists().then_some(cuda);
     let cudnn = cudnn.join("libcudnn.so.9").exists().then_some(cudnn);
-    if cuda.is_none() && cudnn.is_none() {
-        return vec![];
-    }
-    // A failure here shows up below as a missing library, with the loader's own message.
-    let _ = ort::ep::cuda::preload_dylibs(cuda.as_deref(), cudnn.as_deref());
     cuda.into_iter().chain(cudnn).collect()
 }
 
+/// Each library, from the preloaded folders when they have it (loaded again by full path: a
+/// reference count, and the real error if it failed), else by name from the loader path.
 fn check_libraries(preloaded: &[PathBuf]) -> Vec<LibraryCheck> {
-    ort::ep::cuda::CUDA_DYLIBS
-        .iter()
-        .chain(ort::ep::cuda::CUDNN_DYLIBS)
+    all_libraries()
         .map(|name| {
-            if let Some(dir) = preloaded.iter().find(|d| d.join(name).exists()) {
-                return LibraryCheck { name: name.to_string(), found_in: Some(dir.display().to_string()), error: None };
-            }
-            match unsafe { libloading::Library::new(*name) } {
-                Ok(lib) => {
-                    std::mem::forget(lib);
-                    LibraryCheck { name: name.to_string(), found_in: Some("loader path".into()), error: None }
-                }
-                Err(e) => LibraryCheck { name: name.to_string(), found_in: None, error: Some(e.to_string()) },
-            }
+            let folder = preloaded.iter().find(|d| d.join(name).exists());
+            let (target, place) = match folder {
+                Some(dir) => (dir.join(name).display().to_string(), dir.display().to_string()),
+                None => (name.to_string(), "loader path".to_string()),
+            };
+            let (found_in, error) = match open_for_good(&target) {
+                Ok(()) => (Some(place), None),
+                Err(e) => (None, Some(e)),
+            };
+            LibraryCheck { name: name.into(), found_in, error, on_demand: !REQUIRED_LIBRARIES.contains(&name) }
         })
         .collect()
+}
+
+/// dlopen that keeps the library for the life of the process, as the CUDA provider expects.
+fn open_for_good(name_or_path: &str) -> Result<(), String> {
+    // SAFETY: these are NVIDIA's CUDA libraries, whose initialisers only register themselves.
+    match unsafe { libloading::Library::new(name_or_path) } {
+        Ok(lib) => {
+            std::mem::forget(lib);
+            Ok(())
+        }
+        Err(e) => Err(loader_error(&e)),
+    }
 }
 
 /// Loads libcuda.so.1 and asks the driver for its version and device count.
@@ -150,7 +183,7 @@ fn driver_and_devices() -> (Result<String, String>, Result<u32, String>) {
     let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
         Ok(lib) => lib,
         Err(e) => {
-            let msg = format!("libcuda.so.1 cannot be loaded ({e})");
+            let msg = format!("libcuda.so.1 cannot be loaded ({})", loader_error(&e));
             return (Err(msg.clone()), Err(msg));
         }
     };
@@ -233,7 +266,12 @@ mod tests {
             provider_library: Some("/x/libonnxruntime_providers_cuda.so".into()),
             driver: Some(Ok("CUDA 13.0".into())),
             devices: Some(Ok(1)),
-            libraries: vec![LibraryCheck { name: "libcudart.so.13".into(), found_in: Some("loader path".into()), error: None }],
+            libraries: vec![LibraryCheck {
+                name: "libcudart.so.13".into(),
+                found_in: Some("loader path".into()),
+                error: None,
+                on_demand: false,
+            }],
             preloaded_from: vec![],
             session: Some(Ok(())),
         }
@@ -281,13 +319,33 @@ mod tests {
         assert!(d.blocker(&rt).unwrap().contains("0 devices"));
 
         let mut d = diagnosis();
-        d.libraries.push(LibraryCheck { name: "libcudnn.so.9".into(), found_in: None, error: Some("not found".into()) });
+        let missing =
+            |name: &str, on_demand| LibraryCheck { name: name.into(), found_in: None, error: Some("not found".into()), on_demand };
+        d.libraries.push(missing("libcufft.so.12", true));
+        assert_eq!(d.blocker(&rt), None, "a library opened on demand does not stop CUDA");
+        d.libraries.push(missing("libcudnn.so.9", false));
         let why = d.blocker(&rt).unwrap();
-        assert!(why.contains("missing CUDA 13 / cuDNN 9 libraries: libcudnn.so.9"), "{why}");
+        assert!(why.contains("missing CUDA 13 / cuDNN 9 libraries: libcudnn.so.9 ("), "{why}");
 
         let mut d = diagnosis();
         d.session = Some(Err("CUDA failure 999".into()));
         assert!(d.blocker(&rt).unwrap().contains("failed to create a session: CUDA failure 999"));
+    }
+
+    #[test]
+    fn a_library_in_a_wheel_folder_counts_only_when_it_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("libcudart.so.13"), b"not an ELF file").unwrap();
+        let checks = check_libraries(&[dir.path().to_path_buf()]);
+        let cudart = checks.iter().find(|l| l.name == "libcudart.so.13").unwrap();
+        assert_eq!(cudart.found_in, None, "present but unloadable is not found");
+        assert!(cudart.error.as_deref().unwrap().contains("libcudart.so.13"), "{cudart:?}");
+        assert!(!cudart.on_demand);
+        assert!(checks.iter().find(|l| l.name == "libcufft.so.12").unwrap().on_demand);
+        // The required list names libraries that ort's list has, so none goes unchecked.
+        for name in REQUIRED_LIBRARIES {
+            assert!(checks.iter().any(|l| l.name == *name), "{name} is not in ort's list");
+        }
     }
 
     #[test]

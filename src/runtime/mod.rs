@@ -72,7 +72,7 @@ impl RuntimeLibrary {
         }
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let lib = unsafe { libloading::Library::new(&path) }
-            .map_err(|e| anyhow!("cannot load {} as a shared library: {e}. Fix: {SETUP_HINT}", path.display()))?;
+            .map_err(|e| anyhow!("cannot load {} as a shared library: {}. Fix: {SETUP_HINT}", path.display(), loader_error(&e)))?;
         let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> = unsafe { lib.get(b"OrtGetApiBase") }
             .map_err(|_| anyhow!("{} is not ONNX Runtime (no OrtGetApiBase). Fix: {SETUP_HINT}", path.display()))?;
         let base = unsafe { get_base() };
@@ -206,6 +206,15 @@ impl Runtime {
     }
 }
 
+/// libloading's message with the loader's own reason ("dlopen failed: libcuda.so.1: cannot open
+/// shared object file: No such file or directory"): the first part alone names nothing.
+pub(crate) fn loader_error(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(reason) => format!("{e}: {reason}"),
+        None => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +234,8 @@ mod tests {
         std::fs::write(&fake, b"not an ELF file").unwrap();
         let e = format!("{:#}", RuntimeLibrary::inspect(&fake, FoundBy::Flag).unwrap_err());
         assert!(e.contains("cannot load") && e.contains(&*fake.to_string_lossy()), "{e}");
+        // The loader's own reason, not only libloading's "dlopen failed".
+        assert!(e.contains("dlopen failed: /"), "{e}");
     }
 
     #[test]
