@@ -67,6 +67,63 @@ fn a_too_old_runtime_is_refused_by_version() {
     );
 }
 
+/// A stand-in libnvidia-ml.so.1 with one GPU, answering the NVML calls mora makes; `None` without a
+/// C compiler.
+fn stand_in_nvml(dir: &std::path::Path) -> Option<()> {
+    let src = dir.join("nvml.c");
+    std::fs::write(
+        &src,
+        r#"#include <string.h>
+typedef struct { unsigned version; unsigned long long total, reserved, free, used; } Memory2;
+typedef struct { unsigned pid; unsigned long long used; unsigned gi, ci; } Process;
+static int device;
+int nvmlInit_v2(void) { return 0; }
+int nvmlInitWithFlags(unsigned flags) { (void)flags; return 0; }
+int nvmlShutdown(void) { return 0; }
+const char *nvmlErrorString(int code) { (void)code; return "stand-in NVML error"; }
+int nvmlDeviceGetCount_v2(unsigned *n) { *n = 1; return 0; }
+int nvmlDeviceGetHandleByIndex_v2(unsigned i, void **d) { if (i != 0) return 2; *d = &device; return 0; }
+int nvmlSystemGetDriverVersion(char *s, unsigned n) { strncpy(s, "580.95", n); return 0; }
+int nvmlSystemGetCudaDriverVersion_v2(int *v) { *v = 13000; return 0; }
+int nvmlDeviceGetName(void *d, char *s, unsigned n) { (void)d; strncpy(s, "Stand-in GPU", n); return 0; }
+int nvmlDeviceGetUUID(void *d, char *s, unsigned n) { (void)d; strncpy(s, "GPU-stand-in", n); return 0; }
+int nvmlDeviceGetMemoryInfo_v2(void *d, Memory2 *m) {
+    (void)d; m->total = 81559ull << 20; m->used = 1024ull << 20; m->reserved = 0; m->free = m->total - m->used; return 0;
+}
+int nvmlDeviceGetComputeRunningProcesses_v3(void *d, unsigned *count, Process *p) { (void)d; (void)p; *count = 0; return 0; }
+"#,
+    )
+    .unwrap();
+    let lib = dir.join("libnvidia-ml.so.1");
+    let built = std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&src).status();
+    built.is_ok_and(|s| s.success()).then_some(())
+}
+
+#[test]
+fn doctor_and_the_run_metadata_show_the_gpus_nvml_reports() {
+    let nvml = tempfile::tempdir().unwrap();
+    if stand_in_nvml(nvml.path()).is_none() {
+        eprintln!("skipped: no C compiler to build a stand-in NVML");
+        return;
+    }
+    mora().arg("doctor").arg("--no-cuda-session").env("LD_LIBRARY_PATH", nvml.path()).assert().success().stdout(
+        predicate::str::contains("NVML: available, 1 GPU(s)")
+            .and(predicate::str::contains("GPU 0: Stand-in GPU (81559 MB, driver 580.95, CUDA 13.0)")),
+    );
+
+    let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
+    fx.bench(&["--provider", "auto", "--scenario", "single"]).env("LD_LIBRARY_PATH", nvml.path()).assert().success();
+    let r = fx.results();
+    let gpu = &r["run"]["gpus"][0];
+    assert_eq!(gpu["name"], "Stand-in GPU");
+    assert_eq!(gpu["memory_total_mb"], 81559.0);
+    assert_eq!(gpu["driver_cuda_version"], "13.0");
+    // A CPU trial on a machine with a GPU reads no GPU memory: nothing of it could be the GPU's.
+    let trial = common::trial(&r, "cpu/tiny-text/single");
+    assert!(trial["measurements"]["memory"]["after_first_inference"].get("gpu").is_none(), "{trial:#}");
+    assert!(trial["measurements"]["figures"]["gpu_memory_increase_mb"].is_null());
+}
+
 #[test]
 fn models_lists_presence_weights_and_how_to_make_a_missing_one() {
     let fx = Fixture::new()
