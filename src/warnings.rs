@@ -12,6 +12,8 @@ pub enum Warning {
     NoisyMemoryReading { reading: &'static str, moved_mb: f64, private_mb: f64 },
     /// The model is too small for the isolation reading to show it.
     FootprintTooSmall,
+    /// Models a concurrent trial ran without, because they cannot run here (their own trials say why).
+    ModelsLeftOut { models: Vec<String> },
 }
 
 impl fmt::Display for Warning {
@@ -31,6 +33,11 @@ impl fmt::Display for Warning {
             ),
             Warning::FootprintTooSmall => f.write_str(
                 "memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model",
+            ),
+            Warning::ModelsLeftOut { models } => write!(
+                f,
+                "ran without {}, which cannot run here (their own trials say why): the figures cover the other models only",
+                models.join(", ")
             ),
         }
     }

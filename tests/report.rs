@@ -66,6 +66,7 @@ fn stand_in_cuda_run(cpu: &Value) -> Value {
         t["provider"] = json!("cuda");
         t["provider_setup"]["provider"] = json!("cuda");
         t["providers_registered"] = json!(["CUDAExecutionProvider", "CPUExecutionProvider"]);
+        t["runtime_log"] = json!([{"level": "warning", "message": "Some nodes were not assigned to the preferred execution providers."}]);
         let m = &mut t["measurements"];
         if let Some(baseline) = m.get_mut("provider_baseline") {
             baseline["gpu_mb"] = json!(512.0);
@@ -151,6 +152,11 @@ fn a_cuda_run_renders_beside_the_cpu_run_in_every_table() {
     let vram = row("| gpt2 | random | cuda | VRAM |", "## Repeated load/unload");
     assert!(vram.contains("1030, 1055, 1080") && vram.contains("+80.0") && vram.contains("FAIL"), "{vram}");
     assert!(row("| gpt2 | random | cuda |", "## Subprocess isolation").contains("| 1000 / 2112 / 1000 | 1112.0 |"));
+
+    // ONNX Runtime's warnings are listed once, with the trials that logged them.
+    let logged: Vec<&&str> = lines.iter().filter(|l| l.contains("Some nodes were not assigned")).collect();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].starts_with("| ONNX Runtime (warning) |") && logged[0].contains("and 5 more"), "{logged:?}");
 
     // The recommendations are worked out again for the merged run, per provider, in VRAM for CUDA.
     let advice = &md[md.find("## Recommendations").unwrap()..];

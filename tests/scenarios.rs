@@ -131,6 +131,28 @@ fn concurrent_scenario_loads_models_together() {
 }
 
 #[test]
+fn a_missing_model_fails_its_own_trials_and_concurrent_runs_without_it() {
+    let fx = Fixture::new()
+        .text("text-a", 2_000, 32, "real")
+        .entry("  - id: not-made\n    type: vision\n    weights: random\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding}\n")
+        .vision("vision-c", 32)
+        .write();
+    fx.bench(&["--scenario", "single,concurrent"]).assert().code(3);
+    let r = fx.results();
+    let missing = trial(&r, "cpu/not-made/single");
+    assert_eq!(missing["outcome"]["status"], "error");
+    assert!(missing["outcome"]["message"].as_str().unwrap().contains("--models not-made"), "{missing:#}");
+    let t = trial(&r, "cpu/text-a+vision-c/concurrent");
+    assert_eq!(t["outcome"]["status"], "ok", "{t:#}");
+    assert_eq!(t["models"], serde_json::json!(["text-a", "vision-c"]));
+    assert_eq!(t["measurements"]["per_model"].as_array().unwrap().len(), 2);
+    assert!(t["warnings"][0].as_str().unwrap().contains("ran without not-made"), "{t:#}");
+    let report = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    let row = report.lines().find(|l| l.starts_with("| mora |")).unwrap_or_else(|| panic!("no warnings row in\n{report}"));
+    assert!(row.contains("ran without not-made") && row.contains("cpu/text-a+vision-c/concurrent"), "{row}");
+}
+
+#[test]
 fn every_recommendation_names_its_numbers() {
     let fx = Fixture::new().text("big-text", 30_000, 200, "real").write();
     fx.bench(&["--scenario", "single,cold,leak,isolation"]).assert().success();

@@ -404,6 +404,31 @@ class UnitTest(unittest.TestCase):
         with self.assertRaisesRegex(em.ConfigError, "model 'x'.*weights"):
             em.validate_config(bad, Path("models.yaml"))
 
+    def test_wheel_imports_are_pinned_as_in_requirements(self):
+        reqs = (HERE.parent / "requirements-export.txt").read_text().splitlines()
+        for spec in em.WHEEL_IMPORTS.values():
+            self.assertIn(spec, reqs)
+
+    def test_a_package_not_installed_is_imported_from_its_wheel_in_the_cache(self):
+        name = "mora_wheel_import_probe"
+        with tempfile.TemporaryDirectory() as tmp:
+            pypi = Path(tmp) / "pypi"
+            pypi.mkdir()
+            with zipfile.ZipFile(pypi / f"{name}-1.0-py3-none-any.whl", "w") as z:
+                z.writestr(f"{name}/__init__.py", "ANSWER = 42\n")
+                z.writestr(f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+            dl = em.Downloads(Path(tmp), offline=True)
+            with self.assertRaisesRegex(em.Skip, f"needs the Python package '{name}'"):
+                em.need_module(name, "a test", dl)  # not one of WHEEL_IMPORTS
+            em.WHEEL_IMPORTS[name] = f"{name}==1.0"
+            try:
+                self.assertEqual(em.need_module(name, "a test", dl).ANSWER, 42)
+                self.assertEqual(em.pkg_version(name), "1.0")
+            finally:
+                del em.WHEEL_IMPORTS[name]
+                sys.modules.pop(name, None)
+                sys.path[:] = [p for p in sys.path if name not in p]
+
     def test_repo_models_yaml_is_valid(self):
         cfg_path = HERE.parent.parent / "models.yaml"
         if not cfg_path.is_file():

@@ -96,6 +96,9 @@ fn print_progress(event: Event) {
             let secs = record.worker.wall_ms / 1000.0;
             let random = if record.weights == "random" { " [random weights]" } else { "" };
             eprintln!("{} ({secs:.1} s){random}", record.outcome.summary());
+            for warning in &record.warnings {
+                eprintln!("  warning: {warning}");
+            }
         }
         Event::Note(note) => eprintln!("note: {note}"),
     }

@@ -74,11 +74,21 @@ pub fn build(r: &ResultsFile) -> Report {
         "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
             .into(),
     );
-    let sections =
-        [baseline(r), providers_side_by_side(r), single(r), unload(r), cold(r), leak(r), isolation(r), concurrent(r), failures(r)]
-            .into_iter()
-            .flatten()
-            .collect();
+    let sections = [
+        baseline(r),
+        providers_side_by_side(r),
+        single(r),
+        unload(r),
+        cold(r),
+        leak(r),
+        isolation(r),
+        concurrent(r),
+        warnings(r),
+        failures(r),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     Report { title: "ModelMora: Model Lifecycle Benchmark".into(), facts, sections, recommendations: r.recommendations.clone(), footnotes }
 }
 
@@ -429,6 +439,32 @@ fn concurrent(r: &ResultsFile) -> Option<Section> {
             signed(m.total_increase_mb, 1),
             signed(m.gpu_total_increase_mb, 1),
         ]);
+    }
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// What trials noticed that weakens a figure (mora's warnings) and what ONNX Runtime logged (e.g.
+/// nodes it placed on CPU under CUDA), each message once with the trials that reported it.
+fn warnings(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new("Warnings", &["From", "Warning", "Trials"]);
+    let mut seen: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for t in &r.trials {
+        let ours = t.warnings.iter().map(|w| ("mora".to_string(), w.clone()));
+        let runtime = t.runtime_log.iter().map(|l| (format!("ONNX Runtime ({})", l.level), l.message.trim().to_string()));
+        for (from, message) in ours.chain(runtime) {
+            match seen.iter_mut().find(|(f, m, _)| *f == from && *m == message) {
+                Some((_, _, ids)) if !ids.contains(&t.id.as_str()) => ids.push(&t.id),
+                Some(_) => {}
+                None => seen.push((from, message, vec![&t.id])),
+            }
+        }
+    }
+    for (from, message, ids) in seen {
+        let trials = match ids.len() {
+            n if n <= 3 => ids.join(", "),
+            n => format!("{} and {} more", ids[..3].join(", "), n - 3),
+        };
+        s.rows.push(vec![from, message, trials]);
     }
     (!s.rows.is_empty()).then_some(s)
 }
