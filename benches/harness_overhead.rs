@@ -31,7 +31,7 @@ fn main() -> anyhow::Result<()> {
     let repeats: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(21);
     let library = RuntimeLibrary::locate(None, &search_roots(None))?;
     let runtime = Runtime::init(library)?;
-    let setup = ProviderSetup { provider: Provider::Cpu, cpu: Default::default(), cuda: Default::default() };
+    let setup = ProviderSetup { provider: Provider::Cpu, cpu: Default::default(), cuda: Default::default(), nvml_device: None };
     let spec = ModelSpec {
         id: "bench".into(),
         path: model.clone(),

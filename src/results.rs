@@ -84,6 +84,9 @@ pub struct ProviderStatus {
     pub skipped_because: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuda_libraries: Option<String>,
+    /// Which GPU the probes read, or why they read none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -102,7 +102,7 @@ pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Pr
 /// `mora worker --probe-cuda`: every CUDA check, including a real CUDA session, in this process.
 pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
-    let diagnosis = cuda::probe(library, || {
+    let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
         let probe = Probe { gpu_index: None };
         init_provider(library, setup, &probe).map(|_| ()).map_err(|e| format!("{e:#}"))
     });

@@ -47,8 +47,10 @@ fn stand_in_cuda_run(cpu: &Value) -> Value {
         "index": 0, "name": "Stand-in GPU (test fixture)", "uuid": null, "driver_version": "580.95",
         "driver_cuda_version": "13.0", "memory_total_mb": 81559.0
     }]);
-    run["run"]["providers"] =
-        json!([{"provider": "cuda", "ran": true, "cuda_libraries": "the system loader path (LD_LIBRARY_PATH, ldconfig)"}]);
+    run["run"]["providers"] = json!([{
+        "provider": "cuda", "ran": true, "cuda_libraries": "the system loader path (LD_LIBRARY_PATH, ldconfig)",
+        "gpu": "CUDA device 0 is NVML GPU 0 (PCI 00000000:3B:00.0)"
+    }]);
     run["run"]["notes"] = json!(["stand-in CUDA run built by tests/report.rs"]);
     let mut trials = Vec::new();
     for trial in cpu["trials"].as_array().unwrap() {
@@ -131,6 +133,7 @@ fn a_cuda_run_renders_beside_the_cpu_run_in_every_table() {
 
     assert!(md.contains("**GPU 0**: Stand-in GPU (test fixture) (81559 MB, driver 580.95)"), "{md}");
     assert!(md.contains("**Provider cuda**: ran (CUDA libraries from the system loader path"), "{md}");
+    assert!(md.contains("; CUDA device 0 is NVML GPU 0 (PCI 00000000:3B:00.0)"), "{md}");
     assert!(row("| cuda |", "## Provider baseline").contains("| 512.0 |"));
 
     // Providers side by side: the speed-up and the later loads come from the figures, not the labels.

@@ -59,6 +59,15 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
             Err(e) => println!("  CUDA devices: none ({e})"),
         }
     }
+    if matches!(d.devices, Some(Ok(n)) if n > 0) {
+        match super::match_nvml_device(&d) {
+            Ok(m) => println!(
+                "  CUDA device {}: PCI {}, NVML GPU {} (its memory is what the probes read)",
+                setup.cuda.device_id, m.pci_bus_id, m.index
+            ),
+            Err(why) => println!("  CUDA device {}: no GPU memory figures: {why}", setup.cuda.device_id),
+        }
+    }
     if !d.libraries.is_empty() {
         println!("  CUDA / cuDNN libraries ({}):", cuda::describe_source(&d.preloaded_from));
         for l in &d.libraries {

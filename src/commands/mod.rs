@@ -14,7 +14,7 @@ use crate::config::{CpuOptions, CudaOptions, ProviderSettings};
 use crate::protocol::WorkerMessage;
 use crate::results::ProviderStatus;
 use crate::runtime::cuda::{self, CudaDiagnosis};
-use crate::runtime::providers::{ProviderRequest, ProviderSetup};
+use crate::runtime::providers::{NvmlDevice, ProviderRequest, ProviderSetup};
 use crate::runtime::{FoundBy, Provider, RuntimeLibrary};
 use crate::supervise::{self, KillIntent, Next};
 
@@ -55,7 +55,7 @@ pub fn setup_for(provider: Provider, settings: &ProviderSettings, flags: &Provid
         arena_extend_strategy: flags.arena_strategy.or(settings.cuda.arena_extend_strategy),
         cudnn_conv_algo_search: flags.cudnn_conv_algo_search.or(settings.cuda.cudnn_conv_algo_search),
     };
-    ProviderSetup { provider, cpu, cuda }
+    ProviderSetup { provider, cpu, cuda, nvml_device: None }
 }
 
 /// Which providers run. `auto` keeps what works and says why the rest was skipped; an explicit
@@ -73,26 +73,44 @@ pub fn resolve_providers(
     let mut setups = Vec::new();
     let mut statuses = Vec::new();
     for provider in wanted {
-        let setup = setup_for(provider, settings, flags);
-        let (blocker, libraries) = match provider {
-            Provider::Cpu => (None, None),
+        let mut setup = setup_for(provider, settings, flags);
+        let (blocker, libraries, gpu) = match provider {
+            Provider::Cpu => (None, None, None),
             Provider::Cuda => {
                 let diagnosis = diagnose_cuda(runtime, &setup, true);
-                (diagnosis.blocker(runtime), Some(cuda::describe_source(&diagnosis.preloaded_from)))
+                let matched = match_nvml_device(&diagnosis);
+                let gpu = Some(match &matched {
+                    Ok(d) => format!("CUDA device {} is NVML GPU {} (PCI {})", setup.cuda.device_id, d.index, d.pci_bus_id),
+                    Err(why) => format!("no GPU memory figures: {why}"),
+                });
+                setup.nvml_device = matched.ok();
+                (diagnosis.blocker(runtime), Some(cuda::describe_source(&diagnosis.preloaded_from)), gpu)
             }
         };
         match blocker {
             None => {
-                statuses.push(ProviderStatus { provider, ran: true, skipped_because: None, cuda_libraries: libraries });
+                statuses.push(ProviderStatus { provider, ran: true, skipped_because: None, cuda_libraries: libraries, gpu });
                 setups.push(setup);
             }
             Some(why) if matches!(request, ProviderRequest::Auto) => {
-                statuses.push(ProviderStatus { provider, ran: false, skipped_because: Some(why), cuda_libraries: None });
+                statuses.push(ProviderStatus { provider, ran: false, skipped_because: Some(why), cuda_libraries: None, gpu: None });
             }
             Some(why) => bail!("--provider {provider}: CUDA cannot run here: {why}"),
         }
     }
     Ok((setups, statuses))
+}
+
+/// The NVML device that is the CUDA device the trials use, found by the PCI bus id the probe worker
+/// read from the driver.
+pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice, String> {
+    let bus_id = match &diagnosis.pci_bus_id {
+        Some(Ok(id)) => id,
+        Some(Err(e)) => return Err(format!("the CUDA device's PCI bus id could not be read ({e})")),
+        None => return Err("the CUDA device's PCI bus id was not read".into()),
+    };
+    let index = crate::probe::gpu::index_by_pci_bus_id(bus_id)?;
+    Ok(NvmlDevice { index, pci_bus_id: bus_id.clone() })
 }
 
 /// The CUDA checks: the cheap ones here, the rest (driver, libraries, a real session) in a

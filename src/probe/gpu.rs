@@ -70,6 +70,13 @@ pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
     Some(GpuMemory { process_mb, device_used_mb })
 }
 
+/// NVML's index of the GPU at this PCI bus id ("0000:3B:00.0", as the CUDA driver writes it).
+pub fn index_by_pci_bus_id(bus_id: &str) -> Result<u32, String> {
+    let nvml = nvml().map_err(str::to_string)?;
+    let device = nvml.device_by_pci_bus_id(bus_id).map_err(|e| format!("NVML has no GPU at PCI {bus_id}: {e}"))?;
+    device.index().map_err(|e| format!("NVML cannot number the GPU at PCI {bus_id}: {e}"))
+}
+
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }

@@ -57,6 +57,10 @@ pub fn build(r: &ResultsFile) -> Report {
             (None, Some(libs)) => format!("ran (CUDA libraries from {libs})"),
             (None, None) => "ran".into(),
         };
+        let value = match &p.gpu {
+            Some(gpu) if p.ran => format!("{value}; {gpu}"),
+            _ => value,
+        };
         facts.push((format!("Provider {}", p.provider), value));
     }
     if !r.run.complete {

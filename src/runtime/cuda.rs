@@ -21,6 +21,13 @@ pub struct CudaDiagnosis {
     pub driver: Option<Result<String, String>>,
     /// Number of CUDA devices, or the CUDA error that says why there are none.
     pub devices: Option<Result<u32, String>>,
+    /// The PCI bus id of the CUDA device the trials use, as this process numbers it: the key to the
+    /// same GPU in NVML, whose numbering ignores CUDA_VISIBLE_DEVICES and CUDA's device order.
+    #[serde(default)]
+    pub pci_bus_id: Option<Result<String, String>>,
+    /// The CUDA device id the trials ask for (`--device-id`).
+    #[serde(default)]
+    pub device_id: Option<u32>,
     /// CUDA and cuDNN libraries the CUDA provider loads, and where each was found.
     pub libraries: Vec<LibraryCheck>,
     /// The NVIDIA pip wheels' library folders that were preloaded, if any.
@@ -74,7 +81,15 @@ impl CudaDiagnosis {
         match &self.devices {
             Some(Err(e)) => return Some(format!("no usable CUDA device: {e}")),
             Some(Ok(0)) => return Some("no CUDA device: the driver reports 0 devices".into()),
-            _ => {}
+            Some(Ok(n)) => {
+                if let Some(id) = self.device_id.filter(|id| id >= n) {
+                    let visible = std::env::var("CUDA_VISIBLE_DEVICES").map(|v| format!(" (CUDA_VISIBLE_DEVICES={v})")).unwrap_or_default();
+                    return Some(format!(
+                        "CUDA device {id} does not exist: this process sees {n} device(s){visible}; pass a --device-id below {n}"
+                    ));
+                }
+            }
+            None => {}
         }
         let missing: Vec<&str> = self.libraries.iter().filter(|l| l.found_in.is_none() && !l.on_demand).map(|l| l.name.as_str()).collect();
         if !missing.is_empty() {
@@ -98,6 +113,8 @@ pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
         provider_library: provider_library.exists().then_some(provider_library),
         driver: None,
         devices: None,
+        pci_bus_id: None,
+        device_id: None,
         libraries: vec![],
         preloaded_from: vec![],
         session: None,
@@ -105,14 +122,16 @@ pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
 }
 
 /// Every check, including a CUDA session on `env`: run it in a process of its own.
-pub fn probe(runtime: &RuntimeLibrary, session_check: impl FnOnce() -> Result<(), String>) -> CudaDiagnosis {
+pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnce() -> Result<(), String>) -> CudaDiagnosis {
     let mut d = static_checks(runtime);
     if !d.runtime_has_cuda || d.provider_library.is_none() {
         return d;
     }
-    let (driver, devices) = driver_and_devices();
-    d.driver = Some(driver);
-    d.devices = Some(devices);
+    let driver = Driver::query(device_id);
+    d.driver = Some(driver.version);
+    d.devices = Some(driver.devices);
+    d.pci_bus_id = Some(driver.pci_bus_id);
+    d.device_id = Some(device_id);
     if !matches!(d.devices, Some(Ok(n)) if n > 0) {
         return d;
     }
@@ -178,62 +197,92 @@ fn open_for_good(name_or_path: &str) -> Result<(), String> {
     }
 }
 
-/// Loads libcuda.so.1 and asks the driver for its version and device count.
-fn driver_and_devices() -> (Result<String, String>, Result<u32, String>) {
-    let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
-        Ok(lib) => lib,
-        Err(e) => {
-            let msg = format!("libcuda.so.1 cannot be loaded ({})", loader_error(&e));
-            return (Err(msg.clone()), Err(msg));
-        }
-    };
-    type Init = unsafe extern "C" fn(c_uint) -> c_int;
-    type Version = unsafe extern "C" fn(*mut c_int) -> c_int;
-    type Count = unsafe extern "C" fn(*mut c_int) -> c_int;
-    type ErrorString = unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int;
-    let result = unsafe {
-        let init = lib.get::<Init>(b"cuInit");
-        let version = lib.get::<Version>(b"cuDriverGetVersion");
-        let count = lib.get::<Count>(b"cuDeviceGetCount");
-        let error_string = lib.get::<ErrorString>(b"cuGetErrorString").ok();
-        match (init, version, count) {
-            (Ok(init), Ok(version), Ok(count)) => {
-                let describe = |code: c_int| -> String {
-                    let mut s: *const c_char = std::ptr::null();
-                    if let Some(f) = &error_string {
-                        f(code, &mut s);
-                    }
-                    if s.is_null() {
-                        format!("CUDA error {code}")
-                    } else {
-                        format!("CUDA error {code}: {}", std::ffi::CStr::from_ptr(s).to_string_lossy())
-                    }
-                };
-                let mut v: c_int = 0;
-                let driver = match version(&mut v) {
-                    0 => Ok(format!("CUDA {}.{}", v / 1000, (v % 1000) / 10)),
+/// What the NVIDIA driver (libcuda.so.1) says: its CUDA version, how many devices this process sees,
+/// and the PCI bus id of one of them.
+struct Driver {
+    version: Result<String, String>,
+    devices: Result<u32, String>,
+    pci_bus_id: Result<String, String>,
+}
+
+impl Driver {
+    fn query(device_id: u32) -> Driver {
+        let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
+            Ok(lib) => lib,
+            Err(e) => return Driver::failed(format!("libcuda.so.1 cannot be loaded ({})", loader_error(&e))),
+        };
+        // SAFETY: the driver API's signatures, as cuda.h declares them.
+        let driver = unsafe { Driver::ask(&lib, device_id) };
+        // The CUDA provider loads the driver again; unloading it under its feet is not worth the risk.
+        std::mem::forget(lib);
+        driver
+    }
+
+    fn failed(msg: String) -> Driver {
+        Driver { version: Err(msg.clone()), devices: Err(msg.clone()), pci_bus_id: Err(msg) }
+    }
+
+    unsafe fn ask(lib: &libloading::Library, device_id: u32) -> Driver {
+        type Init = unsafe extern "C" fn(c_uint) -> c_int;
+        type OutInt = unsafe extern "C" fn(*mut c_int) -> c_int;
+        type DeviceGet = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
+        type BusId = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
+        type ErrorString = unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int;
+        let (init, version, count) = unsafe {
+            match (lib.get::<Init>(b"cuInit"), lib.get::<OutInt>(b"cuDriverGetVersion"), lib.get::<OutInt>(b"cuDeviceGetCount")) {
+                (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+                _ => return Driver::failed("libcuda.so.1 lacks cuInit / cuDriverGetVersion / cuDeviceGetCount".into()),
+            }
+        };
+        let error_string = unsafe { lib.get::<ErrorString>(b"cuGetErrorString").ok() };
+        let describe = |code: c_int| -> String {
+            let mut s: *const c_char = std::ptr::null();
+            if let Some(f) = &error_string {
+                unsafe { f(code, &mut s) };
+            }
+            if s.is_null() {
+                format!("CUDA error {code}")
+            } else {
+                format!("CUDA error {code}: {}", unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy())
+            }
+        };
+        let mut v: c_int = 0;
+        let version = match unsafe { version(&mut v) } {
+            0 => Ok(format!("CUDA {}.{}", v / 1000, (v % 1000) / 10)),
+            code => Err(describe(code)),
+        };
+        let devices = match unsafe { init(0) } {
+            0 => {
+                let mut n: c_int = 0;
+                match unsafe { count(&mut n) } {
+                    0 => Ok(n as u32),
                     code => Err(describe(code)),
-                };
-                let devices = match init(0) {
-                    0 => {
-                        let mut n: c_int = 0;
-                        match count(&mut n) {
-                            0 => Ok(n as u32),
+                }
+            }
+            code => Err(format!("cuInit failed: {}", describe(code))),
+        };
+        let pci_bus_id = match &devices {
+            Ok(n) if device_id < *n => unsafe {
+                match (lib.get::<DeviceGet>(b"cuDeviceGet"), lib.get::<BusId>(b"cuDeviceGetPCIBusId")) {
+                    (Ok(get), Ok(bus_id)) => {
+                        let mut device: c_int = 0;
+                        let mut buf = [0 as c_char; 32];
+                        match get(&mut device, device_id as c_int) {
+                            0 => match bus_id(buf.as_mut_ptr(), buf.len() as c_int, device) {
+                                0 => Ok(std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned()),
+                                code => Err(describe(code)),
+                            },
                             code => Err(describe(code)),
                         }
                     }
-                    code => Err(format!("cuInit failed: {}", describe(code))),
-                };
-                (driver, devices)
-            }
-            _ => {
-                let msg = "libcuda.so.1 lacks cuInit / cuDriverGetVersion / cuDeviceGetCount".to_string();
-                (Err(msg.clone()), Err(msg))
-            }
-        }
-    };
-    std::mem::forget(lib);
-    result
+                    _ => Err("libcuda.so.1 lacks cuDeviceGet / cuDeviceGetPCIBusId".into()),
+                }
+            },
+            Ok(n) => Err(format!("CUDA device {device_id} does not exist here: this process sees {n} device(s)")),
+            Err(e) => Err(e.clone()),
+        };
+        Driver { version, devices, pci_bus_id }
+    }
 }
 
 /// Where the CUDA libraries come from, in words, for `mora doctor` and run metadata.
@@ -266,6 +315,8 @@ mod tests {
             provider_library: Some("/x/libonnxruntime_providers_cuda.so".into()),
             driver: Some(Ok("CUDA 13.0".into())),
             devices: Some(Ok(1)),
+            pci_bus_id: Some(Ok("00000000:3B:00.0".into())),
+            device_id: Some(0),
             libraries: vec![LibraryCheck {
                 name: "libcudart.so.13".into(),
                 found_in: Some("loader path".into()),
@@ -286,7 +337,7 @@ mod tests {
         let why = d.blocker(&rt).unwrap();
         assert!(why.contains("CPU-only build") && why.contains("onnxruntime-gpu==1.31.1"), "{why}");
         // The full probe stops at the same piece without touching any CUDA library.
-        let probed = probe(&rt, || panic!("no session check without a CUDA build"));
+        let probed = probe(&rt, 0, || panic!("no session check without a CUDA build"));
         assert_eq!(probed, d);
     }
 
@@ -317,6 +368,14 @@ mod tests {
         let mut d = diagnosis();
         d.devices = Some(Ok(0));
         assert!(d.blocker(&rt).unwrap().contains("0 devices"));
+
+        let mut d = diagnosis();
+        d.device_id = Some(1);
+        let why = d.blocker(&rt).unwrap();
+        assert!(
+            why.contains("CUDA device 1 does not exist: this process sees 1 device(s)") && why.contains("a --device-id below 1"),
+            "{why}"
+        );
 
         let mut d = diagnosis();
         let missing =
@@ -351,9 +410,9 @@ mod tests {
     #[test]
     fn no_driver_here_is_reported_not_panicked() {
         // On a machine without the NVIDIA driver (CI), libcuda.so.1 is absent: an Err, not a crash.
-        let (driver, devices) = driver_and_devices();
-        if driver.is_err() {
-            assert!(devices.is_err());
+        let driver = Driver::query(0);
+        if driver.version.is_err() {
+            assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
         }
     }
 }

@@ -88,6 +88,17 @@ pub struct ProviderSetup {
     pub provider: Provider,
     pub cpu: CpuOptions,
     pub cuda: CudaOptions,
+    /// The GPU behind CUDA device `cuda.device_id` as NVML numbers it, matched by PCI bus id:
+    /// CUDA_VISIBLE_DEVICES and CUDA's device order can make the two numberings differ, and the
+    /// memory probes read NVML. `None` where NVML is absent or the match failed: no GPU figures then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvml_device: Option<NvmlDevice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NvmlDevice {
+    pub index: u32,
+    pub pci_bus_id: String,
 }
 
 impl ProviderSetup {
@@ -113,9 +124,12 @@ impl ProviderSetup {
         o
     }
 
-    /// The GPU whose memory the probes watch.
+    /// The GPU whose memory the probes watch, by NVML's index.
     pub fn gpu_index(&self) -> Option<u32> {
-        (self.provider == Provider::Cuda).then_some(self.cuda.device_id)
+        if self.provider != Provider::Cuda {
+            return None;
+        }
+        self.nvml_device.as_ref().map(|d| d.index)
     }
 
     fn dispatches(&self) -> Vec<ep::ExecutionProviderDispatch> {
@@ -211,6 +225,7 @@ mod tests {
                 arena_extend_strategy: Some(ArenaStrategy::SameAsRequested),
                 cudnn_conv_algo_search: Some(ConvAlgoSearch::Heuristic),
             },
+            nvml_device: None,
         };
         let o = setup.options();
         assert_eq!(o["device_id"], "1");
@@ -218,7 +233,10 @@ mod tests {
         assert_eq!(o["arena_extend_strategy"], "kSameAsRequested");
         assert_eq!(o["cudnn_conv_algo_search"], "HEURISTIC");
         assert_eq!(o["cpu_arena"], "true");
-        assert_eq!(setup.gpu_index(), Some(1));
+        assert_eq!(setup.gpu_index(), None, "without an NVML match no GPU is watched");
+        // CUDA device 1 under CUDA_VISIBLE_DEVICES=2,3 is NVML's GPU 3: the probes follow NVML's number.
+        let setup = ProviderSetup { nvml_device: Some(NvmlDevice { index: 3, pci_bus_id: "00000000:3B:00.0".into() }), ..setup };
+        assert_eq!(setup.gpu_index(), Some(3));
         assert_eq!(setup.registered_names(), ["CUDAExecutionProvider", "CPUExecutionProvider"]);
         let cpu = ProviderSetup { provider: Provider::Cpu, ..setup };
         assert!(!cpu.options().contains_key("device_id"), "CUDA options are not recorded for CPU trials");
