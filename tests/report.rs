@@ -176,4 +176,6 @@ fn a_cuda_run_renders_beside_the_cpu_run_in_every_table() {
     mora().arg("report").arg(&cpu_path).arg(&cuda_path).arg("--out").arg(&out).assert().success();
     let chart = std::fs::read_to_string(out.join("gpu-memory.svg")).unwrap();
     assert!(chart.contains("gpt2 (cuda, random weights)") && !chart.contains("(cpu"), "only CUDA trials have GPU figures");
+    let leak = std::fs::read_to_string(out.join("leak.svg")).unwrap();
+    assert!(leak.contains("gpt2 (cuda, random weights) VRAM") && !leak.contains("(cpu, random weights) VRAM"), "VRAM bars for CUDA only");
 }

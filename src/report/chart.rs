@@ -69,16 +69,28 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
         .iter()
         .filter(|t| t.outcome.is_ok())
         .filter_map(|t| match &t.measurements {
-            Some(Measurements::Leak(m)) => {
-                Some(Group { label: label(t), values: vec![Some(m.rss.net_growth_mb), Some(m.rss.net_growth_after_trim_mb)] })
-            }
+            Some(Measurements::Leak(m)) => Some((t, m)),
             _ => None,
+        })
+        .flat_map(|(t, m)| {
+            // VRAM, where a CUDA trial read it, as a group of its own under the RSS one.
+            let series = [("RSS", Some(&m.rss)), ("VRAM", m.gpu.as_ref())];
+            series.into_iter().filter_map(move |(what, s)| {
+                let s = s?;
+                let name = if what == "RSS" { label(t) } else { format!("{} {what}", label(t)) };
+                Some(Group { label: name, values: vec![Some(s.net_growth_mb), Some(s.net_growth_after_trim_mb)] })
+            })
         })
         .collect();
     if !leaks.is_empty() {
         charts.push((
             "leak.svg".into(),
-            bars("Net RSS growth over the load/unload cycles", "MB", &["without trim", "after malloc_trim"], &leaks),
+            bars(
+                "Net memory growth over the load/unload cycles (RSS; VRAM where read)",
+                "MB",
+                &["without trim", "after malloc_trim"],
+                &leaks,
+            ),
         ));
     }
     charts
