@@ -135,7 +135,8 @@ pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnc
     if !matches!(d.devices, Some(Ok(n)) if n > 0) {
         return d;
     }
-    d.preloaded_from = preload_pip_wheels(runtime);
+    // Loading each library from the wheels' folders by full path is the preload, checked one by one.
+    d.preloaded_from = wheel_folders(runtime);
     d.libraries = check_libraries(&d.preloaded_from);
     if d.libraries.iter().all(|l| l.found_in.is_some() || l.on_demand) {
         d.session = Some(session_check());
@@ -166,8 +167,8 @@ fn wheel_folders(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
     cuda.into_iter().chain(cudnn).collect()
 }
 
-/// Each library, from the preloaded folders when they have it (loaded again by full path: a
-/// reference count, and the real error if it failed), else by name from the loader path.
+/// Loads each library, in dependency order, from the pip wheels' folders by full path when they have
+/// it (as [`preload_pip_wheels`] does), else by name from the loader path; keeps the loader's error.
 fn check_libraries(preloaded: &[PathBuf]) -> Vec<LibraryCheck> {
     all_libraries()
         .map(|name| {
