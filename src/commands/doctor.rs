@@ -60,13 +60,9 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         }
     }
     if matches!(d.devices, Some(Ok(n)) if n > 0) {
-        match super::match_nvml_device(&d) {
-            Ok(m) => println!(
-                "  CUDA device {}: PCI {}, NVML GPU {} (its memory is what the probes read)",
-                setup.cuda.device_id, m.pci_bus_id, m.index
-            ),
-            Err(why) => println!("  CUDA device {}: no GPU memory figures: {why}", setup.cuda.device_id),
-        }
+        let matched = super::match_nvml_device(&d);
+        let read = if matched.is_ok() { " (its memory is what the probes read)" } else { "" };
+        println!("  {}{read}", super::describe_nvml_match(setup.cuda.device_id, &matched));
     }
     if !d.libraries.is_empty() {
         println!("  CUDA / cuDNN libraries ({}):", cuda::describe_source(&d.preloaded_from));

@@ -74,17 +74,18 @@ pub fn resolve_providers(
     let mut statuses = Vec::new();
     for provider in wanted {
         let mut setup = setup_for(provider, settings, flags);
-        let (blocker, libraries, gpu) = match provider {
-            Provider::Cpu => (None, None, None),
+        let mut gpu = None;
+        let (blocker, libraries) = match provider {
+            Provider::Cpu => (None, None),
             Provider::Cuda => {
                 let diagnosis = diagnose_cuda(runtime, &setup, true);
-                let matched = match_nvml_device(&diagnosis);
-                let gpu = Some(match &matched {
-                    Ok(d) => format!("CUDA device {} is NVML GPU {} (PCI {})", setup.cuda.device_id, d.index, d.pci_bus_id),
-                    Err(why) => format!("no GPU memory figures: {why}"),
-                });
-                setup.nvml_device = matched.ok();
-                (diagnosis.blocker(runtime), Some(cuda::describe_source(&diagnosis.preloaded_from)), gpu)
+                let blocker = diagnosis.blocker(runtime);
+                if blocker.is_none() {
+                    let matched = match_nvml_device(&diagnosis);
+                    gpu = Some(describe_nvml_match(setup.cuda.device_id, &matched));
+                    setup.nvml_device = matched.ok();
+                }
+                (blocker, Some(cuda::describe_source(&diagnosis.preloaded_from)))
             }
         };
         match blocker {
@@ -111,6 +112,14 @@ pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice, String
     };
     let index = crate::probe::gpu::index_by_pci_bus_id(bus_id)?;
     Ok(NvmlDevice { index, pci_bus_id: bus_id.clone() })
+}
+
+/// Which GPU the probes read for CUDA device `device_id`, or why they read none, in words.
+pub fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice, String>) -> String {
+    match matched {
+        Ok(d) => format!("CUDA device {device_id} is NVML GPU {} (PCI {})", d.index, d.pci_bus_id),
+        Err(why) => format!("CUDA device {device_id}: no GPU memory figures: {why}"),
+    }
 }
 
 /// The CUDA checks: the cheap ones here, the rest (driver, libraries, a real session) in a
