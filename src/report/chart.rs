@@ -72,15 +72,9 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
             Some(Measurements::Leak(m)) => Some((t, m)),
             _ => None,
         })
-        .flat_map(|(t, m)| {
-            // VRAM, where a CUDA trial read it, as a group of its own under the RSS one.
-            let series = [("RSS", Some(&m.rss)), ("VRAM", m.gpu.as_ref())];
-            series.into_iter().filter_map(move |(what, s)| {
-                let s = s?;
-                let name = if what == "RSS" { label(t) } else { format!("{} {what}", label(t)) };
-                Some(Group { label: name, values: vec![Some(s.net_growth_mb), Some(s.net_growth_after_trim_mb)] })
-            })
-        })
+        // VRAM, where a CUDA trial read it, as a group of its own under the RSS one.
+        .flat_map(|(t, m)| std::iter::once((label(t), &m.rss)).chain(m.gpu.as_ref().map(|g| (format!("{} VRAM", label(t)), g))))
+        .map(|(label, s)| Group { label, values: vec![Some(s.net_growth_mb), Some(s.net_growth_after_trim_mb)] })
         .collect();
     if !leaks.is_empty() {
         charts.push((

@@ -109,6 +109,11 @@ fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&
     v
 }
 
+/// The single scenario's trials: several tables read them.
+fn singles(r: &ResultsFile) -> Vec<(&TrialRecord, &SingleResult)> {
+    trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None })
+}
+
 fn weights(t: &TrialRecord) -> String {
     t.weights.clone()
 }
@@ -148,7 +153,7 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
 /// One row per model that ran on two providers: the first provider's figure beside the second's,
 /// with the speed-up. Only where one run holds both (`--provider cpu,cuda`).
 fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
-    let singles = trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
+    let singles = singles(r);
     let mut providers: Vec<Provider> = singles.iter().map(|(t, _)| t.provider).collect();
     providers.sort();
     providers.dedup();
@@ -228,7 +233,7 @@ fn single(r: &ResultsFile) -> Option<Section> {
             "Load peak MB",
         ],
     );
-    for (t, m) in trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None }) {
+    for (t, m) in singles(r) {
         let info = model(r, t.model());
         let cache = match (m.cache_hit, m.resident_fraction_before_load) {
             (Some(true), _) => "HIT".to_string(),
@@ -274,7 +279,7 @@ fn unload(r: &ResultsFile) -> Option<Section> {
             "GPU %",
         ],
     );
-    for (t, m) in trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None }) {
+    for (t, m) in singles(r) {
         let f = &m.figures;
         s.rows.push(vec![
             t.model().into(),
@@ -398,8 +403,9 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
             "GPU reclaimed MB",
         ],
     );
-    let singles = trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
-    for (t, m) in trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None }) {
+    let singles = singles(r);
+    let isolations = trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None });
+    for &(t, m) in &isolations {
         let in_process = singles
             .iter()
             .find(|(st, _)| st.model() == t.model() && st.provider == t.provider)
@@ -419,7 +425,7 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
             num(m.gpu_memory_reclaimed_mb, 1),
         ]);
     }
-    if let Some((_, m)) = trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None }).first() {
+    if let Some((_, m)) = isolations.first() {
         s.notes.push(format!(
             "mora starts a worker that loads the model and answers once, then reads {} and the GPU before the spawn, while loaded and after killing it. That reading includes other processes: read the worker's private memory (what its exit frees for certain) beside it.",
             m.memory_reading
