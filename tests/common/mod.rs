@@ -22,15 +22,20 @@ pub fn text_model(vocab: i64, hidden: i64) -> Vec<u8> {
         .initializer_f32("embedding", &[vocab, hidden], &emb)
         .initializer_f32("type_embedding", &[2, hidden], &types)
         .initializer_f32("w", &[hidden, hidden], &w)
-        .initializer_i64("last_axis", &[1], &[-1])
         .node("Gather", &["embedding", "input_ids"], &["tokens"], &[])
         .node("Gather", &["type_embedding", "token_type_ids"], &["segments"], &[])
-        .node("Add", &["tokens", "segments"], &["summed"], &[])
+        .node("Add", &["tokens", "segments"], &["summed"], &[]);
+    masked_by_attention(&mut b, "summed", "masked").node("MatMul", &["masked", "w"], &["last_hidden_state"], &[]);
+    b.build()
+}
+
+/// `out` = `x` [batch, sequence, hidden] times attention_mask: padding positions zeroed, as the
+/// text-shaped fixtures do before their last MatMul.
+fn masked_by_attention<'b>(b: &'b mut ModelBuilder, x: &str, out: &str) -> &'b mut ModelBuilder {
+    b.initializer_i64("last_axis", &[1], &[-1])
         .node("Cast", &["attention_mask"], &["mask_f"], &[Attr::Int("to", 1)])
         .node("Unsqueeze", &["mask_f", "last_axis"], &["mask3"], &[])
-        .node("Mul", &["summed", "mask3"], &["masked"], &[])
-        .node("MatMul", &["masked", "w"], &["last_hidden_state"], &[]);
-    b.build()
+        .node("Mul", &[x, "mask3"], &[out], &[])
 }
 
 /// A language-model-shaped graph: token embedding, then logits over the vocabulary, [batch, sequence,
@@ -45,12 +50,8 @@ pub fn lm_model(vocab: i64, hidden: i64) -> Vec<u8> {
         .output("logits", ElemType::Float, &[named("batch"), named("sequence"), Dim::Fixed(vocab)])
         .initializer_f32("embedding", &[vocab, hidden], &emb)
         .initializer_f32("lm_head", &[hidden, vocab], &head)
-        .initializer_i64("last_axis", &[1], &[-1])
-        .node("Gather", &["embedding", "input_ids"], &["tokens"], &[])
-        .node("Cast", &["attention_mask"], &["mask_f"], &[Attr::Int("to", 1)])
-        .node("Unsqueeze", &["mask_f", "last_axis"], &["mask3"], &[])
-        .node("Mul", &["tokens", "mask3"], &["masked"], &[])
-        .node("MatMul", &["masked", "lm_head"], &["logits"], &[]);
+        .node("Gather", &["embedding", "input_ids"], &["tokens"], &[]);
+    masked_by_attention(&mut b, "tokens", "masked").node("MatMul", &["masked", "lm_head"], &["logits"], &[]);
     b.build()
 }
 
