@@ -46,11 +46,15 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,
     /// Scenarios (comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "single,cold,leak,isolation,concurrent")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "single,cold,leak,isolation,concurrent,rotation")]
     pub scenario: Vec<Scenario>,
-    /// Load/unload cycles in the leak scenario.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..))]
+    /// Load/unload cycles in the leak scenario after its first (warm-up) cycle; rounds in the rotation scenario.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub cycles: u32,
+    /// Fresh worker processes per single trial: fresh-worker figures (first load, first inference,
+    /// spawn-to-ready) vary from process to process and are reported as median and range.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub workers: u32,
     /// Warm loads in the cold scenario.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeats: u32,

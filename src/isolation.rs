@@ -10,7 +10,6 @@ use crate::results::{IsolationResult, Measurements, Outcome};
 use crate::stats::percentage;
 use crate::supervise::{self, KillIntent, Next};
 use crate::trial::{self, Report, WorkerRun};
-use crate::warnings::Warning;
 
 /// How long to wait for memory to settle after the worker exits.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -72,15 +71,8 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         (Some(p), Some(w)) if w > 1.0 => percentage(p, w),
         _ => None,
     };
-    // Other processes move system memory too: compare with what the worker held privately.
-    if let (Some(moved), Some(private)) = (footprint, worker_memory_loaded.process.private_mb) {
-        if private > 20.0 && (moved - private).abs() > 0.25 * private {
-            run.warnings.push(Warning::NoisyMemoryReading { reading, moved_mb: moved, private_mb: private }.to_string());
-        }
-    }
-    if footprint.is_some_and(|f| f <= 1.0) {
-        run.warnings.push(Warning::FootprintTooSmall.to_string());
-    }
+    // Whether other processes moved the reading is derived from these figures
+    // (`IsolationResult::noise`), so `mora report` judges older runs the same way.
     run.outcome = Outcome::Ok;
     run.providers_registered = ready.providers_registered.clone();
     run.measurements = Some(Measurements::Isolation(Box::new(IsolationResult {

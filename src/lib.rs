@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fault;
 pub mod hub;
 pub mod inputs;
 pub mod isolation;

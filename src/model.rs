@@ -27,7 +27,9 @@ impl LoadedModel {
     pub fn load(runtime: &Runtime, setup: &ProviderSetup, model: &ModelSpec) -> Result<(Session, f64)> {
         let start = Instant::now();
         let session = setup.session_from_file(&runtime.env, &model.path)?;
-        Ok((session, ms_since(start)))
+        let ms = ms_since(start);
+        crate::fault::on_model_loaded();
+        Ok((session, ms))
     }
 
     /// The data for this model's inputs, built from the session's declared inputs.

@@ -17,17 +17,20 @@ impl PlannedTrial {
 }
 
 /// Provider by provider (a whole provider's figures come together), model by model, scenarios in
-/// the order asked; `concurrent` last for each provider, over all the models, when there are two or more.
+/// the order asked; the scenarios over all the models (`concurrent`, `rotation`) last for each
+/// provider, when there are two or more models.
 pub fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -> Vec<PlannedTrial> {
     let mut trials = Vec::new();
     for &provider in providers {
         for model in models {
-            for &scenario in scenarios.iter().filter(|s| **s != Scenario::Concurrent) {
+            for &scenario in scenarios.iter().filter(|s| !s.spans_models()) {
                 trials.push(PlannedTrial { provider, scenario, models: vec![model.clone()] });
             }
         }
-        if scenarios.contains(&Scenario::Concurrent) && models.len() >= 2 {
-            trials.push(PlannedTrial { provider, scenario: Scenario::Concurrent, models: models.to_vec() });
+        for &scenario in scenarios.iter().filter(|s| s.spans_models()) {
+            if models.len() >= 2 {
+                trials.push(PlannedTrial { provider, scenario, models: models.to_vec() });
+            }
         }
     }
     trials
@@ -55,6 +58,14 @@ mod tests {
         assert_eq!(p.last().unwrap().id(), "cpu/a+b/concurrent");
         assert_eq!(p.len(), 3);
         assert!(plan(&models[..1], &[Provider::Cpu], &[Scenario::Concurrent]).is_empty());
+    }
+
+    #[test]
+    fn rotation_spans_the_models_like_concurrent() {
+        let models = vec!["a".to_string(), "b".to_string()];
+        let p = plan(&models, &[Provider::Cpu], &[Scenario::Single, Scenario::Concurrent, Scenario::Rotation]);
+        let ids: Vec<String> = p.iter().map(PlannedTrial::id).collect();
+        assert_eq!(ids, ["cpu/a/single", "cpu/b/single", "cpu/a+b/concurrent", "cpu/a+b/rotation"]);
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub enum Topic {
     ResourcePlanning,
     ColdStart,
     Concurrency,
+    WorkerWarmup,
+    ModelRotation,
 }
 
 impl fmt::Display for Topic {
@@ -58,6 +60,8 @@ impl fmt::Display for Topic {
             Topic::ResourcePlanning => "Resource planning",
             Topic::ColdStart => "Cold start",
             Topic::Concurrency => "Concurrent models",
+            Topic::WorkerWarmup => "Worker warm-up",
+            Topic::ModelRotation => "Models in rotation through one worker",
         })
     }
 }

@@ -35,6 +35,8 @@ pub struct Bench<'a> {
     pub runtime: RuntimeLibrary,
     pub plan: Vec<PlannedTrial>,
     pub settings: TrialSettings,
+    /// Fresh workers per single trial.
+    pub workers: usize,
     pub results_path: PathBuf,
 }
 
@@ -76,6 +78,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                 let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s * planned.models.len() as u64);
                 match planned.scenario {
                     Scenario::Isolation => crate::isolation::run(&spec, timeout),
+                    Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
                     _ => trial::run_in_worker(&spec, timeout),
                 }
             }
@@ -89,17 +92,18 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
     let done = results.trials.len() == total && !results.trials.iter().any(|t| matches!(t.outcome, Outcome::Interrupted { .. }));
     results.run.complete = done;
     results.run.finished_at = Some(now_rfc3339());
-    results.recommendations = crate::advice::recommend(&results);
+    crate::advice::judge(&mut results);
     results::write_json_atomic(&bench.results_path, &results)?;
     Ok(results)
 }
 
-/// A concurrent trial loads the models that can run when two or more can: one missing export should
-/// not cost the whole scenario. The others fail in their own trials; the warning names them.
+/// A concurrent or rotation trial loads the models that can run when two or more can: one missing
+/// export should not cost the whole scenario. The others fail in their own trials; the warning names
+/// them.
 fn without_unready_models(planned: &PlannedTrial, prepared: &[(String, Prepared)]) -> (PlannedTrial, Option<Warning>) {
     let ready = |id: &String| prepared.iter().any(|(m, p)| m == id && p.spec.is_ok());
     let (kept, left): (Vec<String>, Vec<String>) = planned.models.iter().cloned().partition(ready);
-    if planned.scenario != Scenario::Concurrent || left.is_empty() || kept.len() < 2 {
+    if !planned.scenario.spans_models() || left.is_empty() || kept.len() < 2 {
         return (planned.clone(), None);
     }
     (PlannedTrial { models: kept, ..planned.clone() }, Some(Warning::ModelsLeftOut { models: left }))
@@ -182,7 +186,14 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
 
 /// The header of a new results file.
 pub fn new_results(run: RunInfo) -> ResultsFile {
-    ResultsFile { schema_version: results::SCHEMA_VERSION, run, models: vec![], trials: vec![], recommendations: vec![] }
+    ResultsFile {
+        schema_version: results::SCHEMA_VERSION,
+        run,
+        models: vec![],
+        trials: vec![],
+        recommendations: vec![],
+        rules_version: crate::advice::RULES_VERSION,
+    }
 }
 
 pub fn now_rfc3339() -> String {

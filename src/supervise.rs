@@ -84,6 +84,8 @@ pub struct RunningWorker {
     stdin: Option<ChildStdin>,
     pub last_phase: String,
     pub kill_intent: Option<KillIntent>,
+    /// When the worker said it was ready (its first load answered), in ms after the spawn.
+    pub ready_after_ms: Option<f64>,
 }
 
 /// Starts `mora worker` with `args`, its messages on descriptor 3, in a process group of its own.
@@ -140,7 +142,7 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         thread::spawn(move || drain_capped(pipe, &buf));
     }
     let stdin = child.stdin.take();
-    Ok(RunningWorker { child, pid, started, messages, stderr, stdin, last_phase: "start".into(), kill_intent: None })
+    Ok(RunningWorker { child, pid, started, messages, stderr, stdin, last_phase: "start".into(), kill_intent: None, ready_after_ms: None })
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
@@ -182,8 +184,12 @@ impl RunningWorker {
             }
             match self.messages.recv_timeout((deadline - now).min(Duration::from_millis(100))) {
                 Ok(message) => {
-                    if let WorkerMessage::Phase { phase } = &message {
-                        self.last_phase = phase.clone();
+                    match &message {
+                        WorkerMessage::Phase { phase } => self.last_phase = phase.clone(),
+                        WorkerMessage::Ready(_) if self.ready_after_ms.is_none() => {
+                            self.ready_after_ms = Some(self.started.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        _ => {}
                     }
                     return Next::Message(message);
                 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{Measurements, Outcome, WorkerInfo};
+use crate::results::{Measurements, Outcome, SingleTrial, WorkerInfo};
 use crate::runtime::RuntimeLogLine;
 use crate::supervise::{self, Exit, KillIntent, Next, RunningWorker};
 
@@ -15,6 +15,8 @@ pub struct WorkerRun {
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
     pub warnings: Vec<String>,
+    /// From the spawn to the worker's `Ready` (its first load answered), measured here.
+    pub spawn_to_ready_ms: Option<f64>,
 }
 
 impl WorkerRun {
@@ -26,6 +28,7 @@ impl WorkerRun {
             providers_registered: vec![],
             runtime_log: vec![],
             warnings: vec![],
+            spawn_to_ready_ms: None,
         }
     }
 }
@@ -87,15 +90,67 @@ impl Report {
     }
 }
 
+/// Runs the single scenario in `workers` fresh workers one after the other, each from its own spawn,
+/// and keeps them all: a fresh worker's figures (first load, first inference, spawn-to-ready) vary
+/// from process to process, and one sample cannot carry a recommendation. The first worker that does
+/// not finish ends the trial with its outcome; the workers that finished stay in the record.
+pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize) -> WorkerRun {
+    let mut finished: Vec<crate::results::SingleResult> = Vec::new();
+    let mut merged: Option<WorkerRun> = None;
+    for _ in 0..workers.max(1) {
+        let mut run = run_in_worker(spec, timeout);
+        let measurements = run.measurements.take();
+        if let Some(Measurements::Single(mut m)) = measurements {
+            for worker in &mut m.workers {
+                worker.spawn_to_ready_ms = run.spawn_to_ready_ms;
+            }
+            finished.extend(m.workers);
+        }
+        let ok = run.outcome.is_ok();
+        merged = Some(match merged {
+            None => run,
+            Some(mut all) => {
+                all.outcome = run.outcome;
+                all.worker.wall_ms += run.worker.wall_ms;
+                all.worker.peak_rss_mb = match (all.worker.peak_rss_mb, run.worker.peak_rss_mb) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                all.worker.count += run.worker.count;
+                for w in run.warnings {
+                    if !all.warnings.contains(&w) {
+                        all.warnings.push(w);
+                    }
+                }
+                for line in run.runtime_log {
+                    if !all.runtime_log.contains(&line) {
+                        all.runtime_log.push(line);
+                    }
+                }
+                all
+            }
+        });
+        if !ok || supervise::interrupted() {
+            break;
+        }
+    }
+    let mut run = merged.expect("at least one worker ran");
+    if !finished.is_empty() {
+        run.measurements = Some(Measurements::Single(Box::new(SingleTrial::new(finished))));
+    }
+    run
+}
+
 /// Reaps the worker and assembles the run from its report and exit.
 pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> WorkerRun {
-    let (pid, intent, phase) = (worker.pid, worker.kill_intent, worker.last_phase.clone());
+    let (pid, intent, phase, ready) = (worker.pid, worker.kill_intent, worker.last_phase.clone(), worker.ready_after_ms);
     let (exit, stderr_tail) = worker.reap();
-    let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb };
+    let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb, count: 1 };
     let outcome =
         classify(&exit, intent, &phase, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail, timeout);
     let mut run = WorkerRun::failed(outcome);
     run.worker = info;
+    run.spawn_to_ready_ms = ready;
     if let Some(done) = report.done {
         if run.outcome.is_ok() {
             run.measurements = Some(done.measurements);

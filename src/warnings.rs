@@ -9,7 +9,7 @@ pub enum Warning {
     /// No malloc_trim on this platform: the after-trim figures equal the plain unload.
     NoMallocTrim,
     /// The memory reading of the isolation scenario moved differently from the worker's own memory.
-    NoisyMemoryReading { reading: &'static str, moved_mb: f64, private_mb: f64 },
+    NoisyMemoryReading { reading: &'static str, moved_mb: f64, worker_mb: f64, worker_kind: &'static str },
     /// The model is too small for the isolation reading to show it.
     FootprintTooSmall,
     /// Models a concurrent trial ran without, because they cannot run here (their own trials say why).
@@ -27,9 +27,9 @@ impl fmt::Display for Warning {
             Warning::NoMallocTrim => {
                 f.write_str("malloc_trim is not available on this platform: the after-trim figures equal the plain unload")
             }
-            Warning::NoisyMemoryReading { reading, moved_mb, private_mb } => write!(
+            Warning::NoisyMemoryReading { reading, moved_mb, worker_mb, worker_kind } => write!(
                 f,
-                "{reading} moved {moved_mb:.0} MB while the worker held {private_mb:.0} MB privately: other processes were active, so these figures are noisy"
+                "{reading} moved {moved_mb:.0} MB while the worker held {worker_mb:.0} MB of {worker_kind} memory: other processes were active, so these figures are noisy"
             ),
             Warning::FootprintTooSmall => f.write_str(
                 "memory barely moved while the worker was loaded: the reclamation percentage is not meaningful for so small a model",

@@ -43,7 +43,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         let _ = crate::probe::gpu::nvml();
     }
     channel.phase("provider_init");
-    scenario::fault::inject("provider_init");
+    crate::fault::inject("provider_init");
     let (runtime, provider_baseline) = init_provider(&spec.runtime, &spec.provider, &probe)?;
     let mut worker = TrialContext { spec, runtime, probe, channel, warnings: Vec::new(), provider_baseline };
     let result = match spec.scenario {
@@ -51,6 +51,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         Scenario::Cold => scenario::cold::run(&mut worker).map(|r| Measurements::Cold(Box::new(r))),
         Scenario::Leak => scenario::leak::run(&mut worker).map(|r| Measurements::Leak(Box::new(r))),
         Scenario::Concurrent => scenario::concurrent::run(&mut worker).map(|r| Measurements::Concurrent(Box::new(r))),
+        Scenario::Rotation => scenario::rotation::run(&mut worker).map(|r| Measurements::Rotation(Box::new(r))),
         Scenario::Isolation => scenario::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error")),
     };
     match result {

@@ -18,7 +18,8 @@ fn single_scenario_writes_measured_figures() {
         .stdout(predicate::str::contains("BENCHMARK").or(predicate::str::contains("Load and inference")));
     let r = fx.results();
 
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
+    assert_eq!(r["rules_version"], 2);
     let run = &r["run"];
     assert_eq!(run["tool"]["name"], "mora");
     assert_eq!(run["tool"]["version"], env!("CARGO_PKG_VERSION"));
@@ -33,6 +34,7 @@ fn single_scenario_writes_measured_figures() {
     assert_eq!(run["config"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(run["providers"][0]["provider"], "cpu");
     assert_eq!(run["settings"]["runs"], 5);
+    assert_eq!(run["settings"]["workers"], 3, "fresh workers per single trial, by default");
 
     let models = r["models"].as_array().unwrap();
     assert_eq!(models.len(), 2);
@@ -45,8 +47,28 @@ fn single_scenario_writes_measured_figures() {
     assert_eq!(t["providers_registered"], serde_json::json!(["CPUExecutionProvider"]));
     assert!(t["worker"]["pid"].as_u64().unwrap() > 0);
     assert!(f(&t["worker"]["peak_rss_mb"]) > 0.0, "wait4's view of the worker");
-    let m = &t["measurements"];
-    assert_eq!(m["scenario"], "single");
+    assert_eq!(t["worker"]["count"], 3);
+    let single = &t["measurements"];
+    assert_eq!(single["scenario"], "single");
+    let workers = single["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 3, "one record per fresh worker");
+    for w in workers {
+        assert!(f(&w["spawn_to_ready_ms"]) > f(&w["first_load"]["load_time_ms"]), "measured from the spawn, the first load inside it");
+        assert!(f(&w["first_load"]["first_inference_ms"]) > 0.0);
+        for phase in ["before_load", "after_first_inference", "after_unload", "after_trim"] {
+            assert!(f(&w["first_load"][phase]["rss_mb"]) > 0.0, "{phase}");
+        }
+    }
+    // The summary is the median and range over the workers, figure by figure.
+    let summary = &single["summary"];
+    for figure in ["spawn_to_ready_ms", "first_load_ms", "load_time_ms", "first_inference_ms", "warmup_rss_mb", "memory_increase_mb"] {
+        let x = &summary[figure];
+        assert_eq!(x["n"], 3, "{figure}: {x}");
+        assert!(f(&x["min"]) <= f(&x["median"]) && f(&x["median"]) <= f(&x["max"]), "{figure}: {x}");
+    }
+    let loads: Vec<f64> = workers.iter().map(|w| f(&w["load_time_ms"])).collect();
+    assert_eq!(f(&summary["load_time_ms"]["min"]), loads.iter().copied().fold(f64::INFINITY, f64::min));
+    let m = &workers[0];
     assert!(f(&m["load_time_ms"]) > 0.0);
     assert!(f(&m["first_inference_ms"]) > 0.0);
     assert_eq!(m["warmup_ms"].as_array().unwrap().len(), 2);
@@ -81,7 +103,7 @@ fn single_scenario_writes_measured_figures() {
     assert!(fig["gpu_memory_increase_mb"].is_null(), "no GPU figure on a CPU trial");
 
     let v = trial(&r, "cpu/tiny-vision/single");
-    assert_eq!(v["measurements"]["inputs"][0]["shape"], serde_json::json!([1, 3, 64, 64]));
+    assert_eq!(v["measurements"]["workers"][0]["inputs"][0]["shape"], serde_json::json!([1, 3, 64, 64]));
 
     // The report files sit next to results.json.
     for name in ["report.md", "results.csv", "load-time.svg", "memory.svg"] {

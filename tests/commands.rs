@@ -120,8 +120,11 @@ fn doctor_and_the_run_metadata_show_the_gpus_nvml_reports() {
     assert_eq!(gpu["driver_cuda_version"], "13.0");
     // A CPU trial on a machine with a GPU reads no GPU memory: nothing of it could be the GPU's.
     let trial = common::trial(&r, "cpu/tiny-text/single");
-    assert!(trial["measurements"]["memory"]["after_first_inference"].get("gpu").is_none(), "{trial:#}");
-    assert!(trial["measurements"]["figures"]["gpu_memory_increase_mb"].is_null());
+    let worker = &trial["measurements"]["workers"][0];
+    let snapshot = worker["memory"]["after_first_inference"].as_object().expect("a memory snapshot");
+    assert!(snapshot.contains_key("rss_mb") && !snapshot.contains_key("gpu"), "{trial:#}");
+    let figures = worker["figures"].as_object().expect("the figures");
+    assert!(figures.contains_key("memory_increase_mb") && figures["gpu_memory_increase_mb"].is_null(), "{trial:#}");
 }
 
 #[test]
@@ -170,17 +173,16 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
         .assert()
         .success()
         .stdout(predicate::str::contains("Load and inference").and(predicate::str::contains("RECOMMENDATIONS")));
-    mora()
-        .arg("report")
-        .arg(&json)
-        .args(["--format", "markdown"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("## Load and inference (scenario single)").and(predicate::str::contains("| tiny-text |")));
+    mora().arg("report").arg(&json).args(["--format", "markdown"]).assert().success().stdout(
+        predicate::str::contains("## Load and inference in a warmed worker (scenario single)")
+            .and(predicate::str::contains("| tiny-text |")),
+    );
     let csv = mora().arg("report").arg(&json).args(["--format", "csv"]).output().unwrap();
     let csv = String::from_utf8(csv.stdout).unwrap();
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("trial,model,weights,provider,scenario,status,load_time_ms"));
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"), "{header}");
+    assert!(header.contains(",load_time_ms,first_inference_ms,"), "{header}");
     assert!(lines.next().unwrap().starts_with("cpu/tiny-text/single,tiny-text,real,cpu,single,ok,"));
     let round: serde_json::Value =
         serde_json::from_slice(&mora().arg("report").arg(&json).args(["--format", "json"]).output().unwrap().stdout).unwrap();

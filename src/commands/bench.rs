@@ -62,6 +62,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
             runs: settings.runs,
             repeats: settings.repeats,
             cycles: settings.cycles,
+            workers: args.workers as usize,
         },
         notes: vec![],
     };
@@ -74,7 +75,8 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         results_path.display()
     );
     crate::supervise::install_interrupt_handler();
-    let bench = Bench { config: &config, models, setups, runtime: library, plan: trials, settings, results_path };
+    let bench =
+        Bench { config: &config, models, setups, runtime: library, plan: trials, settings, workers: args.workers as usize, results_path };
     let results = runner::run(&bench, runner::new_results(info), &mut print_progress)?;
 
     let mut written = vec![folder.join("results.json")];
@@ -96,7 +98,7 @@ fn print_progress(event: Event) {
             let secs = record.worker.wall_ms / 1000.0;
             let random = if record.weights == "random" { " [random weights]" } else { "" };
             eprintln!("{} ({secs:.1} s){random}", record.outcome.summary());
-            for warning in &record.warnings {
+            for warning in record.all_warnings() {
                 eprintln!("  warning: {warning}");
             }
         }

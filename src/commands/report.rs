@@ -73,6 +73,6 @@ pub fn merge(mut files: Vec<ResultsFile>) -> ResultsFile {
         merged.run.complete &= next.run.complete;
         merged.run.notes.push(format!("merged with the run of {} started {}", next.run.host.hostname, next.run.started_at));
     }
-    merged.recommendations = crate::advice::recommend(&merged);
+    crate::advice::judge(&mut merged);
     merged
 }

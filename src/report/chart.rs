@@ -26,20 +26,42 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
         let random = if t.weights == "random" { ", random weights" } else { "" };
         format!("{} ({}{random})", t.model(), t.provider)
     };
+    let med = |s: &Option<crate::stats::Summary>| s.as_ref().map(|s| s.median);
+    // Per-worker figures without a summary of their own: the median over the workers.
+    let over_workers = |m: &crate::results::SingleTrial, get: fn(&crate::results::UnloadFigures) -> Option<f64>| {
+        crate::stats::median(&m.workers.iter().filter_map(|w| get(&w.figures)).collect::<Vec<_>>())
+    };
     if !singles.is_empty() {
         let groups = singles
             .iter()
             .map(|(t, m)| Group {
                 label: label(t),
-                values: vec![Some(m.load_time_ms), Some(m.first_inference_ms), m.steady.as_ref().map(|s| s.median)],
+                values: vec![
+                    med(&m.summary.first_load_ms),
+                    med(&m.summary.load_time_ms),
+                    med(&m.summary.first_inference_ms),
+                    med(&m.summary.steady_p50_ms),
+                ],
             })
             .collect::<Vec<_>>();
-        charts.push(("load-time.svg".into(), bars("Load and inference time", "ms", &["load", "first inference", "p50"], &groups)));
+        charts.push((
+            "load-time.svg".into(),
+            bars(
+                "Load and inference time (medians over fresh workers)",
+                "ms",
+                &["fresh worker load", "warm worker load", "first inference", "p50"],
+                &groups,
+            ),
+        ));
         let groups = singles
             .iter()
             .map(|(t, m)| Group {
                 label: label(t),
-                values: vec![m.figures.memory_increase_mb, m.figures.memory_reclaimed_mb, m.figures.memory_reclaimed_after_trim_mb],
+                values: vec![
+                    med(&m.summary.memory_increase_mb),
+                    over_workers(m, |f| f.memory_reclaimed_mb),
+                    over_workers(m, |f| f.memory_reclaimed_after_trim_mb),
+                ],
             })
             .collect::<Vec<_>>();
         charts.push((
@@ -54,13 +76,21 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
         // GPU memory only where a trial read it (CUDA runs); a CPU-only run gets no empty chart.
         let groups = singles
             .iter()
-            .filter(|(_, m)| m.figures.gpu_memory_increase_mb.is_some())
-            .map(|(t, m)| Group { label: label(t), values: vec![m.figures.gpu_memory_increase_mb, m.figures.gpu_memory_reclaimed_mb] })
+            .filter(|(_, m)| m.summary.gpu_memory_increase_mb.is_some())
+            .map(|(t, m)| Group {
+                label: label(t),
+                values: vec![med(&m.summary.gpu_memory_increase_mb), over_workers(m, |f| f.gpu_memory_reclaimed_mb)],
+            })
             .collect::<Vec<_>>();
         if !groups.is_empty() {
             charts.push((
                 "gpu-memory.svg".into(),
-                bars("GPU footprint and what unload gives back", "MB", &["footprint", "reclaimed by unload"], &groups),
+                bars(
+                    "VRAM the CUDA arena reserved for the model and what unload gives back",
+                    "MB",
+                    &["arena reservation", "reclaimed by unload"],
+                    &groups,
+                ),
             ));
         }
     }
@@ -74,15 +104,15 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
         })
         // VRAM, where a CUDA trial read it, as a group of its own under the RSS one.
         .flat_map(|(t, m)| std::iter::once((label(t), &m.rss)).chain(m.gpu.as_ref().map(|g| (format!("{} VRAM", label(t)), g))))
-        .map(|(label, s)| Group { label, values: vec![Some(s.net_growth_mb), Some(s.net_growth_after_trim_mb)] })
+        .map(|(label, s)| Group { label, values: vec![Some(s.first_cycle_retained_mb), Some(s.growth_mb), Some(s.growth_after_trim_mb)] })
         .collect();
     if !leaks.is_empty() {
         charts.push((
             "leak.svg".into(),
             bars(
-                "Net memory growth over the load/unload cycles (RSS; VRAM where read)",
+                "Memory kept by the first cycle, and growth over the cycles after it (RSS; VRAM where read)",
                 "MB",
-                &["without trim", "after malloc_trim"],
+                &["first cycle kept (one-time)", "growth without trim", "growth after malloc_trim"],
                 &leaks,
             ),
         ));

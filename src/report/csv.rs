@@ -1,5 +1,5 @@
-//! results.csv: one row per trial with its headline figures, for spreadsheets. The full detail stays
-//! in results.json.
+//! results.csv: one row per trial with its headline figures, for spreadsheets. Single-scenario
+//! figures are medians over the trial's fresh workers. The full detail stays in results.json.
 
 use crate::results::{Measurements, ResultsFile};
 
@@ -10,6 +10,12 @@ const HEADER: &[&str] = &[
     "provider",
     "scenario",
     "status",
+    "workers",
+    "spawn_to_ready_ms",
+    "first_load_ms",
+    "first_load_first_inference_ms",
+    "warmup_rss_mb",
+    "warmup_gpu_mb",
     "load_time_ms",
     "first_inference_ms",
     "p50_ms",
@@ -25,10 +31,14 @@ const HEADER: &[&str] = &[
     "gpu_memory_reclaimed_mb",
     "cold_load_ms",
     "warm_load_median_ms",
+    "leak_first_cycle_retained_mb",
+    "leak_growth_after_trim_mb",
+    "leak_slope_after_trim_mb_per_cycle",
     "leak_net_growth_after_trim_mb",
     "leak_slope_mb_per_cycle",
     "leak_verdict",
-    "spawn_to_ready_ms",
+    "rotation_growth_mb",
+    "isolation_spawn_to_ready_ms",
     "isolation_reclaimed_mb",
     "isolation_reclamation_percentage",
     "provider_init_ms",
@@ -51,47 +61,60 @@ pub fn render(r: &ResultsFile) -> String {
         set("provider", t.provider.to_string());
         set("scenario", t.scenario.to_string());
         set("status", t.outcome.summary());
-        let baseline = match &t.measurements {
-            Some(Measurements::Single(m)) => {
-                set("load_time_ms", f(Some(m.load_time_ms)));
-                set("first_inference_ms", f(Some(m.first_inference_ms)));
-                set("p50_ms", f(m.steady.as_ref().map(|s| s.median)));
-                set("p95_ms", f(m.steady.as_ref().map(|s| s.p95)));
-                set("p99_ms", f(m.steady.as_ref().map(|s| s.p99)));
-                set("memory_increase_mb", f(m.figures.memory_increase_mb));
-                set("gpu_memory_increase_mb", f(m.figures.gpu_memory_increase_mb));
-                set("cache_hit", m.cache_hit.map(|b| b.to_string()).unwrap_or_default());
-                set("unload_time_ms", f(Some(m.unload_time_ms)));
-                set("memory_reclaimed_mb", f(m.figures.memory_reclaimed_mb));
-                set("reclamation_percentage", f(m.figures.reclamation_percentage));
-                set("reclamation_after_trim_percentage", f(m.figures.reclamation_after_trim_percentage));
-                set("gpu_memory_reclaimed_mb", f(m.figures.gpu_memory_reclaimed_mb));
-                Some(&m.provider_baseline)
-            }
+        let med = |s: &Option<crate::stats::Summary>| f(s.as_ref().map(|s| s.median));
+        let over_workers = |m: &crate::results::SingleTrial, get: fn(&crate::results::UnloadFigures) -> Option<f64>| {
+            f(crate::stats::median(&m.workers.iter().filter_map(|w| get(&w.figures)).collect::<Vec<_>>()))
+        };
+        if let Some(Measurements::Single(m)) = &t.measurements {
+            let x = &m.summary;
+            set("workers", m.workers.len().to_string());
+            set("spawn_to_ready_ms", med(&x.spawn_to_ready_ms));
+            set("first_load_ms", med(&x.first_load_ms));
+            set("first_load_first_inference_ms", med(&x.first_load_first_inference_ms));
+            set("warmup_rss_mb", med(&x.warmup_rss_mb));
+            set("warmup_gpu_mb", med(&x.warmup_gpu_mb));
+            set("load_time_ms", med(&x.load_time_ms));
+            set("first_inference_ms", med(&x.first_inference_ms));
+            set("p50_ms", med(&x.steady_p50_ms));
+            set("p95_ms", med(&x.steady_p95_ms));
+            set("p99_ms", med(&x.steady_p99_ms));
+            set("memory_increase_mb", med(&x.memory_increase_mb));
+            set("gpu_memory_increase_mb", med(&x.gpu_memory_increase_mb));
+            set("cache_hit", m.workers[0].cache_hit.map(|b| b.to_string()).unwrap_or_default());
+            set("unload_time_ms", med(&x.unload_time_ms));
+            set("memory_reclaimed_mb", over_workers(m, |f| f.memory_reclaimed_mb));
+            set("reclamation_percentage", med(&x.reclamation_percentage));
+            set("reclamation_after_trim_percentage", med(&x.reclamation_after_trim_percentage));
+            set("gpu_memory_reclaimed_mb", over_workers(m, |f| f.gpu_memory_reclaimed_mb));
+        }
+        match &t.measurements {
             Some(Measurements::Cold(m)) => {
                 set("cold_load_ms", f(Some(m.cold.load_time_ms)));
                 set("warm_load_median_ms", f(m.warm_load.as_ref().map(|s| s.median)));
-                Some(&m.provider_baseline)
             }
             Some(Measurements::Leak(m)) => {
+                set("leak_first_cycle_retained_mb", f(Some(m.rss.first_cycle_retained_mb)));
+                set("leak_growth_after_trim_mb", f(Some(m.rss.growth_after_trim_mb)));
+                set("leak_slope_after_trim_mb_per_cycle", f(m.rss.slope_after_trim_mb_per_cycle));
                 set("leak_net_growth_after_trim_mb", f(Some(m.rss.net_growth_after_trim_mb)));
                 set("leak_slope_mb_per_cycle", f(m.rss.slope_mb_per_cycle));
                 set("leak_verdict", m.rss.verdict.to_string());
-                Some(&m.provider_baseline)
+            }
+            Some(Measurements::Rotation(m)) => {
+                set("rotation_growth_mb", f(m.rss.as_ref().map(|s| s.growth_mb)));
+                set("leak_verdict", m.rss.as_ref().map(|s| s.verdict.to_string()).unwrap_or_default());
             }
             Some(Measurements::Isolation(m)) => {
-                set("spawn_to_ready_ms", f(Some(m.spawn_to_ready_ms)));
+                set("isolation_spawn_to_ready_ms", f(Some(m.spawn_to_ready_ms)));
                 set("isolation_reclaimed_mb", f(m.memory_reclaimed_mb));
                 set("isolation_reclamation_percentage", f(m.reclamation_percentage));
-                Some(&m.worker_provider_baseline)
             }
             Some(Measurements::Concurrent(m)) => {
                 set("memory_increase_mb", f(m.total_increase_mb));
-                Some(&m.provider_baseline)
             }
-            None => None,
-        };
-        if let Some(b) = baseline {
+            Some(Measurements::Single(_)) | None => {}
+        }
+        if let Some(b) = t.measurements.as_ref().and_then(Measurements::provider_baseline) {
             set("provider_init_ms", f(Some(b.init_ms)));
             set("provider_baseline_rss_mb", f(b.rss_mb));
         }

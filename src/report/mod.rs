@@ -56,6 +56,14 @@ pub fn num(value: Option<f64>, decimals: usize) -> String {
     }
 }
 
+/// A median with its range where there are several samples, e.g. "309.8 (235.4-321.8)"; the bare
+/// median for one sample.
+pub fn spread(summary: Option<&crate::stats::Summary>, decimals: usize, with_sign: bool) -> String {
+    let Some(s) = summary else { return "—".into() };
+    let fmt = |v: f64| if with_sign { signed(Some(v), decimals) } else { num(Some(v), decimals) };
+    if s.n > 1 { format!("{} ({}..{})", fmt(s.median), num(Some(s.min), decimals), num(Some(s.max), decimals)) } else { fmt(s.median) }
+}
+
 /// A signed figure, e.g. "+12.3".
 pub fn signed(value: Option<f64>, decimals: usize) -> String {
     match value {

@@ -1,11 +1,13 @@
 //! What the report says, independent of how it is rendered: the run's facts, one table per scenario
 //! (providers side by side), the failures, and the recommendations.
 
+use crate::config::ArenaStrategy;
 use crate::recommendation::Recommendation;
-use crate::report::{num, signed};
-use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, SingleResult, TrialRecord};
+use crate::report::{num, signed, spread};
+use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
-use crate::stats::median;
+use crate::stats::{Summary, median};
 
 pub struct Report {
     pub title: String,
@@ -66,6 +68,13 @@ pub fn build(r: &ResultsFile) -> Report {
     if !r.run.complete {
         facts.push(("Status".into(), "INCOMPLETE: the run was interrupted or is still going; these are the trials that finished".into()));
     }
+    facts.push((
+        "Judged by".into(),
+        format!("rules v{} (mora {}; recorded by mora {})", r.rules_version, env!("CARGO_PKG_VERSION"), r.run.tool.version),
+    ));
+    for note in &r.run.notes {
+        facts.push(("Note".into(), note.clone()));
+    }
     let mut footnotes = Vec::new();
     let random: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Random).map(|m| m.id.as_str()).collect();
     if !random.is_empty() {
@@ -80,11 +89,14 @@ pub fn build(r: &ResultsFile) -> Report {
     );
     let sections = [
         baseline(r),
+        warmup(r),
         providers_side_by_side(r),
+        fresh_workers(r),
         single(r),
         unload(r),
         cold(r),
         leak(r),
+        rotation(r),
         isolation(r),
         concurrent(r),
         warnings(r),
@@ -110,8 +122,39 @@ fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&
 }
 
 /// The single scenario's trials: several tables read them.
-fn singles(r: &ResultsFile) -> Vec<(&TrialRecord, &SingleResult)> {
+fn singles(r: &ResultsFile) -> Vec<(&TrialRecord, &SingleTrial)> {
     trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None })
+}
+
+fn med(s: &Option<Summary>) -> Option<f64> {
+    s.as_ref().map(|s| s.median)
+}
+
+/// Whether any single trial of the run was recorded before the first load was measured apart
+/// (schema 1): its figures are a fresh worker's first load.
+fn first_load_only(r: &ResultsFile) -> bool {
+    singles(r).iter().any(|(_, m)| m.workers.iter().any(|w| w.first_load.is_none()))
+}
+
+/// What the VRAM figures are, with the arena setting of the CUDA trials that ran.
+fn arena_note(r: &ResultsFile) -> Option<String> {
+    let mut strategies: Vec<&str> = r
+        .trials
+        .iter()
+        .filter(|t| t.provider == Provider::Cuda)
+        .map(|t| match t.provider_setup.cuda.arena_extend_strategy {
+            Some(ArenaStrategy::SameAsRequested) => "same-as-requested",
+            Some(ArenaStrategy::NextPowerOfTwo) | None => "next-power-of-two (ONNX Runtime's default)",
+        })
+        .collect();
+    strategies.sort();
+    strategies.dedup();
+    (!strategies.is_empty()).then(|| {
+        format!(
+            "VRAM +MB is what ONNX Runtime's CUDA arena reserved for the model (arena_extend_strategy: {}), not the size of its weights: the arena grows in steps, so a 22 MB model can reserve 256 MB. --arena-strategy same-as-requested measures closer to the weights.",
+            strategies.join(", ")
+        )
+    })
 }
 
 fn weights(t: &TrialRecord) -> String {
@@ -125,14 +168,7 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
     );
     let mut seen = Vec::new();
     for t in r.trials.iter().filter(|t| t.outcome.is_ok()) {
-        let Some(measurements) = t.measurements.as_ref() else { continue };
-        let b = match measurements {
-            Measurements::Single(m) => &m.provider_baseline,
-            Measurements::Cold(m) => &m.provider_baseline,
-            Measurements::Leak(m) => &m.provider_baseline,
-            Measurements::Isolation(m) => &m.worker_provider_baseline,
-            Measurements::Concurrent(m) => &m.provider_baseline,
-        };
+        let Some(b) = t.measurements.as_ref().and_then(Measurements::provider_baseline) else { continue };
         if seen.contains(&t.provider) {
             continue;
         }
@@ -150,6 +186,35 @@ fn baseline(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
+/// What a model's first load costs a fresh worker once, beyond the same load in a warmed worker: the
+/// libraries and kernels the provider sets up on first use, which stay for the worker's life.
+fn warmup(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Worker warm-up (paid once per worker, by its first model, beyond the provider baseline)",
+        &["Model", "Weights", "Provider", "RAM kept MB", "VRAM kept MB", "First load +ms", "First inference +ms", "Measured by"],
+    );
+    let order = |id: &str| r.models.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
+    let mut rows = worker_warmups(r);
+    rows.sort_by_key(|w| (order(&w.model), w.provider));
+    for w in rows {
+        s.rows.push(vec![
+            w.model.clone(),
+            model(r, &w.model).map(|m| m.weights.to_string()).unwrap_or_default(),
+            w.provider.to_string(),
+            spread(w.rss_mb.as_ref(), 1, true),
+            spread(w.gpu_mb.as_ref(), 1, true),
+            spread(w.load_ms.as_ref(), 1, true),
+            spread(w.first_inference_ms.as_ref(), 1, true),
+            match w.source {
+                WarmupSource::FreshWorkers => format!("{} fresh workers", w.rss_mb.as_ref().map_or(0, |s| s.n)),
+                WarmupSource::LeakFirstCycle => "leak, cycle 1".into(),
+            },
+        ]);
+    }
+    s.notes.push("Kept: memory after the first load's unload and malloc_trim, above the memory before it; it stays for the life of the worker. +ms: the first load and its first inference against the same in a warmed worker. It is the worker's cost, not the model's and not a leak: per-model figures below leave it out. Figures are medians (min-max) over fresh workers where there are several.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
 /// One row per model that ran on two providers: the first provider's figure beside the second's,
 /// with the speed-up. Only where one run holds both (`--provider cpu,cuda`).
 fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
@@ -164,34 +229,73 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
         &[
             "Model",
             "Weights",
-            &format!("Load ms {a} / {b}"),
+            &format!("Fresh worker load ms {a} / {b}"),
             &format!("Later loads ms {a} / {b}"),
             &format!("First inf ms {a} / {b}"),
             &format!("p50 ms {a} / {b}"),
             &format!("p50 {a}/{b}"),
             &format!("RAM +MB {a} / {b}"),
-            &format!("GPU +MB {b}"),
+            &format!("VRAM +MB {b} (arena)"),
         ],
     );
     for (t, x) in singles.iter().filter(|(t, _)| t.provider == a) {
         let Some((_, y)) = singles.iter().find(|(u, _)| u.provider == b && u.model() == t.model()) else { continue };
-        let p50 = |m: &SingleResult| m.steady.as_ref().map(|s| s.median);
-        let speedup = p50(x).zip(p50(y)).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
+        let (x, y) = (&x.summary, &y.summary);
+        let speedup = med(&x.steady_p50_ms).zip(med(&y.steady_p50_ms)).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
         s.rows.push(vec![
             t.model().into(),
             weights(t),
-            pair(num(Some(x.load_time_ms), 1), num(Some(y.load_time_ms), 1)),
+            pair(num(med(&x.first_load_ms), 1), num(med(&y.first_load_ms), 1)),
             pair(num(later_loads_ms(r, t.model(), a), 1), num(later_loads_ms(r, t.model(), b), 1)),
-            pair(num(Some(x.first_inference_ms), 1), num(Some(y.first_inference_ms), 1)),
-            pair(num(p50(x), 2), num(p50(y), 2)),
+            pair(num(med(&x.first_inference_ms), 1), num(med(&y.first_inference_ms), 1)),
+            pair(num(med(&x.steady_p50_ms), 2), num(med(&y.steady_p50_ms), 2)),
             speedup.map(|v| format!("{v:.1}x")).unwrap_or_else(|| "—".into()),
-            pair(signed(x.figures.memory_increase_mb, 1), signed(y.figures.memory_increase_mb, 1)),
-            signed(y.figures.gpu_memory_increase_mb, 1),
+            pair(signed(med(&x.memory_increase_mb), 1), signed(med(&y.memory_increase_mb), 1)),
+            signed(med(&y.gpu_memory_increase_mb), 1),
         ]);
     }
     s.notes.push(format!(
-        "Load: the model's first load in a fresh worker, after the provider baseline above. Later loads: the median of the cold scenario's warm loads in one worker, else of the leak scenario's cycles after the first. p50 {a}/{b}: how many times faster the steady state runs on {b}."
+        "Fresh worker load: the model's first load in a new worker, after the provider baseline (median over the fresh workers). Later loads: the median of the cold scenario's warm loads in one worker, else of the leak scenario's cycles after the first. First inference, p50 and RAM: in a warmed worker. p50 {a}/{b}: how many times faster the steady state runs on {b}."
     ));
+    s.notes.extend(arena_note(r));
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// What a new worker costs before it answers, over several fresh workers: spawn-to-ready, the
+/// first load and its first inference, the first model's footprint.
+fn fresh_workers(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Fresh workers (scenario single: each worker from its own spawn)",
+        &[
+            "Model",
+            "Weights",
+            "Provider",
+            "Workers",
+            "Spawn to ready ms",
+            "First load ms",
+            "First inference ms",
+            "Memory +MB",
+            "VRAM +MB (arena)",
+        ],
+    );
+    for (t, m) in singles(r) {
+        let x = &m.summary;
+        s.rows.push(vec![
+            t.model().into(),
+            weights(t),
+            t.provider.to_string(),
+            m.workers.len().to_string(),
+            spread(x.spawn_to_ready_ms.as_ref(), 0, false),
+            spread(x.first_load_ms.as_ref(), 1, false),
+            spread(x.first_load_first_inference_ms.as_ref(), 1, false),
+            spread(x.first_load_memory_increase_mb.as_ref(), 1, true),
+            spread(x.first_load_gpu_memory_increase_mb.as_ref(), 1, true),
+        ]);
+    }
+    s.notes.push("Median (min-max) over the workers. Spawn to ready: from starting the worker process to the end of its first inference, measured by mora from outside (provider initialisation, first load and first inference included). Memory: the first model's footprint, the worker's one-time warm-up included.".into());
+    if first_load_only(r) {
+        s.notes.push("Recorded with results schema 1: one worker per trial and no spawn-to-ready; its single-scenario figures below are this first load too, warm-up included.".into());
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -214,7 +318,7 @@ fn later_loads_ms(r: &ResultsFile, model: &str, provider: Provider) -> Option<f6
 
 fn single(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
-        "Load and inference (scenario single)",
+        "Load and inference in a warmed worker (scenario single)",
         &[
             "Model",
             "Type",
@@ -229,18 +333,21 @@ fn single(r: &ResultsFile) -> Option<Section> {
             "p99 ms",
             "Memory +MB",
             "anon/file MB",
-            "GPU +MB",
+            "VRAM +MB (arena)",
             "Load peak MB",
         ],
     );
     for (t, m) in singles(r) {
         let info = model(r, t.model());
-        let cache = match (m.cache_hit, m.resident_fraction_before_load) {
+        let first = &m.workers[0];
+        let cache = match (first.cache_hit, first.resident_fraction_before_load) {
             (Some(true), _) => "HIT".to_string(),
             (Some(false), Some(f)) => format!("MISS ({:.0}%)", f * 100.0),
             _ => "—".into(),
         };
-        let f = &m.figures;
+        let x = &m.summary;
+        let anon = median(&m.workers.iter().filter_map(|w| w.figures.memory_increase_anon_mb).collect::<Vec<_>>());
+        let file = median(&m.workers.iter().filter_map(|w| w.figures.memory_increase_file_mb).collect::<Vec<_>>());
         s.rows.push(vec![
             t.model().into(),
             info.map(|i| i.model_type.to_string()).unwrap_or_default(),
@@ -248,18 +355,24 @@ fn single(r: &ResultsFile) -> Option<Section> {
             t.provider.to_string(),
             num(info.map(|i| i.size_mb), 1),
             cache,
-            num(Some(m.load_time_ms), 1),
-            num(Some(m.first_inference_ms), 1),
-            num(m.steady.as_ref().map(|s| s.median), 2),
-            num(m.steady.as_ref().map(|s| s.p95), 2),
-            num(m.steady.as_ref().map(|s| s.p99), 2),
-            signed(f.memory_increase_mb, 1),
-            format!("{} / {}", signed(f.memory_increase_anon_mb, 1), signed(f.memory_increase_file_mb, 1)),
-            signed(f.gpu_memory_increase_mb, 1),
-            num(m.peak_rss_during_load_mb.zip(m.memory.before_load.process.rss_mb).map(|(p, b)| p - b), 1),
+            spread(x.load_time_ms.as_ref(), 1, false),
+            spread(x.first_inference_ms.as_ref(), 1, false),
+            num(med(&x.steady_p50_ms), 2),
+            num(med(&x.steady_p95_ms), 2),
+            num(med(&x.steady_p99_ms), 2),
+            spread(x.memory_increase_mb.as_ref(), 1, true),
+            format!("{} / {}", signed(anon, 1), signed(file, 1)),
+            signed(med(&x.gpu_memory_increase_mb), 1),
+            num(med(&x.load_peak_mb), 1),
         ]);
     }
-    s.notes.push("Cache: whether the model's files were in the page cache before the load (mincore). p50/p95/p99 over the steady-state runs after the warm-up. Load peak: the highest RSS during the load above the RSS before it.".into());
+    s.notes.push("The model's own figures: each fresh worker first loads and unloads the model once (the warm-up above), then loads it again for these. Median (min-max) over the workers; p50/p95/p99 over each worker's steady-state runs after the warm-up calls (median over workers). Cache: whether the model's files were in the page cache before the load (mincore). Load peak: the highest RSS during the load above the RSS before it.".into());
+    s.notes.extend(arena_note(r));
+    if first_load_only(r) {
+        s.notes.push(
+            "Schema 1 trials measured a fresh worker's first load only: their figures here include the worker's one-time warm-up.".into(),
+        );
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -275,26 +388,29 @@ fn unload(r: &ResultsFile) -> Option<Section> {
             "Reclaimed %",
             "After trim MB",
             "After trim %",
-            "GPU reclaimed MB",
-            "GPU %",
+            "VRAM reclaimed MB",
+            "VRAM %",
         ],
     );
     for (t, m) in singles(r) {
-        let f = &m.figures;
+        let x = &m.summary;
+        let figure = |f: fn(&crate::results::UnloadFigures) -> Option<f64>| {
+            median(&m.workers.iter().filter_map(|w| f(&w.figures)).collect::<Vec<_>>())
+        };
         s.rows.push(vec![
             t.model().into(),
             weights(t),
             t.provider.to_string(),
-            num(Some(m.unload_time_ms), 1),
-            num(f.memory_reclaimed_mb, 1),
-            num(f.reclamation_percentage, 1),
-            num(f.memory_reclaimed_after_trim_mb, 1),
-            num(f.reclamation_after_trim_percentage, 1),
-            num(f.gpu_memory_reclaimed_mb, 1),
-            num(f.gpu_reclamation_percentage, 1),
+            num(med(&x.unload_time_ms), 1),
+            num(figure(|f| f.memory_reclaimed_mb), 1),
+            spread(x.reclamation_percentage.as_ref(), 1, false),
+            num(figure(|f| f.memory_reclaimed_after_trim_mb), 1),
+            spread(x.reclamation_after_trim_percentage.as_ref(), 1, false),
+            num(figure(|f| f.gpu_memory_reclaimed_mb), 1),
+            num(med(&x.gpu_reclamation_percentage), 1),
         ]);
     }
-    s.notes.push("Reclaimed % = (RSS before unload - RSS after) / (RSS before unload - RSS before load): the share of the model's footprint above the provider baseline that came back. After trim: once more after malloc_trim(0), which returns what the allocator kept.".into());
+    s.notes.push("Reclaimed % = (RSS before unload - RSS after) / (RSS before unload - RSS before load): the share of the model's footprint that came back, in a warmed worker. After trim: once more after malloc_trim(0), which returns what the allocator kept. Medians (min-max) over the workers.".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -349,8 +465,8 @@ fn leak(r: &ResultsFile) -> Option<Section> {
             "Baseline MB",
             "After each unload MB",
             "After each trim MB",
-            "Net MB",
-            "Net after trim MB",
+            "First cycle kept MB",
+            "Growth after trim MB",
             "Slope after trim MB/cycle",
             "Verdict",
         ],
@@ -367,14 +483,68 @@ fn leak(r: &ResultsFile) -> Option<Section> {
                 num(Some(x.baseline_mb), 1),
                 list(&x.after_unload_mb),
                 list(&x.after_trim_mb),
-                signed(Some(x.net_growth_mb), 1),
-                signed(Some(x.net_growth_after_trim_mb), 1),
+                signed(Some(x.first_cycle_retained_mb), 1),
+                format!("{} over {}", signed(Some(x.growth_after_trim_mb), 1), x.judged_cycles),
                 signed(x.slope_after_trim_mb_per_cycle, 2),
                 format!("{} {}", leak_mark(x.verdict), x.verdict),
             ]);
         }
     }
-    s.notes.push("Verdict on the net growth after malloc_trim against the baseline before the first cycle: < 10 MB pass, 10-50 MB caution, > 50 MB fail. Without trim the allocator's retention shows as growth; it is not a leak if trim returns it.".into());
+    s.notes.push("The first cycle is the model's first load in the worker: what it keeps after trim (First cycle kept) is the worker's one-time warm-up, reported apart. The verdict is on the growth after malloc_trim from the end of the first cycle to the end of the last, over the cycles after the first (what a long-running worker sees): < 10 MB pass, 10-50 MB caution, > 50 MB fail. Without trim the allocator's retention shows as growth; it is not a leak if trim returns it.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Different models cycled through one worker: what each adds for good in round 1, how its first
+/// load and inference compare with the later rounds, and growth across the rounds.
+fn rotation(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Models in rotation through one worker (scenario rotation)",
+        &[
+            "Model",
+            "Provider",
+            "Round 1 kept RAM MB",
+            "Round 1 kept VRAM MB",
+            "Load ms first / later",
+            "First inf ms first / later",
+            "After each round MB",
+            "Growth MB",
+            "Verdict",
+        ],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Rotation(x) = m { Some(x.as_ref()) } else { None }) {
+        let added = |series: &Option<crate::results::RotationSeries>, model: &str| {
+            signed(series.as_ref().and_then(|s| s.first_round_added.iter().find(|a| a.model == model)).map(|a| a.mb), 1)
+        };
+        for p in &m.per_model {
+            s.rows.push(vec![
+                p.model.clone(),
+                t.provider.to_string(),
+                added(&m.rss, &p.model),
+                added(&m.gpu, &p.model),
+                format!("{} / {}", num(Some(p.first_load_ms), 1), num(p.later_load_ms, 1)),
+                format!("{} / {}", num(Some(p.first_inference_ms), 1), num(p.later_first_inference_ms, 1)),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        for (what, series) in [("all models, RSS", m.rss.as_ref()), ("all models, VRAM", m.gpu.as_ref())] {
+            let Some(x) = series else { continue };
+            let list = x.after_round_mb.iter().map(|v| format!("{v:.0}")).collect::<Vec<_>>().join(", ");
+            s.rows.push(vec![
+                what.into(),
+                t.provider.to_string(),
+                signed(Some(x.first_round_added.iter().map(|a| a.mb).sum()), 1),
+                String::new(),
+                String::new(),
+                String::new(),
+                list,
+                signed(Some(x.growth_mb), 1),
+                format!("{} {}", leak_mark(x.verdict), x.verdict),
+            ]);
+        }
+    }
+    s.notes.push("One worker loads, runs once, unloads and trims every model in turn, round after round. Round 1 kept: what each model's first load added to the worker for good, above the model before it: near zero after the first model means the one-time warm-up belongs to the worker; a share for each new model means it belongs to its operators and kernels. First / later: round 1 against the median of the later rounds. Growth: after the last round minus after the first, judged like the leak scenario.".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -399,8 +569,8 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
             "Reclaimed by kill MB",
             "Kill %",
             "In-process %",
-            "GPU before/loaded/after MB",
-            "GPU reclaimed MB",
+            "VRAM before/loaded/after MB",
+            "VRAM reclaimed MB",
         ],
     );
     let singles = singles(r);
@@ -409,7 +579,7 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
         let in_process = singles
             .iter()
             .find(|(st, _)| st.model() == t.model() && st.provider == t.provider)
-            .and_then(|(_, sm)| sm.figures.reclamation_percentage);
+            .and_then(|(_, sm)| med(&sm.summary.reclamation_percentage));
         let trio = |a: Option<f64>, b: Option<f64>, c: Option<f64>| format!("{} / {} / {}", num(a, 0), num(b, 0), num(c, 0));
         s.rows.push(vec![
             t.model().into(),
@@ -427,7 +597,7 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
     }
     if let Some((_, m)) = isolations.first() {
         s.notes.push(format!(
-            "mora starts a worker that loads the model and answers once, then reads {} and the GPU before the spawn, while loaded and after killing it. That reading includes other processes: read the worker's private memory (what its exit frees for certain) beside it.",
+            "mora starts a worker that loads the model and answers once, then reads {} and the GPU before the spawn, while loaded and after killing it. That reading includes other processes: read the worker's own memory beside it (anonymous memory is what the cgroup reading counts; private memory also holds file-backed pages of libraries only the worker maps). In-process %: the single scenario's unload in a warmed worker.",
             m.memory_reading
         ));
     }
@@ -437,19 +607,21 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
 fn concurrent(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
         "Concurrent models (scenario concurrent)",
-        &["Models", "Provider", "Load wall ms", "Slowest load ms", "Memory +MB together", "GPU +MB together"],
+        &["Models", "Provider", "Warm-up kept MB", "Load wall ms", "Slowest load ms", "Memory +MB together", "VRAM +MB together"],
     );
     for (t, m) in trials(r, |m| if let Measurements::Concurrent(x) = m { Some(x.as_ref()) } else { None }) {
         let slowest = m.per_model.iter().map(|p| p.load_time_ms).fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
         s.rows.push(vec![
             t.models.join(", "),
             t.provider.to_string(),
+            signed(m.warmup_retained_mb, 1),
             num(Some(m.load_wall_ms), 0),
             num(slowest, 0),
             signed(m.total_increase_mb, 1),
             signed(m.gpu_total_increase_mb, 1),
         ]);
     }
+    s.notes.push("Each model is first loaded, run and unloaded alone (the worker's warm-up, kept apart), then all are loaded at once: Memory +MB together compares with the sum of the single footprints.".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -459,7 +631,7 @@ fn warnings(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Warnings", &["From", "Warning", "Trials"]);
     let mut seen: Vec<(String, String, Vec<&str>)> = Vec::new();
     for t in &r.trials {
-        let ours = t.warnings.iter().map(|w| ("mora".to_string(), w.clone()));
+        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w));
         let runtime = t.runtime_log.iter().map(|l| (format!("ONNX Runtime ({})", l.level), l.message.trim().to_string()));
         for (from, message) in ours.chain(runtime) {
             match seen.iter_mut().find(|(f, m, _)| *f == from && *m == message) {
@@ -501,18 +673,19 @@ pub fn comparison(files: &[(String, &ResultsFile)]) -> Option<Section> {
     let mut s = Section::new("Comparison (scenario single)", &["Trial", "Figure", &a_col, &b_col, "B / A"]);
     let single = |r: &'_ ResultsFile, id: &str| {
         r.trials.iter().find(|t| t.id == id && t.outcome.is_ok()).and_then(|t| match &t.measurements {
-            Some(Measurements::Single(m)) => Some(m.as_ref().clone()),
+            Some(Measurements::Single(m)) => Some(m.summary.clone()),
             _ => None,
         })
     };
     for t in &a.trials {
         let (Some(x), Some(y)) = (single(a, &t.id), single(b, &t.id)) else { continue };
         let figures = [
-            ("load ms", Some(x.load_time_ms), Some(y.load_time_ms)),
-            ("first inference ms", Some(x.first_inference_ms), Some(y.first_inference_ms)),
-            ("p50 ms", x.steady.as_ref().map(|s| s.median), y.steady.as_ref().map(|s| s.median)),
-            ("memory +MB", x.figures.memory_increase_mb, y.figures.memory_increase_mb),
-            ("reclaimed %", x.figures.reclamation_percentage, y.figures.reclamation_percentage),
+            ("fresh worker load ms", med(&x.first_load_ms), med(&y.first_load_ms)),
+            ("load ms", med(&x.load_time_ms), med(&y.load_time_ms)),
+            ("first inference ms", med(&x.first_inference_ms), med(&y.first_inference_ms)),
+            ("p50 ms", med(&x.steady_p50_ms), med(&y.steady_p50_ms)),
+            ("memory +MB", med(&x.memory_increase_mb), med(&y.memory_increase_mb)),
+            ("reclaimed %", med(&x.reclamation_percentage), med(&y.reclamation_percentage)),
         ];
         for (name, va, vb) in figures {
             let ratio = va.zip(vb).filter(|(a, _)| a.abs() > 1e-9).map(|(a, b)| b / a);

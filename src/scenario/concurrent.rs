@@ -1,5 +1,7 @@
-//! Scenario `concurrent`: the selected models loaded at once (rayon) in one process; their total
-//! footprint against the sum of their single footprints, and how loads contend.
+//! Scenario `concurrent`: each selected model loaded, run and unloaded alone first (the worker's
+//! warm-up, so the total below compares with single footprints measured in a warmed worker), then all
+//! of them at once (rayon) in one process: their total footprint against the sum of their single
+//! footprints, and how loads contend.
 
 use std::time::Instant;
 
@@ -8,11 +10,23 @@ use rayon::prelude::*;
 
 use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
-use crate::probe::GpuReading;
 use crate::probe::process::delta;
+use crate::probe::{GpuReading, malloc_trim};
 use crate::results::{ConcurrentModel, ConcurrentResult};
 
 pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
+    w.phase("warmup");
+    malloc_trim();
+    let before_warmup = w.snapshot();
+    let mut warmup = Vec::with_capacity(w.spec.models.len());
+    for model in &w.spec.models {
+        super::read_through(model)?;
+        let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut None)?;
+        let first_inference_ms = loaded.run()?;
+        loaded.unload();
+        warmup.push(ConcurrentModel { model: model.id.clone(), load_time_ms, first_inference_ms });
+    }
+    malloc_trim();
     w.phase("concurrent_load");
     let before = w.snapshot();
     let (runtime, setup) = (&w.runtime, &w.spec.provider);
@@ -34,13 +48,19 @@ pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
     drop(models);
     let reading = GpuReading::choose([&after_first_inference]);
     let gpu = |s: &crate::probe::MemorySnapshot| reading.and_then(|r| r.read(s));
-    Ok(ConcurrentResult {
+    let mut result = ConcurrentResult {
         provider_baseline: w.provider_baseline.clone(),
+        warmup,
+        before_warmup: Some(before_warmup),
         load_wall_ms,
         per_model,
         total_increase_mb: delta(after_first_inference.process.rss_mb, before.process.rss_mb),
         gpu_total_increase_mb: delta(gpu(&after_first_inference), gpu(&before)),
         before,
         after_first_inference,
-    })
+        warmup_retained_mb: None,
+        gpu_warmup_retained_mb: None,
+    };
+    result.rederive();
+    Ok(result)
 }

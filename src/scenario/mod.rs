@@ -1,17 +1,23 @@
 //! The scenarios that run inside a worker, one file each. Isolation runs on the parent's side
-//! (`crate::isolation`); its worker half is `serve`.
+//! (`crate::isolation`); its worker half is `serve`. Every scenario but isolation starts with the
+//! model's first load in the fresh worker ([`first_load`]), so that the worker's one-time warm-up is
+//! measured apart and kept out of the model's figures.
 
 pub mod cold;
 pub mod concurrent;
 pub mod leak;
+pub mod rotation;
 pub mod serve;
 pub mod single;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-use crate::probe::{MemorySnapshot, Probe};
-use crate::protocol::{Channel, ModelSpec, TrialSpec};
-use crate::results::ProviderBaseline;
+use crate::fault;
+use crate::inputs::ModelInputs;
+use crate::model::LoadedModel;
+use crate::probe::{MemorySnapshot, Probe, malloc_trim, page_cache};
+use crate::protocol::{Channel, ModelSpec, ReadyReport, TrialSpec, WorkerMessage};
+use crate::results::{FirstLoad, ProviderBaseline};
 use crate::runtime::Runtime;
 
 /// What a scenario works with inside the worker: the trial, the runtime, the probe, the channel to
@@ -45,36 +51,36 @@ pub fn only_model<'a>(worker: &TrialContext<'a>) -> Result<&'a ModelSpec> {
     }
 }
 
-/// Faults injected on purpose through `MORA_FAULT`, so the tests can prove that a crashing, hanging or
-/// leaking trial is reported as such and never takes the run down. Unset in normal use.
-pub mod fault {
-    /// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
-    /// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
-    pub fn inject(phase: &str) {
-        let Ok(spec) = std::env::var("MORA_FAULT") else { return };
-        for fault in spec.split(',') {
-            let Some((kind, at)) = fault.split_once(':') else { continue };
-            if !phase.starts_with(at) {
-                continue;
-            }
-            match kind {
-                "crash" => std::process::abort(),
-                "exit" => std::process::exit(3),
-                "hang" => loop {
-                    std::thread::sleep(std::time::Duration::from_secs(3600));
-                },
-                _ => {}
-            }
-        }
+/// Reads every file of the model through the page cache: the loads after it are cached ones.
+pub fn read_through(model: &ModelSpec) -> Result<()> {
+    for file in &model.files {
+        page_cache::read_through(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
+    Ok(())
+}
 
-    /// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.
-    pub fn keep_outputs() -> bool {
-        std::env::var("MORA_FAULT").is_ok_and(|f| f.split(',').any(|x| x == "keep-outputs"))
-    }
-
-    /// `keep-sessions`: the leak scenario never drops its sessions, a deliberate leak of every model.
-    pub fn keep_sessions() -> bool {
-        std::env::var("MORA_FAULT").is_ok_and(|f| f.split(',').any(|x| x == "keep-sessions"))
-    }
+/// The model's first load in this worker: load, first inference, then a `Ready` message (the parent
+/// times spawn-to-ready by it), unload and trim. Whatever the provider sets up on first use stays in
+/// the process and is measured here instead of in the model's figures. Inputs are planned here and
+/// reused by later loads.
+pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<ModelInputs>) -> Result<FirstLoad> {
+    w.phase("first_load");
+    malloc_trim();
+    let before_load = w.snapshot();
+    let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, inputs)?;
+    w.phase("first_load_inference");
+    let first_inference_ms = loaded.run()?;
+    let after_first_inference = w.snapshot();
+    w.channel.send(&WorkerMessage::Ready(Box::new(ReadyReport {
+        provider_baseline: w.provider_baseline.clone(),
+        load_time_ms,
+        first_inference_ms,
+        providers_registered: w.spec.provider.registered_names(),
+    })));
+    w.phase("first_load_unload");
+    loaded.unload();
+    let after_unload = w.snapshot();
+    malloc_trim();
+    let after_trim = w.snapshot();
+    Ok(FirstLoad { load_time_ms, first_inference_ms, before_load, after_first_inference, after_unload, after_trim })
 }

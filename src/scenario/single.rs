@@ -1,40 +1,43 @@
-//! Scenario `single`: load (timed), first inference, warm-up curve, steady state, unload, trim.
-//! The load is a cached one: the files are read through first (the proof of concept's load-time
-//! verdicts are for cached loads); the cold scenario measures the other case.
+//! Scenario `single`, in one fresh worker: the model's first load (the worker's warm-up, measured
+//! apart), then the measured load in the warmed worker (timed), first inference, warm-up curve,
+//! steady state, unload, trim. Loads are cached ones: the files are read through first (the proof of
+//! concept's load-time verdicts are for cached loads); the cold scenario measures the other case.
+//! The parent runs this in several fresh workers and summarises them.
 
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
 use crate::probe::{malloc_trim, page_cache, process};
-use crate::results::{PhaseMemory, SingleResult, UnloadFigures};
+use crate::results::{PhaseMemory, SingleResult, SingleTrial, UnloadFigures};
 use crate::stats::Summary;
 use crate::warnings::Warning;
 
 /// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
 pub const CACHE_HIT_FRACTION: f64 = 0.99;
 
-pub fn run(w: &mut TrialContext) -> Result<SingleResult> {
+pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let model = super::only_model(w)?;
     let settings = &w.spec.settings;
 
+    super::read_through(model)?;
+    let mut planned = None;
+    let first_load = super::first_load(w, model, &mut planned)?;
+    let inputs = planned.expect("the first load plans the inputs");
+
     w.phase("load");
-    for file in &model.files {
-        page_cache::read_through(file).with_context(|| format!("cannot read {}", file.display()))?;
-    }
+    super::read_through(model)?;
     let resident = page_cache::resident_fraction_of(&model.files).ok().flatten();
     // Start from a trimmed heap, as the leak scenario does: what a trim returns later is then the
-    // model's, not what the allocator kept from the provider initialisation.
+    // model's, not what the allocator kept from the first load.
     malloc_trim();
     let peak_reset = process::reset_peak_rss();
     let before_load = w.snapshot();
     let (session, load_time_ms) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
     let after_load = w.snapshot();
     let peak_rss_during_load_mb = if peak_reset { after_load.process.peak_rss_mb } else { None };
-
-    let inputs = LoadedModel::plan_inputs(&session, model)?;
     let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
 
     w.phase("first_inference");
@@ -57,8 +60,10 @@ pub fn run(w: &mut TrialContext) -> Result<SingleResult> {
     let after_trim = w.snapshot();
 
     let memory = PhaseMemory { before_load, after_load, after_first_inference, before_unload, after_unload, after_trim };
-    Ok(SingleResult {
+    Ok(SingleTrial::new(vec![SingleResult {
         provider_baseline: w.provider_baseline.clone(),
+        spawn_to_ready_ms: None,
+        first_load: Some(first_load),
         inputs: inputs.described.clone(),
         resident_fraction_before_load: resident,
         cache_hit: resident.map(|r| r >= CACHE_HIT_FRACTION),
@@ -72,5 +77,5 @@ pub fn run(w: &mut TrialContext) -> Result<SingleResult> {
         trim_time_ms,
         figures: UnloadFigures::from_phases(&memory),
         memory,
-    })
+    }]))
 }

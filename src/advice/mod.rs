@@ -1,0 +1,591 @@
+//! The proof of concept's verdicts and recommendations, computed from measured figures. Pure: results
+//! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
+//! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
+
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+pub use crate::recommendation::{Level, Recommendation, Topic};
+pub use rules::*;
+
+use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::{LeakSeries, LeakVerdict, Measurements, ResultsFile, SingleTrial, TrialRecord};
+use crate::runtime::Provider;
+use crate::stats::Summary;
+
+/// Re-derives every figure and verdict of `results` from its raw measurements and writes the advice
+/// with the current rules ([`RULES_VERSION`]), so a run recorded under older rules is judged again
+/// without being rerun.
+pub fn judge(results: &mut ResultsFile) {
+    crate::results::derive::rederive(results, &leak_verdict);
+    if results.rules_version != RULES_VERSION {
+        results.run.notes.push(format!(
+            "verdicts and advice re-derived from the raw figures with rules v{RULES_VERSION} (the run was judged with rules v{})",
+            results.rules_version
+        ));
+        results.rules_version = RULES_VERSION;
+    }
+    results.recommendations = recommend(results);
+}
+
+/// Recommendations per provider that ran, from the trials that succeeded.
+pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    let mut providers: Vec<Provider> = results.trials.iter().map(|t| t.provider).collect();
+    providers.sort();
+    providers.dedup();
+    for provider in providers {
+        let trials: Vec<&TrialRecord> = results.trials.iter().filter(|t| t.provider == provider && t.outcome.is_ok()).collect();
+        let random = |model: &str| results.models.iter().any(|m| m.id == model && m.weights == crate::config::Weights::Random);
+        let label = |model: &str| if random(model) { format!("{model} (random weights)") } else { model.to_string() };
+        let warmup = WorkerCost::of(results, provider, &trials);
+        out.extend(loading(provider, &trials, &label));
+        out.extend(worker_warmup(provider, &warmup, &label));
+        out.extend(memory(provider, &trials, &label));
+        out.extend(leaks(provider, &trials, &label));
+        out.extend(planning(provider, &trials, &warmup, &label));
+        out.extend(cold_start(provider, &trials, &label));
+        out.extend(concurrency(provider, &trials, &label));
+        out.extend(rotation(provider, &trials, &label));
+    }
+    out
+}
+
+type Label<'a> = &'a dyn Fn(&str) -> String;
+
+/// The single scenario's trials of one provider, by model.
+fn singles<'a>(trials: &[&'a TrialRecord]) -> Vec<(&'a str, &'a SingleTrial)> {
+    trials
+        .iter()
+        .filter_map(|t| match &t.measurements {
+            Some(Measurements::Single(s)) => Some((t.model(), s.as_ref())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn median(s: &Option<Summary>) -> Option<f64> {
+    s.as_ref().map(|s| s.median)
+}
+
+/// "310 ms (median of 3, 235..322)" where there are several samples, else "310 ms (one sample)".
+fn with_spread(s: &Summary, unit: &str) -> String {
+    if s.n > 1 {
+        format!("{:.0} {unit} (median of {}, {:.0}..{:.0})", s.median, s.n, s.min, s.max)
+    } else {
+        format!("{:.0} {unit} (one sample)", s.median)
+    }
+}
+
+/// A one-time cost that every worker showed: the median where the whole range is above zero, else
+/// `None` (within the noise between workers). A single sample is taken at its word; the evidence
+/// labels it as one sample.
+fn consistent_cost(s: &Summary) -> Option<f64> {
+    (s.min > 0.0).then_some(s.median)
+}
+
+/// Cached load time per model, in a warmed worker: the median of the cold scenario's warm loads
+/// where it ran, else the single scenario's median load. Models whose single load was not cached
+/// count only through the cold scenario.
+fn cached_loads(trials: &[&TrialRecord]) -> BTreeMap<String, (f64, f64)> {
+    let mut loads = BTreeMap::new();
+    for (model, s) in singles(trials) {
+        let cached = s.workers.iter().all(|w| w.cache_hit != Some(false));
+        if let (true, Some(load), Some(first)) = (cached, median(&s.summary.load_time_ms), median(&s.summary.first_inference_ms)) {
+            loads.insert(model.to_string(), (load, first));
+        }
+    }
+    for t in trials {
+        if let Some(Measurements::Cold(c)) = &t.measurements {
+            if let (Some(load), Some(first)) = (&c.warm_load, &c.warm_first_inference) {
+                loads.insert(t.model().to_string(), (load.median, first.median));
+            }
+        }
+    }
+    loads
+}
+
+fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let loads = cached_loads(trials);
+    if loads.is_empty() {
+        return None;
+    }
+    let avg = loads.values().map(|(l, _)| l).sum::<f64>() / loads.len() as f64;
+    let (slowest, (slow_ms, _)) = loads.iter().max_by(|a, b| a.1.0.total_cmp(&b.1.0))?;
+    let level = load_level(avg);
+    let mut action = format!("in a running worker: {}", load_action(level));
+    let slow_level = load_level(*slow_ms);
+    if slow_level > level {
+        action.push_str(&format!("; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level)));
+    }
+    // A new worker answers its first request only after the provider, the worker's warm-up and the
+    // load: judged apart, since that is what scaling out or isolating costs.
+    let fresh: Vec<(&str, &Summary)> =
+        singles(trials).into_iter().filter_map(|(m, s)| s.summary.spawn_to_ready_ms.as_ref().map(|r| (m, r))).collect();
+    let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), *slow_ms)]);
+    if let Some((model, ready)) = fresh.iter().max_by(|a, b| a.1.median.total_cmp(&b.1.median)) {
+        let fresh_level = load_level(ready.max);
+        action.push_str(&format!(
+            "; a fresh worker answers its first request after up to {:.0} ms ({}, {}): {}",
+            ready.max,
+            label(model),
+            fresh_level,
+            if fresh_level > level {
+                "start workers ahead of demand and keep them running"
+            } else {
+                "starting workers on demand is viable"
+            }
+        ));
+        figures.insert("max_fresh_worker_ready_ms".into(), ready.max);
+    }
+    let mut evidence: Vec<String> = loads
+        .iter()
+        .map(|(m, (l, f))| format!("{}: warm worker load {l:.0} ms + first inference {f:.0} ms = first request {:.0} ms", label(m), l + f))
+        .collect();
+    evidence
+        .extend(fresh.iter().map(|(m, r)| format!("{}: fresh worker ready (spawn to first answer) {}", label(m), with_spread(r, "ms"))));
+    Some(Recommendation {
+        topic: Topic::LoadingStrategy,
+        provider,
+        level,
+        verdict: format!("{} cached load time (avg {avg:.0} ms over {} models, warm worker)", capitalise(&level.to_string()), loads.len()),
+        action,
+        evidence,
+        figures,
+    })
+}
+
+/// What one fresh worker of a provider pays once: the provider baseline and the largest warm-up any
+/// model triggered (RAM, VRAM and the first load's and first inference's extra time).
+struct WorkerCost {
+    baseline_rss_mb: Option<f64>,
+    baseline_gpu_mb: Option<f64>,
+    baseline_ms: Option<f64>,
+    /// (model, median MB) of the largest warm-up.
+    rss: Option<(String, f64)>,
+    gpu: Option<(String, f64)>,
+    load_ms: Option<(String, f64)>,
+    first_inference_ms: Option<(String, f64)>,
+    from_leak_only: bool,
+    evidence: Vec<(String, String)>,
+}
+
+impl WorkerCost {
+    fn of(results: &ResultsFile, provider: Provider, trials: &[&TrialRecord]) -> WorkerCost {
+        let warmups: Vec<_> = worker_warmups(results).into_iter().filter(|w| w.provider == provider).collect();
+        let largest = |f: &dyn Fn(&crate::results::derive::WarmupFigures) -> Option<f64>| {
+            warmups.iter().filter_map(|w| f(w).map(|v| (w.model.clone(), v))).max_by(|a, b| a.1.total_cmp(&b.1))
+        };
+        let cost = |s: &Option<Summary>| s.as_ref().and_then(consistent_cost);
+        let baselines: Vec<_> = trials.iter().filter_map(|t| t.measurements.as_ref()?.provider_baseline()).collect();
+        let med = |f: &dyn Fn(&crate::results::ProviderBaseline) -> Option<f64>| {
+            crate::stats::median(&baselines.iter().filter_map(|b| f(b)).collect::<Vec<_>>())
+        };
+        WorkerCost {
+            baseline_rss_mb: med(&|b| b.rss_mb),
+            baseline_gpu_mb: med(&|b| b.gpu_mb),
+            baseline_ms: med(&|b| Some(b.init_ms + b.first_run_ms)),
+            rss: largest(&|w| cost(&w.rss_mb)),
+            gpu: largest(&|w| cost(&w.gpu_mb)),
+            load_ms: largest(&|w| cost(&w.load_ms)),
+            first_inference_ms: largest(&|w| cost(&w.first_inference_ms)),
+            from_leak_only: !warmups.is_empty() && warmups.iter().all(|w| w.source == WarmupSource::LeakFirstCycle),
+            evidence: warmups
+                .iter()
+                .map(|w| {
+                    let parts = [
+                        ("RAM kept", &w.rss_mb, "MB"),
+                        ("VRAM kept", &w.gpu_mb, "MB"),
+                        ("first load", &w.load_ms, "ms"),
+                        ("first inference", &w.first_inference_ms, "ms"),
+                    ];
+                    let text: Vec<String> = parts
+                        .iter()
+                        .filter_map(|(what, s, unit)| {
+                            let s = s.as_ref()?;
+                            let noise = if consistent_cost(s).is_none() { ", within noise" } else { "" };
+                            Some(format!("{what} {}{noise}", with_spread(s, unit)))
+                        })
+                        .collect();
+                    (w.model.clone(), text.join("; "))
+                })
+                .collect(),
+        }
+    }
+
+    /// Memory a worker pays once, beyond its models (RAM on CPU, VRAM on CUDA).
+    fn planning_mb(&self, provider: Provider) -> (f64, f64) {
+        match provider {
+            Provider::Cuda => (self.baseline_gpu_mb.unwrap_or(0.0), self.gpu.as_ref().map_or(0.0, |g| g.1.max(0.0))),
+            Provider::Cpu => (self.baseline_rss_mb.unwrap_or(0.0), self.rss.as_ref().map_or(0.0, |r| r.1.max(0.0))),
+        }
+    }
+}
+
+fn worker_warmup(provider: Provider, cost: &WorkerCost, label: Label) -> Option<Recommendation> {
+    if cost.evidence.is_empty() {
+        return None;
+    }
+    let baseline = format!(
+        "provider baseline {} MB RAM{} in {} ms",
+        cost.baseline_rss_mb.map_or("—".into(), |v| format!("{v:.0}")),
+        cost.baseline_gpu_mb.map(|v| format!(" + {v:.0} MB VRAM")).unwrap_or_default(),
+        cost.baseline_ms.map_or("—".into(), |v| format!("{v:.0}"))
+    );
+    // Only costs every fresh worker showed; the others are within the noise between workers.
+    let parts: Vec<String> = [
+        cost.rss.as_ref().map(|(m, v)| format!("+{v:.0} MB RAM ({m})")),
+        cost.gpu.as_ref().map(|(m, v)| format!("+{v:.0} MB VRAM ({m})")),
+        cost.load_ms.as_ref().map(|(m, v)| format!("+{v:.0} ms on the first load ({m})")),
+        cost.first_inference_ms.as_ref().map(|(m, v)| format!("+{v:.0} ms on the first inference ({m})")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let first_model = if parts.is_empty() {
+        "its first model adds nothing beyond the noise between workers".to_string()
+    } else {
+        format!("its first model up to {}", parts.join(", "))
+    };
+    let extra_ms = cost.load_ms.as_ref().map_or(0.0, |x| x.1) + cost.first_inference_ms.as_ref().map_or(0.0, |x| x.1);
+    // Large one-time costs make worker churn expensive: judge them with the load-time tiers.
+    let level = load_level(cost.baseline_ms.unwrap_or(0.0) + extra_ms);
+    let mut action = "size every worker for it once, not per model; keep workers alive across models rather than start one per model or per request, since subprocess isolation pays it again for every new worker".to_string();
+    if cost.from_leak_only {
+        action.push_str(" (measured from the leak scenario's first cycle: one worker per model; rerun with the single scenario for the median over fresh workers)");
+    }
+    let figure = |x: &Option<(String, f64)>| x.as_ref().map_or(0.0, |x| x.1);
+    let mut figures = BTreeMap::from([
+        ("warmup_rss_mb".to_string(), figure(&cost.rss)),
+        ("warmup_load_ms".to_string(), figure(&cost.load_ms)),
+        ("warmup_first_inference_ms".to_string(), figure(&cost.first_inference_ms)),
+    ]);
+    if provider == Provider::Cuda {
+        figures.insert("warmup_gpu_mb".into(), figure(&cost.gpu));
+    }
+    Some(Recommendation {
+        topic: Topic::WorkerWarmup,
+        provider,
+        level,
+        verdict: format!("Each fresh {provider} worker pays once: {baseline}, then {first_model}"),
+        action,
+        evidence: cost.evidence.iter().map(|(m, text)| format!("{}: {text}", label(m))).collect(),
+        figures,
+    })
+}
+
+fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let mut rows = Vec::new();
+    for (model, s) in singles(trials) {
+        let sm = &s.summary;
+        let (plain, trimmed) = match provider {
+            Provider::Cuda if sm.gpu_reclamation_percentage.is_some() => (&sm.gpu_reclamation_percentage, &sm.gpu_reclamation_percentage),
+            _ => (&sm.reclamation_percentage, &sm.reclamation_after_trim_percentage),
+        };
+        if let Some(p) = plain {
+            rows.push((model.to_string(), p.clone(), trimmed.clone().unwrap_or_else(|| p.clone())));
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let avg = rows.iter().map(|r| r.1.median).sum::<f64>() / rows.len() as f64;
+    let avg_trim = rows.iter().map(|r| r.2.median).sum::<f64>() / rows.len() as f64;
+    let level = reclamation_level(avg);
+    let trim_level = reclamation_level(avg_trim);
+    let what = if provider == Provider::Cuda { "GPU memory" } else { "RAM" };
+    let mut action = format!("{} (rests on the plain unload: drop the session and its outputs)", reclamation_action(level));
+    if trim_level < level {
+        action = format!(
+            "call malloc_trim(0) after each unload: reclamation then reaches {avg_trim:.1}% ({trim_level}: {}); a plain unload gives back {avg:.1}% ({level}: {})",
+            reclamation_action(trim_level),
+            reclamation_action(level)
+        );
+    }
+    if let Some(iso) = isolation_summary(trials) {
+        action.push_str(&format!("; a killed worker gives back {iso}"));
+    }
+    let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
+    Some(Recommendation {
+        topic: Topic::MemoryManagement,
+        provider,
+        level,
+        verdict: format!("{} {what} reclamation after in-process unload (avg {avg:.1}%)", capitalise(&level.to_string())),
+        action,
+        evidence: rows
+            .iter()
+            .map(|(m, p, t)| format!("{}: {:.1}%{} reclaimed by unload, {:.1}% after malloc_trim", label(m), p.median, spread(p), t.median))
+            .collect(),
+        figures: BTreeMap::from([("avg_reclamation_pct".into(), avg), ("avg_reclamation_after_trim_pct".into(), avg_trim)]),
+    })
+}
+
+fn isolation_summary(trials: &[&TrialRecord]) -> Option<String> {
+    let mut pcts = Vec::new();
+    let mut spawn = Vec::new();
+    let mut reading = String::new();
+    for t in trials {
+        if let Some(Measurements::Isolation(i)) = &t.measurements {
+            if let Some(p) = i.reclamation_percentage {
+                pcts.push(p);
+            }
+            spawn.push(i.spawn_to_ready_ms);
+            reading.clone_from(&i.memory_reading);
+        }
+    }
+    if pcts.is_empty() {
+        return None;
+    }
+    let avg = pcts.iter().sum::<f64>() / pcts.len() as f64;
+    let spawn = spawn.iter().sum::<f64>() / spawn.len() as f64;
+    Some(format!("{avg:.1}% on average (read as {reading}), at {spawn:.0} ms spawn-to-ready per new worker"))
+}
+
+fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let mut rows: Vec<(String, &str, &LeakSeries)> = Vec::new();
+    for t in trials {
+        if let Some(Measurements::Leak(l)) = &t.measurements {
+            rows.push((t.model().to_string(), "RAM", &l.rss));
+            if let Some(g) = &l.gpu {
+                rows.push((t.model().to_string(), "VRAM", g));
+            }
+        }
+    }
+    let worst = rows.iter().map(|r| r.2.verdict).max()?;
+    let level = match worst {
+        LeakVerdict::Pass => Level::Excellent,
+        LeakVerdict::Caution => Level::Moderate,
+        LeakVerdict::Fail => Level::Poor,
+    };
+    let cycles = rows.first().map(|r| r.2.judged_cycles).unwrap_or(0);
+    let one_time = rows.iter().filter(|r| r.1 == "RAM").map(|r| r.2.first_cycle_retained_mb).fold(f64::NAN, f64::max);
+    let mut action = leak_action(worst).to_string();
+    if one_time.is_finite() && one_time >= 10.0 {
+        action.push_str(&format!(
+            "; the first cycle in a worker keeps up to +{one_time:.0} MB RAM for the worker's life (its one-time warm-up, not a leak: budget it per worker)"
+        ));
+    }
+    Some(Recommendation {
+        topic: Topic::LeakDetection,
+        provider,
+        level,
+        verdict: format!("{worst} over {cycles} load/unload cycles after the first (worst of {} series)", rows.len()),
+        action,
+        evidence: rows
+            .iter()
+            .map(|(m, what, s)| {
+                format!(
+                    "{} {what}: {} growth {:+.1} MB after trim over {} cycles ({:+.1} MB without), slope {:+.2} MB/cycle; first cycle kept {:+.1} MB (one-time)",
+                    label(m),
+                    s.verdict,
+                    s.growth_after_trim_mb,
+                    s.judged_cycles,
+                    s.growth_mb,
+                    s.slope_after_trim_mb_per_cycle.unwrap_or(0.0),
+                    s.first_cycle_retained_mb
+                )
+            })
+            .collect(),
+        figures: rows.iter().map(|(m, what, s)| (format!("{m}.{what}.growth_after_trim_mb"), s.growth_after_trim_mb)).collect(),
+    })
+}
+
+fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, label: Label) -> Option<Recommendation> {
+    let mut rows = Vec::new();
+    let first_load_only = singles(trials).iter().any(|(_, s)| s.workers.iter().any(|w| w.first_load.is_none()));
+    for (model, s) in singles(trials) {
+        let footprint = match provider {
+            Provider::Cuda => median(&s.summary.gpu_memory_increase_mb),
+            Provider::Cpu => median(&s.summary.memory_increase_mb),
+        };
+        if let Some(f) = footprint {
+            rows.push((model.to_string(), f.max(0.0), median(&s.summary.load_peak_mb)));
+        }
+    }
+    let (largest_model, largest, _) = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1))?.clone();
+    let (base, warmup) = cost.planning_mb(provider);
+    let per_worker = worker_budget_mb(largest, base, warmup);
+    let n_models = concurrent_budget_mb(PLANNING_N, largest);
+    let what = if provider == Provider::Cuda { "VRAM" } else { "RAM" };
+    let mut action = format!(
+        "reserve {per_worker:.0} MB {what} per worker (1.5 x {largest:.0} MB + {base:.0} MB provider baseline + {warmup:.0} MB worker warm-up); for {PLANNING_N} concurrent models: ~{:.1} GB {what} minimum ({PLANNING_N} x {largest:.0} MB x 1.5 + 10% buffer)",
+        n_models / 1024.0
+    );
+    if provider == Provider::Cuda {
+        action.push_str(
+            "; VRAM figures are what ONNX Runtime's CUDA arena reserved, which grows in steps (next power of two unless --arena-strategy same-as-requested): a model's own weights can be much smaller",
+        );
+    }
+    // A load can peak above the settled footprint: a memory limit set from the footprint alone kills it.
+    let peaks: Vec<String> = rows
+        .iter()
+        .filter_map(|(m, f, peak)| {
+            let transient = (*peak)?;
+            (provider == Provider::Cpu && transient > 1.5 * f + 1.0)
+                .then(|| format!("{} peaks at +{transient:.0} MB while loading", label(m)))
+        })
+        .collect();
+    if !peaks.is_empty() {
+        action.push_str(&format!("; the load peak exceeds 1.5 x footprint: {}", peaks.join(", ")));
+    }
+    Some(Recommendation {
+        topic: Topic::ResourcePlanning,
+        provider,
+        level: Level::Good,
+        verdict: format!(
+            "Largest model footprint: {largest:.1} MB {what} ({}, {})",
+            label(&largest_model),
+            if first_load_only { "a fresh worker's first load, warm-up included: schema 1 run" } else { "in a warmed worker" }
+        ),
+        action,
+        evidence: rows.iter().map(|(m, f, _)| format!("{}: +{f:.1} MB {what} after first inference", label(m))).collect(),
+        figures: BTreeMap::from([
+            ("largest_footprint_mb".into(), largest),
+            ("provider_baseline_mb".into(), base),
+            ("worker_warmup_mb".into(), warmup),
+            ("per_worker_mb".into(), per_worker),
+            (format!("concurrent_{PLANNING_N}_models_mb"), n_models),
+        ]),
+    })
+}
+
+fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let mut rows = Vec::new();
+    for t in trials {
+        if let Some(Measurements::Cold(c)) = &t.measurements {
+            if let (Some(warm), Some(ratio)) = (&c.warm_load, c.cold_to_warm_ratio) {
+                rows.push((t.model().to_string(), c.cold.load_time_ms, warm.median, ratio, c.eviction_effective, c.first_load.is_some()));
+            }
+        }
+    }
+    let worst = rows.iter().filter(|r| r.4).map(|r| r.3).fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))?;
+    let level = if worst < 1.5 {
+        Level::Excellent
+    } else if worst < 3.0 {
+        Level::Good
+    } else {
+        Level::Moderate
+    };
+    let mut action = if worst >= 1.5 {
+        "cold loads cost more than warm ones: keep model files on a persistent local volume, pre-download at build time, and never clear the cache in production".to_string()
+    } else {
+        "cold and warm loads are close here: storage is not the bottleneck".to_string()
+    };
+    if rows.iter().any(|r| !r.5) {
+        action.push_str(" (some cold loads were the worker's first load and include its one-time warm-up: schema 1 run)");
+    }
+    Some(Recommendation {
+        topic: Topic::ColdStart,
+        provider,
+        level,
+        verdict: format!("Cold load up to {worst:.1}x the warm load"),
+        action,
+        evidence: rows
+            .iter()
+            .map(|(m, cold, warm, ratio, eff, _)| {
+                let note = if *eff { "" } else { " (eviction not effective here: not counted)" };
+                format!("{}: cold {cold:.0} ms vs warm median {warm:.0} ms ({ratio:.1}x){note}", label(m))
+            })
+            .collect(),
+        figures: BTreeMap::from([("max_cold_to_warm_ratio".into(), worst)]),
+    })
+}
+
+fn concurrency(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let (trial, c) = trials.iter().find_map(|t| match &t.measurements {
+        Some(Measurements::Concurrent(c)) => Some((t, c)),
+        _ => None,
+    })?;
+    let total = c.total_increase_mb?;
+    let singles: BTreeMap<&str, f64> =
+        singles(trials).into_iter().filter_map(|(m, s)| Some((m, median(&s.summary.memory_increase_mb)?))).collect();
+    let known: Vec<f64> = trial.models.iter().filter_map(|m| singles.get(m.as_str()).copied()).collect();
+    if known.len() != trial.models.len() {
+        return None;
+    }
+    let sum: f64 = known.iter().sum();
+    let largest = known.iter().copied().fold(0.0, f64::max);
+    let rule = trial.models.len() as f64 * largest * 1.5;
+    let holds = total <= rule;
+    let level = if holds { Level::Good } else { Level::Poor };
+    Some(Recommendation {
+        topic: Topic::Concurrency,
+        provider,
+        level,
+        verdict: format!("{} models loaded at once: +{total:.0} MB together vs {sum:.0} MB as singles", trial.models.len()),
+        action: if holds {
+            format!("the N x largest x 1.5 rule ({rule:.0} MB) covers it")
+        } else {
+            format!("the N x largest x 1.5 rule ({rule:.0} MB) falls short: budget from the measured total")
+        },
+        evidence: c.per_model.iter().map(|m| format!("{}: load {:.0} ms concurrently", label(&m.model), m.load_time_ms)).collect(),
+        figures: BTreeMap::from([("total_mb".into(), total), ("sum_of_singles_mb".into(), sum), ("rule_mb".into(), rule)]),
+    })
+}
+
+/// Different models cycled through one worker: what each new model adds for good, and whether the
+/// rounds after the first grow.
+fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let r = trials.iter().find_map(|t| match &t.measurements {
+        Some(Measurements::Rotation(r)) => Some(r),
+        _ => None,
+    })?;
+    let mut series = vec![("RAM", r.rss.as_ref()?)];
+    series.extend(r.gpu.as_ref().map(|g| ("VRAM", g)));
+    let worst = series.iter().map(|(_, s)| s.verdict).max()?;
+    let level = match worst {
+        LeakVerdict::Pass => Level::Excellent,
+        LeakVerdict::Caution => Level::Moderate,
+        LeakVerdict::Fail => Level::Poor,
+    };
+    let rss = &r.rss.as_ref()?;
+    let rounds = rss.after_round_mb.len();
+    let later: f64 = rss.first_round_added.iter().skip(1).map(|a| a.mb).sum();
+    let first = rss.first_round_added.first().map_or(0.0, |a| a.mb);
+    let tied_to = if later.abs() < 10.0 * rss.first_round_added.len().saturating_sub(1).max(1) as f64 {
+        "the worker (later models added little)"
+    } else {
+        "each new set of operators and kernels (later models added their own)"
+    };
+    let action = match worst {
+        LeakVerdict::Pass => format!(
+            "one long-lived worker can cycle these models: the one-time cost is tied to {tied_to}; budget the largest first-round total (+{:.0} MB) once per worker",
+            first + later
+        ),
+        _ => format!(
+            "cycling these models through one worker grows memory: recycle workers after a bounded number of loads, or isolate models in their own workers; the one-time cost is tied to {tied_to}"
+        ),
+    };
+    let mut evidence: Vec<String> =
+        rss.first_round_added.iter().map(|a| format!("{}: first load added {:+.1} MB RAM for good", label(&a.model), a.mb)).collect();
+    for (what, s) in &series {
+        evidence.push(format!(
+            "{what}: {} growth {:+.1} MB from round 1 to round {rounds}, after each round {:?} MB",
+            s.verdict,
+            s.growth_mb,
+            s.after_round_mb.iter().map(|v| v.round()).collect::<Vec<_>>()
+        ));
+    }
+    Some(Recommendation {
+        topic: Topic::ModelRotation,
+        provider,
+        level,
+        verdict: format!("{worst}: {} models cycled {rounds} times through one worker", rss.first_round_added.len()),
+        action,
+        evidence,
+        figures: BTreeMap::from([
+            ("first_model_added_mb".into(), first),
+            ("later_models_added_mb".into(), later),
+            ("growth_after_first_round_mb".into(), rss.growth_mb),
+        ]),
+    })
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,158 @@
+//! The proof of concept's thresholds and planning rules, as pure functions of one figure each,
+//! tested at every boundary. The rules version names this set: a change to any threshold or to what
+//! a verdict rests on bumps it, and `mora report` says which version judged a run.
+
+use crate::recommendation::Level;
+use crate::results::LeakVerdict;
+
+/// 1: mora 0.1 (leak verdicts against the baseline before the first cycle, one fresh worker).
+/// 2: the worker's one-time warm-up apart: leak verdicts on the growth after the first cycle,
+///    per-model figures from a warmed worker, fresh-worker figures over several workers.
+pub const RULES_VERSION: u32 = 2;
+
+/// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
+pub fn load_level(ms: f64) -> Level {
+    if ms < 2_000.0 {
+        Level::Excellent
+    } else if ms < 5_000.0 {
+        Level::Good
+    } else if ms <= 10_000.0 {
+        Level::Moderate
+    } else {
+        Level::Poor
+    }
+}
+
+pub fn load_action(level: Level) -> &'static str {
+    match level {
+        Level::Excellent => "lazy loading viable: load models on first request",
+        Level::Good => "lazy loading acceptable",
+        Level::Moderate => "consider pre-warming popular models",
+        Level::Poor => "pre-warm at startup",
+    }
+}
+
+/// Reclamation: > 90 % excellent; 70-90 % good; 50-70 % moderate; < 50 % poor.
+pub fn reclamation_level(pct: f64) -> Level {
+    if pct > 90.0 {
+        Level::Excellent
+    } else if pct >= 70.0 {
+        Level::Good
+    } else if pct >= 50.0 {
+        Level::Moderate
+    } else {
+        Level::Poor
+    }
+}
+
+pub fn reclamation_action(level: Level) -> &'static str {
+    match level {
+        Level::Excellent => "in-process unload sufficient",
+        Level::Good => "in-process unload acceptable; monitor long-running processes",
+        Level::Moderate => "consider subprocess isolation for critical services",
+        Level::Poor => "CRITICAL: use subprocess isolation",
+    }
+}
+
+/// Leak (growth over the cycles after the first, after malloc_trim): < 10 MB pass; 10-50 MB caution; > 50 MB fail.
+pub fn leak_verdict(net_growth_mb: f64) -> LeakVerdict {
+    if net_growth_mb < 10.0 {
+        LeakVerdict::Pass
+    } else if net_growth_mb <= 50.0 {
+        LeakVerdict::Caution
+    } else {
+        LeakVerdict::Fail
+    }
+}
+
+pub fn leak_action(v: LeakVerdict) -> &'static str {
+    match v {
+        LeakVerdict::Pass => "no significant leak",
+        LeakVerdict::Caution => "monitor in production",
+        LeakVerdict::Fail => "memory leak detected: use subprocess isolation",
+    }
+}
+
+/// Planning: a worker reserves 1.5 x its model's footprint plus what every worker pays once: the
+/// provider baseline and the warm-up its first model triggers.
+pub fn worker_budget_mb(footprint_mb: f64, provider_baseline_mb: f64, warmup_mb: f64) -> f64 {
+    1.5 * footprint_mb + provider_baseline_mb + warmup_mb
+}
+
+/// Planning: N concurrent models need N x largest x 1.5, plus a 10 % buffer.
+pub fn concurrent_budget_mb(n: usize, largest_mb: f64) -> f64 {
+    n as f64 * largest_mb * 1.5 * 1.1
+}
+
+/// The seed's "N concurrent models" example.
+pub const PLANNING_N: usize = 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_levels_at_every_boundary() {
+        let table = [
+            (0.0, Level::Excellent),
+            (1_999.9, Level::Excellent),
+            (2_000.0, Level::Good),
+            (4_999.9, Level::Good),
+            (5_000.0, Level::Moderate),
+            (10_000.0, Level::Moderate),
+            (10_000.1, Level::Poor),
+        ];
+        for (ms, level) in table {
+            assert_eq!(load_level(ms), level, "{ms} ms");
+        }
+    }
+
+    #[test]
+    fn reclamation_levels_at_every_boundary() {
+        let table = [
+            (100.0, Level::Excellent),
+            (90.1, Level::Excellent),
+            (90.0, Level::Good),
+            (70.0, Level::Good),
+            (69.9, Level::Moderate),
+            (50.0, Level::Moderate),
+            (49.9, Level::Poor),
+            (-5.0, Level::Poor),
+        ];
+        for (pct, level) in table {
+            assert_eq!(reclamation_level(pct), level, "{pct}%");
+        }
+    }
+
+    #[test]
+    fn leak_verdicts_at_every_boundary() {
+        let table = [
+            (-20.0, LeakVerdict::Pass),
+            (0.0, LeakVerdict::Pass),
+            (9.99, LeakVerdict::Pass),
+            (10.0, LeakVerdict::Caution),
+            (50.0, LeakVerdict::Caution),
+            (50.01, LeakVerdict::Fail),
+        ];
+        for (mb, verdict) in table {
+            assert_eq!(leak_verdict(mb), verdict, "{mb} MB");
+        }
+    }
+
+    #[test]
+    fn planning_rules() {
+        // The seed's example: 420.5 MB largest -> 631 MB per worker (no provider baseline in Python).
+        assert!((worker_budget_mb(420.5, 0.0, 0.0) - 630.75).abs() < 1e-9);
+        assert!((worker_budget_mb(100.0, 40.0, 0.0) - 190.0).abs() < 1e-9);
+        // A CUDA worker: 256 MB of arena for the model, 536 MB baseline, 16 MB warm-up.
+        assert!((worker_budget_mb(256.0, 536.0, 16.0) - 936.0).abs() < 1e-9);
+        // 10 x 420.5 x 1.5 = 6307.5 MB, + 10 % = 6938.25 MB.
+        assert!((concurrent_budget_mb(10, 420.5) - 6938.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn levels_order_from_best_to_worst() {
+        assert!(Level::Excellent < Level::Good && Level::Good < Level::Moderate && Level::Moderate < Level::Poor);
+        assert_eq!(Level::Poor.mark(), "❌");
+    }
+}

@@ -1,0 +1,57 @@
+//! Faults injected on purpose through `MORA_FAULT`, so the tests can prove that a crashing, hanging
+//! or leaking trial is reported as such and never takes the run down, and that a worker's one-time
+//! warm-up is kept apart from a model's figures. Unset in normal use. Several faults are separated by
+//! commas.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+fn faults() -> Vec<String> {
+    std::env::var("MORA_FAULT").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
+/// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
+pub fn inject(phase: &str) {
+    for fault in faults() {
+        let Some((kind, at)) = fault.split_once(':') else { continue };
+        if !phase.starts_with(at) {
+            continue;
+        }
+        match kind {
+            "crash" => std::process::abort(),
+            "exit" => std::process::exit(3),
+            "hang" => loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            },
+            _ => {}
+        }
+    }
+}
+
+/// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.
+pub fn keep_outputs() -> bool {
+    faults().iter().any(|f| f == "keep-outputs")
+}
+
+/// `keep-sessions`: the leak scenario never drops its sessions, a deliberate leak of every model.
+pub fn keep_sessions() -> bool {
+    faults().iter().any(|f| f == "keep-sessions")
+}
+
+static FIRST_LOAD_DONE: AtomicBool = AtomicBool::new(false);
+
+/// `first-load-keeps:MB`: the first model load in a worker keeps MB of memory for the worker's life,
+/// as a provider does with the libraries and kernels it loads on first use (CUDA: +160 to +455 MB
+/// RSS). A stand-in for that one-time cost where no GPU is at hand.
+pub fn on_model_loaded() {
+    if FIRST_LOAD_DONE.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let Some(mb) = faults().iter().find_map(|f| f.strip_prefix("first-load-keeps:")?.parse::<usize>().ok()) else { return };
+    let mut block = vec![0u8; mb << 20];
+    // Touch every page so the memory is resident, then keep it for the life of the process.
+    for i in (0..block.len()).step_by(4096) {
+        block[i] = 1;
+    }
+    std::mem::forget(block);
+}

@@ -1,0 +1,385 @@
+//! What each scenario measured: raw samples and memory snapshots, with the figures derived from them
+//! beside them (computed in [`super::derive`], recomputed by `mora report` with the current rules).
+
+use serde::{Deserialize, Serialize};
+
+use crate::inputs::InputDescription;
+use crate::probe::{GpuReading, MemorySnapshot, SystemMemory};
+use crate::stats::Summary;
+
+/// Initialising the provider with a tiny model before any real one: time and memory that every worker
+/// pays once, reported apart from the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderBaseline {
+    /// Environment + provider libraries + (CUDA) context: the tiny model's session creation.
+    pub init_ms: f64,
+    /// The tiny model's first run (kernel selection, first allocations).
+    pub first_run_ms: f64,
+    pub before: MemorySnapshot,
+    /// After the tiny session was dropped: what the provider keeps for the life of the process.
+    pub after: MemorySnapshot,
+    pub rss_mb: Option<f64>,
+    pub gpu_mb: Option<f64>,
+}
+
+/// A model's first load in a fresh worker, after the provider baseline: load, first inference,
+/// unload, `malloc_trim(0)`. What stays after it is the worker's one-time warm-up (libraries and
+/// kernels the tiny warm-up model never touched, caches), which is neither the model's footprint nor
+/// a leak.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FirstLoad {
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+    pub before_load: MemorySnapshot,
+    pub after_first_inference: MemorySnapshot,
+    pub after_unload: MemorySnapshot,
+    pub after_trim: MemorySnapshot,
+}
+
+/// Scenario `single` in one fresh worker: the model's first load in the worker ([`FirstLoad`]), then
+/// the measured load in the warmed worker: load, first inference, steady state, unload, trim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SingleResult {
+    pub provider_baseline: ProviderBaseline,
+    /// Measured by mora from outside: from starting the worker to the end of the first inference of
+    /// its first load, the moment a new worker could answer its first request. `None` in schema 1.
+    #[serde(default)]
+    pub spawn_to_ready_ms: Option<f64>,
+    /// `None` in schema 1, whose single trials measured the first load only.
+    #[serde(default)]
+    pub first_load: Option<FirstLoad>,
+    pub inputs: Vec<InputDescription>,
+    /// Fraction of the model's files in the page cache right before the load (mincore).
+    pub resident_fraction_before_load: Option<f64>,
+    /// The proof of concept's cache status: the files were (almost) all cached before the load.
+    pub cache_hit: Option<bool>,
+    pub load_time_ms: f64,
+    /// Peak RSS while loading (VmHWM reset before the load): what a memory limit must allow.
+    pub peak_rss_during_load_mb: Option<f64>,
+    pub first_inference_ms: f64,
+    /// The first K calls after the first inference.
+    pub warmup_ms: Vec<f64>,
+    /// Steady-state samples and their summary (p50 = median).
+    pub steady_ms: Vec<f64>,
+    pub steady: Option<Summary>,
+    pub unload_time_ms: f64,
+    pub trim_time_ms: f64,
+    pub memory: PhaseMemory,
+    pub figures: UnloadFigures,
+}
+
+/// Scenario `single` over several fresh workers: each worker's record, and the median and spread of
+/// every figure across them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SingleTrial {
+    /// One per fresh worker, in the order they ran.
+    pub workers: Vec<SingleResult>,
+    pub summary: SingleSummary,
+}
+
+/// The single scenario's figures across its workers (each a [`Summary`]: n, median, min, max...).
+/// `first_load_*` and `warmup_*` describe a fresh worker; the others the model in a warmed worker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SingleSummary {
+    pub spawn_to_ready_ms: Option<Summary>,
+    /// The model's first load in a fresh worker (after the provider baseline).
+    pub first_load_ms: Option<Summary>,
+    pub first_load_first_inference_ms: Option<Summary>,
+    /// RSS after the first load's first inference minus before it: the first model's footprint,
+    /// warm-up included.
+    pub first_load_memory_increase_mb: Option<Summary>,
+    pub first_load_gpu_memory_increase_mb: Option<Summary>,
+    /// The worker's one-time warm-up: what the first load left behind after unload and trim.
+    pub warmup_rss_mb: Option<Summary>,
+    pub warmup_gpu_mb: Option<Summary>,
+    /// How much longer the first load and its first inference took than the same in a warm worker.
+    pub warmup_load_ms: Option<Summary>,
+    pub warmup_first_inference_ms: Option<Summary>,
+    /// The load in a warmed worker, files cached.
+    pub load_time_ms: Option<Summary>,
+    pub first_inference_ms: Option<Summary>,
+    /// Each worker's steady-state percentiles.
+    pub steady_p50_ms: Option<Summary>,
+    pub steady_p95_ms: Option<Summary>,
+    pub steady_p99_ms: Option<Summary>,
+    pub memory_increase_mb: Option<Summary>,
+    pub gpu_memory_increase_mb: Option<Summary>,
+    /// Peak RSS while loading above the RSS before the load.
+    pub load_peak_mb: Option<Summary>,
+    pub unload_time_ms: Option<Summary>,
+    pub reclamation_percentage: Option<Summary>,
+    pub reclamation_after_trim_percentage: Option<Summary>,
+    pub gpu_reclamation_percentage: Option<Summary>,
+}
+
+/// Memory at each phase of a load/unload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PhaseMemory {
+    /// After the provider baseline (and the first load, from schema 2), right before the load.
+    pub before_load: MemorySnapshot,
+    pub after_load: MemorySnapshot,
+    /// The footprint is read here: weights mapped lazily are only resident once used.
+    pub after_first_inference: MemorySnapshot,
+    pub before_unload: MemorySnapshot,
+    pub after_unload: MemorySnapshot,
+    pub after_trim: MemorySnapshot,
+}
+
+/// The proof of concept's load and unload figures, computed from [`PhaseMemory`]. `None` where a
+/// reading was missing or the footprint too small to divide by.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnloadFigures {
+    /// RSS after the first inference minus RSS before the load.
+    pub memory_increase_mb: Option<f64>,
+    pub memory_increase_anon_mb: Option<f64>,
+    pub memory_increase_file_mb: Option<f64>,
+    /// GPU memory after the first inference minus before the load (process's own, else the device's).
+    /// On CUDA this is what ONNX Runtime's arena reserved, which grows in steps (see the arena setting).
+    pub gpu_memory_increase_mb: Option<f64>,
+    /// RSS before the unload minus RSS after it.
+    pub memory_reclaimed_mb: Option<f64>,
+    /// memory_reclaimed_mb / (RSS before unload - RSS before load) x 100: the share of the model's
+    /// footprint, above the provider baseline, that the unload gave back.
+    pub reclamation_percentage: Option<f64>,
+    pub memory_reclaimed_after_trim_mb: Option<f64>,
+    pub reclamation_after_trim_percentage: Option<f64>,
+    pub gpu_memory_reclaimed_mb: Option<f64>,
+    pub gpu_reclamation_percentage: Option<f64>,
+    /// Which GPU reading the GPU figures use: "process" (NVML per-process) or "device" (device delta).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_reading: Option<GpuReading>,
+}
+
+/// One load in the cold/warm scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadSample {
+    pub resident_fraction_before: Option<f64>,
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+}
+
+/// Scenario `cold`: the model's first load in the worker (its warm-up), then a load after evicting the
+/// files from the page cache, then warm loads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColdResult {
+    pub provider_baseline: ProviderBaseline,
+    /// The warm-up load before the eviction, so the cold load pays for the disk and not for the
+    /// worker's one-time costs. `None` in schema 1, whose cold load was the worker's first.
+    #[serde(default)]
+    pub first_load: Option<LoadSample>,
+    pub files_mb: f64,
+    /// Whether eviction left (almost) nothing resident: false on filesystems that ignore it.
+    pub eviction_effective: bool,
+    pub cold: LoadSample,
+    pub warm: Vec<LoadSample>,
+    pub warm_load: Option<Summary>,
+    pub warm_first_inference: Option<Summary>,
+    /// cold load time / median warm load time.
+    pub cold_to_warm_ratio: Option<f64>,
+}
+
+/// One cycle of the leak scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CycleSample {
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+    pub unload_time_ms: f64,
+    pub after_first_inference: MemorySnapshot,
+    pub after_unload: MemorySnapshot,
+    pub after_trim: MemorySnapshot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakVerdict {
+    Pass,
+    Caution,
+    Fail,
+}
+
+impl std::fmt::Display for LeakVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LeakVerdict::Pass => "PASS",
+            LeakVerdict::Caution => "CAUTION",
+            LeakVerdict::Fail => "FAIL",
+        })
+    }
+}
+
+/// Memory after each cycle of a worker's life, for RSS or VRAM. The first cycle is the worker's first
+/// load of the model: what it leaves is a one-time cost, reported apart; growth is judged over the
+/// cycles after it, which is what a long-running worker sees.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeakSeries {
+    /// Before the first cycle (after the provider baseline and a trim).
+    pub baseline_mb: f64,
+    pub after_unload_mb: Vec<f64>,
+    pub after_trim_mb: Vec<f64>,
+    /// Last cycle after unload minus the baseline (the proof of concept's "final leak", one-time
+    /// cost included).
+    pub net_growth_mb: f64,
+    pub net_growth_after_trim_mb: f64,
+    /// What the first cycle left behind after trim, above the baseline: the worker's one-time warm-up.
+    #[serde(default)]
+    pub first_cycle_retained_mb: f64,
+    /// Last cycle minus the first, after unload: growth over the cycles after the first.
+    #[serde(default)]
+    pub growth_mb: f64,
+    /// The same after trim. The verdict rests on this.
+    #[serde(default)]
+    pub growth_after_trim_mb: f64,
+    /// Cycles the growth is measured over (all but the first).
+    #[serde(default)]
+    pub judged_cycles: usize,
+    /// Least-squares growth per cycle over the cycles after the first.
+    pub slope_mb_per_cycle: Option<f64>,
+    pub slope_after_trim_mb_per_cycle: Option<f64>,
+    pub verdict: LeakVerdict,
+    /// Which figure the verdict rests on.
+    pub verdict_rests_on: String,
+}
+
+/// Scenario `leak`: a first cycle (the worker's warm-up) and then `--cycles` cycles of load, infer,
+/// unload, trim in one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeakResult {
+    pub provider_baseline: ProviderBaseline,
+    /// Every cycle, the first (warm-up) included.
+    pub cycles: Vec<CycleSample>,
+    /// After the provider baseline and a malloc_trim, before the first cycle.
+    pub baseline: MemorySnapshot,
+    pub rss: LeakSeries,
+    #[serde(default)]
+    pub gpu: Option<LeakSeries>,
+}
+
+/// Scenario `isolation`: a worker loads and infers; mora kills it and measures from outside.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IsolationResult {
+    pub spawn_to_ready_ms: f64,
+    /// What the worker reported when ready.
+    pub worker_provider_baseline: ProviderBaseline,
+    pub worker_load_time_ms: f64,
+    pub worker_first_inference_ms: f64,
+    /// The worker's memory read by mora from /proc/<pid> while loaded.
+    pub worker_memory_loaded: MemorySnapshot,
+    pub system_before: SystemMemory,
+    pub system_loaded: SystemMemory,
+    pub system_after_exit: SystemMemory,
+    pub kill_to_exit_ms: f64,
+    /// What the figures below read: the memory cgroup's anonymous memory where mora can read it,
+    /// else system memory in use (MemTotal - MemAvailable).
+    pub memory_reading: String,
+    /// That reading while loaded minus after exit.
+    pub memory_reclaimed_mb: Option<f64>,
+    /// memory_reclaimed_mb / (reading while loaded - reading before the spawn) x 100.
+    pub reclamation_percentage: Option<f64>,
+    #[serde(default)]
+    pub gpu_device_before_mb: Option<f64>,
+    #[serde(default)]
+    pub gpu_device_loaded_mb: Option<f64>,
+    #[serde(default)]
+    pub gpu_device_after_exit_mb: Option<f64>,
+    #[serde(default)]
+    pub gpu_memory_reclaimed_mb: Option<f64>,
+    #[serde(default)]
+    pub gpu_reclamation_percentage: Option<f64>,
+}
+
+/// One model within the concurrent scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConcurrentModel {
+    pub model: String,
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+}
+
+/// Scenario `concurrent`: each model loaded once alone (the worker's warm-up), then all of them at
+/// once in one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConcurrentResult {
+    pub provider_baseline: ProviderBaseline,
+    /// The warm-up: each model loaded, run and unloaded alone, one after the other. Empty in schema 1.
+    #[serde(default)]
+    pub warmup: Vec<ConcurrentModel>,
+    /// Before the warm-up (schema 2).
+    #[serde(default)]
+    pub before_warmup: Option<MemorySnapshot>,
+    pub load_wall_ms: f64,
+    pub per_model: Vec<ConcurrentModel>,
+    /// Right before the concurrent load (after the warm-up and a trim, from schema 2).
+    pub before: MemorySnapshot,
+    pub after_first_inference: MemorySnapshot,
+    pub total_increase_mb: Option<f64>,
+    pub gpu_total_increase_mb: Option<f64>,
+    /// What the warm-up left behind (before - before_warmup).
+    #[serde(default)]
+    pub warmup_retained_mb: Option<f64>,
+    #[serde(default)]
+    pub gpu_warmup_retained_mb: Option<f64>,
+}
+
+/// One load in the rotation scenario: a model loaded, run once, unloaded and trimmed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationStep {
+    /// 1-based round.
+    pub round: usize,
+    pub model: String,
+    pub load_time_ms: f64,
+    pub first_inference_ms: f64,
+    pub after_first_inference: MemorySnapshot,
+    pub after_trim: MemorySnapshot,
+}
+
+/// Scenario `rotation`: one worker loads, runs and unloads every selected model in turn, for several
+/// rounds, as a lifecycle manager cycling many models through one worker does. Round 1 shows what
+/// each new model adds to the worker for good; the later rounds whether cycling grows memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationResult {
+    pub provider_baseline: ProviderBaseline,
+    /// After the provider baseline and a trim, before the first model.
+    pub baseline: MemorySnapshot,
+    pub steps: Vec<RotationStep>,
+    pub rss: Option<RotationSeries>,
+    #[serde(default)]
+    pub gpu: Option<RotationSeries>,
+    /// Per model: its first load and first inference in round 1 against the later rounds' median.
+    #[serde(default)]
+    pub per_model: Vec<RotationModel>,
+}
+
+/// A model's share of what stays in the worker after its first load, in the order models came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelAmount {
+    pub model: String,
+    pub mb: f64,
+}
+
+/// The rotation's memory after each trim, for RSS or VRAM.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RotationSeries {
+    pub baseline_mb: f64,
+    /// After each step's trim, in order.
+    pub after_trim_mb: Vec<f64>,
+    /// Round 1: what each model's first load added to the worker for good (after trim, above the
+    /// step before it). Near zero after the first model: the one-time cost belongs to the worker;
+    /// large for each new model: to its operators and kernels.
+    pub first_round_added: Vec<ModelAmount>,
+    /// After the last step of each round.
+    pub after_round_mb: Vec<f64>,
+    /// After the last round minus after the first: growth while the same models keep cycling.
+    pub growth_mb: f64,
+    pub slope_mb_per_round: Option<f64>,
+    pub verdict: LeakVerdict,
+}
+
+/// One model's loads in the rotation: the first in the worker against the later ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RotationModel {
+    pub model: String,
+    pub first_load_ms: f64,
+    pub later_load_ms: Option<f64>,
+    pub first_inference_ms: f64,
+    pub later_first_inference_ms: Option<f64>,
+}

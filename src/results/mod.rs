@@ -1,0 +1,314 @@
+//! The results schema written to results.json: the run, its models, its trials and the advice.
+//!
+//! Units are in the field names (`_ms`, `_mb`; MB = 2^20 bytes). The proof of concept's metric names
+//! (`load_time_ms`, `memory_increase_mb`, ...) are kept where they apply, each defined in README's
+//! "Results" section; mora's finer figures sit beside them. Raw samples are kept next to summaries.
+//! What each scenario measured is in [`measurements`], the figures derived from raw samples in
+//! [`derive`], reading and writing files (and reading schema 1) in [`store`].
+
+pub mod derive;
+pub mod measurements;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+
+pub use measurements::*;
+pub use store::{read, write_atomic, write_json_atomic};
+
+use crate::config::{ModelType, Weights};
+use crate::probe::HostInfo;
+use crate::probe::gpu::GpuInfo;
+use crate::recommendation::Recommendation;
+use crate::runtime::providers::ProviderSetup;
+use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
+
+/// Schema 2 added fresh workers (`single.workers`), the first load in every worker, the rotation
+/// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).
+pub const SCHEMA_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultsFile {
+    pub schema_version: u32,
+    pub run: RunInfo,
+    pub models: Vec<ModelInfo>,
+    pub trials: Vec<TrialRecord>,
+    #[serde(default)]
+    pub recommendations: Vec<Recommendation>,
+    /// The version of the rules that judged the verdicts and advice in this file
+    /// ([`crate::advice::RULES_VERSION`]); schema 1 files were judged by rules 1.
+    #[serde(default = "rules_v1")]
+    pub rules_version: u32,
+}
+
+fn rules_v1() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub tool: ToolInfo,
+    pub started_at: String,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    /// True once every planned trial has a record; false in a file written mid-run or interrupted.
+    #[serde(default)]
+    pub complete: bool,
+    pub command_line: Vec<String>,
+    pub host: HostInfo,
+    #[serde(default)]
+    pub gpus: Vec<GpuInfo>,
+    pub runtime: RuntimeLibrary,
+    pub config: ConfigInfo,
+    pub providers: Vec<ProviderStatus>,
+    pub scenarios: Vec<Scenario>,
+    pub settings: RunSettings,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    pub git_commit: Option<String>,
+}
+
+impl ToolInfo {
+    pub fn current() -> ToolInfo {
+        ToolInfo {
+            name: "mora".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: option_env!("MORA_GIT_COMMIT").map(str::to_string).filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfigInfo {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// Whether a provider ran in this run, or why it was skipped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderStatus {
+    pub provider: Provider,
+    pub ran: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped_because: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_libraries: Option<String>,
+    /// Which GPU the probes read, or why they read none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub warmup_runs: usize,
+    pub runs: usize,
+    pub repeats: usize,
+    pub cycles: usize,
+    /// Fresh workers per single trial (schema 1: one).
+    #[serde(default = "one")]
+    pub workers: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    Single,
+    Cold,
+    Leak,
+    Isolation,
+    Concurrent,
+    Rotation,
+}
+
+impl Scenario {
+    /// Whether one trial covers every selected model (in one worker) rather than one model.
+    pub fn spans_models(self) -> bool {
+        matches!(self, Scenario::Concurrent | Scenario::Rotation)
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scenario::Single => "single",
+            Scenario::Cold => "cold",
+            Scenario::Leak => "leak",
+            Scenario::Isolation => "isolation",
+            Scenario::Concurrent => "concurrent",
+            Scenario::Rotation => "rotation",
+        })
+    }
+}
+
+/// A model as the run saw it: the label `weights` travels into every table and record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub model_type: ModelType,
+    pub weights: Weights,
+    #[serde(default)]
+    pub about: Option<String>,
+    pub source: String,
+    pub path: String,
+    pub files: Vec<FileInfo>,
+    pub size_mb: f64,
+    /// From the exporter's manifest.json, when there is one.
+    #[serde(default)]
+    pub manifest: Option<ManifestSummary>,
+    /// For models fetched from a Hugging Face Hub repository: cache hit or miss, download time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<crate::hub::HubFetch>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ManifestSummary {
+    pub opset: Option<u32>,
+    pub exporter: Option<String>,
+    pub exported_at: Option<String>,
+    pub recipe_sha256: Option<String>,
+}
+
+/// One (model, provider, scenario) trial: what ran, how it ended, and what it measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub id: String,
+    /// The model(s) measured; one except for the concurrent scenario.
+    pub models: Vec<String>,
+    /// "real", "random" or "mixed" for several models: outputs of random weights are meaningless.
+    pub weights: String,
+    pub provider: Provider,
+    pub scenario: Scenario,
+    pub provider_setup: ProviderSetup,
+    /// The execution providers the sessions actually registered, in order.
+    pub providers_registered: Vec<String>,
+    pub outcome: Outcome,
+    pub worker: WorkerInfo,
+    #[serde(default)]
+    pub measurements: Option<Measurements>,
+    /// ONNX Runtime's own warnings while the trial ran (e.g. nodes placed on CPU under CUDA).
+    #[serde(default)]
+    pub runtime_log: Vec<RuntimeLogLine>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+impl TrialRecord {
+    pub fn model(&self) -> &str {
+        self.models.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// How a worker ended, decided by mora's intent before reaping (a deliberate kill is not a crash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// The worker reported an error (a model that does not load, a missing file) and exited.
+    Error {
+        phase: String,
+        message: String,
+    },
+    /// The worker died on its own: an exit code or a signal.
+    Crashed {
+        phase: String,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        signal_name: Option<String>,
+        hint: Option<String>,
+        stderr_tail: String,
+    },
+    TimedOut {
+        phase: String,
+        after_s: f64,
+        stderr_tail: String,
+    },
+    /// Stopped by the user (Ctrl-C) before it finished.
+    Interrupted {
+        phase: String,
+    },
+    SpawnFailed {
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok)
+    }
+
+    pub fn summary(&self) -> String {
+        match self {
+            Outcome::Ok => "ok".into(),
+            Outcome::Error { phase, message } => format!("error in {phase}: {message}"),
+            Outcome::Crashed { phase, exit_code, signal_name, hint, .. } => {
+                let how = match (exit_code, signal_name) {
+                    (Some(code), _) => format!("exit code {code}"),
+                    (None, Some(sig)) => format!("signal {sig}"),
+                    _ => "unknown".into(),
+                };
+                match hint {
+                    Some(h) => format!("crashed in {phase} ({how}; {h})"),
+                    None => format!("crashed in {phase} ({how})"),
+                }
+            }
+            Outcome::TimedOut { phase, after_s, .. } => format!("timed out in {phase} after {after_s:.0} s"),
+            Outcome::Interrupted { phase } => format!("interrupted in {phase}"),
+            Outcome::SpawnFailed { message } => format!("could not start the worker: {message}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// The (first) worker's pid.
+    pub pid: Option<u32>,
+    /// Wall time of all the trial's workers together.
+    pub wall_ms: f64,
+    /// The highest peak RSS of the trial's workers as the kernel reports it at reaping (wait4
+    /// ru_maxrss): a cross-check.
+    pub peak_rss_mb: Option<f64>,
+    /// How many worker processes the trial ran (the single scenario runs `--workers` fresh ones).
+    #[serde(default = "one")]
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "scenario", rename_all = "lowercase")]
+pub enum Measurements {
+    Single(Box<SingleTrial>),
+    Cold(Box<ColdResult>),
+    Leak(Box<LeakResult>),
+    Isolation(Box<IsolationResult>),
+    Concurrent(Box<ConcurrentResult>),
+    Rotation(Box<RotationResult>),
+}
+
+impl Measurements {
+    /// The provider baseline of the (first) worker behind these measurements.
+    pub fn provider_baseline(&self) -> Option<&ProviderBaseline> {
+        match self {
+            Measurements::Single(m) => m.workers.first().map(|w| &w.provider_baseline),
+            Measurements::Cold(m) => Some(&m.provider_baseline),
+            Measurements::Leak(m) => Some(&m.provider_baseline),
+            Measurements::Isolation(m) => Some(&m.worker_provider_baseline),
+            Measurements::Concurrent(m) => Some(&m.provider_baseline),
+            Measurements::Rotation(m) => Some(&m.provider_baseline),
+        }
+    }
+}

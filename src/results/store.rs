@@ -1,0 +1,107 @@
+//! Reading and writing results files: the atomic write after every trial, and the reader, which
+//! also reads schema 1.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::{ResultsFile, SCHEMA_VERSION};
+
+/// Writes `value` as pretty JSON to `path` atomically: a temporary file in the same folder, flushed,
+/// then renamed over the old one, so a crash or kill never leaves a half-written file.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).context("cannot serialise results")?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes bytes to `path` atomically (reports, CSV, charts).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    write_synced(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Reads a results.json of schema 1 or 2, refusing versions this mora does not know. A schema 1 file
+/// is brought to schema 2 on the way in (see [`from_schema_1`]); its derived figures and verdicts
+/// are the caller's to recompute (`advice::judge`).
+pub fn read(path: &Path) -> Result<ResultsFile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))?;
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    match version {
+        Some(1) => from_schema_1(&mut value),
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        _ => anyhow::bail!(
+            "{}: schema_version {:?} is not one this mora reads (1 or {SCHEMA_VERSION}); re-run `mora bench` or use the mora that wrote it",
+            path.display(),
+            version
+        ),
+    }
+    serde_json::from_value(value).with_context(|| format!("{} does not match results schema {SCHEMA_VERSION}", path.display()))
+}
+
+/// The v1 isolation warning compared the cgroup's anonymous memory with the worker's private memory,
+/// which on CUDA also holds file-backed library pages: it fired on every CUDA trial. Schema 2 derives
+/// that check from the figures instead of storing it.
+const V1_ISOLATION_NOISE: &str = "privately: other processes were active";
+
+/// Schema 1 -> 2: a single trial's one worker becomes `workers: [it]`; the stored isolation noise
+/// warning goes (it is derived now); the run says it was read from schema 1.
+fn from_schema_1(value: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    if let Some(trials) = value.get_mut("trials").and_then(Value::as_array_mut) {
+        for trial in trials {
+            if let Some(m) = trial.get_mut("measurements").filter(|m| m["scenario"] == "single") {
+                let mut worker = m.take();
+                if let Some(w) = worker.as_object_mut() {
+                    w.remove("scenario");
+                }
+                *m = json!({"scenario": "single", "workers": [worker], "summary": {}});
+            }
+            if let Some(warnings) = trial.get_mut("warnings").and_then(Value::as_array_mut) {
+                warnings.retain(|w| !w.as_str().is_some_and(|s| s.contains(V1_ISOLATION_NOISE)));
+            }
+        }
+    }
+    value["schema_version"] = json!(SCHEMA_VERSION);
+    if let Some(notes) = value.pointer_mut("/run/notes").and_then(Value::as_array_mut) {
+        notes.push(json!("read from results schema 1: one fresh worker per single trial, and no first load apart from the measured one"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write_json_atomic(&path, &serde_json::json!({"a": 1})).unwrap();
+        write_json_atomic(&path, &serde_json::json!({"a": 2})).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["a"], 2);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("results.json")]);
+    }
+
+    #[test]
+    fn reading_an_unknown_schema_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, br#"{"schema_version": 99}"#).unwrap();
+        let e = format!("{:#}", read(&path).unwrap_err());
+        assert!(e.contains("schema_version Some(99)"), "{e}");
+    }
+}
