@@ -3,7 +3,7 @@
 //! warm-up is kept apart from a model's figures. Unset in normal use. Several faults are separated by
 //! commas.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 fn faults() -> Vec<String> {
     std::env::var("MORA_FAULT").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default()
@@ -36,6 +36,15 @@ pub fn keep_outputs() -> bool {
 /// `keep-sessions`: the leak scenario never drops its sessions, a deliberate leak of every model.
 pub fn keep_sessions() -> bool {
     faults().iter().any(|f| f == "keep-sessions")
+}
+
+static RESULTS_WRITES: AtomicUsize = AtomicUsize::new(0);
+
+/// `disk-full:N`: in mora (the parent), the N-th and every later file write fails half way with
+/// ENOSPC, as on a full disk. Counts every atomic write (results.json after each trial, reports).
+pub fn disk_full_now() -> bool {
+    let Some(n) = faults().iter().find_map(|f| f.strip_prefix("disk-full:")?.parse::<usize>().ok()) else { return false };
+    RESULTS_WRITES.fetch_add(1, Ordering::SeqCst) + 1 >= n
 }
 
 static FIRST_LOAD_DONE: AtomicBool = AtomicBool::new(false);

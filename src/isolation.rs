@@ -8,7 +8,7 @@ use crate::probe::{MemorySnapshot, ProcessMemory, SystemMemory, gpu};
 use crate::protocol::{TrialSpec, WorkerMessage};
 use crate::results::{IsolationResult, Measurements, Outcome};
 use crate::stats::percentage;
-use crate::supervise::{self, KillIntent, Next};
+use crate::supervise::{self, Flow, KillIntent};
 use crate::trial::{self, Report, WorkerRun};
 
 /// How long to wait for memory to settle after the worker exits.
@@ -25,23 +25,18 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         Ok(w) => w,
         Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
     };
-    let deadline = Instant::now() + timeout;
     let mut report = Report::default();
-    let ready = loop {
-        match worker.next(deadline) {
-            Next::Message(WorkerMessage::Ready(ready)) => break Some((ready, Instant::now())),
-            Next::Message(message) => report.take(message),
-            Next::Closed => break None,
-            Next::TimedOut => {
-                worker.kill(KillIntent::TimedOut);
-                break None;
-            }
-            Next::Interrupted => {
-                worker.kill(KillIntent::Interrupted);
-                break None;
-            }
+    let mut ready = None;
+    worker.supervise(Instant::now() + timeout, |_, message| match message {
+        WorkerMessage::Ready(r) => {
+            ready = Some((r, Instant::now()));
+            Flow::Stop
         }
-    };
+        other => {
+            report.take(other);
+            Flow::Continue
+        }
+    });
     let Some((ready, ready_at)) = ready else {
         return trial::finish(worker, report, timeout);
     };

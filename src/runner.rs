@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::catalog::{ModelStatus, make_command};
 use crate::config::{Config, ModelConfig, Source};
@@ -47,12 +47,60 @@ struct Prepared {
     info: ModelInfo,
 }
 
-pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> Result<ResultsFile> {
+/// What a run produced: its results, and whether results.json could not be written at some point.
+pub struct RunOutcome {
+    pub results: ResultsFile,
+    pub write_failure: Option<WriteFailure>,
+}
+
+/// results.json could not be written (a full disk, a folder made read-only): the run stopped there.
+#[derive(Debug)]
+pub struct WriteFailure {
+    pub error: String,
+    /// Trials in the last results.json that was written whole (`None`: none was).
+    pub kept_trials: Option<usize>,
+    /// Every finished trial, written to a new file in the temporary folder, or why that failed too.
+    pub rescued: Result<PathBuf, String>,
+}
+
+/// Writes results.json after every step; the first failure is kept and ends the run.
+struct Store<'a> {
+    path: &'a Path,
+    written_trials: Option<usize>,
+}
+
+impl Store<'_> {
+    fn save(&mut self, results: &ResultsFile) -> Result<(), WriteFailure> {
+        match results::write_json_atomic(self.path, results) {
+            Ok(()) => {
+                self.written_trials = Some(results.trials.len());
+                Ok(())
+            }
+            Err(e) => Err(WriteFailure { error: format!("{e:#}"), kept_trials: self.written_trials, rescued: rescue(self.path, results) }),
+        }
+    }
+}
+
+/// Writes what the run holds to a new file in the temporary folder, which is often on another disk.
+fn rescue(path: &Path, results: &ResultsFile) -> Result<PathBuf, String> {
+    let run = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    let target = std::env::temp_dir().join(format!("mora-rescued-{run}-{}-results.json", std::process::id()));
+    let bytes = serde_json::to_vec_pretty(results).map_err(|e| e.to_string())?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).open(&target).map_err(|e| format!("{}: {e}", target.display()))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(|e| format!("{}: {e}", target.display()))?;
+    Ok(target)
+}
+
+pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> RunOutcome {
     let config_dir = bench.config.path.parent().unwrap_or(Path::new("."));
     let prepared: Vec<(String, Prepared)> =
         bench.models.iter().map(|m| (m.id.clone(), prepare(m, bench.config, config_dir, on_event))).collect();
     results.models = prepared.iter().map(|(_, p)| p.info.clone()).collect();
-    results::write_json_atomic(&bench.results_path, &results)?;
+    let mut store = Store { path: &bench.results_path, written_trials: None };
+    if let Err(failure) = store.save(&results) {
+        return RunOutcome { results, write_failure: Some(failure) };
+    }
 
     let total = bench.plan.len();
     for (index, planned) in bench.plan.iter().enumerate() {
@@ -75,7 +123,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
                     settings: bench.settings.clone(),
                 };
-                let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s * planned.models.len() as u64);
+                let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s.saturating_mul(planned.models.len() as u64));
                 match planned.scenario {
                     Scenario::Isolation => crate::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
@@ -86,15 +134,18 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         run.warnings.extend(left_out.map(|w| w.to_string()));
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
-        results::write_json_atomic(&bench.results_path, &results)?;
+        let saved = store.save(&results);
         on_event(Event::TrialFinished { index, total, record: results.trials.last().expect("just pushed") });
+        if let Err(failure) = saved {
+            return RunOutcome { results, write_failure: Some(failure) };
+        }
     }
     let done = results.trials.len() == total && !results.trials.iter().any(|t| matches!(t.outcome, Outcome::Interrupted { .. }));
     results.run.complete = done;
     results.run.finished_at = Some(now_rfc3339());
     crate::advice::judge(&mut results);
-    results::write_json_atomic(&bench.results_path, &results)?;
-    Ok(results)
+    let write_failure = store.save(&results).err();
+    RunOutcome { results, write_failure }
 }
 
 /// A concurrent or rotation trial loads the models that can run when two or more can: one missing
@@ -125,6 +176,8 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
         measurements: run.measurements,
         runtime_log: run.runtime_log,
         warnings: run.warnings,
+        run: None,
+        other_runs: vec![],
     }
 }
 
@@ -200,11 +253,23 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
-/// `results/<timestamp>-<host>/`: sortable by time, one folder per run.
-pub fn run_folder(out: &Path, host: &str) -> PathBuf {
+/// Creates `results/<timestamp>-<host>/` for a new run: sortable by time, one folder per run, made
+/// with mkdir so that two runs started in the same second (or one right after another) never share
+/// one: the second gets `-2`, and so on.
+pub fn create_run_folder(out: &Path, host: &str) -> Result<PathBuf> {
     let stamp: String = now_rfc3339().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
-    out.join(format!("{stamp}-{host}"))
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for n in 1..=1000 {
+        let name = if n == 1 { format!("{stamp}-{host}") } else { format!("{stamp}-{host}-{n}") };
+        let folder = out.join(name);
+        match std::fs::create_dir(&folder) {
+            Ok(()) => return Ok(folder),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot create the run folder {}", folder.display())),
+        }
+    }
+    anyhow::bail!("{}: a thousand runs started in the same second; pass another --out", out.display())
 }
 
 /// Providers in the order they appear in setups, for the plan.

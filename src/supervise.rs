@@ -1,8 +1,11 @@
 //! Starting and supervising worker processes (habits from cargo-nextest): each worker in its own
-//! process group, so Ctrl-C reaches only mora, which then decides; a reader thread per pipe so a full
-//! pipe never blocks the worker; stderr kept in a capped buffer; a deadline per trial, then SIGTERM to
-//! the group, a grace period, SIGKILL; reaping with wait4 for the kernel's view of the peak RSS. How a
-//! worker ended is decided from mora's intent before reaping: a deliberate kill is never a crash.
+//! process group, so Ctrl-C reaches only mora, which then decides; a worker dies with mora (a
+//! parent-death signal); a reader thread per pipe so a full pipe never blocks the worker; stderr kept
+//! in a capped buffer; one supervision loop ([`RunningWorker::supervise`]) with a deadline, then
+//! SIGTERM to the group, a grace period, SIGKILL; reaping with wait4 for the kernel's view of the peak
+//! RSS. How a worker ended is decided from mora's intent before reaping: a deliberate kill is never a
+//! crash, and a worker that dies while mora is being interrupted was interrupted. Signals are handled
+//! here and nowhere else.
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -30,7 +33,8 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     let n = INTERRUPTS.fetch_add(1, Ordering::SeqCst) + 1;
     let group = CURRENT_GROUP.load(Ordering::SeqCst);
     if n >= 2 && group > 0 {
-        // A second Ctrl-C kills at once (kill is async-signal-safe).
+        // A second Ctrl-C kills at once.
+        // SAFETY: kill is async-signal-safe and takes no pointers.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
 }
@@ -38,6 +42,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 /// Installs mora's Ctrl-C handler: the first stops the run after ending the trial in flight, the
 /// second kills the worker at once.
 pub fn install_interrupt_handler() {
+    // SAFETY: the handler only touches atomics and calls kill, which are async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
@@ -57,10 +62,30 @@ pub enum KillIntent {
     Interrupted,
 }
 
-/// What waiting for the next message gave.
-pub enum Next {
-    Message(WorkerMessage),
+/// What a message handler tells the supervision loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop listening; the worker is left running for the caller (isolation measures, then kills).
+    Stop,
+}
+
+/// How the supervision loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
     /// The worker closed its message channel (it exited, or is about to).
+    Closed,
+    /// The handler said stop.
+    Stopped,
+    /// The deadline passed: the worker was ended (SIGTERM, grace, SIGKILL).
+    TimedOut,
+    /// mora was interrupted: the worker was ended the same way.
+    Interrupted,
+}
+
+/// What waiting for the next message gave.
+enum Next {
+    Message(WorkerMessage),
     Closed,
     TimedOut,
     Interrupted,
@@ -76,7 +101,6 @@ pub struct Exit {
 }
 
 pub struct RunningWorker {
-    child: Child,
     pub pid: u32,
     pub started: Instant,
     messages: Receiver<WorkerMessage>,
@@ -86,9 +110,14 @@ pub struct RunningWorker {
     pub kill_intent: Option<KillIntent>,
     /// When the worker said it was ready (its first load answered), in ms after the spawn.
     pub ready_after_ms: Option<f64>,
+    /// Kept for its pipes; the process is waited for with waitid and wait4, never through it (it
+    /// would reap the worker and lose its rusage).
+    _child: Child,
 }
 
 /// Starts `mora worker` with `args`, its messages on descriptor 3, in a process group of its own.
+/// Call it from the thread that will outlive the worker (mora's main thread): the parent-death signal
+/// fires when the thread that forked the worker ends.
 pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find mora's own executable: {e}"))?;
     let (read_end, write_end) = pipe()?;
@@ -96,20 +125,29 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         use std::os::fd::AsRawFd;
         write_end.as_raw_fd()
     };
+    let parent = std::process::id() as libc::pid_t;
     let mut command = Command::new(exe);
     command.arg("worker").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Own process group: a terminal's Ctrl-C goes to mora alone, and mora signals the group.
+    command.process_group(0);
     for (k, v) in env {
         command.env(k, v);
     }
+    // SAFETY: between fork and exec the closure only makes async-signal-safe calls (dup2, prctl,
+    // getppid, raise) on plain integers, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            // Own process group: a terminal's Ctrl-C goes to mora alone, and mora signals the group.
-            if libc::setpgid(0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
             // dup2 clears close-on-exec on the new descriptor, so only fd 3 survives exec.
             if libc::dup2(write_fd, RESULT_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Die with mora, even when it is SIGKILLed or OOM-killed: no worker outlives its parent.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // mora may have died before the line above: then nobody would send the signal.
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
             }
             Ok(())
         });
@@ -142,14 +180,26 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         thread::spawn(move || drain_capped(pipe, &buf));
     }
     let stdin = child.stdin.take();
-    Ok(RunningWorker { child, pid, started, messages, stderr, stdin, last_phase: "start".into(), kill_intent: None, ready_after_ms: None })
+    Ok(RunningWorker {
+        pid,
+        started,
+        messages,
+        stderr,
+        stdin,
+        last_phase: "start".into(),
+        kill_intent: None,
+        ready_after_ms: None,
+        _child: child,
+    })
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given, which has room for two.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(anyhow!("cannot create a pipe: {}", std::io::Error::last_os_error()));
     }
+    // SAFETY: both descriptors were just created by pipe2 and are owned by nothing else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
@@ -171,9 +221,33 @@ fn drain_capped(mut pipe: Box<dyn Read + Send>, buf: &Mutex<Vec<u8>>) {
 }
 
 impl RunningWorker {
-    /// Waits for the next message until `deadline`; phase messages update `last_phase` and are
-    /// returned like the others.
-    pub fn next(&mut self, deadline: Instant) -> Next {
+    /// The one supervision loop: hands every message to `on_message` until the worker closes its
+    /// channel or the handler says stop; past `deadline`, or when mora is interrupted, it ends the
+    /// worker (SIGTERM to its group, a grace period, SIGKILL) with that intent recorded first.
+    pub fn supervise(&mut self, deadline: Instant, mut on_message: impl FnMut(&mut RunningWorker, WorkerMessage) -> Flow) -> Ended {
+        loop {
+            match self.next(deadline) {
+                Next::Message(message) => {
+                    if on_message(self, message) == Flow::Stop {
+                        return Ended::Stopped;
+                    }
+                }
+                Next::Closed => return Ended::Closed,
+                Next::TimedOut => {
+                    self.kill(KillIntent::TimedOut);
+                    return Ended::TimedOut;
+                }
+                Next::Interrupted => {
+                    self.kill(KillIntent::Interrupted);
+                    return Ended::Interrupted;
+                }
+            }
+        }
+    }
+
+    /// Waits for the next message until `deadline`; phase messages update `last_phase`, the first
+    /// `Ready` sets `ready_after_ms`.
+    fn next(&mut self, deadline: Instant) -> Next {
         loop {
             if interrupted() {
                 return Next::Interrupted;
@@ -203,28 +277,40 @@ impl RunningWorker {
     /// then SIGKILL. The intent is recorded first.
     pub fn kill(&mut self, intent: KillIntent) {
         self.kill_intent = Some(intent);
-        let group = -(self.pid as i32);
         if intent == KillIntent::Deliberate {
-            unsafe { libc::kill(group, libc::SIGKILL) };
+            self.signal_group(libc::SIGKILL);
             return;
         }
-        unsafe { libc::kill(group, libc::SIGTERM) };
+        self.signal_group(libc::SIGTERM);
         let until = Instant::now() + GRACE;
         while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait_peek() {
+            if exited(self.pid, false) {
                 return;
             }
             thread::sleep(Duration::from_millis(20));
         }
-        unsafe { libc::kill(group, libc::SIGKILL) };
+        self.signal_group(libc::SIGKILL);
     }
 
-    /// Reaps the worker (blocking until it has exited), with the kernel's peak RSS for it.
+    /// Signals the worker's process group. Only called before the worker is reaped: until then its
+    /// pid, and so its group id, cannot belong to anyone else.
+    fn signal_group(&self, signal: libc::c_int) {
+        // SAFETY: kill takes plain integers; the group is the unreaped worker's own.
+        unsafe { libc::kill(-(self.pid as i32), signal) };
+    }
+
+    /// Reaps the worker (blocking until it has exited), with the kernel's peak RSS for it. Whatever
+    /// the worker left in its group is killed between its exit and its reaping, while the zombie still
+    /// holds the group id, so the kill cannot reach a group that reused it.
     pub fn reap(mut self) -> (Exit, String) {
         drop(self.stdin.take());
+        exited(self.pid, true);
+        self.signal_group(libc::SIGKILL);
         let mut status: libc::c_int = 0;
+        // SAFETY: rusage is plain data, for which all zeroes is a valid value.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         let rc = loop {
+            // SAFETY: wait4 writes into the two out-parameters, which live for the call.
             let rc = unsafe { libc::wait4(self.pid as libc::pid_t, &mut status, 0, &mut usage) };
             if rc < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
                 continue;
@@ -233,8 +319,6 @@ impl RunningWorker {
         };
         let wall_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         CURRENT_GROUP.store(0, Ordering::SeqCst);
-        // Anything the worker group left behind goes with it.
-        unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
         let exit = if rc < 0 {
             Exit { code: None, signal: None, peak_rss_mb: None, wall_ms }
         } else {
@@ -254,46 +338,93 @@ impl RunningWorker {
 
     pub fn stderr_tail(&self) -> String {
         let bytes = self.stderr.lock().map(|b| b.clone()).unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        tail_of(&String::from_utf8_lossy(&bytes))
     }
 }
 
-/// `Child::try_wait` would reap the child and lose its rusage; peek at its state with waitid instead.
-trait TryWaitPeek {
-    fn try_wait_peek(&mut self) -> std::io::Result<Option<()>>;
-}
-
-impl TryWaitPeek for Child {
-    fn try_wait_peek(&mut self) -> std::io::Result<Option<()>> {
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::waitid(libc::P_PID, self.id(), &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
+/// The last lines of a worker's stderr. A panic's message comes before its backtrace, which can push
+/// it out of the tail: it is kept, with the lines that follow it, ahead of the tail.
+fn tail_of(text: &str) -> String {
+    const LINES: usize = 30;
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(LINES);
+    match lines.iter().rposition(|l| l.contains("panicked at")) {
+        Some(panic) if panic < start => {
+            let message_end = (panic + 3).min(start);
+            let mut kept: Vec<&str> = lines[panic..message_end].to_vec();
+            kept.push("...");
+            kept.extend(&lines[start + (message_end - panic) + 1..]);
+            kept.join("\n")
         }
-        Ok((unsafe { info.si_pid() } != 0).then_some(()))
+        _ => lines[start..].join("\n"),
     }
 }
 
-/// A signal's name, e.g. 9 -> "SIGKILL".
+/// Whether the worker has exited, without reaping it; `block` waits until it has.
+fn exited(pid: u32, block: bool) -> bool {
+    let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
+    loop {
+        // SAFETY: siginfo_t is plain data, for which all zeroes is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes into `info`, which lives for the call.
+        let rc = unsafe { libc::waitid(libc::P_PID, pid, &mut info, flags) };
+        if rc != 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            // ECHILD: nothing to wait for.
+            return true;
+        }
+        // SAFETY: si_pid is set by waitid for WEXITED, and 0 when WNOHANG found nothing.
+        return unsafe { info.si_pid() } != 0;
+    }
+}
+
+/// A signal's name, e.g. 9 -> "SIGKILL", 35 -> "SIGRTMIN+1"; "signal N" for a number Linux does not
+/// name.
 pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        libc::SIGHUP => "SIGHUP",
-        libc::SIGINT => "SIGINT",
-        libc::SIGQUIT => "SIGQUIT",
-        libc::SIGILL => "SIGILL",
-        libc::SIGTRAP => "SIGTRAP",
-        libc::SIGABRT => "SIGABRT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        libc::SIGKILL => "SIGKILL",
-        libc::SIGSEGV => "SIGSEGV",
-        libc::SIGPIPE => "SIGPIPE",
-        libc::SIGTERM => "SIGTERM",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_string()
+    let named = [
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGSTKFLT, "SIGSTKFLT"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGCONT, "SIGCONT"),
+        (libc::SIGSTOP, "SIGSTOP"),
+        (libc::SIGTSTP, "SIGTSTP"),
+        (libc::SIGTTIN, "SIGTTIN"),
+        (libc::SIGTTOU, "SIGTTOU"),
+        (libc::SIGURG, "SIGURG"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGVTALRM, "SIGVTALRM"),
+        (libc::SIGPROF, "SIGPROF"),
+        (libc::SIGWINCH, "SIGWINCH"),
+        (libc::SIGIO, "SIGIO"),
+        (libc::SIGPWR, "SIGPWR"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    if let Some((_, name)) = named.iter().find(|(n, _)| *n == signal) {
+        return (*name).to_string();
+    }
+    let (min, max) = (libc::SIGRTMIN(), libc::SIGRTMAX());
+    match signal {
+        s if s == min => "SIGRTMIN".into(),
+        s if s > min && s <= max => format!("SIGRTMIN+{}", s - min),
+        s => format!("signal {s}"),
+    }
 }
 
 /// What a signal that mora did not send probably means.
@@ -315,9 +446,24 @@ mod tests {
     fn signal_names_and_hints() {
         assert_eq!(signal_name(9), "SIGKILL");
         assert_eq!(signal_name(11), "SIGSEGV");
-        assert_eq!(signal_name(64), "signal 64");
+        assert_eq!(signal_name(25), "SIGXFSZ");
+        assert_eq!(signal_name(libc::SIGRTMIN() + 2), "SIGRTMIN+2");
+        assert_eq!(signal_name(99), "signal 99");
         assert!(signal_hint(9).unwrap().contains("OOM"));
         assert_eq!(signal_hint(libc::SIGTERM), None);
+    }
+
+    #[test]
+    fn a_panic_message_survives_a_long_backtrace() {
+        let mut text = String::from("starting\nthread 'main' panicked at src/x.rs:1:2:\ncapacity overflow\nstack backtrace:\n");
+        for i in 0..100 {
+            text.push_str(&format!("  {i}: frame\n"));
+        }
+        let tail = tail_of(&text);
+        assert!(tail.starts_with("thread 'main' panicked at src/x.rs:1:2:\ncapacity overflow"), "{tail}");
+        assert!(tail.ends_with("99: frame"), "{tail}");
+        assert!(tail.lines().count() <= 31, "{tail}");
+        assert_eq!(tail_of("a\nb"), "a\nb");
     }
 
     #[test]

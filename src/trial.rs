@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use crate::protocol::{TrialSpec, WorkerMessage};
 use crate::results::{Measurements, Outcome, SingleTrial, WorkerInfo};
 use crate::runtime::RuntimeLogLine;
-use crate::supervise::{self, Exit, KillIntent, Next, RunningWorker};
+use crate::supervise::{self, Exit, Flow, KillIntent, RunningWorker};
 
 /// What a worker trial produced, before it becomes a [`crate::results::TrialRecord`].
 pub struct WorkerRun {
@@ -44,22 +44,11 @@ pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         Ok(w) => w,
         Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
     };
-    let deadline = Instant::now() + timeout;
     let mut report = Report::default();
-    loop {
-        match worker.next(deadline) {
-            Next::Message(message) => report.take(message),
-            Next::Closed => break,
-            Next::TimedOut => {
-                worker.kill(KillIntent::TimedOut);
-                break;
-            }
-            Next::Interrupted => {
-                worker.kill(KillIntent::Interrupted);
-                break;
-            }
-        }
-    }
+    worker.supervise(Instant::now() + timeout, |_, message| {
+        report.take(message);
+        Flow::Continue
+    });
     finish(worker, report, timeout)
 }
 
@@ -146,8 +135,8 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
     let (pid, intent, phase, ready) = (worker.pid, worker.kill_intent, worker.last_phase.clone(), worker.ready_after_ms);
     let (exit, stderr_tail) = worker.reap();
     let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb, count: 1 };
-    let outcome =
-        classify(&exit, intent, &phase, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail, timeout);
+    let ending = Ending { intent, interrupted: supervise::interrupted(), phase: &phase, timeout };
+    let outcome = classify(&exit, &ending, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail);
     let mut run = WorkerRun::failed(outcome);
     run.worker = info;
     run.spawn_to_ready_ms = ready;
@@ -164,19 +153,23 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
     run
 }
 
+/// What mora knew about a worker's end besides its exit status.
+pub struct Ending<'a> {
+    /// Why mora ended it, if it did.
+    pub intent: Option<KillIntent>,
+    /// Whether mora was being interrupted: a second Ctrl-C (or `timeout`'s SIGTERM to mora and its
+    /// group) kills workers from the signal handler, before the loop can record an intent.
+    pub interrupted: bool,
+    pub phase: &'a str,
+    pub timeout: Duration,
+}
+
 /// How a worker ended, from mora's intent first, then what the worker said, then its exit status.
-pub fn classify(
-    exit: &Exit,
-    intent: Option<KillIntent>,
-    last_phase: &str,
-    got_done: bool,
-    failed: Option<(&String, &String)>,
-    stderr_tail: &str,
-    timeout: Duration,
-) -> Outcome {
-    match intent {
+pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&String, &String)>, stderr_tail: &str) -> Outcome {
+    let last_phase = ending.phase;
+    match ending.intent {
         Some(KillIntent::TimedOut) => {
-            return Outcome::TimedOut { phase: last_phase.into(), after_s: timeout.as_secs_f64(), stderr_tail: stderr_tail.into() };
+            return Outcome::TimedOut { phase: last_phase.into(), after_s: ending.timeout.as_secs_f64(), stderr_tail: stderr_tail.into() };
         }
         Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.into() },
         Some(KillIntent::Deliberate) | None => {}
@@ -184,13 +177,16 @@ pub fn classify(
     if got_done && exit.code == Some(0) {
         return Outcome::Ok;
     }
+    if ending.interrupted && ending.intent.is_none() {
+        return Outcome::Interrupted { phase: last_phase.into() };
+    }
     if let Some((phase, message)) = failed {
         if exit.signal.is_none() {
             return Outcome::Error { phase: phase.clone(), message: message.clone() };
         }
     }
     let hint = match (exit.signal, exit.code) {
-        (Some(sig), _) if intent != Some(KillIntent::Deliberate) => supervise::signal_hint(sig),
+        (Some(sig), _) if ending.intent != Some(KillIntent::Deliberate) => supervise::signal_hint(sig),
         (None, Some(0)) => Some("the worker exited without reporting a result".into()),
         _ => None,
     };
@@ -214,21 +210,25 @@ mod tests {
 
     const T: Duration = Duration::from_secs(60);
 
+    fn ending(intent: Option<KillIntent>, phase: &str) -> Ending<'_> {
+        Ending { intent, interrupted: false, phase, timeout: T }
+    }
+
     #[test]
     fn a_clean_exit_with_a_result_is_ok() {
-        assert_eq!(classify(&exit(Some(0), None), None, "report", true, None, "", T), Outcome::Ok);
+        assert_eq!(classify(&exit(Some(0), None), &ending(None, "report"), true, None, ""), Outcome::Ok);
     }
 
     #[test]
     fn a_reported_error_is_an_error_not_a_crash() {
         let (p, m) = ("load".to_string(), "no such file".to_string());
-        let o = classify(&exit(Some(1), None), None, "load", false, Some((&p, &m)), "", T);
+        let o = classify(&exit(Some(1), None), &ending(None, "load"), false, Some((&p, &m)), "");
         assert_eq!(o, Outcome::Error { phase: "load".into(), message: "no such file".into() });
     }
 
     #[test]
     fn an_unexpected_sigkill_suggests_the_oom_killer() {
-        let o = classify(&exit(None, Some(9)), None, "load", false, None, "tail", T);
+        let o = classify(&exit(None, Some(9)), &ending(None, "load"), false, None, "tail");
         let Outcome::Crashed { phase, signal_name, hint, stderr_tail, .. } = o else { panic!("{o:?}") };
         assert_eq!(phase, "load");
         assert_eq!(signal_name.as_deref(), Some("SIGKILL"));
@@ -238,21 +238,31 @@ mod tests {
 
     #[test]
     fn intent_decides_before_the_exit_status() {
-        let o = classify(&exit(None, Some(9)), Some(KillIntent::TimedOut), "steady_state", false, None, "", T);
+        let o = classify(&exit(None, Some(9)), &ending(Some(KillIntent::TimedOut), "steady_state"), false, None, "");
         assert!(matches!(o, Outcome::TimedOut { ref phase, after_s, .. } if phase == "steady_state" && after_s == 60.0), "{o:?}");
-        let o = classify(&exit(None, Some(15)), Some(KillIntent::Interrupted), "load", false, None, "", T);
+        let o = classify(&exit(None, Some(15)), &ending(Some(KillIntent::Interrupted), "load"), false, None, "");
         assert_eq!(o, Outcome::Interrupted { phase: "load".into() });
     }
 
     #[test]
+    fn a_worker_killed_by_the_signal_handler_was_interrupted_not_oom_killed() {
+        // Two SIGINTs 1 ms apart: the handler SIGKILLs the worker before the loop records an intent.
+        let mut e = ending(None, "load");
+        e.interrupted = true;
+        assert_eq!(classify(&exit(None, Some(9)), &e, false, None, ""), Outcome::Interrupted { phase: "load".into() });
+        // A trial that finished before the interrupt keeps its result.
+        assert_eq!(classify(&exit(Some(0), None), &e, true, None, ""), Outcome::Ok);
+    }
+
+    #[test]
     fn exit_zero_without_a_result_is_a_crash_with_a_hint() {
-        let o = classify(&exit(Some(0), None), None, "load", false, None, "", T);
+        let o = classify(&exit(Some(0), None), &ending(None, "load"), false, None, "");
         assert!(matches!(o, Outcome::Crashed { hint: Some(ref h), .. } if h.contains("without reporting")), "{o:?}");
     }
 
     #[test]
     fn a_nonzero_exit_without_a_message_is_a_crash_with_its_code() {
-        let o = classify(&exit(Some(3), None), None, "first_inference", false, None, "", T);
+        let o = classify(&exit(Some(3), None), &ending(None, "first_inference"), false, None, "");
         assert!(matches!(o, Outcome::Crashed { exit_code: Some(3), signal: None, .. }), "{o:?}");
         assert_eq!(o.summary(), "crashed in first_inference (exit code 3)");
     }

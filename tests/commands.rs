@@ -181,9 +181,10 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
     let csv = String::from_utf8(csv.stdout).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"), "{header}");
+    assert!(header.starts_with("run,trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"), "{header}");
     assert!(header.contains(",load_time_ms,first_inference_ms,"), "{header}");
-    assert!(lines.next().unwrap().starts_with("cpu/tiny-text/single,tiny-text,real,cpu,single,ok,"));
+    let row = lines.next().unwrap();
+    assert!(row.contains(",cpu/tiny-text/single,tiny-text,real,cpu,single,ok,3,"), "{row}");
     let round: serde_json::Value =
         serde_json::from_slice(&mora().arg("report").arg(&json).args(["--format", "json"]).output().unwrap().stdout).unwrap();
     assert_eq!(round["trials"][0]["id"], "cpu/tiny-text/single");

@@ -16,6 +16,21 @@ use crate::runtime::{self, RuntimeLibrary};
 
 /// Exit code when the run finished but some trials failed (their records say why).
 pub const SOME_TRIALS_FAILED: i32 = 3;
+/// Exit code when results.json could not be written (a full disk): the run stopped there.
+pub const RESULTS_NOT_WRITTEN: i32 = 4;
+
+/// What was kept when results.json could not be written, in words.
+fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path, finished: usize) -> String {
+    let kept = match failure.kept_trials {
+        Some(n) => format!("the last good {} is kept, with {n} of the {finished} finished trials", path.display()),
+        None => format!("{} was never written whole", path.display()),
+    };
+    let rescued = match &failure.rescued {
+        Ok(p) => format!("all {finished} finished trials were written to {}", p.display()),
+        Err(e) => format!("writing them to the temporary folder failed too ({e}): the figures above are all that is left"),
+    };
+    format!("error: cannot write results: {}\nthe run stopped: {kept}; {rescued}", failure.error)
+}
 
 pub fn run(args: BenchArgs) -> Result<i32> {
     let config = Config::load(&args.config)?;
@@ -37,7 +52,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let trials = plan(&ids, &runner::providers(&setups), &scenarios);
 
     let host = HostInfo::current();
-    let folder = runner::run_folder(&args.out, &host.hostname);
+    let folder = runner::create_run_folder(&args.out, &host.hostname)?;
     let results_path = folder.join("results.json");
     let settings = TrialSettings {
         warmup_runs: args.warmup_runs.unwrap_or(config.defaults.warmup_runs),
@@ -65,6 +80,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
             workers: args.workers as usize,
         },
         notes: vec![],
+        merged_from: vec![],
     };
     eprintln!(
         "{} trials ({} models x {} providers x {} scenarios) -> {}",
@@ -77,11 +93,17 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     crate::supervise::install_interrupt_handler();
     let bench =
         Bench { config: &config, models, setups, runtime: library, plan: trials, settings, workers: args.workers as usize, results_path };
-    let results = runner::run(&bench, runner::new_results(info), &mut print_progress)?;
-
+    let outcome = runner::run(&bench, runner::new_results(info), &mut print_progress);
+    let results = outcome.results;
+    let mut stdout = std::io::stdout().lock();
+    if let Some(failure) = outcome.write_failure {
+        // The disk is full or the folder unwritable: show the figures, say what was kept.
+        write!(stdout, "{}", report::render(&results, Format::Table)?)?;
+        eprintln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
+        return Ok(RESULTS_NOT_WRITTEN);
+    }
     let mut written = vec![folder.join("results.json")];
     written.extend(report::write_reports(&folder, &results)?);
-    let mut stdout = std::io::stdout().lock();
     write!(stdout, "{}", report::render(&results, Format::Table)?)?;
     eprintln!("\nwrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     if !results.run.complete {

@@ -16,7 +16,7 @@ use crate::results::ProviderStatus;
 use crate::runtime::cuda::{self, CudaDiagnosis};
 use crate::runtime::providers::{NvmlDevice, ProviderRequest, ProviderSetup};
 use crate::runtime::{FoundBy, Provider, RuntimeLibrary};
-use crate::supervise::{self, KillIntent, Next};
+use crate::supervise::{self, Flow};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
@@ -134,21 +134,13 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
     let mut diagnosis = quick.clone();
     diagnosis.session = Some(Err("the CUDA probe worker did not answer".into()));
     let Ok(mut worker) = supervise::spawn(&args, &[]) else { return diagnosis };
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        match worker.next(deadline) {
-            Next::Message(WorkerMessage::CudaProbe { diagnosis: d }) => {
-                diagnosis = *d;
-                break;
-            }
-            Next::Message(_) => {}
-            Next::Closed => break,
-            Next::TimedOut | Next::Interrupted => {
-                worker.kill(KillIntent::TimedOut);
-                break;
-            }
+    worker.supervise(Instant::now() + Duration::from_secs(180), |_, message| match message {
+        WorkerMessage::CudaProbe { diagnosis: d } => {
+            diagnosis = *d;
+            Flow::Stop
         }
-    }
+        _ => Flow::Continue,
+    });
     let (exit, tail) = worker.reap();
     if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal) {
         diagnosis.session = Some(Err(format!("{e} (the probe worker died of {}: {tail})", supervise::signal_name(sig))));

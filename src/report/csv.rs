@@ -4,6 +4,7 @@
 use crate::results::{Measurements, ResultsFile};
 
 const HEADER: &[&str] = &[
+    "run",
     "trial",
     "model",
     "weights",
@@ -55,6 +56,8 @@ pub fn render(r: &ResultsFile) -> String {
             c[i] = value;
         };
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
+        // The run a trial comes from, so that merged and concatenated CSVs keep their origin.
+        set("run", t.run.clone().unwrap_or_else(|| format!("{} {}", r.run.host.hostname, r.run.started_at)));
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
         set("weights", t.weights.clone());

@@ -72,6 +72,9 @@ pub fn build(r: &ResultsFile) -> Report {
         "Judged by".into(),
         format!("rules v{} (mora {}; recorded by mora {})", r.rules_version, env!("CARGO_PKG_VERSION"), r.run.tool.version),
     ));
+    if !r.run.merged_from.is_empty() {
+        facts.push(("Merged from".into(), format!("{} runs: {}", r.run.merged_from.len(), r.run.merged_from.join(", "))));
+    }
     for note in &r.run.notes {
         facts.push(("Note".into(), note.clone()));
     }
@@ -653,14 +656,27 @@ fn warnings(r: &ResultsFile) -> Option<Section> {
 
 fn failures(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Trials that did not finish", &["Trial", "Weights", "What happened", "Last stderr line"]);
-    for t in r.trials.iter().filter(|t| !t.outcome.is_ok()) {
-        let tail = match &t.outcome {
-            Outcome::Crashed { stderr_tail, .. } | Outcome::TimedOut { stderr_tail, .. } => {
-                stderr_tail.lines().last().unwrap_or("").to_string()
-            }
-            _ => String::new(),
-        };
-        s.rows.push(vec![t.id.clone(), t.weights.clone(), t.outcome.summary(), tail]);
+    let in_run = |run: &Option<String>| run.as_ref().map(|r| format!(" (run {r})")).unwrap_or_default();
+    for t in &r.trials {
+        if !t.outcome.is_ok() {
+            let tail = match &t.outcome {
+                Outcome::Crashed { stderr_tail, .. } | Outcome::TimedOut { stderr_tail, .. } => {
+                    stderr_tail.lines().last().unwrap_or("").to_string()
+                }
+                _ => String::new(),
+            };
+            s.rows.push(vec![t.id.clone(), t.weights.clone(), format!("{}{}", t.outcome.summary(), in_run(&t.run)), tail]);
+        }
+        // A merge keeps a successful measurement over a failed one; the failure is still a fact.
+        for other in t.other_runs.iter().filter(|o| !o.outcome.is_ok()) {
+            let kept = if t.outcome.is_ok() { format!("; the measurement{} is kept", in_run(&t.run)) } else { String::new() };
+            s.rows.push(vec![
+                t.id.clone(),
+                t.weights.clone(),
+                format!("{} (run {}){kept}", other.outcome.summary(), other.run),
+                String::new(),
+            ]);
+        }
     }
     (!s.rows.is_empty()).then_some(s)
 }

@@ -64,6 +64,9 @@ pub struct RunInfo {
     pub settings: RunSettings,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The runs a `mora report` merged into this file (their folder names); empty for a run itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -206,6 +209,19 @@ pub struct TrialRecord {
     pub runtime_log: Vec<RuntimeLogLine>,
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// In a merge: the run this record comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// In a merge: how the same trial ended in the other runs that held it, where this record won.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_runs: Vec<OtherRun>,
+}
+
+/// The same trial in another merged run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtherRun {
+    pub run: String,
+    pub outcome: Outcome,
 }
 
 impl TrialRecord {
@@ -259,7 +275,7 @@ impl Outcome {
             Outcome::Crashed { phase, exit_code, signal_name, hint, .. } => {
                 let how = match (exit_code, signal_name) {
                     (Some(code), _) => format!("exit code {code}"),
-                    (None, Some(sig)) => format!("signal {sig}"),
+                    (None, Some(sig)) => format!("killed by {sig}"),
                     _ => "unknown".into(),
                 };
                 match hint {

@@ -15,19 +15,30 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// Writes bytes to `path` atomically (reports, CSV, charts).
+/// Writes bytes to `path` atomically (reports, CSV, charts). On failure (a full disk) the old file is
+/// left as it was and the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    write_synced(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+    let written = write_synced(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} to {}", tmp.display(), path.display())));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path)?;
+    if crate::fault::disk_full_now() {
+        // Half the bytes, then the error a full disk gives: what the tests need to see handled.
+        f.write_all(&bytes[..bytes.len() / 2])?;
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
     f.write_all(bytes)?;
     f.sync_all()
 }
@@ -94,6 +105,20 @@ mod tests {
         assert_eq!(v["a"], 2);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("results.json")]);
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write_json_atomic(&path, &serde_json::json!({"a": 1})).unwrap();
+        // A folder where the temporary file would go: creating it fails, as on a full disk.
+        let tmp = dir.path().join(format!(".results.json.tmp-{}", std::process::id()));
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::write(tmp.join("x"), b"x").unwrap();
+        assert!(write_json_atomic(&path, &serde_json::json!({"a": 2})).is_err());
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["a"], 1, "the last good file stays");
     }
 
     #[test]

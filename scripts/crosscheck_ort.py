@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Checks a mora run's single-scenario figures against an independent measurement: ONNX Runtime's own
+Python API on the same model files, the same input shapes and the same method (a fresh process per
+sample; the model's first load in it, unload and malloc_trim, then the measured load).
+
+    .venv/bin/python scripts/crosscheck_ort.py results/<run>/ [--models a,b] [--workers 3] [--provider cpu]
+
+For each model it prints mora's figure and this script's, medians (min..max) over fresh processes, and
+their ratio: fresh-process first load, warm load, warm first inference, steady p50, and the warm load's
+RSS footprint. Needs only onnxruntime and numpy (both in the project's .venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CHILD_FLAG = "--child"
+
+
+def rss_mb() -> float:
+    """VmRSS of this process in MB (2^20 bytes), as mora reads it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def feeds(inputs: list[dict]) -> dict:
+    """Input tensors of the shapes and types mora fed (token ids below 1000: valid in every vocabulary)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0x6D6F7261)
+    out = {}
+    for spec in inputs:
+        shape = [int(d) for d in spec["shape"]]
+        name, dtype = spec["name"], spec["dtype"]
+        if dtype == "float32":
+            out[name] = rng.standard_normal(shape).astype(np.float32)
+        elif name == "attention_mask":
+            out[name] = np.ones(shape, dtype=np.int64 if dtype == "int64" else np.int32)
+        elif "type" in name:
+            out[name] = np.zeros(shape, dtype=np.int64 if dtype == "int64" else np.int32)
+        else:
+            out[name] = rng.integers(0, 1000, size=shape).astype(np.int64 if dtype == "int64" else np.int32)
+    return out
+
+
+def one_process(model: str, inputs: list[dict], provider: str, warmup_runs: int, runs: int) -> dict:
+    """One fresh process: the model's first load, unload, trim, then the measured load and runs."""
+    import onnxruntime as ort
+
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    data = feeds(inputs)
+    start = time.perf_counter()
+    session = ort.InferenceSession(model, providers=providers)
+    first_load = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    session.run(None, data)
+    first_load_inference = (time.perf_counter() - start) * 1000
+    del session
+    gc.collect()
+    malloc_trim()
+
+    before = rss_mb()
+    start = time.perf_counter()
+    session = ort.InferenceSession(model, providers=providers)
+    load = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    session.run(None, data)
+    first_inference = (time.perf_counter() - start) * 1000
+    footprint = rss_mb() - before
+    for _ in range(warmup_runs):
+        session.run(None, data)
+    steady = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, data)
+        steady.append((time.perf_counter() - start) * 1000)
+    return {
+        "first_load_ms": first_load,
+        "first_load_first_inference_ms": first_load_inference,
+        "load_time_ms": load,
+        "first_inference_ms": first_inference,
+        "steady_p50_ms": statistics.median(steady),
+        "memory_increase_mb": footprint,
+    }
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "—"
+    median = statistics.median(values)
+    return f"{median:.1f} ({min(values):.1f}..{max(values):.1f})" if len(values) > 1 else f"{median:.1f}"
+
+
+FIGURES = [
+    ("fresh process first load ms", "first_load_ms"),
+    ("warm load ms", "load_time_ms"),
+    ("warm first inference ms", "first_inference_ms"),
+    ("steady p50 ms", "steady_p50_ms"),
+    ("warm load RSS +MB", "memory_increase_mb"),
+]
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == CHILD_FLAG:
+        job = json.loads(sys.argv[2])
+        print(json.dumps(one_process(**job)))
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a mora run folder or its results.json")
+    parser.add_argument("--models", default="", help="comma-separated model ids (default: every single trial)")
+    parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--workers", type=int, default=3, help="fresh processes per model")
+    args = parser.parse_args()
+    path = args.run / "results.json" if args.run.is_dir() else args.run
+    results = json.loads(path.read_text())
+    if results.get("schema_version") != 2:
+        print(f"{path}: needs a results schema 2 run (mora 0.2 or later)", file=sys.stderr)
+        return 1
+    wanted = {m for m in args.models.split(",") if m}
+    paths = {m["id"]: m["path"] for m in results["models"]}
+    settings = results["run"]["settings"]
+    print(f"mora run {path} against ONNX Runtime's Python API, {args.workers} fresh processes per model, {args.provider}")
+    print(f"{'model':<22} {'figure':<30} {'mora':>26} {'python':>26} {'mora/python':>12}")
+    for trial in results["trials"]:
+        if trial["scenario"] != "single" or trial["provider"] != args.provider or trial["outcome"]["status"] != "ok":
+            continue
+        model = trial["models"][0]
+        if wanted and model not in wanted:
+            continue
+        single = trial["measurements"]
+        job = {
+            "model": paths[model],
+            "inputs": single["workers"][0]["inputs"],
+            "provider": args.provider,
+            "warmup_runs": settings["warmup_runs"],
+            "runs": settings["runs"],
+        }
+        samples = []
+        for _ in range(args.workers):
+            out = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(job)], capture_output=True, text=True, check=True)
+            samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for label, key in FIGURES:
+            summary = single["summary"].get(key) or {}
+            ours = [s[key] for s in samples]
+            theirs = summary.get("median")
+            ratio = f"{theirs / statistics.median(ours):.2f}" if theirs and statistics.median(ours) else "—"
+            mora = f"{theirs:.1f} ({summary['min']:.1f}..{summary['max']:.1f})" if theirs is not None else "—"
+            print(f"{model:<22} {label:<30} {mora:>26} {spread(ours):>26} {ratio:>12}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
