@@ -13,7 +13,7 @@ entry point, so it runs with any Python that has the packages a model needs, wit
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
 from mora_export.cli import main  # noqa: E402
 

@@ -13,6 +13,6 @@ imports torch, transformers or diffusers before a model of its kind is exported.
 from __future__ import annotations
 
 from . import onnx_file, transformers, diffusers, hub, local  # noqa: F401  (registers each kind)
-from .registry import SOURCE_KINDS, SourceKind, handler_for, known_kinds, register
+from .registry import SOURCE_KINDS, SourceKind, handler_for, register
 
-__all__ = ["SOURCE_KINDS", "SourceKind", "handler_for", "known_kinds", "register"]
+__all__ = ["SOURCE_KINDS", "SourceKind", "handler_for", "register"]

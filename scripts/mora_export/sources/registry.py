@@ -64,8 +64,3 @@ def handler_for(kind: object, model_id: object, config_path: Path | str | None =
         raise ConfigError(f"{where}: unknown source kind {kind!r} (known: {', '.join(SOURCE_KINDS)})")
     return handler
 
-
-def known_kinds() -> list[str]:
-    return list(SOURCE_KINDS)
-
-
