@@ -12,6 +12,7 @@ import subprocess
 import sys
 import unittest
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO_CONFIG = HERE.parent.parent / "models.yaml"
@@ -25,11 +26,11 @@ from mora_export.sources import SOURCE_KINDS, SourceKind, handler_for, register 
 
 KNOWN = ["onnx-file", "transformers", "diffusers", "hub", "local"]
 
-GOOD = {"schema": 1, "models_dir": "m", "models": [
+GOOD: dict[str, Any] = {"schema": 1, "models_dir": "m", "models": [
     {"id": "x", "weights": "real", "source": {"kind": "onnx-file", "package": "p==1", "file": "f"}}]}
 
 
-def config_with(**source: object) -> dict:
+def config_with(**source: object) -> dict[str, Any]:
     doc = copy.deepcopy(GOOD)
     doc["models"][0]["source"] = dict(source)
     return doc
