@@ -1,4 +1,4 @@
-"""Tests of scripts/export_models.py.
+"""Tests of scripts/export_models.py (the package scripts/mora_export/).
 
     .venv/bin/python -m unittest discover -s scripts/tests -v
 
@@ -27,16 +27,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE.parent / "export_models.py"
 
-
-def _load_module():
-    spec = importlib.util.spec_from_file_location("export_models", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["export_models"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-em = _load_module()
+sys.path.insert(0, str(HERE.parent))
+from mora_export import packages  # noqa: E402
+from mora_export.config import load_config, select_models, validate_config  # noqa: E402
+from mora_export.downloads import Downloads  # noqa: E402
+from mora_export.errors import ConfigError, Skip  # noqa: E402
+from mora_export.packages import need_module, pkg_version  # noqa: E402
+from mora_export.recipe import recipe_sha256  # noqa: E402
+from mora_export.tokenizers import bytes_to_unicode, clip_vocab_and_merges, gpt2_vocab_and_merges  # noqa: E402
 
 
 def have(*mods: str) -> bool:
@@ -179,8 +177,8 @@ class OnnxFileTest(ExportCase):
         self.assertEqual(m["id"], "tiny")
         self.assertEqual(m["weights"], "real")
         self.assertEqual(m["source"], {"kind": "onnx-file", "package": "tiny-pkg==0.1.0", "file": "tiny_pkg/model.onnx"})
-        cfg = em.load_config(self.root / "models.yaml")
-        self.assertEqual(m["recipe_sha256"], em.recipe_sha256(cfg["models"][0]))
+        cfg = load_config(self.root / "models.yaml")
+        self.assertEqual(m["recipe_sha256"], recipe_sha256(cfg["models"][0]))
         self.assertEqual(len(m["recipe_sha256"]), 64)
         self.assertEqual(sorted(f["path"] for f in m["files"]), ["model.onnx", "tokenizer.json"])
         for f in m["files"]:
@@ -361,14 +359,14 @@ class OnnxFileTest(ExportCase):
 class UnitTest(unittest.TestCase):
     def test_recipe_changes_with_source_tokenizer_inputs(self):
         base = {"id": "a", "source": {"kind": "onnx-file", "package": "p==1", "file": "f"}}
-        h = em.recipe_sha256(base)
-        self.assertEqual(h, em.recipe_sha256(dict(base, about="other words", weights="random")))
-        self.assertNotEqual(h, em.recipe_sha256(dict(base, source={**base["source"], "file": "g"})))
-        self.assertNotEqual(h, em.recipe_sha256(dict(base, tokenizer={"kind": "gguf"})))
-        self.assertNotEqual(h, em.recipe_sha256(dict(base, inputs={"x": [1]})))
+        h = recipe_sha256(base)
+        self.assertEqual(h, recipe_sha256(dict(base, about="other words", weights="random")))
+        self.assertNotEqual(h, recipe_sha256(dict(base, source={**base["source"], "file": "g"})))
+        self.assertNotEqual(h, recipe_sha256(dict(base, tokenizer={"kind": "gguf"})))
+        self.assertNotEqual(h, recipe_sha256(dict(base, inputs={"x": [1]})))
 
     def test_bytes_to_unicode(self):
-        m = em.bytes_to_unicode()
+        m = bytes_to_unicode()
         self.assertEqual(len(m), 256)
         self.assertEqual(len(set(m.values())), 256)
         self.assertEqual(m[ord("a")], "a")
@@ -376,7 +374,7 @@ class UnitTest(unittest.TestCase):
 
     def test_clip_vocab_from_merges(self):
         text = "header line\n" + "\n".join(["a b", "ab c", "t h"] + [f"x{i} y{i}" for i in range(49152)]) + "\n"
-        vocab, merges = em.clip_vocab_and_merges(gzip.compress(text.encode()))
+        vocab, merges = clip_vocab_and_merges(gzip.compress(text.encode()))
         self.assertEqual(len(vocab), 49408)
         self.assertEqual(merges[0], ("a", "b"))
         self.assertEqual(vocab["!"], 0)
@@ -387,26 +385,26 @@ class UnitTest(unittest.TestCase):
         self.assertEqual(vocab["<|endoftext|>"], 49407)
 
     def test_gpt2_vocab_and_merges(self):
-        vocab, merges = em.gpt2_vocab_and_merges(b'{"a": 0, "b": 1, "ab": 2}', b"#version: 0.2\na b\n")
+        vocab, merges = gpt2_vocab_and_merges(b'{"a": 0, "b": 1, "ab": 2}', b"#version: 0.2\na b\n")
         self.assertEqual(vocab["ab"], 2)
         self.assertEqual(merges, [("a", "b")])
 
     def test_config_validation(self):
         good = {"schema": 1, "models_dir": "m", "models": [
             {"id": "x", "weights": "real", "source": {"kind": "onnx-file", "package": "p==1", "file": "f"}}]}
-        em.validate_config(good, Path("models.yaml"))
+        validate_config(good, Path("models.yaml"))
         bad = json.loads(json.dumps(good))
         bad["models"][0]["source"]["package"] = "p"
-        with self.assertRaisesRegex(em.ConfigError, "model 'x'.*pinned"):
-            em.validate_config(bad, Path("models.yaml"))
+        with self.assertRaisesRegex(ConfigError, "model 'x'.*pinned"):
+            validate_config(bad, Path("models.yaml"))
         bad = json.loads(json.dumps(good))
         bad["models"][0]["weights"] = "fake"
-        with self.assertRaisesRegex(em.ConfigError, "model 'x'.*weights"):
-            em.validate_config(bad, Path("models.yaml"))
+        with self.assertRaisesRegex(ConfigError, "model 'x'.*weights"):
+            validate_config(bad, Path("models.yaml"))
 
     def test_wheel_imports_are_pinned_as_in_requirements(self):
         reqs = (HERE.parent / "requirements-export.txt").read_text().splitlines()
-        for spec in em.WHEEL_IMPORTS.values():
+        for spec in packages.WHEEL_IMPORTS.values():
             self.assertIn(spec, reqs)
 
     def test_a_package_not_installed_is_imported_from_its_wheel_in_the_cache(self):
@@ -417,15 +415,15 @@ class UnitTest(unittest.TestCase):
             with zipfile.ZipFile(pypi / f"{name}-1.0-py3-none-any.whl", "w") as z:
                 z.writestr(f"{name}/__init__.py", "ANSWER = 42\n")
                 z.writestr(f"{name}-1.0.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-            dl = em.Downloads(Path(tmp), offline=True)
-            with self.assertRaisesRegex(em.Skip, f"needs the Python package '{name}'"):
-                em.need_module(name, "a test", dl)  # not one of WHEEL_IMPORTS
-            em.WHEEL_IMPORTS[name] = f"{name}==1.0"
+            dl = Downloads(Path(tmp), offline=True)
+            with self.assertRaisesRegex(Skip, f"needs the Python package '{name}'"):
+                need_module(name, "a test", dl)  # not one of WHEEL_IMPORTS
+            packages.WHEEL_IMPORTS[name] = f"{name}==1.0"
             try:
-                self.assertEqual(em.need_module(name, "a test", dl).ANSWER, 42)
-                self.assertEqual(em.pkg_version(name), "1.0")
+                self.assertEqual(need_module(name, "a test", dl).ANSWER, 42)
+                self.assertEqual(pkg_version(name), "1.0")
             finally:
-                del em.WHEEL_IMPORTS[name]
+                del packages.WHEEL_IMPORTS[name]
                 sys.modules.pop(name, None)
                 sys.path[:] = [p for p in sys.path if name not in p]
 
@@ -433,8 +431,8 @@ class UnitTest(unittest.TestCase):
         cfg_path = HERE.parent.parent / "models.yaml"
         if not cfg_path.is_file():
             self.skipTest("no models.yaml at the repository root")
-        cfg = em.load_config(cfg_path)
-        self.assertTrue(em.select_models(cfg, None, "default"))
+        cfg = load_config(cfg_path)
+        self.assertTrue(select_models(cfg, None, "default"))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -547,7 +545,7 @@ class VerifyExportedModels(unittest.TestCase):
         import onnxruntime as ort
 
         root = Path(os.environ["MORA_VERIFY_MODELS"])
-        cfg = em.load_config(HERE.parent.parent / "models.yaml")
+        cfg = load_config(HERE.parent.parent / "models.yaml")
         seq_default = cfg.get("defaults", {}).get("sequence_length", 128)
         by_id = {m["id"]: m for m in cfg["models"]}
         checked = 0
