@@ -15,6 +15,7 @@ pub mod inputs;
 pub mod isolation;
 pub mod limits;
 pub mod model;
+pub mod onnx_graph;
 pub mod onnx_model;
 pub mod plan;
 pub mod probe;
