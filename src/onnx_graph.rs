@@ -55,7 +55,9 @@ impl GraphSummary {
     pub fn graph_inputs(&self) -> Option<Vec<GraphInput>> {
         self.inputs
             .iter()
-            .map(|(name, elem, shape)| Some(GraphInput { name: name.clone(), elem: element_type(*elem)?, shape: shape.clone() }))
+            .map(|(name, elem, shape)| {
+                Some(GraphInput { name: name.clone(), elem: element_type(*elem)?, shape: shape.clone(), vocabulary: self.vocabulary(name) })
+            })
             .collect()
     }
 
