@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 
+use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
 use crate::config::Config;
 use crate::plan::{drop_spanning_scenarios_without_two_models, plan};
@@ -37,6 +38,9 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let models = config.select(&args.models, args.suite)?;
     if models.is_empty() {
         bail!("no models in suite {:?} of {}: pass --models or --suite all", args.suite, config.path.display());
+    }
+    if let Some(contradiction) = models.iter().find_map(|m| ModelStatus::of(m).contradiction(m, &config.path)) {
+        bail!("{contradiction}");
     }
     let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
     let mut scenarios = args.scenario.clone();
