@@ -19,7 +19,7 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
     let mut missing = Vec::new();
     let mut notes = Vec::new();
     let mut contradictions = Vec::new();
-    let config_dir = config.path.parent().unwrap_or(Path::new("."));
+    let config_dir = config.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for model in &config.models {
         let status = ModelStatus::of(model);
