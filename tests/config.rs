@@ -183,7 +183,7 @@ const TOKENS: &[&str] = &[
     "...\n",
 ];
 
-fn mutate(seed: &str, rng: &mut Rng) -> String {
+fn mutate(seed: &str, rng: &mut Rng) -> Vec<u8> {
     let mut bytes = seed.as_bytes().to_vec();
     for _ in 0..1 + rng.below(3) {
         let at = rng.below(bytes.len() + 1);
@@ -208,11 +208,12 @@ fn mutate(seed: &str, rng: &mut Rng) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
 }
 
 /// A fuzz test that stays: a few thousand seeded mutations of the committed models.yaml, the corpus
-/// and the fixtures' config. The loader never panics, never hangs, and every error names the file.
+/// and the fixtures' config, parsed as text, and one in ten loaded from a file as raw bytes (invalid
+/// UTF-8 included). The loader never panics, never hangs, and every error names the file.
 #[test]
 fn the_config_loader_survives_seeded_mutations() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -220,6 +221,7 @@ fn the_config_loader_survives_seeded_mutations() {
     let mut seeds = vec![std::fs::read_to_string(root.join("models.yaml")).unwrap(), std::fs::read_to_string(fixture.config()).unwrap()];
     seeds.extend(corpus().iter().map(|p| std::fs::read_to_string(p).unwrap()));
     let name = Path::new("fuzz/models.yaml");
+    let file = fixture.path().join("fuzz.yaml");
     let mut rng = Rng(0x6d6f_7261);
     let started = Instant::now();
     let (mut accepted, mut errors) = (0, 0);
@@ -230,18 +232,28 @@ fn the_config_loader_survives_seeded_mutations() {
             2 => &seeds[1],
             _ => &seeds[2 + rng.below(seeds.len() - 2)],
         };
-        let text = mutate(seed, &mut rng);
+        let bytes = mutate(seed, &mut rng);
+        let from_file = case % 10 == 0;
         let start = Instant::now();
-        let outcome = std::panic::catch_unwind(|| Config::parse(&text, name).map(|_| ()).map_err(|e| format!("{e:#}")));
+        let outcome = std::panic::catch_unwind(|| {
+            let loaded = if from_file {
+                std::fs::write(&file, &bytes).unwrap();
+                Config::load(&file)
+            } else {
+                Config::parse(&String::from_utf8_lossy(&bytes), name)
+            };
+            loaded.map(|_| ()).map_err(|e| format!("{e:#}"))
+        });
         let kept = || {
             let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("config-fuzz-case-{case}.yaml"));
-            std::fs::write(&path, &text).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
             path.display().to_string()
         };
+        let named = if from_file { file.display().to_string() } else { name.display().to_string() };
         match outcome {
             Err(_) => panic!("case {case} panicked; the input is in {}", kept()),
             Ok(Err(e)) => {
-                assert!(e.starts_with("fuzz/models.yaml"), "case {case}: the error does not name the file: {e}; input in {}", kept());
+                assert!(e.starts_with(&named), "case {case}: the error does not name the file: {e}; input in {}", kept());
                 errors += 1;
             }
             Ok(Ok(())) => accepted += 1,
