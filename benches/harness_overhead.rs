@@ -35,7 +35,7 @@ fn main() -> anyhow::Result<()> {
     let spec = ModelSpec {
         id: "bench".into(),
         path: model.clone(),
-        files: mora::catalog::model_files(&model, None),
+        files: mora::catalog::model_files(&model, None, mora::onnx_graph::GraphSummary::read(&model).ok().as_ref()),
         inputs: InputSettings {
             batch_size: 1,
             sequence_length: 128,

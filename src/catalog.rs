@@ -1,11 +1,13 @@
 //! What is on disk for each configured model: its files, their sizes, the exporter's manifest, the
 //! weights it really has, and the command that makes a missing one.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::config::{Config, ModelConfig, Weights};
+use crate::inputs::type_contradiction;
+use crate::onnx_graph::GraphSummary;
 use crate::results::{FileInfo, ManifestSummary, ModelInfo};
 
 /// The manifest.json `scripts/export_models.py` writes next to a model (unknown keys ignored: the
@@ -42,9 +44,14 @@ impl Manifest {
 /// A configured model and what was found for it.
 #[derive(Debug, Clone)]
 pub struct ModelStatus {
+    /// Every file a load reads is there: the ONNX file and all of its external data.
     pub present: bool,
-    /// The ONNX file and its external data: everything a load reads.
+    /// The ONNX file and its external data that are there.
     pub files: Vec<PathBuf>,
+    /// What a load would read but is not there: the ONNX file, or external data it names.
+    pub missing: Vec<PathBuf>,
+    /// What the ONNX file declares, where it can be read.
+    pub graph: Option<GraphSummary>,
     pub size_bytes: u64,
     pub manifest: Option<Manifest>,
     /// The weights the model really has: the manifest's word when there is one.
@@ -57,8 +64,14 @@ pub struct ModelStatus {
 impl ModelStatus {
     pub fn of(model: &ModelConfig) -> ModelStatus {
         let manifest = Manifest::read(&model.resolved.manifest);
-        let present = model.resolved.model.is_file();
-        let files = if present { model_files(&model.resolved.model, manifest.as_ref()) } else { vec![] };
+        let (files, missing, graph) = if model.resolved.model.is_file() {
+            let graph = GraphSummary::read(&model.resolved.model).ok();
+            let (files, missing) =
+                model_files(&model.resolved.model, manifest.as_ref(), graph.as_ref()).into_iter().partition(|f| f.is_file());
+            (files, missing, graph)
+        } else {
+            (vec![], vec![model.resolved.model.clone()], None)
+        };
         let size_bytes = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         let (weights, weights_note) = match manifest.as_ref().and_then(|m| m.weights) {
             Some(w) if w != model.weights => {
@@ -68,14 +81,25 @@ impl ModelStatus {
             None => (model.weights, None),
         };
         ModelStatus {
-            present,
+            present: missing.is_empty(),
             files,
+            missing,
+            graph,
             size_bytes,
             manifest,
             weights,
             weights_note,
             tokenizer_present: model.resolved.tokenizer.as_ref().map(|t| t.is_file()),
         }
+    }
+
+    /// Where the model's `type:` contradicts its graph: what is wrong and the fix, after the config
+    /// file, line and model.
+    pub fn contradiction(&self, model: &ModelConfig, config: &Path) -> Option<String> {
+        let inputs = self.graph.as_ref()?.graph_inputs()?;
+        let why = type_contradiction(model.model_type, model.tokenizer.is_some(), &inputs)?;
+        let line = model.resolved.line.map(|l| format!(":{l}")).unwrap_or_default();
+        Some(format!("{}{line}: model `{}`: {why}", config.display(), model.id))
     }
 
     pub fn size_mb(&self) -> f64 {
@@ -108,29 +132,35 @@ impl ModelStatus {
     }
 }
 
-/// The ONNX file plus its external data: the manifest's list when there is one (tokenizer and
-/// manifest aside), else the file and any sibling named `<file>.data` or `<file>_data`.
-pub fn model_files(model: &Path, manifest: Option<&Manifest>) -> Vec<PathBuf> {
+/// Every file a load of `model` reads, there or not: the ONNX file, the external data its graph
+/// names, and the model files the exporter's manifest lists (tokenizer and manifest aside). Where
+/// neither graph nor manifest can be read, the file and any sibling named `<file>.data` or `<file>_data`.
+pub fn model_files(model: &Path, manifest: Option<&Manifest>, graph: Option<&GraphSummary>) -> Vec<PathBuf> {
     let dir = model.parent().unwrap_or(Path::new("."));
     let mut files = vec![model.to_path_buf()];
-    match manifest {
-        Some(m) if !m.files.is_empty() => {
-            for f in &m.files {
-                let path = dir.join(&f.path);
-                let name = f.path.as_str();
-                let is_model_data = !name.ends_with(".json") && !name.ends_with(".txt") && path != model;
-                if is_model_data && path.is_file() {
-                    files.push(path);
-                }
-            }
+    let mut add = |path: PathBuf| {
+        if !files.contains(&path) {
+            files.push(path);
         }
-        _ => {
-            let name = model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            for suffix in [".data", "_data"] {
-                let sibling = dir.join(format!("{name}{suffix}"));
-                if sibling.is_file() {
-                    files.push(sibling);
-                }
+    };
+    for location in graph.map(|g| g.external_data.as_slice()).unwrap_or_default() {
+        add(dir.join(location));
+    }
+    let listed = manifest.map(|m| m.files.as_slice()).unwrap_or_default();
+    for f in listed {
+        let name = f.path.as_str();
+        // A listed path that climbs out of the model's folder is not one of the model's files.
+        let inside = Path::new(name).components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        if inside && !name.ends_with(".json") && !name.ends_with(".txt") {
+            add(dir.join(name));
+        }
+    }
+    if graph.is_none() && listed.is_empty() {
+        let name = model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        for suffix in [".data", "_data"] {
+            let sibling = dir.join(format!("{name}{suffix}"));
+            if sibling.is_file() {
+                add(sibling);
             }
         }
     }
@@ -166,8 +196,28 @@ mod tests {
         std::fs::write(&model, b"x").unwrap();
         std::fs::write(dir.path().join("model.onnx.data"), b"yy").unwrap();
         std::fs::write(dir.path().join("tokenizer.json"), b"{}").unwrap();
-        let files = model_files(&model, None);
+        let files = model_files(&model, None, None);
         assert_eq!(files, vec![model.clone(), dir.path().join("model.onnx.data")]);
+    }
+
+    fn model_with_external_data(dir: &Path) -> PathBuf {
+        let mut b = crate::onnx_model::ModelBuilder::new(17);
+        b.initializer_external("w", &[4, 4], "model.onnx.data", 0);
+        let model = dir.join("model.onnx");
+        std::fs::write(&model, b.build()).unwrap();
+        model
+    }
+
+    #[test]
+    fn missing_external_data_means_not_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = model_with_external_data(dir.path());
+        let graph = GraphSummary::read(&model).unwrap();
+        assert_eq!(model_files(&model, None, Some(&graph)), vec![model.clone(), dir.path().join("model.onnx.data")]);
+        let manifest: Manifest =
+            serde_json::from_str(r#"{"files": [{"path": "model.onnx"}, {"path": "model.onnx.data"}, {"path": "../../etc/passwd"}]}"#)
+                .unwrap();
+        assert_eq!(model_files(&model, Some(&manifest), None), vec![model.clone(), dir.path().join("model.onnx.data")]);
     }
 
     #[test]
@@ -182,6 +232,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(manifest.weights, Some(Weights::Random));
-        assert_eq!(model_files(&model, Some(&manifest)), vec![model.clone(), dir.path().join("weights.bin")]);
+        assert_eq!(model_files(&model, Some(&manifest), None), vec![model.clone(), dir.path().join("weights.bin")]);
     }
 }

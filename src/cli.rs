@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch, Suite};
+use crate::limits;
 use crate::report::Format;
 use crate::results::Scenario;
 use crate::runtime::providers::ProviderRequest;
@@ -56,13 +58,13 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub workers: u32,
     /// Warm loads in the cold scenario.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub repeats: u32,
     /// Warm-up calls after the first inference (default: models.yaml's defaults.warmup_runs).
-    #[arg(long)]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::WARMUP_RUNS))]
     pub warmup_runs: Option<usize>,
     /// Steady-state calls behind p50/p95/p99 (default: models.yaml's defaults.runs).
-    #[arg(long)]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::RUNS))]
     pub runs: Option<usize>,
     /// Where run folders go: <out>/<timestamp>-<host>/.
     #[arg(long, default_value = "results")]
@@ -84,10 +86,10 @@ pub struct RuntimeArgs {
 #[derive(Debug, Args, Default)]
 pub struct ProviderFlags {
     /// CUDA device to run on.
-    #[arg(long)]
+    #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(limits::DEVICE_ID))]
     pub device_id: Option<u32>,
     /// Limit of the CUDA memory arena, in MB.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(limits::GPU_MEM_LIMIT_MB))]
     pub gpu_mem_limit_mb: Option<u64>,
     /// How the CUDA arena grows.
     #[arg(long, value_enum)]
@@ -99,7 +101,7 @@ pub struct ProviderFlags {
     #[arg(long)]
     pub cpu_arena: Option<bool>,
     /// Intra-op threads per session (default: ONNX Runtime's choice).
-    #[arg(long)]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::INTRA_THREADS))]
     pub intra_threads: Option<usize>,
 }
 

@@ -3,11 +3,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::ops::RangeInclusive;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, de};
 use sha2::{Digest, Sha256};
+
+use crate::limits;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -43,17 +48,32 @@ fn default_models_dir() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Defaults {
+    #[serde(deserialize_with = "ranged::sequence_length")]
     pub sequence_length: usize,
+    #[serde(deserialize_with = "ranged::batch_size")]
     pub batch_size: usize,
+    #[serde(deserialize_with = "ranged::image_size")]
     pub image_size: usize,
+    #[serde(deserialize_with = "ranged::warmup_runs")]
     pub warmup_runs: usize,
+    #[serde(deserialize_with = "ranged::runs")]
     pub runs: usize,
+    #[serde(deserialize_with = "ranged::trial_timeout_s")]
     pub trial_timeout_s: u64,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
         Defaults { sequence_length: 128, batch_size: 1, image_size: 224, warmup_runs: 5, runs: 20, trial_timeout_s: 900 }
+    }
+}
+
+impl Defaults {
+    /// The deadline of a trial that loads `models` models: `trial_timeout_s` each, capped at the
+    /// longest timeout models.yaml accepts, so the sum can neither wrap nor overflow an `Instant`.
+    pub fn trial_timeout(&self, models: usize) -> Duration {
+        let models = u64::try_from(models.max(1)).unwrap_or(u64::MAX);
+        Duration::from_secs(self.trial_timeout_s.saturating_mul(models).min(*limits::TRIAL_TIMEOUT_S.end()))
     }
 }
 
@@ -73,6 +93,7 @@ pub struct CpuOptions {
     /// ONNX Runtime's CPU memory arena (on by default in ONNX Runtime itself).
     pub arena: bool,
     /// Intra-op threads; `None` lets ONNX Runtime choose (one per physical core).
+    #[serde(deserialize_with = "ranged::intra_threads")]
     pub intra_threads: Option<usize>,
 }
 
@@ -85,11 +106,21 @@ impl Default for CpuOptions {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CudaOptions {
+    #[serde(deserialize_with = "ranged::device_id")]
     pub device_id: u32,
     /// The CUDA arena's limit in MiB; `None` is ONNX Runtime's default (no limit).
+    #[serde(deserialize_with = "ranged::gpu_mem_limit_mb")]
     pub gpu_mem_limit_mb: Option<u64>,
     pub arena_extend_strategy: Option<ArenaStrategy>,
     pub cudnn_conv_algo_search: Option<ConvAlgoSearch>,
+}
+
+impl CudaOptions {
+    /// The arena limit in bytes, as ONNX Runtime takes it (saturating: the MiB are range-checked
+    /// where they are read, but a `CudaOptions` can be built in code too).
+    pub fn gpu_mem_limit_bytes(&self) -> Option<u64> {
+        self.gpu_mem_limit_mb.map(|mb| mb.saturating_mul(1 << 20))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -167,14 +198,14 @@ pub struct ModelConfig {
     /// The ONNX file, when it is not `<models_dir>/<id>/model.onnx` (your own models).
     #[serde(default)]
     pub path: Option<PathBuf>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ranged::opt_sequence_length")]
     pub sequence_length: Option<usize>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ranged::opt_batch_size")]
     pub batch_size: Option<usize>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ranged::opt_image_size")]
     pub image_size: Option<usize>,
     /// Fixed input shapes by input name, for graphs whose dimensions cannot be inferred.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ranged::input_shapes")]
     pub inputs: BTreeMap<String, Vec<i64>>,
     pub source: Source,
     #[serde(default)]
@@ -213,7 +244,7 @@ pub enum Source {
         gguf_file: Option<String>,
         #[serde(default)]
         config: Option<serde_yaml::Value>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "ranged::opset")]
         opset: Option<u32>,
     },
     /// A diffusers component (UNet, VAE decoder, text encoder) exported with torch.onnx.
@@ -281,9 +312,7 @@ pub enum TokenizerSource {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
-        let bytes = std::fs::read(path).with_context(|| {
-            format!("cannot read the model config {}: pass --config PATH or run mora from the repository root", path.display())
-        })?;
+        let bytes = read_capped(path)?;
         let text = String::from_utf8(bytes.clone()).with_context(|| format!("{} is not UTF-8 text", path.display()))?;
         let mut config = Config::parse(&text, path)?;
         config.sha256 = sha256_hex(&bytes);
@@ -292,6 +321,13 @@ impl Config {
 
     /// Parses and validates YAML text; `path` names the file in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        if let Some(line) = too_deep(text) {
+            bail!(
+                "{}:{line}: nested deeper than {} levels (brackets, braces, dashes or indentation): a models.yaml needs about 6; is this the right file?",
+                path.display(),
+                limits::CONFIG_DEPTH
+            );
+        }
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
@@ -304,7 +340,6 @@ impl Config {
             );
         }
         let models_dir = dir.join(&raw.models_dir);
-        validate_defaults(&raw.defaults, path, text)?;
         let mut seen = BTreeSet::new();
         let mut models = Vec::with_capacity(raw.models.len());
         for mut model in raw.models {
@@ -315,7 +350,7 @@ impl Config {
             };
             if !valid_id(&model.id) {
                 bail!(
-                    "{}: model id `{}` must be non-empty and use only a-z, 0-9, '.', '_' and '-' (it names a folder)",
+                    "{}: model id `{}` must start with a-z or 0-9 and use only a-z, 0-9, '.', '_' and '-' (it names a folder in models_dir)",
                     at(line),
                     model.id
                 );
@@ -323,16 +358,14 @@ impl Config {
             if !seen.insert(model.id.clone()) {
                 bail!("{}: model id `{}` appears twice: ids must be unique", at(line), model.id);
             }
-            for (name, value) in
-                [("sequence_length", model.sequence_length), ("batch_size", model.batch_size), ("image_size", model.image_size)]
-            {
-                if value == Some(0) {
-                    bail!("{}: model `{}`: {name} must be at least 1", at(line), model.id);
-                }
-            }
-            for (input, shape) in &model.inputs {
-                if shape.is_empty() || shape.iter().any(|d| *d < 1) {
-                    bail!("{}: model `{}`: input `{input}` needs a shape of positive sizes, like [1, 4, 64, 64]", at(line), model.id);
+            if let Source::Hub { file, files, tokenizer_file, .. } = &model.source {
+                // hf-hub joins these to its cache folder: a `..` would read outside it.
+                if let Some(bad) = std::iter::once(file).chain(files).chain(tokenizer_file).find(|f| !inside(Path::new(f))) {
+                    bail!(
+                        "{}: model `{}`: hub file `{bad}` must be a relative path inside the repository (no `..`, not absolute)",
+                        at(line),
+                        model.id
+                    );
                 }
             }
             if matches!(model.source, Source::Local {}) && model.path.is_none() {
@@ -376,6 +409,10 @@ impl Config {
         if ids.is_empty() {
             return Ok(self.models.iter().filter(|m| suite == Suite::All || m.suite == suite).collect());
         }
+        let mut seen = BTreeSet::new();
+        if let Some(twice) = ids.iter().find(|id| !seen.insert(*id)) {
+            bail!("--models names `{twice}` twice: each model runs once per scenario; name it once");
+        }
         ids.iter()
             .map(|id| {
                 self.model(id).with_context(|| {
@@ -399,21 +436,248 @@ impl ModelConfig {
     }
 }
 
-fn validate_defaults(d: &Defaults, path: &Path, text: &str) -> Result<()> {
-    let checks = [
-        ("sequence_length", d.sequence_length as u64),
-        ("batch_size", d.batch_size as u64),
-        ("image_size", d.image_size as u64),
-        ("runs", d.runs as u64),
-        ("trial_timeout_s", d.trial_timeout_s),
-    ];
-    for (key, value) in checks {
-        if value == 0 {
-            let line = line_of(text, &format!("{key}:")).unwrap_or(1);
-            bail!("{}:{line}: defaults.{key} must be at least 1", path.display());
+/// The file's bytes, refusing what is not a regular file (`/dev/zero`, a FIFO, a folder) and reading
+/// at most [`limits::CONFIG_BYTES`].
+fn read_capped(path: &Path) -> Result<Vec<u8>> {
+    let cannot_read =
+        || format!("cannot read the model config {}: pass --config PATH or run mora from the repository root", path.display());
+    // metadata first: opening a FIFO would block until something writes to it.
+    let meta = std::fs::metadata(path).with_context(cannot_read)?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() { "a folder" } else { "a device, pipe or socket" };
+        bail!("{} is {kind}, not a regular file: --config takes a models.yaml file", path.display());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(limits::CONFIG_BYTES + 1).read_to_end(&mut bytes)).with_context(cannot_read)?;
+    if bytes.len() as u64 > limits::CONFIG_BYTES {
+        bail!("{} is larger than {} MiB: a models.yaml is a few KB; is this the right file?", path.display(), limits::CONFIG_BYTES >> 20);
+    }
+    Ok(bytes)
+}
+
+/// The first line where the YAML nests deeper than [`limits::CONFIG_DEPTH`]: flow brackets and
+/// braces outside quotes and comments, plus block levels (indentation and `- - -`). A cheap look
+/// before serde_yaml, whose parser takes time quadratic in the depth (100,000 nested brackets: 20 s
+/// in a release build, 50 s in a debug one). It may over-count inside
+/// block scalars; a real models.yaml is nowhere near the limit.
+fn too_deep(text: &str) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, line) in text.lines().enumerate() {
+        let mut block = indents.len();
+        if flow == 0 && quote.is_none() {
+            let body = line.trim_start_matches(' ');
+            if !body.is_empty() && !body.starts_with('#') {
+                let indent = line.len() - body.len();
+                while indents.last().is_some_and(|&top| top >= indent) {
+                    indents.pop();
+                }
+                indents.push(indent);
+                // `- - - x` opens a sequence per dash on one line.
+                let dashes = body.split(' ').take_while(|t| *t == "-" || t.is_empty()).filter(|t| *t == "-").count();
+                block = indents.len() + dashes;
+            }
+        }
+        let (mut prev, mut last_token, mut escaped) = (' ', None::<char>, false);
+        for c in line.chars() {
+            match quote {
+                Some('"') if escaped => escaped = false,
+                Some('"') if c == '\\' => escaped = true,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if prev == ' ' || prev == '\t' => break,
+                    // A quote opens a scalar only where a scalar can start: `key: 'x'`, `- "x"`, `['x'`.
+                    '"' | '\'' if matches!((prev, last_token), (' ' | '\t', None | Some(':' | '-' | '?' | ',')) | ('[' | '{' | ',', _)) => {
+                        quote = Some(c)
+                    }
+                    '[' | '{' => flow += 1,
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            if block + flow > limits::CONFIG_DEPTH {
+                return Some(i + 1);
+            }
+            if !c.is_whitespace() {
+                last_token = Some(c);
+            }
+            prev = c;
+        }
+        if block + flow > limits::CONFIG_DEPTH {
+            return Some(i + 1);
         }
     }
-    Ok(())
+    None
+}
+
+/// serde hooks that check each number against its limit as it is read, so an error carries
+/// serde_yaml's line, column and key path. `deserialize_with` takes a function path: one per limit.
+mod ranged {
+    use super::*;
+
+    /// The integer types a limited number is read into.
+    pub trait FromU64: Sized {
+        fn from_u64(v: u64) -> Option<Self>;
+        /// What `null` reads as: `None` for an optional number (as results.json and the worker's
+        /// spec write an unset one), nothing for a required one.
+        fn null() -> Option<Self> {
+            None
+        }
+    }
+    impl FromU64 for u64 {
+        fn from_u64(v: u64) -> Option<Self> {
+            Some(v)
+        }
+    }
+    impl FromU64 for u32 {
+        fn from_u64(v: u64) -> Option<Self> {
+            v.try_into().ok()
+        }
+    }
+    impl FromU64 for usize {
+        fn from_u64(v: u64) -> Option<Self> {
+            v.try_into().ok()
+        }
+    }
+    impl<T: FromU64> FromU64 for Option<T> {
+        fn from_u64(v: u64) -> Option<Self> {
+            T::from_u64(v).map(Some)
+        }
+        fn null() -> Option<Self> {
+            Some(None)
+        }
+    }
+
+    /// Reads an integer and checks it inside the visitor: serde_yaml gives errors raised there the
+    /// scalar's own line, column and key path. Visiting 128-bit values too lets -1 and 2^64 be
+    /// reported as numbers out of range rather than as type errors. `.1` names the key in the
+    /// message where serde_yaml cannot (inside `source:`, whose `kind` tag makes serde buffer the
+    /// entry and lose the key's position).
+    struct InRange<'r, T>(&'r RangeInclusive<u64>, &'static str, std::marker::PhantomData<T>);
+
+    impl<T: FromU64> InRange<'_, T> {
+        fn check<E: de::Error>(self, value: i128) -> Result<T, E> {
+            u64::try_from(value)
+                .ok()
+                .filter(|v| self.0.contains(v))
+                .and_then(T::from_u64)
+                .ok_or_else(|| E::custom(format!("{}{value} is out of range: use {}", self.1, limits::describe(self.0))))
+        }
+    }
+
+    impl<T: FromU64> de::Visitor<'_> for InRange<'_, T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "an integer from {}", limits::describe(self.0))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            self.check(v.into())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            self.check(v.into())
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<T, E> {
+            self.check(v)
+        }
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<T, E> {
+            self.check(i128::try_from(v).unwrap_or(i128::MAX))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<T, E> {
+            T::null().ok_or_else(|| E::invalid_type(de::Unexpected::Unit, &self))
+        }
+        fn visit_none<E: de::Error>(self) -> Result<T, E> {
+            self.visit_unit()
+        }
+    }
+
+    fn in_range<'de, D: Deserializer<'de>, T: FromU64>(d: D, range: &RangeInclusive<u64>) -> Result<T, D::Error> {
+        d.deserialize_any(InRange(range, "", std::marker::PhantomData))
+    }
+
+    pub fn opset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        d.deserialize_any(InRange(&limits::OPSET, "opset ", std::marker::PhantomData))
+    }
+
+    macro_rules! hooks {
+        ($($name:ident: $ty:ty = $limit:path;)*) => {$(
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                in_range(d, &$limit)
+            }
+        )*};
+    }
+
+    hooks! {
+        sequence_length: usize = limits::SEQUENCE_LENGTH;
+        batch_size: usize = limits::BATCH_SIZE;
+        image_size: usize = limits::IMAGE_SIZE;
+        warmup_runs: usize = limits::WARMUP_RUNS;
+        runs: usize = limits::RUNS;
+        trial_timeout_s: u64 = limits::TRIAL_TIMEOUT_S;
+        opt_sequence_length: Option<usize> = limits::SEQUENCE_LENGTH;
+        opt_batch_size: Option<usize> = limits::BATCH_SIZE;
+        opt_image_size: Option<usize> = limits::IMAGE_SIZE;
+        intra_threads: Option<usize> = limits::INTRA_THREADS;
+        device_id: u32 = limits::DEVICE_ID;
+        gpu_mem_limit_mb: Option<u64> = limits::GPU_MEM_LIMIT_MB;
+    }
+
+    /// `inputs:`: every size in [`limits::INPUT_DIM`], at most 8 dimensions, at most
+    /// [`limits::INPUT_ELEMENTS`] elements in all.
+    pub fn input_shapes<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<i64>>, D::Error> {
+        let shapes = BTreeMap::<String, Shape>::deserialize(d)?;
+        Ok(shapes.into_iter().map(|(name, shape)| (name, shape.0)).collect())
+    }
+
+    /// One checked shape; checked in the visitor, like the numbers, for the line and the input's name.
+    struct Shape(Vec<i64>);
+
+    impl<'de> Deserialize<'de> for Shape {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shape, D::Error> {
+            d.deserialize_seq(ShapeVisitor)
+        }
+    }
+
+    struct ShapeVisitor;
+
+    impl<'de> de::Visitor<'de> for ShapeVisitor {
+        type Value = Shape;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a shape of positive sizes, like [1, 4, 64, 64]")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+            let mut shape = Vec::new();
+            while let Some(d) = seq.next_element_seed(Dim)? {
+                if shape.len() == *limits::INPUT_RANK.end() {
+                    return Err(de::Error::custom(format!("a shape of more than {} dimensions", limits::INPUT_RANK.end())));
+                }
+                shape.push(d);
+            }
+            if shape.is_empty() {
+                return Err(de::Error::custom("an empty shape: give its sizes, like [1, 4, 64, 64]"));
+            }
+            match limits::element_count(&shape) {
+                Some(n) if n <= limits::INPUT_ELEMENTS => Ok(Shape(shape)),
+                _ => Err(de::Error::custom(format!("{shape:?} holds more than 2^30 elements (4 GiB of float32), more than mora builds"))),
+            }
+        }
+    }
+
+    /// One size of a shape, `1 to 1048576`.
+    struct Dim;
+
+    impl<'de> de::DeserializeSeed<'de> for Dim {
+        type Value = i64;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<i64, D::Error> {
+            in_range::<D, u64>(d, &limits::INPUT_DIM).map(|v| v as i64)
+        }
+    }
+}
+
+/// A relative path that stays inside the folder it is joined to.
+fn inside(path: &Path) -> bool {
+    path.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) && path.components().next().is_some()
 }
 
 fn yaml_error(path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
@@ -435,8 +699,10 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
     }
 }
 
+/// A plain folder name: `.`, `..` and hidden names cannot pass, so `<models_dir>/<id>` stays inside.
 fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// 1-based line of the first line containing `needle` (trimmed start), for errors after parsing.
@@ -568,15 +834,183 @@ models:
         let e = error_of(&VALID.replace("id: gen", "id: tiny"));
         assert!(e.contains("conf/models.yaml:5") && e.contains("appears twice"), "{e}");
         let e = error_of(&VALID.replace("id: gen", "id: Gen Model"));
-        assert!(e.contains("must be non-empty"), "{e}");
+        assert!(e.contains("must start with a-z or 0-9"), "{e}");
         let e = error_of(&VALID.replace("    path: elsewhere/mine.onnx\n", ""));
         assert!(e.contains("conf/models.yaml:20") && e.contains("no `path:`"), "{e}");
         let e = error_of(&VALID.replace("[1, 3, 32, 32]", "[1, 0, 32, 32]"));
-        assert!(e.contains("positive sizes"), "{e}");
+        assert!(e.starts_with("conf/models.yaml:24:32: models[2].inputs.pixel_values[1]: 0 is out of range: use 1 to 1048576"), "{e}");
         let e = error_of(&VALID.replace("sequence_length: 64", "sequence_length: 0"));
-        assert!(e.contains("sequence_length must be at least 1"), "{e}");
+        assert!(e.starts_with("conf/models.yaml:14:22: models[1].sequence_length: 0 is out of range: use 1 to 8192"), "{e}");
         let e = error_of(&VALID.replace("runs: 7", "runs: 0"));
-        assert!(e.contains("conf/models.yaml:3") && e.contains("defaults.runs"), "{e}");
+        assert!(e.starts_with("conf/models.yaml:3:9: defaults.runs: 0 is out of range: use 1 to 100000"), "{e}");
+    }
+
+    /// Every number in models.yaml, out of range: the error names the line, the key and the range.
+    #[test]
+    fn every_number_has_a_range_checked_at_load() {
+        let cases = [
+            (
+                "  runs: 7",
+                "  trial_timeout_s: 18446744073709551615",
+                "3:20: defaults.trial_timeout_s: 18446744073709551615 is out of range: use 1 to 604800",
+            ),
+            ("  runs: 7", "  trial_timeout_s: 9223372036854775808", "3:20: defaults.trial_timeout_s: 9223372036854775808 is out of range"),
+            ("  runs: 7", "  trial_timeout_s: 0", "3:20: defaults.trial_timeout_s: 0 is out of range: use 1 to 604800"),
+            (
+                "  runs: 7",
+                "  batch_size: 9223372036854775807",
+                "3:15: defaults.batch_size: 9223372036854775807 is out of range: use 1 to 4096",
+            ),
+            ("  runs: 7", "  sequence_length: 100000", "3:20: defaults.sequence_length: 100000 is out of range: use 1 to 8192"),
+            ("  runs: 7", "  image_size: -224", "3:15: defaults.image_size: -224 is out of range: use 1 to 8192"),
+            ("  runs: 7", "  warmup_runs: 1000000", "3:16: defaults.warmup_runs: 1000000 is out of range: use 0 to 10000"),
+            ("  runs: 7", "  runs: 100001", "3:9: defaults.runs: 100001 is out of range: use 1 to 100000"),
+            ("  runs: 7", "  runs: 2.5", "3:9: defaults.runs: invalid type: floating point `2.5`, expected an integer from 1 to 100000"),
+            (
+                "  runs: 7",
+                "  runs: 7\nproviders: {cpu: {intra_threads: 100000}}",
+                "4:34: providers.cpu.intra_threads: 100000 is out of range: use 0 to 1024",
+            ),
+            (
+                "  runs: 7",
+                "  runs: 7\nproviders: {cuda: {device_id: 4294967296}}",
+                "4:31: providers.cuda.device_id: 4294967296 is out of range: use 0 to 1023",
+            ),
+            (
+                "  runs: 7",
+                "  runs: 7\nproviders: {cuda: {gpu_mem_limit_mb: 17592186044416}}",
+                "4:38: providers.cuda.gpu_mem_limit_mb: 17592186044416 is out of range: use 1 to 16777216",
+            ),
+            ("    sequence_length: 64", "    batch_size: 5000", "14:17: models[1].batch_size: 5000 is out of range: use 1 to 4096"),
+            ("    sequence_length: 64", "    image_size: 0", "14:17: models[1].image_size: 0 is out of range: use 1 to 8192"),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      opset: 4294967296",
+                "10:5: models[1]: opset 4294967296 is out of range: use 7 to 64",
+            ),
+            ("[1, 3, 32, 32]", "[1, 3, 1048577, 32]", "24:35: models[2].inputs.pixel_values[2]: 1048577 is out of range: use 1 to 1048576"),
+            (
+                "[1, 3, 32, 32]",
+                "[65536, 65536, 65536, 65536]",
+                "24:28: models[2].inputs.pixel_values: [65536, 65536, 65536, 65536] holds more than 2^30 elements",
+            ),
+            ("[1, 3, 32, 32]", "[]", "24:28: models[2].inputs.pixel_values: an empty shape"),
+            ("[1, 3, 32, 32]", "[1, 1, 1, 1, 1, 1, 1, 1, 1]", "24:28: models[2].inputs.pixel_values: a shape of more than 8 dimensions"),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .map(|(from, to, expected)| (expected, error_of(&VALID.replacen(from, to, 1))))
+            .filter(|(expected, e)| !e.starts_with(&format!("conf/models.yaml:{expected}")))
+            .map(|(_, e)| e)
+            .collect();
+        assert!(wrong.is_empty(), "{wrong:#?}");
+        let limits_at_their_edges = VALID
+            .replace("  runs: 7", "  runs: 100000\n  trial_timeout_s: 604800\n  warmup_runs: 0\n  batch_size: 4096")
+            .replace("sequence_length: 64", "sequence_length: 8192")
+            .replace("[1, 3, 32, 32]", "[1, 1024, 1024, 1024]");
+        let c = parse(&limits_at_their_edges).unwrap();
+        assert_eq!((c.defaults.runs, c.defaults.batch_size, c.model("gen").unwrap().sequence_length), (100000, 4096, Some(8192)));
+    }
+
+    #[test]
+    fn unset_optional_numbers_round_trip_as_null() {
+        // The worker's spec and results.json carry these options as JSON, with `null` for unset.
+        let cpu: CpuOptions = serde_json::from_str(r#"{"arena": true, "intra_threads": null}"#).unwrap();
+        assert_eq!(cpu.intra_threads, None);
+        let cuda = CudaOptions { gpu_mem_limit_mb: Some(512), ..CudaOptions::default() };
+        let back: CudaOptions = serde_json::from_str(&serde_json::to_string(&cuda).unwrap()).unwrap();
+        assert_eq!(back, cuda);
+        assert!(serde_json::from_str::<CpuOptions>(r#"{"intra_threads": 5000}"#).is_err());
+        let e = error_of(&VALID.replace("  runs: 7", "  runs: ~"));
+        assert!(e.contains("defaults.runs: invalid type: unit value, expected an integer from 1 to 100000"), "{e}");
+        let c = parse(&VALID.replace("    sequence_length: 64", "    sequence_length: null")).unwrap();
+        assert_eq!(c.model("gen").unwrap().sequence_length, None);
+    }
+
+    #[test]
+    fn the_trial_timeout_saturates_and_is_capped() {
+        let mut d = Defaults { trial_timeout_s: 900, ..Defaults::default() };
+        assert_eq!(d.trial_timeout(1), Duration::from_secs(900));
+        assert_eq!(d.trial_timeout(3), Duration::from_secs(2700), "one timeout per model in a concurrent trial");
+        assert_eq!(d.trial_timeout(0), Duration::from_secs(900));
+        d.trial_timeout_s = u64::MAX;
+        assert_eq!(d.trial_timeout(usize::MAX), Duration::from_secs(7 * 24 * 3600), "no wrap to 0, no overflow");
+        d.trial_timeout_s = 1 << 63;
+        assert_eq!(d.trial_timeout(2), Duration::from_secs(7 * 24 * 3600), "2^63 x 2 wrapped to 0 s before");
+        let _ = std::time::Instant::now() + d.trial_timeout(usize::MAX);
+    }
+
+    #[test]
+    fn the_gpu_memory_limit_in_bytes_cannot_overflow() {
+        let cuda = |mb| CudaOptions { gpu_mem_limit_mb: Some(mb), ..CudaOptions::default() };
+        assert_eq!(cuda(2048).gpu_mem_limit_bytes(), Some(2048 << 20));
+        assert_eq!(cuda(*limits::GPU_MEM_LIMIT_MB.end()).gpu_mem_limit_bytes(), Some(1 << 44));
+        assert_eq!(cuda(u64::MAX).gpu_mem_limit_bytes(), Some(u64::MAX));
+        assert_eq!(CudaOptions::default().gpu_mem_limit_bytes(), None);
+    }
+
+    #[test]
+    fn ids_and_hub_paths_cannot_leave_their_folder() {
+        for id in ["..", ".", ".hidden", "-x", "_x"] {
+            let e = error_of(&VALID.replace("id: gen", &format!("id: '{id}'")));
+            assert!(e.starts_with("conf/models.yaml") && e.contains(&format!("model id `{id}` must start with a-z or 0-9")), "{e}");
+        }
+        let hub = |file: &str| {
+            VALID.replace(
+                "source: {kind: local}",
+                &format!(
+                    "source: {{kind: hub, repo: r/m, file: model.onnx, files: ['{file}']}}\n    tokenizer: {{kind: file, path: t.json}}"
+                ),
+            )
+        };
+        assert!(parse(&hub("onnx/model.onnx_data")).is_ok());
+        for bad in ["../../../etc/passwd", "/etc/passwd", "a/../../b", ""] {
+            let e = error_of(&hub(bad));
+            assert!(e.contains("conf/models.yaml:20: model `mine`: hub file") && e.contains("inside the repository"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_ids_in_models_are_an_error() {
+        let c = parse(VALID).unwrap();
+        let e = format!("{:#}", c.select(&["gen".into(), "tiny".into(), "gen".into()], Suite::Default).unwrap_err());
+        assert_eq!(e, "--models names `gen` twice: each model runs once per scenario; name it once");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_the_parser() {
+        let deep = |open: &str, close: &str, n: usize| format!("schema: 1\nmodels: {}{}\n", open.repeat(n), close.repeat(n));
+        for (open, close) in [("[", "]"), ("{a: ", "}")] {
+            let start = std::time::Instant::now();
+            let e = error_of(&deep(open, close, 100_000));
+            assert!(e.starts_with("conf/models.yaml:2: nested deeper than 64 levels"), "{e}");
+            assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+            assert!(!error_of(&deep(open, close, 60)).contains("nested deeper"), "60 levels are the parser's to judge");
+        }
+        let indented: String = (0..100).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        assert!(error_of(&format!("schema: 1\n{indented}")).starts_with("conf/models.yaml:66: nested deeper"));
+        let dashes = format!("schema: 1\nmodels:\n{}x\n", "- ".repeat(100));
+        assert!(error_of(&dashes).starts_with("conf/models.yaml:3: nested deeper"));
+        // Brackets inside quotes and comments are text, not nesting.
+        let quoted = VALID.replace("    suite: optional\n", &format!("    suite: optional\n    about: '{0}' # {0}\n", "[".repeat(200)));
+        assert!(parse(&quoted).is_ok(), "{}", error_of(&quoted));
+        let apostrophes = VALID.replace("    suite: optional\n", "    suite: optional\n    about: it's gpt2's [\n");
+        assert!(too_deep(&apostrophes).is_none());
+        let escaped = VALID.replace("    suite: optional\n", "    suite: optional\n    about: \"a \\\\\"\n");
+        assert!(parse(&escaped).is_ok(), "an escaped backslash ends the string: {}", error_of(&escaped));
+    }
+
+    #[test]
+    fn only_regular_files_of_at_most_4_mib_are_read() {
+        let e = format!("{:#}", Config::load(Path::new("/dev/zero")).unwrap_err());
+        assert_eq!(e, "/dev/zero is a device, pipe or socket, not a regular file: --config takes a models.yaml file");
+        let dir = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", Config::load(dir.path()).unwrap_err());
+        assert!(e.ends_with("is a folder, not a regular file: --config takes a models.yaml file"), "{e}");
+        let big = dir.path().join("models.yaml");
+        std::fs::write(&big, format!("{VALID}{}", "# padding\n".repeat(500_000))).unwrap();
+        let e = format!("{:#}", Config::load(&big).unwrap_err());
+        assert!(e.ends_with("models.yaml is larger than 4 MiB: a models.yaml is a few KB; is this the right file?"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,9 @@ use anyhow::{Result, anyhow, bail};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use serde::{Deserialize, Serialize};
 
+use crate::config::ModelType;
+use crate::limits;
+
 /// The passage every text model reads: plain English, repeated until it fills the sequence length.
 pub const PASSAGE: &str = "ModelMora keeps many models ready to answer requests. When a request arrives for a model \
 that is not loaded, the server must decide whether to load it on demand or to have warmed it up in advance, \
@@ -59,6 +62,9 @@ pub struct GraphInput {
     pub name: String,
     pub elem: TensorElementType,
     pub shape: Vec<i64>,
+    /// The embedding table this input indexes and its rows, where the model file shows it
+    /// (`onnx_graph`): token ids must stay below it.
+    pub vocabulary: Option<(String, u64)>,
 }
 
 impl GraphInput {
@@ -66,7 +72,9 @@ impl GraphInput {
         outlets
             .iter()
             .map(|o| match o.dtype() {
-                ValueType::Tensor { ty, shape, .. } => Ok(GraphInput { name: o.name().to_string(), elem: *ty, shape: shape.to_vec() }),
+                ValueType::Tensor { ty, shape, .. } => {
+                    Ok(GraphInput { name: o.name().to_string(), elem: *ty, shape: shape.to_vec(), vocabulary: None })
+                }
                 other => bail!("input `{}` is a {other:?}, not a tensor: mora feeds tensor inputs only", o.name()),
             })
             .collect()
@@ -75,12 +83,24 @@ impl GraphInput {
 
 impl ModelInputs {
     pub fn build(graph: &[GraphInput], settings: &InputSettings) -> Result<ModelInputs> {
+        if let Some(unknown) = settings.shapes.keys().find(|name| !graph.iter().any(|g| &g.name == *name)) {
+            let names: Vec<&str> = graph.iter().map(|g| g.name.as_str()).collect();
+            bail!(
+                "models.yaml `inputs:` gives a shape for `{unknown}`, which the graph does not have: its inputs are {}; fix the name or remove it",
+                names.join(", ")
+            );
+        }
         let mut tokens: Option<Vec<i64>> = None;
         let mut tensors = Vec::new();
         let mut described = Vec::new();
         for input in graph {
             let shape = resolve_shape(input, settings)?;
-            let count: usize = shape.iter().product::<i64>() as usize;
+            let count = limits::element_count(&shape).filter(|n| *n <= limits::INPUT_ELEMENTS).ok_or_else(|| {
+                anyhow!(
+                    "input `{}` would be {shape:?}, more than 2^30 elements (4 GiB of float32): lower batch_size, sequence_length or image_size, or give its shape in `inputs:`",
+                    input.name
+                )
+            })? as usize;
             let role = Role::of(&input.name, input.elem);
             let (values, fill): (Vec<f64>, String) = match role {
                 Role::TokenIds => {
@@ -95,6 +115,16 @@ impl ModelInputs {
                         tokens = Some(tokenize(tokenizer, seq)?);
                     }
                     let row = tokens.as_ref().expect("tokenized above");
+                    if let Some((table, rows)) = &input.vocabulary {
+                        let highest = row.iter().copied().max().unwrap_or(0);
+                        if u64::try_from(highest).is_ok_and(|id| id >= *rows) {
+                            bail!(
+                                "the tokenizer {} gives token id {highest}, but `{}` indexes `{table}`, which has {rows} rows: the tokenizer is not this model's; give the model's own in models.yaml `tokenizer:`",
+                                tokenizer.display(),
+                                input.name
+                            );
+                        }
+                    }
                     (
                         row.iter().cycle().take(count).map(|&t| t as f64).collect(),
                         format!("{seq} tokens of a fixed passage ({})", file_name(tokenizer)),
@@ -230,9 +260,41 @@ fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
             }
             return Ok(out);
         }
-        text.push(' ');
-        text.push_str(PASSAGE);
+        // Doubling keeps the work linear in `seq`: appending one passage at a time re-encoded a
+        // growing text, quadratic in the length.
+        text = format!("{text} {text}");
     }
+}
+
+/// Where a model's `type:` contradicts its graph, what is wrong and the fix (the caller names the
+/// model): a text type on a graph that takes an image and no token ids, or an image type on a graph
+/// that takes token ids and no image without a tokenizer to make them. An image type with token ids
+/// and a tokenizer is fine: CLIP's and Stable Diffusion's text towers are listed with their family.
+pub fn type_contradiction(declared: ModelType, has_tokenizer: bool, graph: &[GraphInput]) -> Option<String> {
+    let image = graph.iter().find(|g| is_image(g));
+    let token = graph.iter().find(|g| Role::of(&g.name, g.elem) == Role::TokenIds);
+    match (declared, image, token) {
+        (ModelType::Embedding | ModelType::TextGeneration, Some(image), None) => Some(format!(
+            "declared `type: {declared}`, but its graph takes an image (`{}` {:?}) and no token ids: set `type: vision`{}",
+            image.name,
+            image.shape,
+            if has_tokenizer { " and remove `tokenizer:` (nothing reads it)" } else { "" }
+        )),
+        (ModelType::Vision | ModelType::ImageGeneration, None, Some(token)) if !has_tokenizer => Some(format!(
+            "declared `type: {declared}`, but its graph takes token ids (`{}`) and no image, and the entry has no `tokenizer:`: add the model's tokenizer, or set `type: embedding` if it is a text model",
+            token.name
+        )),
+        _ => None,
+    }
+}
+
+/// A float [batch, 3, height, width] input (channels open counts: mora fills them with 3).
+fn is_image(g: &GraphInput) -> bool {
+    let float = matches!(
+        g.elem,
+        TensorElementType::Float32 | TensorElementType::Float16 | TensorElementType::Float64 | TensorElementType::Bfloat16
+    );
+    float && g.shape.len() == 4 && matches!(g.shape[1], 3 | -1)
 }
 
 fn file_name(path: &Path) -> String {
@@ -272,7 +334,105 @@ mod tests {
     }
 
     fn input(name: &str, elem: TensorElementType, shape: &[i64]) -> GraphInput {
-        GraphInput { name: name.into(), elem, shape: shape.to_vec() }
+        GraphInput { name: name.into(), elem, shape: shape.to_vec(), vocabulary: None }
+    }
+
+    fn tokenizer_file() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        // A word-level vocabulary of the passage's words: ids 0..=80 or so.
+        let mut words: Vec<String> =
+            PASSAGE.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+        words.sort();
+        words.dedup();
+        let vocab: Vec<String> =
+            std::iter::once("[UNK]".to_string()).chain(words).enumerate().map(|(i, w)| format!("\"{w}\": {i}")).collect();
+        let json = format!(
+            r#"{{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": {{"type": "Lowercase"}},
+              "pre_tokenizer": {{"type": "Whitespace"}}, "post_processor": null, "decoder": null,
+              "model": {{"type": "WordLevel", "vocab": {{{}}}, "unk_token": "[UNK]"}}}}"#,
+            vocab.join(", ")
+        );
+        std::fs::write(&path, json).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn a_shape_for_an_input_the_graph_lacks_is_an_error() {
+        let mut s = settings();
+        s.shapes.insert("pixel_value".into(), vec![1, 3, 32, 32]);
+        let graph =
+            [input("pixel_values", TensorElementType::Float32, &[-1, 3, -1, -1]), input("mask", TensorElementType::Int64, &[-1, -1])];
+        let e = ModelInputs::build(&graph, &s).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "models.yaml `inputs:` gives a shape for `pixel_value`, which the graph does not have: its inputs are pixel_values, mask; fix the name or remove it"
+        );
+    }
+
+    #[test]
+    fn an_input_too_large_to_build_is_an_error_not_an_overflow() {
+        let mut s = settings();
+        s.batch_size = 4096;
+        s.image_size = 8192;
+        let graph = [input("pixel_values", TensorElementType::Float32, &[-1, 3, -1, -1])];
+        let e = ModelInputs::build(&graph, &s).unwrap_err().to_string();
+        assert!(e.starts_with("input `pixel_values` would be [4096, 3, 8192, 8192], more than 2^30 elements"), "{e}");
+        // Fixed dimensions of a hostile graph whose product overflows a u64.
+        let graph = [input("x", TensorElementType::Float32, &[i64::MAX, i64::MAX, 4])];
+        assert!(ModelInputs::build(&graph, &s).unwrap_err().to_string().contains("more than 2^30 elements"));
+    }
+
+    #[test]
+    fn token_ids_beyond_the_embedding_table_are_an_error() {
+        let (_dir, path) = tokenizer_file();
+        let mut s = settings();
+        s.tokenizer = Some(path);
+        let mut ids = input("input_ids", TensorElementType::Int64, &[-1, -1]);
+        ids.vocabulary = Some(("embedding".into(), 1000));
+        assert!(ModelInputs::build(&[ids.clone()], &s).is_ok());
+        ids.vocabulary = Some(("embedding".into(), 10));
+        let e = ModelInputs::build(&[ids], &s).unwrap_err().to_string();
+        assert!(e.contains("but `input_ids` indexes `embedding`, which has 10 rows: the tokenizer is not this model's"), "{e}");
+    }
+
+    #[test]
+    fn long_sequences_tokenize_in_linear_time() {
+        let (_dir, path) = tokenizer_file();
+        // Beyond the limit models.yaml allows, to show the growth: re-encoding one more passage at a
+        // time took 29 s here in a debug build; doubling the text takes under a second.
+        let start = std::time::Instant::now();
+        assert_eq!(tokenize(&path, 30_000).unwrap().len(), 30_000);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn a_type_that_contradicts_the_graph_is_named_with_its_fix() {
+        use ModelType::*;
+        use TensorElementType::*;
+        let image = [input("pixel_values", Float32, &[-1, 3, 224, 224])];
+        let text = [input("input_ids", Int64, &[-1, -1]), input("attention_mask", Int64, &[-1, -1])];
+        let latent = [input("latent_sample", Float32, &[1, 4, 64, 64])];
+        let e = type_contradiction(Embedding, true, &image).unwrap();
+        assert_eq!(
+            e,
+            "declared `type: embedding`, but its graph takes an image (`pixel_values` [-1, 3, 224, 224]) and no token ids: set `type: vision` and remove `tokenizer:` (nothing reads it)"
+        );
+        assert!(type_contradiction(TextGeneration, false, &image).unwrap().ends_with("set `type: vision`"));
+        let e = type_contradiction(Vision, false, &text).unwrap();
+        assert!(e.starts_with("declared `type: vision`, but its graph takes token ids (`input_ids`) and no image"), "{e}");
+        // What fits, and the families the default suite lists on purpose (CLIP's text tower as vision).
+        for (declared, tokenizer, graph) in [
+            (Embedding, true, &text[..]),
+            (TextGeneration, true, &text[..]),
+            (Vision, false, &image[..]),
+            (Vision, true, &text[..]),
+            (ImageGeneration, true, &text[..]),
+            (ImageGeneration, false, &latent[..]),
+            (Embedding, true, &[][..]),
+        ] {
+            assert_eq!(type_contradiction(declared, tokenizer, graph), None, "{declared} {tokenizer} {graph:?}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use ort::session::Session;
 use ort::value::DynValue;
 
 use crate::inputs::{GraphInput, ModelInputs};
+use crate::onnx_graph::GraphSummary;
 use crate::protocol::ModelSpec;
 use crate::runtime::Runtime;
 use crate::runtime::providers::ProviderSetup;
@@ -32,9 +33,15 @@ impl LoadedModel {
         Ok((session, ms))
     }
 
-    /// The data for this model's inputs, built from the session's declared inputs.
+    /// The data for this model's inputs, built from the session's declared inputs, with the size of
+    /// the token embedding where the file shows it (so token ids can be checked against it).
     pub fn plan_inputs(session: &Session, model: &ModelSpec) -> Result<ModelInputs> {
-        let graph = GraphInput::from_outlets(session.inputs())?;
+        let mut graph = GraphInput::from_outlets(session.inputs())?;
+        if let Ok(summary) = GraphSummary::read(&model.path) {
+            for input in &mut graph {
+                input.vocabulary = summary.vocabulary(&input.name);
+            }
+        }
         ModelInputs::build(&graph, &model.inputs).map_err(|e| anyhow!("model `{}`: {e:#}", model.id))
     }
 

@@ -66,6 +66,27 @@ impl ModelBuilder {
         self
     }
 
+    /// A float initializer whose data lives in another file, at `offset` of `location`, as large
+    /// exports keep their weights (model.onnx + model.onnx.data).
+    pub fn initializer_external(&mut self, name: &str, dims: &[i64], location: &str, offset: u64) -> &mut Self {
+        let mut t = Vec::new();
+        for d in dims {
+            put_varint_field(&mut t, 1, *d as u64);
+        }
+        put_varint_field(&mut t, 2, ElemType::Float as u64);
+        put_bytes(&mut t, 8, name.as_bytes());
+        let length = dims.iter().product::<i64>() * 4;
+        for (key, value) in [("location", location.to_string()), ("offset", offset.to_string()), ("length", length.to_string())] {
+            let mut entry = Vec::new();
+            put_bytes(&mut entry, 1, key.as_bytes());
+            put_bytes(&mut entry, 2, value.as_bytes());
+            put_bytes(&mut t, 13, &entry);
+        }
+        put_varint_field(&mut t, 14, 1); // data_location: EXTERNAL
+        self.initializers.push(t);
+        self
+    }
+
     pub fn node(&mut self, op_type: &str, inputs: &[&str], outputs: &[&str], attrs: &[Attr]) -> &mut Self {
         let mut node = Vec::new();
         for input in inputs {

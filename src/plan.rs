@@ -1,5 +1,7 @@
 //! Models x providers x scenarios -> the ordered list of trials. Pure.
 
+use anyhow::{Result, bail};
+
 use crate::results::Scenario;
 use crate::runtime::Provider;
 
@@ -36,9 +38,51 @@ pub fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -
     trials
 }
 
+/// The scenarios that span the models (`concurrent`, `rotation`) need two or more, so with one they
+/// have nothing to run. Asked for alone, that is an error; beside other scenarios they are dropped,
+/// and the note returned says why.
+pub fn drop_spanning_scenarios_without_two_models(models: &[String], scenarios: &mut Vec<Scenario>) -> Result<Option<String>> {
+    let spanning: Vec<String> = scenarios.iter().filter(|s| s.spans_models()).map(ToString::to_string).collect();
+    if models.len() >= 2 || spanning.is_empty() {
+        return Ok(None);
+    }
+    let selected = models.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+    if spanning.len() == scenarios.len() {
+        bail!(
+            "--scenario {} needs two or more models, and only {selected} is selected: name two or more with --models A,B",
+            spanning.join(",")
+        );
+    }
+    scenarios.retain(|s| !s.spans_models());
+    Ok(Some(format!("skipping {}: each needs two or more models, and only {selected} is selected", spanning.join(", "))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scenarios_over_all_models_with_one_model_are_an_error_alone_and_a_note_beside_others() {
+        let one = vec!["a".to_string()];
+        let mut only = vec![Scenario::Concurrent];
+        let e = drop_spanning_scenarios_without_two_models(&one, &mut only).unwrap_err().to_string();
+        assert_eq!(e, "--scenario concurrent needs two or more models, and only `a` is selected: name two or more with --models A,B");
+        let mut spanning = vec![Scenario::Concurrent, Scenario::Rotation];
+        assert!(
+            drop_spanning_scenarios_without_two_models(&one, &mut spanning)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--scenario concurrent,rotation needs")
+        );
+        let mut mixed = vec![Scenario::Single, Scenario::Concurrent, Scenario::Rotation];
+        let note = drop_spanning_scenarios_without_two_models(&one, &mut mixed).unwrap().unwrap();
+        assert_eq!(note, "skipping concurrent, rotation: each needs two or more models, and only `a` is selected");
+        assert_eq!(mixed, [Scenario::Single]);
+        let two = vec!["a".to_string(), "b".to_string()];
+        let mut kept = vec![Scenario::Concurrent];
+        assert!(drop_spanning_scenarios_without_two_models(&two, &mut kept).unwrap().is_none());
+        assert_eq!(kept, [Scenario::Concurrent]);
+    }
 
     #[test]
     fn providers_then_models_then_scenarios() {

@@ -4,9 +4,10 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 
+use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
 use crate::config::Config;
-use crate::plan::plan;
+use crate::plan::{drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
 use crate::protocol::TrialSettings;
 use crate::report::{self, Format};
@@ -34,21 +35,28 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
 
 pub fn run(args: BenchArgs) -> Result<i32> {
     let config = Config::load(&args.config)?;
-    let roots = runtime::search_roots(config.path.parent());
-    let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     let models = config.select(&args.models, args.suite)?;
     if models.is_empty() {
         bail!("no models in suite {:?} of {}: pass --models or --suite all", args.suite, config.path.display());
     }
+    if let Some(contradiction) = models.iter().find_map(|m| ModelStatus::of(m).contradiction(m, &config.path)) {
+        bail!("{contradiction}");
+    }
+    let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
+    let mut scenarios = args.scenario.clone();
+    scenarios.sort();
+    scenarios.dedup();
+    let notes: Vec<String> = drop_spanning_scenarios_without_two_models(&ids, &mut scenarios)?.into_iter().collect();
+    let roots = runtime::search_roots(config.path.parent());
+    let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     eprintln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
     let (setups, statuses) = super::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
     for s in statuses.iter().filter(|s| !s.ran) {
         eprintln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
     }
-    let mut scenarios = args.scenario.clone();
-    scenarios.sort();
-    scenarios.dedup();
-    let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
+    for note in &notes {
+        eprintln!("note: {note}");
+    }
     let trials = plan(&ids, &runner::providers(&setups), &scenarios);
 
     let host = HostInfo::current();
@@ -56,7 +64,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let results_path = folder.join("results.json");
     let settings = TrialSettings {
         warmup_runs: args.warmup_runs.unwrap_or(config.defaults.warmup_runs),
-        runs: args.runs.unwrap_or(config.defaults.runs).max(1),
+        runs: args.runs.unwrap_or(config.defaults.runs),
         repeats: args.repeats as usize,
         cycles: args.cycles as usize,
     };
@@ -79,7 +87,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
             cycles: settings.cycles,
             workers: args.workers as usize,
         },
-        notes: vec![],
+        notes,
         merged_from: vec![],
     };
     eprintln!(

@@ -1,5 +1,7 @@
 //! `mora models`: what is configured, what is on disk, and how to make what is missing.
 
+use std::path::{Path, PathBuf};
+
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
@@ -16,19 +18,27 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
         .set_header(["Model", "Type", "Weights", "Suite", "Size MB", "Present", "Source", "Exported", "About"]);
     let mut missing = Vec::new();
     let mut notes = Vec::new();
+    let mut contradictions = Vec::new();
+    let config_dir = config.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for model in &config.models {
         let status = ModelStatus::of(model);
+        let mut absent: Vec<&Path> = status.missing.iter().map(PathBuf::as_path).collect();
+        absent.extend(model.resolved.tokenizer.as_deref().filter(|_| status.tokenizer_present == Some(false)));
         let present = match (status.present, status.tokenizer_present) {
             (true, Some(false)) => "model only (tokenizer missing)".to_string(),
             (true, _) => "yes".into(),
-            (false, _) => "MISSING".into(),
+            (false, _) if status.missing == [model.resolved.model.clone()] => "MISSING".into(),
+            (false, _) => format!("MISSING {}", status.missing.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ")),
         };
-        if !status.present || status.tokenizer_present == Some(false) {
-            missing.push(format!("  {}: {}", model.id, make_command(model, &config)));
+        if !absent.is_empty() {
+            let paths: Vec<String> = absent.iter().map(|p| p.strip_prefix(config_dir).unwrap_or(p).display().to_string()).collect();
+            missing.push(format!("  {}: {} missing; make it with: {}", model.id, paths.join(", "), make_command(model, &config)));
         }
         if let Some(note) = &status.weights_note {
             notes.push(format!("  {}: {note}", model.id));
         }
+        contradictions.extend(status.contradiction(model, &config.path).map(|c| format!("  {c}")));
         let exported = status
             .manifest
             .as_ref()
@@ -61,6 +71,9 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
     println!("{table}");
     if !notes.is_empty() {
         println!("\nWeights:\n{}", notes.join("\n"));
+    }
+    if !contradictions.is_empty() {
+        println!("\nmodels.yaml contradicts the model (`mora bench` refuses these):\n{}", contradictions.join("\n"));
     }
     if !missing.is_empty() {
         println!("\nTo make the missing ones:\n{}", missing.join("\n"));

@@ -111,8 +111,8 @@ impl ProviderSetup {
         }
         if self.provider == Provider::Cuda {
             o.insert("device_id".into(), self.cuda.device_id.to_string());
-            if let Some(mb) = self.cuda.gpu_mem_limit_mb {
-                o.insert("gpu_mem_limit".into(), (mb * 1024 * 1024).to_string());
+            if let Some(bytes) = self.cuda.gpu_mem_limit_bytes() {
+                o.insert("gpu_mem_limit".into(), bytes.to_string());
             }
             if let Some(s) = self.cuda.arena_extend_strategy {
                 o.insert("arena_extend_strategy".into(), arena_name(s).into());
@@ -138,8 +138,8 @@ impl ProviderSetup {
             Provider::Cpu => vec![cpu.error_on_failure()],
             Provider::Cuda => {
                 let mut cuda = ep::CUDA::default().with_device_id(self.cuda.device_id as i32);
-                if let Some(mb) = self.cuda.gpu_mem_limit_mb {
-                    cuda = cuda.with_memory_limit((mb * 1024 * 1024) as usize);
+                if let Some(bytes) = self.cuda.gpu_mem_limit_bytes() {
+                    cuda = cuda.with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
                 }
                 if let Some(s) = self.cuda.arena_extend_strategy {
                     cuda = cuda.with_arena_extend_strategy(match s {
