@@ -3,7 +3,6 @@
 //! reports progress through events; only the command layer prints.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -123,7 +122,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
                     settings: bench.settings.clone(),
                 };
-                let timeout = Duration::from_secs(bench.config.defaults.trial_timeout_s.saturating_mul(planned.models.len() as u64));
+                let timeout = bench.config.defaults.trial_timeout(planned.models.len());
                 match planned.scenario {
                     Scenario::Isolation => crate::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
@@ -223,7 +222,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
     }
     let missing = |path: &Path| format!("{} is missing: make it with `{}`", path.display(), make_command(model, config));
     let spec = if !status.present {
-        Err(missing(&model.resolved.model))
+        Err(missing(status.missing.first().unwrap_or(&model.resolved.model)))
     } else if let (Some(false), Some(path)) = (status.tokenizer_present, &model.resolved.tokenizer) {
         Err(missing(path))
     } else {
