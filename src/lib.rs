@@ -19,6 +19,7 @@ pub mod onnx_graph;
 pub mod onnx_model;
 pub mod plan;
 pub mod probe;
+pub mod profile;
 pub mod protocol;
 pub mod recommendation;
 pub mod report;

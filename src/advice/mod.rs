@@ -81,7 +81,7 @@ fn with_spread(s: &Summary, unit: &str) -> String {
 /// A one-time cost that every worker showed: the median where the whole range is above zero, else
 /// `None` (within the noise between workers). A single sample is taken at its word; the evidence
 /// labels it as one sample.
-fn consistent_cost(s: &Summary) -> Option<f64> {
+pub fn consistent_cost(s: &Summary) -> Option<f64> {
     (s.min > 0.0).then_some(s.median)
 }
 

@@ -106,13 +106,14 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let mut stdout = std::io::stdout().lock();
     if let Some(failure) = outcome.write_failure {
         // The disk is full or the folder unwritable: show the figures, say what was kept.
-        write!(stdout, "{}", report::render(&results, Format::Table)?)?;
+        write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
         eprintln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
         return Ok(RESULTS_NOT_WRITTEN);
     }
     let mut written = vec![folder.join("results.json")];
-    written.extend(report::write_reports(&folder, &results)?);
-    write!(stdout, "{}", report::render(&results, Format::Table)?)?;
+    let label = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    written.extend(report::write_reports(&folder, &results, &[(label, results.clone())])?);
+    write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
     eprintln!("\nwrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     if !results.run.complete {
         eprintln!("interrupted: the results above are the trials that finished");

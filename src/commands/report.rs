@@ -21,9 +21,17 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     if let Some(dir) = &args.out {
         refuse_to_overwrite_a_run(dir, &files)?;
     }
-    let labelled: Vec<(String, ResultsFile)> = files.iter().map(|(p, r)| (label(p, r), r.clone())).collect();
-    let merged = merge(labelled);
-    let mut out = report::render(&merged, args.format)?;
+    // Each run judged with today's rules, for the profile; the merge judges the whole again.
+    let labelled: Vec<(String, ResultsFile)> = files
+        .iter()
+        .map(|(p, r)| {
+            let mut r = r.clone();
+            crate::advice::judge(&mut r);
+            (label(p, &r), r)
+        })
+        .collect();
+    let merged = merge(labelled.clone());
+    let mut out = report::render(&merged, &labelled, args.format)?;
     if files.len() >= 2 && matches!(args.format, Format::Table | Format::Markdown) {
         let labelled: Vec<(String, &ResultsFile)> = files.iter().map(|(p, r)| (label(p, r), r)).collect();
         if let Some(section) = sections::comparison(&labelled) {
@@ -37,7 +45,7 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     if let Some(dir) = &args.out {
         let json = dir.join("results.json");
         results::write_json_atomic(&json, &merged)?;
-        for path in std::iter::once(json).chain(report::write_reports(dir, &merged)?) {
+        for path in std::iter::once(json).chain(report::write_reports(dir, &merged, &labelled)?) {
             eprintln!("wrote {}", path.display());
         }
     }

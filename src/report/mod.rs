@@ -19,25 +19,32 @@ pub enum Format {
     Markdown,
     Csv,
     Json,
+    /// The lifecycle profile (schema/profile.schema.json), for a model server to read at start-up.
+    Profile,
+    /// The same profile as YAML.
+    ProfileYaml,
 }
 
-/// One results file rendered in `format`.
-pub fn render(results: &ResultsFile, format: Format) -> Result<String> {
+/// One results file rendered in `format`; `runs` are the runs it was merged from, by label (the
+/// profile keeps their hosts apart).
+pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: Format) -> Result<String> {
     Ok(match format {
         Format::Table => table::render(&sections::build(results)),
         Format::Markdown => markdown::render(results, &sections::build(results)),
         Format::Csv => csv::render(results),
         Format::Json => serde_json::to_string_pretty(results)?,
+        Format::Profile => serde_json::to_string_pretty(&crate::profile::build(runs))? + "\n",
+        Format::ProfileYaml => serde_yaml::to_string(&crate::profile::build(runs))?,
     })
 }
 
-/// Writes report.md, results.csv and the charts into `dir` (results.json is the caller's: the runner
-/// keeps it current trial by trial); returns what it wrote.
-pub fn write_reports(dir: &Path, results: &ResultsFile) -> Result<Vec<PathBuf>> {
+/// Writes report.md, results.csv, profile.json and the charts into `dir` (results.json is the
+/// caller's: the runner keeps it current trial by trial); returns what it wrote.
+pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv)] {
+    for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv), ("profile.json", Format::Profile)] {
         let path = dir.join(name);
-        write_atomic(&path, render(results, format)?.as_bytes())?;
+        write_atomic(&path, render(results, runs, format)?.as_bytes())?;
         written.push(path);
     }
     for (name, svg) in chart::all(results) {
