@@ -69,10 +69,28 @@ pub struct BenchArgs {
     /// Where run folders go: <out>/<timestamp>-<host>/.
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
+    /// The run folder's name under --out instead of <timestamp>-<host>: created by this run alone,
+    /// an error if it exists (e.g. a scheduler's task naming its node and array index).
+    #[arg(long, value_parser = run_name)]
+    pub run_name: Option<String>,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub options: ProviderFlags,
+}
+
+/// A run name is one folder name: letters, digits, `.`, `_` and `-`, not starting with `.` (so
+/// never `..` or a hidden folder), at most 200 characters.
+fn run_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 200
+        && !s.starts_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not a run name: use 1 to 200 letters, digits, '.', '_' or '-', not starting with '.'"))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -271,6 +271,20 @@ pub fn create_run_folder(out: &Path, host: &str) -> Result<PathBuf> {
     anyhow::bail!("{}: a thousand runs started in the same second; pass another --out", out.display())
 }
 
+/// Creates `<out>/<name>/` for a run named by the caller (`--run-name`): with mkdir, so a name that
+/// is taken, by a finished run or by one running now, is an error and never a shared folder.
+pub fn create_named_run_folder(out: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let folder = out.join(name);
+    match std::fs::create_dir(&folder) {
+        Ok(()) => Ok(folder),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            anyhow::bail!("{} exists: a run never writes into another run's folder; pass another --run-name", folder.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot create the run folder {}", folder.display())),
+    }
+}
+
 /// Providers in the order they appear in setups, for the plan.
 pub fn providers(setups: &[ProviderSetup]) -> Vec<Provider> {
     setups.iter().map(|s| s.provider).collect()

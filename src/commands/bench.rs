@@ -60,7 +60,10 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let trials = plan(&ids, &runner::providers(&setups), &scenarios);
 
     let host = HostInfo::current();
-    let folder = runner::create_run_folder(&args.out, &host.hostname)?;
+    let folder = match &args.run_name {
+        Some(name) => runner::create_named_run_folder(&args.out, name)?,
+        None => runner::create_run_folder(&args.out, &host.hostname)?,
+    };
     let results_path = folder.join("results.json");
     let settings = TrialSettings {
         warmup_runs: args.warmup_runs.unwrap_or(config.defaults.warmup_runs),
