@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod fault;
+pub mod fleet;
 pub mod hub;
 pub mod inputs;
 pub mod isolation;

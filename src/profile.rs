@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::advice::{RULES_VERSION, consistent_cost, worker_budget_mb};
+use crate::fleet::HostKey;
 use crate::results::derive::worker_warmups;
 use crate::results::{Measurements, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
@@ -41,7 +42,10 @@ pub struct Generator {
 /// One machine: its facts, the runs behind its figures, and its providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostProfile {
+    /// The host name; with the machine class where two machines of the runs share a name.
     pub host: String,
+    /// The hardware that makes hosts comparable: GPUs, CPU model and cores (README, "Fleet").
+    pub machine_class: String,
     pub cpu_model: Option<String>,
     pub logical_cores: usize,
     pub ram_mb: Option<f64>,
@@ -147,13 +151,15 @@ pub struct Alerts {
     pub leak_mb_per_hour_above: f64,
 }
 
-/// One profile from several runs: grouped by host; within a host, a later run's figures for a model
-/// replace an earlier run's.
+/// One profile from several runs: grouped by host (a host name and machine class, as a merge tells
+/// machines apart); within a host, a later run's figures for a model replace an earlier run's.
 pub fn build(runs: &[(String, ResultsFile)]) -> Profile {
+    let keys: Vec<HostKey> = runs.iter().map(|(_, r)| HostKey::of_run(&r.run)).collect();
     let mut hosts: BTreeMap<String, HostProfile> = BTreeMap::new();
-    for (label, run) in runs {
-        let host = hosts.entry(run.run.host.hostname.clone()).or_insert_with(|| HostProfile {
-            host: run.run.host.hostname.clone(),
+    for (((label, run), key), host_label) in runs.iter().zip(&keys).zip(crate::fleet::labels(&keys)) {
+        let host = hosts.entry(host_label.clone()).or_insert_with(|| HostProfile {
+            host: host_label,
+            machine_class: key.class.clone(),
             cpu_model: run.run.host.cpu_model.clone(),
             logical_cores: run.run.host.logical_cores,
             ram_mb: run.run.host.ram_total_mb,

@@ -79,4 +79,17 @@ pub struct Recommendation {
     pub evidence: Vec<String>,
     /// The headline figures by name, for machines.
     pub figures: BTreeMap<String, f64>,
+    /// In a merge of several machines: the machine class whose runs it rests on (README, "Fleet").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_class: Option<String>,
+}
+
+impl Recommendation {
+    /// What it applies to: the provider, and the machine class where there is one.
+    pub fn scope(&self) -> String {
+        match &self.machine_class {
+            Some(class) => format!("{} on {class}", self.provider),
+            None => self.provider.to_string(),
+        }
+    }
 }

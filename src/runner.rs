@@ -176,6 +176,7 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
         runtime_log: run.runtime_log,
         warnings: run.warnings,
         run: None,
+        host: None,
         other_runs: vec![],
     }
 }

@@ -26,7 +26,9 @@ pub fn judge(results: &mut ResultsFile) {
         ));
         results.rules_version = RULES_VERSION;
     }
-    results.recommendations = recommend(results);
+    // Runs from several machines are judged per machine class: one class's figures never average
+    // with another's.
+    results.recommendations = if crate::fleet::is_fleet(results) { crate::fleet::recommend_per_class(results) } else { recommend(results) };
 }
 
 /// Recommendations per provider that ran, from the trials that succeeded.
@@ -146,6 +148,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     evidence
         .extend(fresh.iter().map(|(m, r)| format!("{}: fresh worker ready (spawn to first answer) {}", label(m), with_spread(r, "ms"))));
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::LoadingStrategy,
         provider,
         level,
@@ -265,6 +268,7 @@ fn worker_warmup(provider: Provider, cost: &WorkerCost, label: Label) -> Option<
         figures.insert("warmup_gpu_mb".into(), figure(&cost.gpu));
     }
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::WorkerWarmup,
         provider,
         level,
@@ -308,6 +312,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
     }
     let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::MemoryManagement,
         provider,
         level,
@@ -367,6 +372,7 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
         ));
     }
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::LeakDetection,
         provider,
         level,
@@ -430,6 +436,7 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
         action.push_str(&format!("; the load peak exceeds 1.5 x footprint: {}", peaks.join(", ")));
     }
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::ResourcePlanning,
         provider,
         level: Level::Good,
@@ -476,6 +483,7 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
         action.push_str(" (some cold loads were the worker's first load and include its one-time warm-up: schema 1 run)");
     }
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::ColdStart,
         provider,
         level,
@@ -510,6 +518,7 @@ fn concurrency(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opt
     let holds = total <= rule;
     let level = if holds { Level::Good } else { Level::Poor };
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::Concurrency,
         provider,
         level,
@@ -568,6 +577,7 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
         ));
     }
     Some(Recommendation {
+        machine_class: None,
         topic: Topic::ModelRotation,
         provider,
         level,

@@ -92,6 +92,8 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         },
         notes,
         merged_from: vec![],
+        hosts: vec![],
+        failed_runs: vec![],
     };
     eprintln!(
         "{} trials ({} models x {} providers x {} scenarios) -> {}",

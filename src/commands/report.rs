@@ -3,21 +3,26 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::cli::ReportArgs;
-use crate::report::{self, Format, sections};
-use crate::results::{self, OtherRun, ResultsFile};
+use crate::fleet::{self, HostKey};
+use crate::report;
+use crate::results::{self, FailedRun, OtherRun, ResultsFile, RunHost};
 
 pub fn run(args: ReportArgs) -> Result<i32> {
-    let files: Vec<(PathBuf, ResultsFile)> = args
-        .results
-        .iter()
-        .map(|p| {
-            let path = if p.is_dir() { p.join("results.json") } else { p.clone() };
-            results::read(&path).map(|r| (path, r))
-        })
-        .collect::<Result<_>>()?;
+    let mut files: Vec<(PathBuf, ResultsFile)> = Vec::new();
+    let mut failed: Vec<FailedRun> = Vec::new();
+    for p in &args.results {
+        match read_input(p)? {
+            Input::Run(path, r) => files.push((path, *r)),
+            Input::Failed(f) => failed.push(f),
+        }
+    }
+    if files.is_empty() {
+        let names: Vec<String> = failed.iter().map(|f| format!("{}: {}", f.run, f.reason.lines().last().unwrap_or(""))).collect();
+        bail!("no run given has results, so there is nothing to report; the failed runs: {}", names.join("; "));
+    }
     if let Some(dir) = &args.out {
         refuse_to_overwrite_a_run(dir, &files)?;
     }
@@ -30,18 +35,8 @@ pub fn run(args: ReportArgs) -> Result<i32> {
             (label(p, &r), r)
         })
         .collect();
-    let merged = merge(labelled.clone());
-    let mut out = report::render(&merged, &labelled, args.format)?;
-    if files.len() >= 2 && matches!(args.format, Format::Table | Format::Markdown) {
-        let labelled: Vec<(String, &ResultsFile)> = files.iter().map(|(p, r)| (label(p, r), r)).collect();
-        if let Some(section) = sections::comparison(&labelled) {
-            out.push_str(&match args.format {
-                Format::Markdown => report::markdown::section(&section),
-                _ => report::table::section(&section),
-            });
-        }
-    }
-    print!("{out}");
+    let merged = merge(labelled.clone(), failed);
+    print!("{}", report::render(&merged, &labelled, args.format)?);
     if let Some(dir) = &args.out {
         let json = dir.join("results.json");
         results::write_json_atomic(&json, &merged)?;
@@ -50,6 +45,38 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// What a path given to `mora report` holds: a run, or a failed run's record.
+enum Input {
+    Run(PathBuf, Box<ResultsFile>),
+    Failed(FailedRun),
+}
+
+/// A run folder or its results.json; or a folder holding only `failed.json` (a fleet task that
+/// ended without results, README "Fleet"), or that file itself.
+fn read_input(path: &Path) -> Result<Input> {
+    let (results, failure) = if path.is_dir() {
+        (path.join("results.json"), path.join("failed.json"))
+    } else if path.file_name().is_some_and(|n| n == "failed.json") {
+        (PathBuf::new(), path.to_path_buf())
+    } else {
+        (path.to_path_buf(), PathBuf::new())
+    };
+    if results.is_file() || !failure.is_file() {
+        if path.is_dir() && !results.exists() {
+            bail!("{} holds neither results.json nor failed.json: pass a run folder (or its results.json)", path.display());
+        }
+        return results::read(&results).map(|r| Input::Run(results, Box::new(r)));
+    }
+    // Written by a shell script from a task's stderr: read it lossily rather than refuse a byte.
+    let bytes = std::fs::read(&failure).with_context(|| format!("cannot read {}", failure.display()))?;
+    let mut record: FailedRun = serde_json::from_str(&String::from_utf8_lossy(&bytes))
+        .with_context(|| format!("{} is not a failed run's record (README, \"Fleet\", names its fields)", failure.display()))?;
+    if record.run.is_empty() {
+        record.run = failure.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    }
+    Ok(Input::Failed(record))
 }
 
 /// A raw run is never overwritten by a report: `--out` may not be one of the runs read, nor any
@@ -74,30 +101,36 @@ fn label(path: &Path, r: &ResultsFile) -> String {
     folder.unwrap_or_else(|| format!("{} {}", r.run.host.hostname, r.run.started_at))
 }
 
-/// One results file from several: the first run's facts, every model once, every trial. Where two
-/// files hold the same trial, a successful one wins over a failed one, and a later one over an
+/// One results file from several: the first run's facts, every model once, every trial. Trials are
+/// told apart by host and id: the same trial from two machines is two records. Where two files hold
+/// the same trial of one host, a successful one wins over a failed one, and a later one over an
 /// earlier one of the same kind; the other is kept beside it in `other_runs` (and the comparison
-/// section shows both measurements). Every trial says which run it came from.
-pub fn merge(files: Vec<(String, ResultsFile)>) -> ResultsFile {
-    let mut files = files.into_iter();
-    let (first_label, mut merged) = files.next().expect("at least one results file");
-    let several = files.len() > 0;
+/// section shows both measurements). Every trial says which run and host it came from; the merge
+/// lists its hosts and the runs that failed without results.
+pub fn merge(files: Vec<(String, ResultsFile)>, failed: Vec<FailedRun>) -> ResultsFile {
+    let several = files.len() > 1 || !failed.is_empty();
+    let (hosts, trial_hosts) = hosts_of(&files);
+    let host_label = |i: usize| Some(hosts[i].label.clone());
+    let mut files = files.into_iter().zip(trial_hosts);
+    let ((first_label, mut merged), first_hosts) = files.next().expect("at least one results file");
     if several {
         merged.run.merged_from.push(first_label.clone());
-        for t in &mut merged.trials {
+        for (t, &h) in merged.trials.iter_mut().zip(&first_hosts) {
             t.run.get_or_insert_with(|| first_label.clone());
+            t.host = host_label(h);
         }
     }
-    for (label, next) in files {
+    for ((label, next), next_hosts) in files {
         merged.run.merged_from.push(label.clone());
         for model in next.models {
             if !merged.models.iter().any(|m| m.id == model.id) {
                 merged.models.push(model);
             }
         }
-        for mut trial in next.trials {
+        for (mut trial, h) in next.trials.into_iter().zip(next_hosts) {
             trial.run.get_or_insert_with(|| label.clone());
-            match merged.trials.iter().position(|t| t.id == trial.id) {
+            trial.host = host_label(h);
+            match merged.trials.iter().position(|t| t.id == trial.id && t.host == trial.host) {
                 None => merged.trials.push(trial),
                 Some(i) => {
                     let earlier = &mut merged.trials[i];
@@ -125,6 +158,54 @@ pub fn merge(files: Vec<(String, ResultsFile)>) -> ResultsFile {
         }
         merged.run.complete &= next.run.complete;
     }
+    if several {
+        merged.run.hosts = hosts;
+        merged.run.failed_runs.extend(failed);
+    }
     crate::advice::judge(&mut merged);
     merged
+}
+
+/// The machines of a merge (a merged input brings its own), labelled; and for every file, the
+/// machine of each of its trials, as an index into them.
+fn hosts_of(files: &[(String, ResultsFile)]) -> (Vec<RunHost>, Vec<Vec<usize>>) {
+    let mut keys: Vec<HostKey> = Vec::new();
+    let mut hosts: Vec<RunHost> = Vec::new();
+    let mut add = |key: HostKey, host: RunHost| match keys.iter().position(|k| *k == key) {
+        Some(i) => {
+            let runs = &mut hosts[i].runs;
+            runs.extend(host.runs.into_iter().filter(|r| !runs.contains(r)).collect::<Vec<_>>());
+            i
+        }
+        None => {
+            keys.push(key);
+            hosts.push(host);
+            hosts.len() - 1
+        }
+    };
+    let mut trial_hosts = Vec::new();
+    for (label, file) in files {
+        let run = &file.run;
+        if run.hosts.is_empty() {
+            let own = RunHost {
+                label: String::new(),
+                machine_class: fleet::machine_class(&run.host, &run.gpus),
+                host: run.host.clone(),
+                gpus: run.gpus.clone(),
+                runtime_version: run.runtime.version.clone(),
+                runs: vec![label.clone()],
+            };
+            trial_hosts.push(vec![add(HostKey::of_run(run), own); file.trials.len()]);
+        } else {
+            // A merge merged again: its trials keep the machines they name.
+            let inner: Vec<(&str, usize)> = run.hosts.iter().map(|h| (h.label.as_str(), add(HostKey::of_host(h), h.clone()))).collect();
+            let of_trial =
+                |t: &crate::results::TrialRecord| inner.iter().find(|(l, _)| t.host.as_deref() == Some(*l)).map_or(inner[0].1, |(_, i)| *i);
+            trial_hosts.push(file.trials.iter().map(of_trial).collect());
+        }
+    }
+    for (host, label) in hosts.iter_mut().zip(fleet::labels(&keys)) {
+        host.label = label;
+    }
+    (hosts, trial_hosts)
 }

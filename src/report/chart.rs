@@ -22,9 +22,12 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
             _ => None,
         })
         .collect();
+    // A fleet's bars name their host too: the same model from two machines is two bars.
+    let fleet = crate::fleet::is_fleet(r);
     let label = |t: &crate::results::TrialRecord| {
         let random = if t.weights == "random" { ", random weights" } else { "" };
-        format!("{} ({}{random})", t.model(), t.provider)
+        let host = t.host.as_ref().filter(|_| fleet).map(|h| format!(", {h}")).unwrap_or_default();
+        format!("{} ({}{random}{host})", t.model(), t.provider)
     };
     let med = |s: &Option<crate::stats::Summary>| s.as_ref().map(|s| s.median);
     // Per-worker figures without a summary of their own: the median over the workers.
@@ -122,7 +125,9 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
 
 /// A grouped horizontal bar chart. Negative values draw left of the axis.
 pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> String {
-    let (label_w, plot_w, bar_h, gap) = (300.0, 520.0, 14.0, 10.0);
+    // Wide enough for the longest label (about 6.5 px a character at 11 px), so none is cut off.
+    let longest = groups.iter().map(|g| g.label.chars().count()).max().unwrap_or(0);
+    let (label_w, plot_w, bar_h, gap) = ((longest as f64 * 6.5 + 12.0).max(300.0).round(), 520.0, 14.0, 10.0);
     let group_h = bar_h * series.len() as f64 + gap;
     let top = 50.0;
     let height = top + group_h * groups.len() as f64 + 40.0;

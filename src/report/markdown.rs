@@ -19,7 +19,7 @@ pub fn render(results: &ResultsFile, report: &Report) -> String {
     if !report.recommendations.is_empty() {
         out.push_str("\n## Recommendations\n\n");
         for (i, r) in report.recommendations.iter().enumerate() {
-            out.push_str(&format!("{}. **{} ({})**: {} {}. {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action));
+            out.push_str(&format!("{}. **{} ({})**: {} {}. {}\n", i + 1, r.topic, r.scope(), r.level.mark(), r.verdict, r.action));
             for e in &r.evidence {
                 out.push_str(&format!("   - {e}\n"));
             }

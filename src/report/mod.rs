@@ -1,8 +1,9 @@
-//! Turning results into bytes: terminal tables, Markdown, CSV, JSON and SVG charts. Exporters only
-//! render; what the tables contain is decided once, in [`sections`].
+//! Turning results into bytes: terminal tables, Markdown, HTML, CSV, JSON and SVG charts. Exporters
+//! only render; what the tables contain is decided once, in [`sections`].
 
 pub mod chart;
 pub mod csv;
+pub mod html;
 pub mod markdown;
 pub mod sections;
 pub mod table;
@@ -23,14 +24,28 @@ pub enum Format {
     Profile,
     /// The same profile as YAML.
     ProfileYaml,
+    /// One self-contained HTML page (styles, scripts and charts inlined): sortable tables, the charts,
+    /// the hosts compared and the recommendations.
+    Html,
 }
 
 /// One results file rendered in `format`; `runs` are the runs it was merged from, by label (the
 /// profile keeps their hosts apart).
 pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: Format) -> Result<String> {
+    let report = || {
+        let mut report = sections::build(results);
+        // Several runs of one machine: the trials the first and the last share, figure by figure (a
+        // fleet's report compares its hosts instead).
+        if runs.len() >= 2 && !crate::fleet::is_fleet(results) {
+            let labelled: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
+            report.sections.extend(sections::comparison(&labelled));
+        }
+        report
+    };
     Ok(match format {
-        Format::Table => table::render(&sections::build(results)),
-        Format::Markdown => markdown::render(results, &sections::build(results)),
+        Format::Table => table::render(&report()),
+        Format::Markdown => markdown::render(results, &report()),
+        Format::Html => html::render(&report(), &chart::all(results)),
         Format::Csv => csv::render(results),
         Format::Json => serde_json::to_string_pretty(results)?,
         Format::Profile => serde_json::to_string_pretty(&crate::profile::build(runs))? + "\n",
@@ -38,11 +53,13 @@ pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: For
     })
 }
 
-/// Writes report.md, results.csv, profile.json and the charts into `dir` (results.json is the
+/// Writes report.md, report.html, results.csv, profile.json and the charts into `dir` (results.json is the
 /// caller's: the runner keeps it current trial by trial); returns what it wrote.
 pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv), ("profile.json", Format::Profile)] {
+    let files =
+        [("report.md", Format::Markdown), ("report.html", Format::Html), ("results.csv", Format::Csv), ("profile.json", Format::Profile)];
+    for (name, format) in files {
         let path = dir.join(name);
         write_atomic(&path, render(results, runs, format)?.as_bytes())?;
         written.push(path);

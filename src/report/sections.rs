@@ -18,20 +18,29 @@ pub struct Report {
     pub footnotes: Vec<String>,
 }
 
+#[derive(Debug, Clone)]
 pub struct Section {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
     pub notes: Vec<String>,
+    /// In a fleet's report: the host whose trials the section shows (its title says so too).
+    pub host: Option<String>,
 }
 
 impl Section {
     fn new(title: &str, header: &[&str]) -> Section {
-        Section { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: vec![], notes: vec![] }
+        Section { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: vec![], notes: vec![], host: None }
     }
 }
 
+/// The report of a run, of runs merged from one machine, or of a fleet (runs from several machines:
+/// the hosts compared, planning per machine class, then each host's tables).
 pub fn build(r: &ResultsFile) -> Report {
+    if crate::fleet::is_fleet(r) { fleet(r) } else { run(r) }
+}
+
+fn run(r: &ResultsFile) -> Report {
     let mut facts = vec![
         (
             "Host".into(),
@@ -79,17 +88,7 @@ pub fn build(r: &ResultsFile) -> Report {
         facts.push(("Note".into(), note.clone()));
     }
     let mut footnotes = Vec::new();
-    let random: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Random).map(|m| m.id.as_str()).collect();
-    if !random.is_empty() {
-        footnotes.push(format!(
-            "Random weights: {}. These have the real architecture and size, so load time and memory are representative; their outputs are meaningless.",
-            random.join(", ")
-        ));
-    }
-    footnotes.push(
-        "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
-            .into(),
-    );
+    footnotes.extend(common_footnotes(r));
     let sections = [
         baseline(r),
         warmup(r),
@@ -104,11 +103,262 @@ pub fn build(r: &ResultsFile) -> Report {
         concurrent(r),
         warnings(r),
         failures(r),
+        failed_runs(r),
     ]
     .into_iter()
     .flatten()
     .collect();
     Report { title: "ModelMora: Model Lifecycle Benchmark".into(), facts, sections, recommendations: r.recommendations.clone(), footnotes }
+}
+
+fn common_footnotes(r: &ResultsFile) -> Vec<String> {
+    let mut footnotes = Vec::new();
+    let random: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Random).map(|m| m.id.as_str()).collect();
+    if !random.is_empty() {
+        footnotes.push(format!(
+            "Random weights: {}. These have the real architecture and size, so load time and memory are representative; their outputs are meaningless.",
+            random.join(", ")
+        ));
+    }
+    footnotes.push(
+        "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
+            .into(),
+    );
+    footnotes
+}
+
+/// Runs from several machines: what each machine is, the hosts side by side on the single
+/// scenario's figures, the planning advice per machine class, the runs that failed; then each
+/// host's own tables, titled with its name.
+fn fleet(r: &ResultsFile) -> Report {
+    let classes = crate::fleet::classes(r);
+    let mut facts = vec![
+        ("Fleet".to_string(), format!("{} hosts in {} machine classes", r.run.hosts.len(), classes.len())),
+        ("Merged from".into(), format!("{} runs: {}", r.run.merged_from.len(), r.run.merged_from.join(", "))),
+    ];
+    if !r.run.failed_runs.is_empty() {
+        let names: Vec<&str> = r.run.failed_runs.iter().map(|f| f.run.as_str()).collect();
+        facts.push(("Failed runs".into(), format!("{}: {} (no results; see Runs that failed)", names.len(), names.join(", "))));
+    }
+    if !r.run.complete {
+        facts.push(("Status".into(), "INCOMPLETE: a run was interrupted or is still going; these are the trials that finished".into()));
+    }
+    facts.push(("Judged by".into(), format!("rules v{} (mora {}), per machine class", r.rules_version, env!("CARGO_PKG_VERSION"))));
+    let mut sections: Vec<Section> = [hosts(r), host_by_host(r), planning_per_class(r), failed_runs(r)].into_iter().flatten().collect();
+    for host in &r.run.hosts {
+        for mut s in run(&crate::fleet::host_view(r, host)).sections {
+            s.title = format!("{} — {}", s.title, host.label);
+            s.host = Some(host.label.clone());
+            sections.push(s);
+        }
+    }
+    Report {
+        title: format!("ModelMora: Model Lifecycle Benchmark, {} hosts", r.run.hosts.len()),
+        facts,
+        sections,
+        recommendations: r.recommendations.clone(),
+        footnotes: common_footnotes(r),
+    }
+}
+
+/// One row per machine of a fleet: what it is and what ran on it.
+fn hosts(r: &ResultsFile) -> Option<Section> {
+    let mut s =
+        Section::new("Hosts", &["Host", "Machine class", "CPU", "Cores", "RAM GB", "GPUs", "ONNX Runtime", "Kernel", "Runs", "Trials ok"]);
+    for h in &r.run.hosts {
+        let trials: Vec<&TrialRecord> = r.trials.iter().filter(|t| t.host.as_deref() == Some(h.label.as_str())).collect();
+        let gpus: Vec<String> = h.gpus.iter().map(|g| format!("{} ({} MB)", g.name, num(g.memory_total_mb, 0))).collect();
+        s.rows.push(vec![
+            h.label.clone(),
+            h.machine_class.clone(),
+            h.host.cpu_model.clone().unwrap_or_else(|| "unknown".into()),
+            h.host.logical_cores.to_string(),
+            num(h.host.ram_total_mb.map(|mb| mb / 1024.0), 1),
+            if gpus.is_empty() { "none".into() } else { gpus.join(", ") },
+            h.runtime_version.clone(),
+            h.host.kernel.clone().unwrap_or_default(),
+            h.runs.join(", "),
+            format!("{} of {}", trials.iter().filter(|t| t.outcome.is_ok()).count(), trials.len()),
+        ]);
+    }
+    s.notes.push("A machine class is the hardware that makes hosts comparable: GPUs, CPU model and cores. Hosts of one class should give the same figures within their noise; the advice below is given per class.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// How a host's figure compares with the best host's (the lowest median): the ratio, "within noise"
+/// where their ranges over fresh workers overlap, and "one sample" where a side has only one, so
+/// its noise is unknown.
+fn versus_best(x: Option<&Summary>, best: Option<&Summary>) -> String {
+    let (Some(x), Some(best)) = (x, best) else { return "—".into() };
+    if best.median <= 0.0 {
+        return "—".into();
+    }
+    let ratio = x.median / best.median;
+    if x == best {
+        "best".into()
+    } else if x.n < 2 || best.n < 2 {
+        format!("{ratio:.2}x (one sample)")
+    } else if x.min <= best.max && best.min <= x.max {
+        format!("{ratio:.2}x, within noise")
+    } else {
+        format!("{ratio:.2}x")
+    }
+}
+
+/// Whether two hosts' figures differ beyond the noise between their fresh workers (their ranges do
+/// not overlap, with two or more samples each).
+fn beyond_noise(a: &Summary, b: &Summary) -> bool {
+    a.n >= 2 && b.n >= 2 && (a.max < b.min || b.max < a.min)
+}
+
+fn load(m: &SingleTrial) -> Option<&Summary> {
+    m.summary.load_time_ms.as_ref()
+}
+
+fn p50(m: &SingleTrial) -> Option<&Summary> {
+    m.summary.steady_p50_ms.as_ref()
+}
+
+/// The single scenario's figures host by host, per model and provider, each against the best host.
+fn host_by_host(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Host by host (scenario single)",
+        &[
+            "Model",
+            "Provider",
+            "Host",
+            "Workers",
+            "Spawn to ready ms",
+            "Load ms",
+            "p50 ms",
+            "Memory +MB",
+            "VRAM +MB (arena)",
+            "Load vs best host",
+            "p50 vs best host",
+        ],
+    );
+    let class_of = |host: &str| r.run.hosts.iter().find(|h| h.label == host).map(|h| h.machine_class.clone()).unwrap_or_default();
+    let all = singles(r);
+    let mut pairs: Vec<(&str, Provider)> = all.iter().map(|(t, _)| (t.model(), t.provider)).collect();
+    pairs.dedup();
+    let mut same_class_differs = Vec::new();
+    for (model, provider) in pairs {
+        let hosts: Vec<(&TrialRecord, &SingleTrial)> =
+            all.iter().filter(|(t, _)| t.model() == model && t.provider == provider).copied().collect();
+        let best =
+            |f: fn(&SingleTrial) -> Option<&Summary>| hosts.iter().filter_map(|(_, m)| f(m)).min_by(|a, b| a.median.total_cmp(&b.median));
+        for (t, m) in &hosts {
+            let host = t.host.clone().unwrap_or_default();
+            let x = &m.summary;
+            s.rows.push(vec![
+                model.into(),
+                provider.to_string(),
+                host.clone(),
+                m.workers.len().to_string(),
+                spread(x.spawn_to_ready_ms.as_ref(), 0, false),
+                spread(x.load_time_ms.as_ref(), 1, false),
+                spread(x.steady_p50_ms.as_ref(), 2, false),
+                spread(x.memory_increase_mb.as_ref(), 1, true),
+                signed(med(&x.gpu_memory_increase_mb), 1),
+                if hosts.len() > 1 { versus_best(load(m), best(load)) } else { "only host".into() },
+                if hosts.len() > 1 { versus_best(p50(m), best(p50)) } else { "only host".into() },
+            ]);
+        }
+        // Hosts of one class should agree: where they do not, a host is busy, throttled or unlike
+        // its class, and its figures should not be pooled with the others' until that is known.
+        for (i, (a, ma)) in hosts.iter().enumerate() {
+            for (b, mb) in &hosts[i + 1..] {
+                let (ha, hb) = (a.host.clone().unwrap_or_default(), b.host.clone().unwrap_or_default());
+                if class_of(&ha) != class_of(&hb) {
+                    continue;
+                }
+                for (what, f) in [("load", load as fn(&SingleTrial) -> Option<&Summary>), ("p50", p50)] {
+                    if let (Some(x), Some(y)) = (f(ma), f(mb)) {
+                        if beyond_noise(x, y) {
+                            same_class_differs
+                                .push(format!("{model} ({provider}) {what}: {ha} {:.1} ms vs {hb} {:.1} ms", x.median, y.median));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    s.notes.push("Median (min-max) over each host's fresh workers. Against the best host (the lowest median): the ratio, marked \"within noise\" where the two hosts' ranges overlap, and \"one sample\" where a host ran one worker, so its noise is unknown (run --workers 3 or more to tell). Load and p50 are in a warmed worker.".into());
+    if !same_class_differs.is_empty() {
+        s.notes.push(format!(
+            "Hosts of the same machine class that differ beyond their noise (check them for load, throttling or different storage before trusting the class's advice): {}.",
+            same_class_differs.join("; ")
+        ));
+    }
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The planning advice per machine class and provider, from the recommendations judged per class.
+fn planning_per_class(r: &ResultsFile) -> Option<Section> {
+    use crate::recommendation::Topic;
+    let concurrent = format!("concurrent_{}_models_mb", crate::advice::PLANNING_N);
+    let mut s = Section::new(
+        "Planning per machine class",
+        &[
+            "Machine class",
+            "Provider",
+            "Hosts",
+            "Loading",
+            "Memory management",
+            "Largest footprint MB",
+            "Per worker MB",
+            &format!("{} concurrent models MB", crate::advice::PLANNING_N),
+        ],
+    );
+    for class in crate::fleet::classes(r) {
+        let hosts: Vec<&str> = r.run.hosts.iter().filter(|h| h.machine_class == class).map(|h| h.label.as_str()).collect();
+        let mut providers: Vec<Provider> =
+            r.recommendations.iter().filter(|x| x.machine_class.as_deref() == Some(class)).map(|x| x.provider).collect();
+        providers.sort();
+        providers.dedup();
+        for provider in providers {
+            let advice = |topic: Topic| {
+                r.recommendations.iter().find(|x| x.machine_class.as_deref() == Some(class) && x.provider == provider && x.topic == topic)
+            };
+            let figure = |topic: Topic, name: &str| advice(topic).and_then(|x| x.figures.get(name).copied());
+            let verdict = |topic: Topic, name: &str, unit: &str| match advice(topic) {
+                Some(x) => format!("{} ({} {unit})", x.level, num(x.figures.get(name).copied(), 0)),
+                None => "—".into(),
+            };
+            s.rows.push(vec![
+                class.to_string(),
+                provider.to_string(),
+                hosts.join(", "),
+                verdict(Topic::LoadingStrategy, "avg_cached_load_ms", "ms avg"),
+                verdict(Topic::MemoryManagement, "avg_reclamation_pct", "% avg"),
+                num(figure(Topic::ResourcePlanning, "largest_footprint_mb"), 0),
+                num(figure(Topic::ResourcePlanning, "per_worker_mb"), 0),
+                num(figure(Topic::ResourcePlanning, &concurrent), 0),
+            ]);
+        }
+    }
+    s.notes.push(format!(
+        "Each class judged on its own hosts' trials (the recommendations below say which class each rests on). Per worker: 1.5 x the largest footprint + the provider baseline + the worker warm-up (RAM on CPU, the CUDA arena's VRAM on CUDA); {} concurrent models: {} x largest x 1.5 + 10 %.",
+        crate::advice::PLANNING_N,
+        crate::advice::PLANNING_N
+    ));
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Runs that ended without results: fleet tasks that failed before or instead of the benchmark.
+fn failed_runs(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new("Runs that failed", &["Run", "Host", "Job", "Exit code", "Reason"]);
+    for f in &r.run.failed_runs {
+        s.rows.push(vec![
+            f.run.clone(),
+            f.host.clone().unwrap_or_else(|| "unknown".into()),
+            f.job.clone().unwrap_or_default(),
+            f.exit_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into()),
+            f.reason.trim().to_string(),
+        ]);
+    }
+    s.notes.push("These runs left no results.json, only the failed.json their task wrote: the report is made of the others.".into());
+    (!s.rows.is_empty()).then_some(s)
 }
 
 fn model<'a>(r: &'a ResultsFile, id: &str) -> Option<&'a ModelInfo> {

@@ -16,7 +16,7 @@ pub fn render(report: &Report) -> String {
     if !report.recommendations.is_empty() {
         out.push_str(&format!("\n{rule}\nRECOMMENDATIONS FOR MODELMORA\n{rule}\n"));
         for (i, r) in report.recommendations.iter().enumerate() {
-            out.push_str(&format!("\n{}. {} [{}]\n   {} {}\n   💡 {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action));
+            out.push_str(&format!("\n{}. {} [{}]\n   {} {}\n   💡 {}\n", i + 1, r.topic, r.scope(), r.level.mark(), r.verdict, r.action));
             for e in &r.evidence {
                 out.push_str(&format!("      - {e}\n"));
             }

@@ -67,6 +67,45 @@ pub struct RunInfo {
     /// The runs a `mora report` merged into this file (their folder names); empty for a run itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
+    /// In a merge: the hosts its runs were made on (every trial names its own in `host`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<RunHost>,
+    /// In a merge: runs that ended without results (a fleet task that failed before or instead of
+    /// `mora bench`), from their `failed.json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_runs: Vec<FailedRun>,
+}
+
+/// One machine of a merge: its label (the host name, with the machine class where two machines of
+/// the merge share a name), its machine class, its facts and the runs made on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHost {
+    pub label: String,
+    pub machine_class: String,
+    pub host: HostInfo,
+    #[serde(default)]
+    pub gpus: Vec<GpuInfo>,
+    pub runtime_version: String,
+    pub runs: Vec<String>,
+}
+
+/// A run that has no results: what a fleet task writes as `failed.json` in its run folder when it
+/// could not run `mora bench` or `mora bench` stopped before the run (README, "Fleet").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailedRun {
+    /// The run's folder name.
+    #[serde(default)]
+    pub run: String,
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The scheduler's name for the task, e.g. "slurm 12_1" or "kubernetes mora-cpu index 1".
+    #[serde(default)]
+    pub job: Option<String>,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// Why, in the task's words: the last lines of what failed.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,6 +251,9 @@ pub struct TrialRecord {
     /// In a merge: the run this record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
+    /// In a merge: the host this record comes from (a label in `run.hosts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// In a merge: how the same trial ended in the other runs that held it, where this record won.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_runs: Vec<OtherRun>,
