@@ -84,6 +84,9 @@ fn run(r: &ResultsFile) -> Report {
     if !r.run.merged_from.is_empty() {
         facts.push(("Merged from".into(), format!("{} runs: {}", r.run.merged_from.len(), r.run.merged_from.join(", "))));
     }
+    if !r.run.failed_runs.is_empty() {
+        facts.push(("Failed runs".into(), failed_runs_fact(r)));
+    }
     for note in &r.run.notes {
         facts.push(("Note".into(), note.clone()));
     }
@@ -137,8 +140,7 @@ fn fleet(r: &ResultsFile) -> Report {
         ("Merged from".into(), format!("{} runs: {}", r.run.merged_from.len(), r.run.merged_from.join(", "))),
     ];
     if !r.run.failed_runs.is_empty() {
-        let names: Vec<&str> = r.run.failed_runs.iter().map(|f| f.run.as_str()).collect();
-        facts.push(("Failed runs".into(), format!("{}: {} (no results; see Runs that failed)", names.len(), names.join(", "))));
+        facts.push(("Failed runs".into(), failed_runs_fact(r)));
     }
     if !r.run.complete {
         facts.push(("Status".into(), "INCOMPLETE: a run was interrupted or is still going; these are the trials that finished".into()));
@@ -343,6 +345,11 @@ fn planning_per_class(r: &ResultsFile) -> Option<Section> {
         crate::advice::PLANNING_N
     ));
     (!s.rows.is_empty()).then_some(s)
+}
+
+fn failed_runs_fact(r: &ResultsFile) -> String {
+    let names: Vec<&str> = r.run.failed_runs.iter().map(|f| f.run.as_str()).collect();
+    format!("{}: {} (no results; see Runs that failed)", names.len(), names.join(", "))
 }
 
 /// Runs that ended without results: fleet tasks that failed before or instead of the benchmark.
