@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The Slurm route end to end on this machine. It brings up a one-node cluster (munged, slurmctld and
-# slurmd with proctrack/linuxproc and task/none; key, state, spool and logs under a temporary folder;
-# free ports on 127.0.0.1; the node counts one GPU in gres.conf, which it does not have), submits a
-# fleet with scripts/fleet/slurm/submit.sh, as README's "Fleet" section says, and checks the result:
+# The Slurm route end to end on this machine. It brings up a one-node cluster (local-slurm.sh:
+# munged, slurmctld and slurmd with proctrack/linuxproc and task/none, everything under a temporary
+# folder; the node counts one GPU it does not have), submits a fleet with
+# scripts/fleet/slurm/submit.sh, as README's "Fleet" section says, and checks the result:
 #   class cpu: two array tasks, a small CPU bench of the committed fixture model, sharing one results
 #     folder: two runs, each in a folder of its own named by class, job, task and node;
 #   class gpu: one task with --provider cuda, given a "GPU" by the scheduler on this CPU-only node: it
@@ -17,37 +17,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 repo=$(pwd)
 started=$SECONDS
-for tool in munged slurmctld slurmd sbatch squeue sinfo scontrol python3; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "slurm.sh: $tool is missing: run scripts/fleet/tests/install-deps.sh (apt-get install slurm-wlm munge)" >&2
-    exit 1
-  fi
-done
 mora=${MORA_BIN:-$repo/target/debug/mora}
 if [ ! -x "$mora" ]; then
   cargo build --locked
 fi
 
 tmp=$(mktemp -d /tmp/mora-slurm.XXXXXX)
-chmod 755 "$tmp"
-pidfiles=("$tmp/slurmd.pid" "$tmp/slurmctld.pid" "$tmp/munge/munged.pid")
 failed=1
 stop() {
-  local pid pids=()
-  for f in "${pidfiles[@]}"; do
-    if [ -s "$f" ]; then
-      pid=$(cat "$f")
-      kill "$pid" 2>/dev/null && pids+=("$pid")
-    fi
-  done
-  # The daemons are not our children (they fork away): wait for them by pid, then insist.
-  for pid in ${pids[@]+"${pids[@]}"}; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
+  scripts/fleet/tests/local-slurm.sh down "$tmp/cluster" || true
   if [ "$failed" = 1 ]; then
     echo "--- slurm.sh failed; the cluster's logs:" >&2
-    tail -n 20 "$tmp"/*.log "$tmp"/results/logs/* >&2 2>/dev/null || true
+    tail -n 20 "$tmp"/cluster/*.log "$tmp"/results/logs/* >&2 2>/dev/null || true
   fi
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
@@ -57,55 +38,11 @@ fail() {
   exit 1
 }
 
-# --- the cluster -------------------------------------------------------------------------------
-mkdir -p "$tmp/munge" "$tmp/state" "$tmp/spool" "$tmp/results"
-dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
-chmod 400 "$tmp/munge/munge.key"
-munged --force --key-file="$tmp/munge/munge.key" --socket="$tmp/munge/munge.socket" \
-  --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munge.log" --seed-file="$tmp/munge/munged.seed"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+scripts/fleet/tests/local-slurm.sh up "$tmp/cluster"
+export SLURM_CONF=$tmp/cluster/slurm.conf
 node=moranode
-cat >"$tmp/slurm.conf" <<EOF
-ClusterName=moratest
-SlurmctldHost=$(hostname -s)(127.0.0.1)
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$tmp/munge/munge.socket
-CredType=cred/munge
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
-StateSaveLocation=$tmp/state
-SlurmdSpoolDir=$tmp/spool
-SlurmctldPidFile=$tmp/slurmctld.pid
-SlurmdPidFile=$tmp/slurmd.pid
-SlurmctldLogFile=$tmp/slurmctld.log
-SlurmdLogFile=$tmp/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-MpiDefault=none
-GresTypes=gpu
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$(nproc) Gres=gpu:1 State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
-EOF
-# A GPU the scheduler counts and the node does not have (Slurm wants a device file: /dev/null): a
-# job that asks for one gets this node.
-echo "NodeName=$node Name=gpu Count=1 File=/dev/null" >"$tmp/gres.conf"
-export SLURM_CONF=$tmp/slurm.conf
-slurmctld
-slurmd -N "$node"
-for _ in $(seq 60); do
-  [ "$(sinfo -h -o %T 2>/dev/null)" = idle ] && break
-  sleep 1
-done
-[ "$(sinfo -h -o %T)" = idle ] || fail "the node is not idle after 60 s: $(sinfo -h -o '%T %E')"
-echo "cluster up in $((SECONDS - started)) s: $(sinfo -h -o '%P %D %T %N %G')"
+echo "cluster up in $((SECONDS - started)) s"
+mkdir -p "$tmp/results"
 
 # --- the fleet, as README's Fleet section submits it --------------------------------------------
 cat >"$tmp/fleet" <<'EOF'
@@ -163,6 +100,13 @@ done
 grep -q "## Runs that failed" "$merged/report.md" || fail "report.md does not name the failed run"
 grep -q "$(basename "$gpu_run")" "$merged/report.html" || fail "report.html does not name the failed run"
 grep -q "merge: open $merged/report.html" "$results"/logs/mora-merge-"$merge".out || fail "the merge job's log"
+
+# The teardown stops exactly the daemons this test started.
+daemons=$(cat "$tmp/cluster/slurmd.pid" "$tmp/cluster/slurmctld.pid" "$tmp/cluster/munge/munged.pid")
+scripts/fleet/tests/local-slurm.sh down "$tmp/cluster"
+for pid in $daemons; do
+  if kill -0 "$pid" 2>/dev/null; then fail "daemon $pid still runs after local-slurm.sh down"; fi
+done
 
 failed=0
 echo "slurm.sh: ok: 3 tasks (2 runs, 1 failed and named), merged into $merged, in $((SECONDS - started)) s"
