@@ -83,7 +83,7 @@ pub fn render(r: &ResultsFile) -> String {
             set("p99_ms", med(&x.steady_p99_ms));
             set("memory_increase_mb", med(&x.memory_increase_mb));
             set("gpu_memory_increase_mb", med(&x.gpu_memory_increase_mb));
-            set("cache_hit", m.workers[0].cache_hit.map(|b| b.to_string()).unwrap_or_default());
+            set("cache_hit", m.workers.first().and_then(|w| w.cache_hit).map(|b| b.to_string()).unwrap_or_default());
             set("unload_time_ms", med(&x.unload_time_ms));
             set("memory_reclaimed_mb", over_workers(m, |f| f.memory_reclaimed_mb));
             set("reclamation_percentage", med(&x.reclamation_percentage));

@@ -342,8 +342,8 @@ fn single(r: &ResultsFile) -> Option<Section> {
     );
     for (t, m) in singles(r) {
         let info = model(r, t.model());
-        let first = &m.workers[0];
-        let cache = match (first.cache_hit, first.resident_fraction_before_load) {
+        let first = m.workers.first();
+        let cache = match (first.and_then(|w| w.cache_hit), first.and_then(|w| w.resident_fraction_before_load)) {
             (Some(true), _) => "HIT".to_string(),
             (Some(false), Some(f)) => format!("MISS ({:.0}%)", f * 100.0),
             _ => "—".into(),
