@@ -28,6 +28,8 @@ pub enum Command {
     Models(ModelsArgs),
     /// Check the runtime library, its providers, CUDA, NVML and the GPU.
     Doctor(DoctorArgs),
+    /// Write a model pre-optimised for one provider (loads faster), with a manifest, and compare loads.
+    Optimize(OptimizeArgs),
     /// The child side of every trial (internal).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -142,6 +144,35 @@ pub struct WorkerArgs {
     pub probe_cuda: bool,
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The model (.onnx; its external data is found beside it).
+    pub model: PathBuf,
+    /// The provider to optimise for: the result is valid for it and this ONNX Runtime version only.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub provider: crate::runtime::Provider,
+    /// Where to write it (.onnx, weights in OUT.data beside it; or .ort for ONNX Runtime's format).
+    /// Default: MODEL.optimized-PROVIDER.onnx next to the model.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The model's tokenizer.json, for text models; without it, seeded random token ids.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Sequence length of token inputs for the output check.
+    #[arg(long, default_value_t = 128, value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub sequence_length: usize,
+    /// Image size of image inputs for the output check.
+    #[arg(long, default_value_t = 224, value_parser = RangedU64ValueParser::<usize>::new().range(limits::IMAGE_SIZE))]
+    pub image_size: usize,
+    /// Loads of each form to compare (alternating).
+    #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub repeats: usize,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     #[command(flatten)]
     pub options: ProviderFlags,
 }

@@ -64,3 +64,10 @@ pub fn on_model_loaded() {
     }
     std::mem::forget(block);
 }
+
+/// `perturb-outputs:LEVER`: the levers scenario shifts the outputs it compares for levers whose
+/// label contains LEVER, so a test can see a configuration that differs reported and never
+/// recommended.
+pub fn perturb_outputs(lever_label: &str) -> bool {
+    faults().iter().any(|f| f.strip_prefix("perturb-outputs:").is_some_and(|l| lever_label.contains(l)))
+}

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod hub;
 pub mod inputs;
 pub mod isolation;
+pub mod levers;
 pub mod limits;
 pub mod model;
 pub mod onnx_graph;

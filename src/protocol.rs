@@ -25,6 +25,9 @@ pub struct TrialSpec {
     pub runtime: RuntimeLibrary,
     pub models: Vec<ModelSpec>,
     pub settings: TrialSettings,
+    /// The memory-levers scenario's configuration for this worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_config: Option<crate::levers::memory::MemoryConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -49,6 +49,8 @@ pub enum Topic {
     Concurrency,
     WorkerWarmup,
     ModelRotation,
+    LoadPath,
+    MemoryLevers,
 }
 
 impl fmt::Display for Topic {
@@ -62,6 +64,8 @@ impl fmt::Display for Topic {
             Topic::Concurrency => "Concurrent models",
             Topic::WorkerWarmup => "Worker warm-up",
             Topic::ModelRotation => "Models in rotation through one worker",
+            Topic::LoadPath => "Load path",
+            Topic::MemoryLevers => "Memory levers",
         })
     }
 }

@@ -121,11 +121,13 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     runtime: bench.runtime.clone(),
                     models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
                     settings: bench.settings.clone(),
+                    memory_config: None,
                 };
                 let timeout = bench.config.defaults.trial_timeout(planned.models.len());
                 match planned.scenario {
                     Scenario::Isolation => crate::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
+                    Scenario::MemoryLevers => trial::run_memory_levers(&spec, timeout),
                     _ => trial::run_in_worker(&spec, timeout),
                 }
             }
@@ -193,6 +195,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         shapes: model.inputs.clone(),
         tokenizer,
         seed: INPUT_SEED,
+        random_tokens: false,
     };
     if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
         let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };

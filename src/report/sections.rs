@@ -100,6 +100,8 @@ pub fn build(r: &ResultsFile) -> Report {
         cold(r),
         leak(r),
         rotation(r),
+        levers(r),
+        memory_levers(r),
         isolation(r),
         concurrent(r),
         warnings(r),
@@ -548,6 +550,121 @@ fn rotation(r: &ResultsFile) -> Option<Section> {
         }
     }
     s.notes.push("One worker loads, runs once, unloads and trims every model in turn, round after round. Round 1 kept: what each model's first load added to the worker for good, above the model before it: near zero after the first model means the one-time warm-up belongs to the worker; a share for each new model means it belongs to its operators and kernels. First / later: round 1 against the median of the later rounds. Growth: after the last round minus after the first, judged like the leak scenario.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The load path under each configuration, against the default and the hardware's floor.
+fn levers(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Load-path levers (scenario levers)",
+        &[
+            "Model",
+            "Provider",
+            "Configuration",
+            "Load ms",
+            "x floor",
+            "vs default",
+            "First inf ms",
+            "p50 ms",
+            "RAM +MB",
+            "VRAM +MB",
+            "Outputs",
+            "ONNX Runtime reports",
+        ],
+    );
+    let mut floors = Vec::new();
+    for (t, m) in trials(r, |m| if let Measurements::Levers(x) = m { Some(x.as_ref()) } else { None }) {
+        let floor = m.floor.floor_ms;
+        let default = m.levers.iter().find(|l| l.lever == crate::levers::Lever::Default).and_then(|l| l.load_ms.as_ref()).map(|s| s.median);
+        for l in &m.levers {
+            let load = l.load_ms.as_ref().map(|s| s.median);
+            let outputs = match (&l.error, &l.agreement) {
+                (Some(e), _) => format!("not tried: {e}"),
+                (None, None) => "reference".into(),
+                (None, Some(a)) if a.same => format!("same (max diff {:.1e})", a.max_abs_diff),
+                (None, Some(a)) => format!("DIFFER: {}", a.note.as_deref().unwrap_or("")),
+            };
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                l.label.clone(),
+                spread(l.load_ms.as_ref(), 1, false),
+                num(load.zip(floor).filter(|(_, f)| *f > 0.0).map(|(l, f)| l / f), 1),
+                num(load.zip(default).filter(|(_, d)| *d > 0.0).map(|(l, d)| l / d), 2),
+                spread(l.first_inference_ms.as_ref(), 1, false),
+                num(l.steady_p50_ms, 2),
+                signed(med(&l.memory_increase_mb), 1),
+                signed(med(&l.gpu_memory_increase_mb), 1),
+                outputs,
+                l.evidence.join("; "),
+            ]);
+        }
+        let f = &m.floor;
+        floors.push(format!(
+            "{} on {}: floor {} ms = the model's {:.0} MB from the page cache in {} ms ({} MB/s; cold {} MB/s){}{}",
+            t.model(),
+            t.provider,
+            num(f.floor_ms, 1),
+            f.bytes as f64 / 1048576.0,
+            num(f.page_cache_read_ms, 1),
+            num(f.page_cache_mb_per_s, 0),
+            num(f.cold_mb_per_s, 0),
+            f.h2d_pageable_mb_per_s
+                .map(|p| format!(" + copy to the device at {p:.0} MB/s (pinned {} MB/s)", num(f.h2d_pinned_mb_per_s, 0)))
+                .unwrap_or_default(),
+            if f.notes.is_empty() { String::new() } else { format!(" ({})", f.notes.join("; ")) }
+        ));
+    }
+    s.notes.push("Each configuration loads the model --repeats times in a warmed worker (median (min..max)), each load followed by its first inference; p50 over --runs calls on the last session. x floor: the load against the hardware's floor below; vs default: against ONNX Runtime's defaults. Outputs: against the default's on the same inputs (agree within 1e-3 of the largest magnitude); a configuration whose outputs differ is never recommended. ONNX Runtime reports: what the runtime gives back for the options set (session config entries, threads while loaded, the optimised graph's node count).".into());
+    s.notes.extend(floors);
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// What stays after an unload under each memory configuration, and what each costs.
+fn memory_levers(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Memory levers (scenario memory-levers)",
+        &[
+            "Model",
+            "Provider",
+            "Configuration",
+            "Load ms",
+            "RAM +MB",
+            "Unload gives back %",
+            "+ release %",
+            "VRAM back %",
+            "Next load kept / released ms",
+            "Reload from RAM ms",
+            "Extra replica MB (shared)",
+        ],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::MemoryLevers(x) = m { Some(x.as_ref()) } else { None }) {
+        for c in &m.configs {
+            if let Some(e) = &c.error {
+                s.rows.push(
+                    vec![t.model().into(), t.provider.to_string(), c.label.clone(), format!("not tried: {e}")]
+                        .into_iter()
+                        .chain(std::iter::repeat_n(String::new(), 7))
+                        .collect(),
+                );
+                continue;
+            }
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                c.label.clone(),
+                spread(c.load_ms.as_ref(), 1, false),
+                signed(med(&c.memory_increase_mb), 1),
+                num(med(&c.reclaimed_pct), 1),
+                num(med(&c.reclaimed_after_trim_pct), 1),
+                num(med(&c.gpu_reclaimed_pct), 1),
+                format!("{} / {}", num(med(&c.load_without_trim_ms), 1), num(med(&c.load_after_trim_ms), 1)),
+                num(med(&c.reload_from_memory_ms), 1),
+                format!("{} ({})", signed(med(&c.replica_extra_mb), 1), signed(med(&c.replica_extra_shared_mb), 1)),
+            ]);
+        }
+    }
+    s.notes.push("Each configuration runs in a worker of its own (an allocator is preloaded when the process starts; the worker's own symbols confirm which one ran). Medians of three. + release: after the allocator's own release call (glibc malloc_trim(0), jemalloc's arena purge, mimalloc's mi_collect, tcmalloc's ReleaseFreeMemory). Next load kept / released: a load right after an unload whose freed memory the allocator kept, and one after it was released: the price of giving memory back. Reload from RAM: a session from the model's bytes already in memory. Extra replica: what a second or third session of the same model adds, alone (and sharing a prepacked-weights container).".into());
     (!s.rows.is_empty()).then_some(s)
 }
 

@@ -383,3 +383,79 @@ pub struct RotationModel {
     pub first_inference_ms: f64,
     pub later_first_inference_ms: Option<f64>,
 }
+
+/// Scenario `levers`: the load path under each configuration, against the default and the floor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeversResult {
+    pub provider_baseline: ProviderBaseline,
+    /// How fast the hardware can bring the model's bytes in.
+    pub floor: crate::levers::floor::Floor,
+    /// The time to make the pre-optimised copies (once per runtime version and provider).
+    #[serde(default)]
+    pub preoptimize_ms: Option<f64>,
+    pub levers: Vec<LeverResult>,
+}
+
+/// One configuration's load path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeverResult {
+    pub lever: crate::levers::Lever,
+    pub label: String,
+    /// Why the lever could not be tried, where it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Loads in the warmed worker, each followed by its first inference.
+    pub load_ms: Option<Summary>,
+    pub first_inference_ms: Option<Summary>,
+    /// Steady-state p50 over `--runs` calls on the last session.
+    pub steady_p50_ms: Option<f64>,
+    /// RSS (and VRAM) after the first inference above before the load, per load.
+    pub memory_increase_mb: Option<Summary>,
+    #[serde(default)]
+    pub gpu_memory_increase_mb: Option<Summary>,
+    /// Outputs against the default configuration's on the same inputs (`None` for the default).
+    #[serde(default)]
+    pub agreement: Option<crate::levers::outputs::Agreement>,
+    /// What ONNX Runtime reports back for the options this lever sets: proof they reached it
+    /// (session config entries, the thread count after the load, the optimised graph's node count).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+/// Scenario `memory-levers`: the same measurements under each memory configuration, each in a worker
+/// of its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryLeversResult {
+    pub provider_baseline: ProviderBaseline,
+    pub configs: Vec<MemoryConfigResult>,
+}
+
+/// What a worker under one memory configuration measured (medians over three of each).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryConfigResult {
+    pub config: crate::levers::memory::MemoryConfig,
+    pub label: String,
+    /// The allocator the worker really ran under, as its symbols showed: proof the preload took.
+    pub allocator: Option<crate::probe::Allocator>,
+    /// Why the configuration could not be tried, where it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Loads in the warmed worker, files cached, from a trimmed heap.
+    pub load_ms: Option<Summary>,
+    pub memory_increase_mb: Option<Summary>,
+    pub gpu_memory_increase_mb: Option<Summary>,
+    /// Of the footprint, what the unload gave back, and what the allocator's own release call gave.
+    pub reclaimed_pct: Option<Summary>,
+    pub reclaimed_after_trim_pct: Option<Summary>,
+    pub gpu_reclaimed_pct: Option<Summary>,
+    /// The next load when the previous load's freed memory was kept, and when it was given back.
+    pub load_without_trim_ms: Option<Summary>,
+    pub load_after_trim_ms: Option<Summary>,
+    /// A parked model's reload: from its bytes already in memory.
+    pub reload_from_memory_ms: Option<Summary>,
+    /// What each extra session of the same model costs, alone and sharing prepacked weights.
+    pub replica_extra_mb: Option<Summary>,
+    pub replica_extra_shared_mb: Option<Summary>,
+    #[serde(default)]
+    pub replica_extra_gpu_mb: Option<Summary>,
+}

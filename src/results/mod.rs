@@ -122,7 +122,7 @@ fn one() -> usize {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Single,
     Cold,
@@ -130,6 +130,10 @@ pub enum Scenario {
     Isolation,
     Concurrent,
     Rotation,
+    /// The load path under each configuration of ONNX Runtime (not in the default suite).
+    Levers,
+    /// What stays after an unload under each memory configuration (not in the default suite).
+    MemoryLevers,
 }
 
 impl Scenario {
@@ -148,6 +152,8 @@ impl std::fmt::Display for Scenario {
             Scenario::Isolation => "isolation",
             Scenario::Concurrent => "concurrent",
             Scenario::Rotation => "rotation",
+            Scenario::Levers => "levers",
+            Scenario::MemoryLevers => "memory-levers",
         })
     }
 }
@@ -313,6 +319,8 @@ pub enum Measurements {
     Isolation(Box<IsolationResult>),
     Concurrent(Box<ConcurrentResult>),
     Rotation(Box<RotationResult>),
+    Levers(Box<LeversResult>),
+    MemoryLevers(Box<MemoryLeversResult>),
 }
 
 impl Measurements {
@@ -325,6 +333,8 @@ impl Measurements {
             Measurements::Isolation(m) => Some(&m.worker_provider_baseline),
             Measurements::Concurrent(m) => Some(&m.provider_baseline),
             Measurements::Rotation(m) => Some(&m.provider_baseline),
+            Measurements::Levers(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLevers(m) => Some(&m.provider_baseline),
         }
     }
 }
