@@ -6,6 +6,7 @@
 
 pub mod advice;
 pub mod catalog;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod inputs;
 pub mod isolation;
 pub mod levers;
 pub mod limits;
+pub mod memory_limit;
 pub mod model;
 pub mod onnx_graph;
 pub mod onnx_model;

@@ -93,9 +93,15 @@ impl LoadedModel {
         };
         let mut outputs = run.map_err(|e| anyhow!("inference failed: {e}"))?;
         let ms = ms_since(start);
+        crate::fault::on_inference();
         let names: Vec<String> = outputs.keys().map(str::to_string).collect();
         let kept = names.into_iter().filter_map(|n| outputs.remove(&n).map(|v| (n, v))).collect();
         Ok((ms, kept))
+    }
+
+    /// The session back, its inputs dropped: to run it with other inputs.
+    pub fn into_session(self) -> Session {
+        self.session
     }
 
     /// Sets a run option (ONNX Runtime's `run_options` config key) for every later inference.

@@ -51,6 +51,11 @@ pub enum Topic {
     ModelRotation,
     LoadPath,
     MemoryLevers,
+    KeepAlive,
+    SoakRate,
+    MemoryLimit,
+    ShapeWarmup,
+    StartupProbe,
 }
 
 impl fmt::Display for Topic {
@@ -66,6 +71,11 @@ impl fmt::Display for Topic {
             Topic::ModelRotation => "Models in rotation through one worker",
             Topic::LoadPath => "Load path",
             Topic::MemoryLevers => "Memory levers",
+            Topic::KeepAlive => "Keep-alive",
+            Topic::SoakRate => "Memory growth over time",
+            Topic::MemoryLimit => "Memory limits",
+            Topic::ShapeWarmup => "Input shapes to warm up",
+            Topic::StartupProbe => "Startup probe",
         })
     }
 }

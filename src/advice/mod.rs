@@ -2,6 +2,7 @@
 //! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
 //! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
 
+pub mod lifecycle;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,7 @@ pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
         out.extend(rotation(provider, &trials, &label));
         out.extend(load_path(provider, &trials, &label));
         out.extend(memory_levers(provider, &trials, &label));
+        out.extend(lifecycle::recommend(provider, &trials, &label));
     }
     out
 }

@@ -116,6 +116,7 @@ pub fn render(r: &ResultsFile) -> String {
                 set("memory_increase_mb", f(m.total_increase_mb));
             }
             Some(Measurements::Single(_) | Measurements::Levers(_) | Measurements::MemoryLevers(_)) | None => {}
+            Some(Measurements::Idle(_) | Measurements::Shapes(_) | Measurements::Soak(_) | Measurements::MemoryLimit(_)) => {}
         }
         if let Some(b) = t.measurements.as_ref().and_then(Measurements::provider_baseline) {
             set("provider_init_ms", f(Some(b.init_ms)));

@@ -102,6 +102,10 @@ pub fn build(r: &ResultsFile) -> Report {
         rotation(r),
         levers(r),
         memory_levers(r),
+        idle(r),
+        shapes(r),
+        soak(r),
+        memory_limit(r),
         isolation(r),
         concurrent(r),
         warnings(r),
@@ -666,6 +670,167 @@ fn memory_levers(r: &ResultsFile) -> Option<Section> {
     }
     s.notes.push("Each configuration runs in a worker of its own (an allocator is preloaded when the process starts; the worker's own symbols confirm which one ran). Medians of three. + release: after the allocator's own release call (glibc malloc_trim(0), jemalloc's arena purge, mimalloc's mi_collect, tcmalloc's ReleaseFreeMemory). Next load kept / released: a load right after an unload whose freed memory the allocator kept, and one after it was released: the price of giving memory back. Reload from RAM: a session from the model's bytes already in memory. Extra replica: what a second or third session of the same model adds, alone (and sharing a prepacked-weights container).".into());
     (!s.rows.is_empty()).then_some(s)
+}
+
+/// The next request after each idle gap against a busy session.
+fn idle(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::keep_alive_from;
+    let rows = trials(r, |m| if let Measurements::Idle(x) = m { Some(x.as_ref()) } else { None });
+    let mut gaps: Vec<f64> = rows.iter().flat_map(|(_, m)| m.gaps.iter().map(|g| g.gap_s)).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.dedup();
+    let mut header = vec!["Model".to_string(), "Provider".into(), "Busy p50 ms".into()];
+    header.extend(gaps.iter().map(|g| format!("After {g} s idle ms")));
+    header.push("Keep-alive pays from".into());
+    let mut s = Section { title: "First request after an idle gap (scenario idle)".into(), header, rows: vec![], notes: vec![] };
+    for (t, m) in rows {
+        let mut row = vec![t.model().to_string(), t.provider.to_string(), spread(m.steady.as_ref(), 1, false)];
+        row.extend(gaps.iter().map(|g| spread(m.gaps.iter().find(|x| x.gap_s == *g).and_then(|x| x.latency.as_ref()), 1, false)));
+        row.push(match keep_alive_from(m) {
+            Some((gap, extra)) => format!("{gap} s (+{extra:.1} ms)"),
+            None => "no penalty seen".into(),
+        });
+        s.rows.push(row);
+    }
+    s.notes.push("A warm session answers a burst, then sits idle for the gap, then answers once; three times per gap (median (min..max)). Keep-alive pays from the shortest gap after which every request was slower than the slowest busy one and the median more than 1.5x the busy median: ping more often than that, or unload after it.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The first run at each new input shape against that shape's steady p50.
+fn shapes(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::shapes_worth_warming;
+    let mut s = Section::new(
+        "First run at each input shape (scenario shapes)",
+        &["Model", "Provider", "Batch x sequence", "First run ms", "Steady p50 ms", "First / p50", "Warm it up"],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
+        if let Some(why) = &m.not_applicable {
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                format!("— ({why})"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        }
+        let warm = shapes_worth_warming(&m.shapes);
+        for run in &m.shapes {
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string())),
+                num(Some(run.first_ms), 1),
+                spread(run.steady.as_ref(), 1, false),
+                num(run.first_over_p50, 2),
+                if warm.iter().any(|w| std::ptr::eq(*w, run)) { "yes".into() } else { String::new() },
+            ]);
+        }
+    }
+    s.notes.push("In one warm session, each new shape's first run, then five more (steady). Warm it up: the first run was more than 1.5x the steady median and slower than every steady run.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Memory growth over time, cycling and resident.
+fn soak(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::soak_verdict;
+    let mut s = Section::new(
+        "Memory over time (scenario soak)",
+        &["Model", "Provider", "Phase", "Seconds", "Loads", "Inferences", "Samples", "RAM MB/hour", "VRAM MB/hour", "Verdict"],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Soak(x) = m { Some(x.as_ref()) } else { None }) {
+        for (phase, p) in [("cycling", &m.cycling), ("resident", &m.resident)] {
+            let rate = |g: &Option<crate::results::GrowthRate>| {
+                g.as_ref().map_or("—".into(), |g| format!("{:+.1} ± {:.1}", g.mb_per_hour, 2.0 * g.stderr_mb_per_hour))
+            };
+            let verdicts: Vec<_> =
+                [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour)).collect();
+            let worst = verdicts.iter().max().copied();
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                phase.into(),
+                num(Some(p.duration_s), 0),
+                p.loads.to_string(),
+                p.inferences.to_string(),
+                p.samples.len().to_string(),
+                rate(&p.rss),
+                rate(&p.vram),
+                worst.map_or("—".into(), |v| format!("{} {v}", leak_mark(v))),
+            ]);
+        }
+    }
+    s.notes.push("Cycling: load, ten requests, unload and release, over and over; resident: one session answering bursts of ten. The rate is the slope of a least-squares line through the memory samples (± two standard errors), per hour. Verdict against the seed's alert of 50 MB/hour: pass when the whole interval is below it, fail when above, caution when it straddles it (soak longer: --soak-duration).".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The worker under memory limits at multiples of its charge.
+fn memory_limit(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::{seed_limit_holds, smallest_limit_that_held};
+    use crate::results::LimitOutcome;
+    let mut s = Section::new(
+        "Memory limits (scenario memory-limit)",
+        &[
+            "Model",
+            "Provider",
+            "Memory",
+            "Charged baseline / ready / peak MB",
+            "1.1x",
+            "1.25x",
+            "1.5x",
+            "2x",
+            "Smallest that held",
+            "Seed's 1.5x",
+        ],
+    );
+    let cell = |attempts: &[crate::results::LimitAttempt], m: f64| {
+        attempts.iter().find(|a| (a.multiplier - m).abs() < 1e-9).map_or("—".to_string(), |a| {
+            let what = match a.outcome {
+                LimitOutcome::Survived => "held",
+                LimitOutcome::KilledByLimit => "OOM-killed",
+                LimitOutcome::RefusedByArena => "arena refused",
+                LimitOutcome::Failed => "failed",
+            };
+            format!("{what} ({:.0} MB)", a.limit_mb)
+        })
+    };
+    let mut notes = Vec::new();
+    for (t, m) in trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }) {
+        for (what, attempts, charges) in [
+            ("RAM", &m.ram, format!("{} / {} / {}", num(m.baseline_charge_mb, 0), num(m.ready_charge_mb, 0), num(m.peak_charge_mb, 0))),
+            ("VRAM", &m.vram, format!("— / +{} / —", num(m.vram_footprint_mb, 0))),
+        ] {
+            if attempts.is_empty() {
+                if what == "RAM" {
+                    if let Err(why) = &m.mechanism {
+                        notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model(), t.provider));
+                    }
+                }
+                continue;
+            }
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                what.into(),
+                charges,
+                cell(attempts, 1.1),
+                cell(attempts, 1.25),
+                cell(attempts, 1.5),
+                cell(attempts, 2.0),
+                smallest_limit_that_held(attempts).map_or("none".into(), |m| format!("{m}x")),
+                seed_limit_holds(attempts).map_or("—".into(), |h| if h { "holds".into() } else { "FAILS".into() }),
+            ]);
+        }
+    }
+    if let Some((_, m)) = trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }).first() {
+        if let Ok(mechanism) = &m.mechanism {
+            s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's charge (ready - baseline), measured first without a limit; charged is what a container's limit counts (anonymous memory, page cache the worker first touched, kernel memory). VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
+        }
+    }
+    s.notes.extend(notes);
+    (!s.rows.is_empty() || !s.notes.is_empty()).then_some(s)
 }
 
 fn leak_mark(v: crate::results::LeakVerdict) -> &'static str {

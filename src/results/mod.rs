@@ -108,10 +108,9 @@ pub struct ProviderStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
-    pub warmup_runs: usize,
-    pub runs: usize,
-    pub repeats: usize,
-    pub cycles: usize,
+    /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
+    #[serde(flatten)]
+    pub trial: crate::protocol::TrialSettings,
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,
@@ -134,6 +133,14 @@ pub enum Scenario {
     Levers,
     /// What stays after an unload under each memory configuration (not in the default suite).
     MemoryLevers,
+    /// The next request after idle gaps (not in the default suite: it sleeps).
+    Idle,
+    /// The first run at each new input shape (not in the default suite).
+    Shapes,
+    /// Memory over time, cycling and resident (not in the default suite: it runs --soak-duration).
+    Soak,
+    /// The worker under memory limits at multiples of its footprint (not in the default suite).
+    MemoryLimit,
 }
 
 impl Scenario {
@@ -154,6 +161,10 @@ impl std::fmt::Display for Scenario {
             Scenario::Rotation => "rotation",
             Scenario::Levers => "levers",
             Scenario::MemoryLevers => "memory-levers",
+            Scenario::Idle => "idle",
+            Scenario::Shapes => "shapes",
+            Scenario::Soak => "soak",
+            Scenario::MemoryLimit => "memory-limit",
         })
     }
 }
@@ -311,7 +322,7 @@ pub struct WorkerInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "scenario", rename_all = "lowercase")]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
     Single(Box<SingleTrial>),
     Cold(Box<ColdResult>),
@@ -321,6 +332,10 @@ pub enum Measurements {
     Rotation(Box<RotationResult>),
     Levers(Box<LeversResult>),
     MemoryLevers(Box<MemoryLeversResult>),
+    Idle(Box<IdleResult>),
+    Shapes(Box<ShapesResult>),
+    Soak(Box<SoakResult>),
+    MemoryLimit(Box<MemoryLimitResult>),
 }
 
 impl Measurements {
@@ -335,6 +350,10 @@ impl Measurements {
             Measurements::Rotation(m) => Some(&m.provider_baseline),
             Measurements::Levers(m) => Some(&m.provider_baseline),
             Measurements::MemoryLevers(m) => Some(&m.provider_baseline),
+            Measurements::Idle(m) => Some(&m.provider_baseline),
+            Measurements::Shapes(m) => Some(&m.provider_baseline),
+            Measurements::Soak(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLimit(m) => Some(&m.provider_baseline),
         }
     }
 }

@@ -5,12 +5,15 @@
 
 pub mod cold;
 pub mod concurrent;
+pub mod idle;
 pub mod leak;
 pub mod levers;
 pub mod memory_levers;
 pub mod rotation;
 pub mod serve;
+pub mod shapes;
 pub mod single;
+pub mod soak;
 
 use anyhow::{Context, Result, bail};
 
