@@ -43,6 +43,7 @@ fn main() -> anyhow::Result<()> {
             shapes: Default::default(),
             tokenizer: None,
             seed: 1,
+            random_tokens: true,
         },
     };
     let probe = Probe { gpu_index: None };

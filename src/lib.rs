@@ -6,6 +6,7 @@
 
 pub mod advice;
 pub mod catalog;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -14,7 +15,9 @@ pub mod fleet;
 pub mod hub;
 pub mod inputs;
 pub mod isolation;
+pub mod levers;
 pub mod limits;
+pub mod memory_limit;
 pub mod model;
 pub mod onnx_graph;
 pub mod onnx_model;

@@ -25,6 +25,9 @@ pub struct TrialSpec {
     pub runtime: RuntimeLibrary,
     pub models: Vec<ModelSpec>,
     pub settings: TrialSettings,
+    /// The memory-levers scenario's configuration for this worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_config: Option<crate::levers::memory::MemoryConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +48,40 @@ pub struct TrialSettings {
     pub repeats: usize,
     /// Load/unload cycles in the leak scenario.
     pub cycles: usize,
+    /// Idle gaps before a request, in seconds (scenario idle).
+    #[serde(default = "default_idle_gaps")]
+    pub idle_gaps_s: Vec<f64>,
+    /// How long the soak scenario runs, in seconds (half cycling, half resident).
+    #[serde(default = "default_soak_s")]
+    pub soak_s: f64,
+    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
+    #[serde(default = "default_shape_batches")]
+    pub shape_batches: Vec<usize>,
+    #[serde(default = "default_shape_sequences")]
+    pub shape_sequences: Vec<usize>,
+    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
+    #[serde(default = "default_limit_multipliers")]
+    pub limit_multipliers: Vec<f64>,
+}
+
+pub fn default_limit_multipliers() -> Vec<f64> {
+    vec![1.1, 1.25, 1.5, 2.0]
+}
+
+pub fn default_idle_gaps() -> Vec<f64> {
+    vec![0.0, 1.0, 5.0, 30.0]
+}
+
+pub fn default_soak_s() -> f64 {
+    30.0
+}
+
+pub fn default_shape_batches() -> Vec<usize> {
+    vec![1, 4]
+}
+
+pub fn default_shape_sequences() -> Vec<usize> {
+    vec![32, 128, 512]
 }
 
 /// A message from the worker to the parent.

@@ -119,7 +119,18 @@ pub struct RunningWorker {
 /// Call it from the thread that will outlive the worker (mora's main thread): the parent-death signal
 /// fires when the thread that forked the worker ends.
 pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker> {
+    spawn_in(args, env, None)
+}
+
+/// [`spawn`], with the worker joining the cgroup whose `cgroup.procs` is given before it runs a line
+/// of mora: its memory limit covers everything the worker allocates.
+pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find mora's own executable: {e}"))?;
+    let join = cgroup_procs
+        .map(|p| {
+            std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| anyhow!("a cgroup path with a NUL byte: {}", p.display()))
+        })
+        .transpose()?;
     let (read_end, write_end) = pipe()?;
     let write_fd = {
         use std::os::fd::AsRawFd;
@@ -134,9 +145,17 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         command.env(k, v);
     }
     // SAFETY: between fork and exec the closure only makes async-signal-safe calls (dup2, prctl,
-    // getppid, raise) on plain integers, and allocates nothing.
+    // getppid, raise, open, write, close) on plain integers and a path made before the fork, and
+    // allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            if let Some(procs) = &join {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
             // dup2 clears close-on-exec on the new descriptor, so only fd 3 survives exec.
             if libc::dup2(write_fd, RESULT_FD) < 0 {
                 return Err(std::io::Error::last_os_error());

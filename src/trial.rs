@@ -40,7 +40,12 @@ pub fn worker_args(spec: &TrialSpec) -> Vec<String> {
 
 /// Runs a worker-side scenario to its end, its deadline or an interrupt.
 pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
-    let mut worker = match supervise::spawn(&worker_args(spec), &[]) {
+    run_in_worker_with_env(spec, timeout, &[])
+}
+
+/// The same, with variables set in the worker's environment (LD_PRELOAD of an allocator).
+pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(String, String)]) -> WorkerRun {
+    let mut worker = match supervise::spawn(&worker_args(spec), env) {
         Ok(w) => w,
         Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
     };
@@ -126,6 +131,82 @@ pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize)
     let mut run = merged.expect("at least one worker ran");
     if !finished.is_empty() {
         run.measurements = Some(Measurements::Single(Box::new(SingleTrial::new(finished))));
+    }
+    run
+}
+
+/// Runs the memory-levers scenario: one worker per memory configuration (an allocator is chosen when
+/// a process starts), each with its own environment; a configuration that cannot be tried here (an
+/// allocator not installed) or whose worker fails is recorded with the reason, and the others go on.
+pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+    use crate::levers::memory::MemoryConfig;
+    use crate::results::{MemoryConfigResult, MemoryLeversResult};
+    let mut configs = Vec::new();
+    let mut merged: Option<WorkerRun> = None;
+    let mut baseline = None;
+    for config in MemoryConfig::all(spec.provider.provider) {
+        if supervise::interrupted() {
+            break;
+        }
+        let not_tried = |why: String| MemoryConfigResult {
+            config,
+            label: config.to_string(),
+            allocator: None,
+            error: Some(why),
+            load_ms: None,
+            memory_increase_mb: None,
+            gpu_memory_increase_mb: None,
+            reclaimed_pct: None,
+            reclaimed_after_trim_pct: None,
+            gpu_reclaimed_pct: None,
+            load_without_trim_ms: None,
+            load_after_trim_ms: None,
+            reload_from_memory_ms: None,
+            replica_extra_mb: None,
+            replica_extra_shared_mb: None,
+            replica_extra_gpu_mb: None,
+        };
+        let env = match config.preload() {
+            Ok(Some(path)) => vec![("LD_PRELOAD".to_string(), path.display().to_string())],
+            Ok(None) => vec![],
+            Err(why) => {
+                configs.push(not_tried(why));
+                continue;
+            }
+        };
+        let spec = TrialSpec { memory_config: Some(config), ..spec.clone() };
+        let mut run = run_in_worker_with_env(&spec, timeout, &env);
+        match run.measurements.take() {
+            Some(Measurements::MemoryLevers(m)) if run.outcome.is_ok() => {
+                baseline.get_or_insert(m.provider_baseline);
+                configs.extend(m.configs);
+            }
+            _ => configs.push(not_tried(run.outcome.summary())),
+        }
+        merged = Some(match merged {
+            None => run,
+            Some(mut all) => {
+                all.worker.wall_ms += run.worker.wall_ms;
+                all.worker.count += run.worker.count;
+                all.warnings.extend(run.warnings.into_iter().filter(|w| !all.warnings.contains(w)).collect::<Vec<_>>());
+                all
+            }
+        });
+    }
+    let Some(mut run) = merged else {
+        return WorkerRun::failed(Outcome::Error { phase: "start".into(), message: "no memory configuration could be tried".into() });
+    };
+    run.outcome = if supervise::interrupted() { Outcome::Interrupted { phase: "memory levers".into() } } else { Outcome::Ok };
+    match baseline {
+        Some(provider_baseline) => {
+            run.measurements = Some(Measurements::MemoryLevers(Box::new(MemoryLeversResult { provider_baseline, configs })))
+        }
+        None => {
+            run.outcome = Outcome::Error {
+                phase: "memory levers".into(),
+                message: configs.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; "),
+            }
+        }
     }
     run
 }

@@ -2,6 +2,7 @@
 //! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
 //! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
 
+pub mod lifecycle;
 pub mod rules;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,9 @@ pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
         out.extend(cold_start(provider, &trials, &label));
         out.extend(concurrency(provider, &trials, &label));
         out.extend(rotation(provider, &trials, &label));
+        out.extend(load_path(provider, &trials, &label));
+        out.extend(memory_levers(provider, &trials, &label));
+        out.extend(lifecycle::recommend(provider, &trials, &label));
     }
     out
 }
@@ -589,6 +593,202 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
             ("later_models_added_mb".into(), later),
             ("growth_after_first_round_mb".into(), rss.growth_mb),
         ]),
+    })
+}
+
+/// The target: the best configuration within this multiple of the hardware's floor.
+pub const FLOOR_TARGET: f64 = 2.0;
+/// A load path that slows every inference by more than this share is not a faster load path: a
+/// server pays it on every request.
+pub const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
+
+/// The fastest load path whose outputs agree with the default's, per model: its gain, its distance to
+/// the floor, what it costs, and where the time goes when it is far from the floor.
+fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    use crate::levers::Lever;
+    let mut evidence = Vec::new();
+    let mut worst_ratio: Option<f64> = None;
+    let mut best_levers: Vec<String> = Vec::new();
+    let mut figures = BTreeMap::new();
+    for t in trials {
+        let Some(Measurements::Levers(m)) = &t.measurements else { continue };
+        let find = |l: Lever| m.levers.iter().find(|x| x.lever == l && x.error.is_none());
+        let Some(default) = find(Lever::Default) else { continue };
+        let Some(d) = default.load_ms.as_ref() else { continue };
+        let agrees =
+            |l: &&crate::results::LeverResult| l.error.is_none() && l.load_ms.is_some() && l.agreement.as_ref().is_none_or(|a| a.same);
+        let keeps_pace = |l: &&crate::results::LeverResult| {
+            l.steady_p50_ms.zip(default.steady_p50_ms).is_none_or(|(x, d)| x <= (1.0 + STEADY_SLOWDOWN_LIMIT) * d)
+        };
+        let faster_but_slower: Vec<String> = m
+            .levers
+            .iter()
+            .filter(agrees)
+            .filter(|l| !keeps_pace(l) && l.load_ms.as_ref().is_some_and(|s| s.max < d.min))
+            .map(|l| {
+                let p50 = l.steady_p50_ms.zip(default.steady_p50_ms).map(|(x, d)| (x / d - 1.0) * 100.0).unwrap_or(0.0);
+                format!("{} loads in {:.0} ms but slows inference (p50 {p50:+.0}%)", l.label, l.load_ms.as_ref().map_or(0.0, |s| s.median))
+            })
+            .collect();
+        let usable = m.levers.iter().filter(agrees).filter(keeps_pace);
+        let Some(best) = usable.min_by(|a, b| {
+            a.load_ms.as_ref().map(|s| s.median).unwrap_or(f64::MAX).total_cmp(&b.load_ms.as_ref().map(|s| s.median).unwrap_or(f64::MAX))
+        }) else {
+            continue;
+        };
+        let b = best.load_ms.as_ref().expect("filtered on it");
+        let model = t.model();
+        let clear = b.max < d.min;
+        let mut line = format!(
+            "{}: default {:.0} ms ({:.0}..{:.0}); best {} {:.0} ms ({:.0}..{:.0}), {:.2}x{}",
+            label(model),
+            d.median,
+            d.min,
+            d.max,
+            best.label,
+            b.median,
+            b.min,
+            b.max,
+            d.median / b.median,
+            if clear || best.lever == Lever::Default { "" } else { " (within noise)" }
+        );
+        if let Some(floor) = m.floor.floor_ms.filter(|f| *f > 0.0) {
+            let ratio = b.median / floor;
+            worst_ratio = Some(worst_ratio.map_or(ratio, |w| w.max(ratio)));
+            line.push_str(&format!("; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor));
+            figures.insert(format!("{model}.best_over_floor"), ratio);
+            if ratio > FLOOR_TARGET {
+                // Where the time goes: graph optimisation (default minus optimisation disabled), then
+                // building the session and handling weights (optimisation disabled minus the floor).
+                if let Some(off) =
+                    find(Lever::Optimization { level: crate::runtime::providers::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
+                {
+                    line.push_str(&format!(
+                        "; of the default's load, graph optimisation takes {:.0} ms and building the session and its weights {:.0} ms beyond reading the files",
+                        (d.median - off.median).max(0.0),
+                        (off.median - floor).max(0.0)
+                    ));
+                }
+            }
+        }
+        // What the best configuration costs elsewhere.
+        let delta = |x: Option<f64>, y: Option<f64>| x.zip(y).map(|(x, y)| x - y);
+        let mut costs = Vec::new();
+        if let Some(v) = delta(best.first_inference_ms.as_ref().map(|s| s.median), default.first_inference_ms.as_ref().map(|s| s.median)) {
+            costs.push(format!("first inference {v:+.0} ms"));
+        }
+        if let Some(v) = delta(best.steady_p50_ms, default.steady_p50_ms) {
+            costs.push(format!("p50 {v:+.1} ms"));
+        }
+        if let Some(v) = delta(median(&best.gpu_memory_increase_mb), median(&default.gpu_memory_increase_mb)) {
+            costs.push(format!("VRAM {v:+.0} MB"));
+        }
+        if best.lever != Lever::Default && !costs.is_empty() {
+            line.push_str(&format!("; against the default: {}", costs.join(", ")));
+        }
+        if !faster_but_slower.is_empty() {
+            line.push_str(&format!("; not counted: {}", faster_but_slower.join(", ")));
+        }
+        figures.insert(format!("{model}.default_load_ms"), d.median);
+        figures.insert(format!("{model}.best_load_ms"), b.median);
+        if clear && best.lever != Lever::Default {
+            best_levers.push(format!("{} for {}", best.label, label(model)));
+        }
+        evidence.push(line);
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    let level = match worst_ratio {
+        Some(r) if r <= FLOOR_TARGET => Level::Excellent,
+        _ if !best_levers.is_empty() => Level::Good,
+        _ => Level::Moderate,
+    };
+    let action = if best_levers.is_empty() {
+        "ONNX Runtime's defaults are as fast as any configuration tried here (within noise)".to_string()
+    } else {
+        format!(
+            "load with {}; a pre-optimised model is made by `mora optimize MODEL --provider {provider}` and is valid for this runtime version and provider only",
+            best_levers.join(", ")
+        )
+    };
+    Some(Recommendation {
+        machine_class: None,
+        topic: Topic::LoadPath,
+        provider,
+        level,
+        verdict: match worst_ratio {
+            Some(r) => format!("Best load path within {r:.1}x of the hardware's floor (target {FLOOR_TARGET:.0}x)"),
+            None => "Load path measured (no floor on this machine)".into(),
+        },
+        action,
+        evidence,
+        figures,
+    })
+}
+
+/// Which memory configuration gives the most back after an unload, what the release costs the next
+/// load, and what an extra replica costs.
+fn memory_levers(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let mut evidence = Vec::new();
+    let mut figures = BTreeMap::new();
+    let mut picks = Vec::new();
+    for t in trials {
+        let Some(Measurements::MemoryLevers(m)) = &t.measurements else { continue };
+        let tried: Vec<_> = m.configs.iter().filter(|c| c.error.is_none()).collect();
+        let back = |c: &&crate::results::MemoryConfigResult| median(&c.reclaimed_pct).unwrap_or(f64::NAN);
+        let Some(default) = tried.iter().find(|c| c.config == crate::levers::memory::MemoryConfig::Default) else { continue };
+        let Some(best) = tried.iter().max_by(|a, b| back(a).total_cmp(&back(b))) else { continue };
+        let model = label(t.model());
+        let mut line = format!(
+            "{model}: a plain unload gives back {:.0}% by default, {:.0}% with {}; the allocator's release call brings the default to {:.0}%",
+            back(default),
+            back(best),
+            best.label,
+            median(&default.reclaimed_after_trim_pct).unwrap_or(f64::NAN)
+        );
+        if let (Some(kept), Some(released)) = (median(&default.load_without_trim_ms), median(&default.load_after_trim_ms)) {
+            line.push_str(&format!("; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept));
+            figures.insert(format!("{}.release_costs_next_load_ms", t.model()), released - kept);
+        }
+        if let (Some(alone), Some(shared)) = (median(&default.replica_extra_mb), median(&default.replica_extra_shared_mb)) {
+            line.push_str(&format!("; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)"));
+            figures.insert(format!("{}.replica_extra_mb", t.model()), alone);
+        }
+        if let (Some(disk), Some(memory)) = (median(&default.load_ms), median(&default.reload_from_memory_ms)) {
+            line.push_str(&format!("; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file"));
+        }
+        let not_tried: Vec<String> = m.configs.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.label))).collect();
+        if !not_tried.is_empty() {
+            line.push_str(&format!("; not tried: {}", not_tried.join("; ")));
+        }
+        figures.insert(format!("{}.default_reclaimed_pct", t.model()), back(default));
+        figures.insert(format!("{}.best_reclaimed_pct", t.model()), back(best));
+        if back(best) > back(default) + 10.0 {
+            picks.push(format!("{} for {model}", best.label));
+        }
+        evidence.push(line);
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    let action = if picks.is_empty() {
+        "no configuration gives clearly more back on unload than the default; call the allocator's release (malloc_trim(0) under glibc) after an unload when memory matters more than the next load's time".to_string()
+    } else {
+        format!(
+            "to give more back on unload use {}; or keep the default and call the allocator's release after an unload, weighing the memory returned against the next load's cost below",
+            picks.join(", ")
+        )
+    };
+    Some(Recommendation {
+        machine_class: None,
+        topic: Topic::MemoryLevers,
+        provider,
+        level: if picks.is_empty() { Level::Good } else { Level::Moderate },
+        verdict: "What an unload gives back under each memory configuration".into(),
+        action,
+        evidence,
+        figures,
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod doctor;
 pub mod models;
+pub mod optimize;
 pub mod report;
 
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Report(args) => report::run(args),
         Command::Models(args) => models::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Optimize(args) => optimize::run(args),
         Command::Worker(args) => worker(args),
     }
 }

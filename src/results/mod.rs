@@ -147,10 +147,9 @@ pub struct ProviderStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
-    pub warmup_runs: usize,
-    pub runs: usize,
-    pub repeats: usize,
-    pub cycles: usize,
+    /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
+    #[serde(flatten)]
+    pub trial: crate::protocol::TrialSettings,
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,
@@ -161,7 +160,7 @@ fn one() -> usize {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Single,
     Cold,
@@ -169,6 +168,18 @@ pub enum Scenario {
     Isolation,
     Concurrent,
     Rotation,
+    /// The load path under each configuration of ONNX Runtime (not in the default suite).
+    Levers,
+    /// What stays after an unload under each memory configuration (not in the default suite).
+    MemoryLevers,
+    /// The next request after idle gaps (not in the default suite: it sleeps).
+    Idle,
+    /// The first run at each new input shape (not in the default suite).
+    Shapes,
+    /// Memory over time, cycling and resident (not in the default suite: it runs --soak-duration).
+    Soak,
+    /// The worker under memory limits at multiples of its footprint (not in the default suite).
+    MemoryLimit,
 }
 
 impl Scenario {
@@ -187,6 +198,12 @@ impl std::fmt::Display for Scenario {
             Scenario::Isolation => "isolation",
             Scenario::Concurrent => "concurrent",
             Scenario::Rotation => "rotation",
+            Scenario::Levers => "levers",
+            Scenario::MemoryLevers => "memory-levers",
+            Scenario::Idle => "idle",
+            Scenario::Shapes => "shapes",
+            Scenario::Soak => "soak",
+            Scenario::MemoryLimit => "memory-limit",
         })
     }
 }
@@ -347,7 +364,7 @@ pub struct WorkerInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "scenario", rename_all = "lowercase")]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
     Single(Box<SingleTrial>),
     Cold(Box<ColdResult>),
@@ -355,6 +372,12 @@ pub enum Measurements {
     Isolation(Box<IsolationResult>),
     Concurrent(Box<ConcurrentResult>),
     Rotation(Box<RotationResult>),
+    Levers(Box<LeversResult>),
+    MemoryLevers(Box<MemoryLeversResult>),
+    Idle(Box<IdleResult>),
+    Shapes(Box<ShapesResult>),
+    Soak(Box<SoakResult>),
+    MemoryLimit(Box<MemoryLimitResult>),
 }
 
 impl Measurements {
@@ -367,6 +390,12 @@ impl Measurements {
             Measurements::Isolation(m) => Some(&m.worker_provider_baseline),
             Measurements::Concurrent(m) => Some(&m.provider_baseline),
             Measurements::Rotation(m) => Some(&m.provider_baseline),
+            Measurements::Levers(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLevers(m) => Some(&m.provider_baseline),
+            Measurements::Idle(m) => Some(&m.provider_baseline),
+            Measurements::Shapes(m) => Some(&m.provider_baseline),
+            Measurements::Soak(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLimit(m) => Some(&m.provider_baseline),
         }
     }
 }

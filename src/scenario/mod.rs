@@ -5,10 +5,15 @@
 
 pub mod cold;
 pub mod concurrent;
+pub mod idle;
 pub mod leak;
+pub mod levers;
+pub mod memory_levers;
 pub mod rotation;
 pub mod serve;
+pub mod shapes;
 pub mod single;
+pub mod soak;
 
 use anyhow::{Context, Result, bail};
 
@@ -83,4 +88,20 @@ pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<M
     malloc_trim();
     let after_trim = w.snapshot();
     Ok(FirstLoad { load_time_ms, first_inference_ms, before_load, after_first_inference, after_unload, after_trim })
+}
+
+/// The model's external data files in memory, by the names the model gives them: what a load from
+/// memory needs besides the model's own bytes.
+pub fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u8]>)>> {
+    let dir = model.path.parent().unwrap_or(std::path::Path::new("."));
+    let summary = crate::onnx_graph::GraphSummary::read(&model.path).with_context(|| format!("cannot read {}", model.path.display()))?;
+    summary
+        .external_data
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((name.clone(), std::sync::Arc::from(bytes.into_boxed_slice())))
+        })
+        .collect()
 }
