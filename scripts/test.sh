@@ -14,4 +14,5 @@ cargo test --locked
 .venv/bin/python -m unittest discover -s scripts/tests
 scripts/fleet/tests/kubernetes.sh
 scripts/fleet/tests/html.sh
+scripts/fleet/tests/task.sh
 scripts/fleet/tests/slurm.sh

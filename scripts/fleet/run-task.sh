@@ -76,10 +76,19 @@ task() {
   esac
 }
 
-set +e
-(set -e; task "$@") 2> >(tee "$log" >&2)
-status=$?
-set -e
+# A scheduler stops a task with SIGTERM (Slurm's scancel to every process of the task, Kubernetes to
+# the container's first process only): it is passed on to the task, where mora ends the trial in
+# flight and writes its results, while this script and the tee copying stderr live on to the end.
+(set -e; task "$@") 2> >(trap '' TERM INT; exec tee "$log" >&2) &
+child=$!
+trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
+status=0
+wait "$child" || status=$?
+# A trapped signal ends `wait` early (status > 128): wait on until the task itself has ended.
+while kill -0 "$child" 2>/dev/null; do
+  status=0
+  wait "$child" || status=$?
+done
 wait  # for tee, so the log is whole
 if [ "$status" -ne 0 ] && [ ! -e "$results/$run/results.json" ]; then
   # mora made no run: record why, in the run's own folder (the name is this task's alone).
