@@ -9,18 +9,21 @@
 #   e.g. scripts/fleet/merge.sh /shared/results /shared/results/fleet-41 cpu:41:4 h100:42:2
 #   (class cpu ran as job 41 with tasks 0-3; its runs are /shared/results/cpu-41_<task>-<node>)
 # environment:
-#   MORA_BIN  the mora binary (default target/release/mora, built here if it is missing)
+#   MORA_BIN  the mora binary; without it the repository's target/release/mora, built (or brought up to
+#             date) here first, so that the merge reads what the tasks' mora wrote
 set -euo pipefail
 if [ $# -lt 3 ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 results=$1 out=$2
 shift 2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-mora=${MORA_BIN:-$repo/target/release/mora}
-if [ ! -x "$mora" ]; then
-  (cd "$repo" && cargo build --release --locked)
+mora=${MORA_BIN:-}
+if [ -z "$mora" ]; then
+  # A stale build would refuse results a newer one wrote: cargo makes it current (a no-op when it is).
+  (cd "$repo" && cargo build --release --locked --quiet)
+  mora=$repo/target/release/mora
 fi
 
 runs=()

@@ -17,13 +17,15 @@
 #   MORA_DOWNLOADS offline: the downloads cache (scripts/export_models.py --slim-cache DIR)
 #   MORA_CONFIG    prepared: the suite (default models.yaml)
 #   MORA_JOB_LABEL the scheduler's name for the task in failed.json (default "JOB task TASK")
-#   MORA_WORKDIR   full: where the node-local copy goes (default ${TMPDIR:-/tmp}/mora-<run>)
+#   MORA_WORKDIR   full: where the node-local copy goes (default ${TMPDIR:-/tmp}/mora-<run>); it is
+#                  removed when the task ends (several GB: torch, the build, the models), unless
+#                  MORA_KEEP_WORKDIR=1
 #   MORA_NODE      the node's name in the run name (default: the short host name; Kubernetes sets
 #                  it to the node the pod runs on)
 #   MORA_RUN_SUFFIX  appended to the run name (Slurm: -r1 for a requeued task's second attempt)
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,23p' "$0" >&2
+  sed -n '2,25p' "$0" >&2
   exit 2
 fi
 results=$1 class=$2 job=$3 task=$4
@@ -33,6 +35,7 @@ node=${MORA_NODE:-$(hostname -s)}
 # A run name is one folder name: anything else in a class or node name becomes '-'.
 run=$(printf '%s-%s_%s-%s%s' "$class" "$job" "$task" "$node" "${MORA_RUN_SUFFIX:-}" | tr -c 'A-Za-z0-9._\n-' '-')
 pipeline=${MORA_PIPELINE:-full}
+work=${MORA_WORKDIR:-${TMPDIR:-/tmp}/mora-$run}
 mkdir -p "$results"
 results=$(cd "$results" && pwd)
 log=$(mktemp "${TMPDIR:-/tmp}/mora-task.XXXXXX")
@@ -52,7 +55,6 @@ json_string() {
 task() {
   case "$pipeline" in
     full)
-      local work=${MORA_WORKDIR:-${TMPDIR:-/tmp}/mora-$run}
       echo "fleet task $run: the pipeline in $work (setup, export, build, bench)"
       # A node-local copy: nodes never share a .venv, a build or model files being written.
       git clone --quiet "$repo" "$work"
@@ -90,6 +92,9 @@ while kill -0 "$child" 2>/dev/null; do
   wait "$child" || status=$?
 done
 wait  # for tee, so the log is whole
+if [ "$pipeline" = full ] && [ "${MORA_KEEP_WORKDIR:-0}" != 1 ]; then
+  rm -rf "$work"
+fi
 if [ "$status" -ne 0 ] && [ ! -e "$results/$run/results.json" ]; then
   # mora made no run: record why, in the run's own folder (the name is this task's alone).
   mkdir -p "$results/$run"
