@@ -475,9 +475,7 @@ mod tests {
     #[test]
     fn a_panic_message_survives_a_long_backtrace() {
         let mut text = String::from("starting\nthread 'main' panicked at src/x.rs:1:2:\ncapacity overflow\nstack backtrace:\n");
-        for i in 0..100 {
-            text.push_str(&format!("  {i}: frame\n"));
-        }
+        text.extend((0..100).map(|i| format!("  {i}: frame\n")));
         let tail = tail_of(&text);
         assert!(tail.starts_with("thread 'main' panicked at src/x.rs:1:2:\ncapacity overflow"), "{tail}");
         assert!(tail.ends_with("99: frame"), "{tail}");

@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod rules;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 pub use crate::recommendation::{Level, Recommendation, Topic};
 pub use rules::*;
@@ -121,7 +122,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut action = format!("in a running worker: {}", load_action(level));
     let slow_level = load_level(*slow_ms);
     if slow_level > level {
-        action.push_str(&format!("; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level)));
+        let _ = write!(action, "; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level));
     }
     // A new worker answers its first request only after the provider, the worker's warm-up and the
     // load: judged apart, since that is what scaling out or isolating costs.
@@ -130,7 +131,8 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), *slow_ms)]);
     if let Some((model, ready)) = fresh.iter().max_by(|a, b| a.1.median.total_cmp(&b.1.median)) {
         let fresh_level = load_level(ready.max);
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; a fresh worker answers its first request after up to {:.0} ms ({}, {}): {}",
             ready.max,
             label(model),
@@ -140,7 +142,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
             } else {
                 "starting workers on demand is viable"
             }
-        ));
+        );
         figures.insert("max_fresh_worker_ready_ms".into(), ready.max);
     }
     let mut evidence: Vec<String> = loads
@@ -308,7 +310,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         );
     }
     if let Some(iso) = isolation_summary(trials) {
-        action.push_str(&format!("; a killed worker gives back {iso}"));
+        let _ = write!(action, "; a killed worker gives back {iso}");
     }
     let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
     Some(Recommendation {
@@ -366,9 +368,10 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
     let one_time = rows.iter().filter(|r| r.1 == "RAM").map(|r| r.2.first_cycle_retained_mb).fold(f64::NAN, f64::max);
     let mut action = leak_action(worst).to_string();
     if one_time.is_finite() && one_time >= 10.0 {
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; the first cycle in a worker keeps up to +{one_time:.0} MB RAM for the worker's life (its one-time warm-up, not a leak: budget it per worker)"
-        ));
+        );
     }
     Some(Recommendation {
         topic: Topic::LeakDetection,
@@ -431,7 +434,7 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
         })
         .collect();
     if !peaks.is_empty() {
-        action.push_str(&format!("; the load peak exceeds 1.5 x footprint: {}", peaks.join(", ")));
+        let _ = write!(action, "; the load peak exceeds 1.5 x footprint: {}", peaks.join(", "));
     }
     Some(Recommendation {
         topic: Topic::ResourcePlanning,
@@ -645,7 +648,7 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
         if let Some(floor) = m.floor.floor_ms.filter(|f| *f > 0.0) {
             let ratio = b.median / floor;
             worst_ratio = Some(worst_ratio.map_or(ratio, |w| w.max(ratio)));
-            line.push_str(&format!("; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor));
+            let _ = write!(line, "; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor);
             figures.insert(format!("{model}.best_over_floor"), ratio);
             if ratio > FLOOR_TARGET {
                 // Where the time goes: graph optimisation (default minus optimisation disabled), then
@@ -653,11 +656,12 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
                 if let Some(off) =
                     find(Lever::Optimization { level: crate::runtime::providers::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
                 {
-                    line.push_str(&format!(
+                    let _ = write!(
+                        line,
                         "; of the default's load, graph optimisation takes {:.0} ms and building the session and its weights {:.0} ms beyond reading the files",
                         (d.median - off.median).max(0.0),
                         (off.median - floor).max(0.0)
-                    ));
+                    );
                 }
             }
         }
@@ -674,10 +678,10 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
             costs.push(format!("VRAM {v:+.0} MB"));
         }
         if best.lever != Lever::Default && !costs.is_empty() {
-            line.push_str(&format!("; against the default: {}", costs.join(", ")));
+            let _ = write!(line, "; against the default: {}", costs.join(", "));
         }
         if !faster_but_slower.is_empty() {
-            line.push_str(&format!("; not counted: {}", faster_but_slower.join(", ")));
+            let _ = write!(line, "; not counted: {}", faster_but_slower.join(", "));
         }
         figures.insert(format!("{model}.default_load_ms"), d.median);
         figures.insert(format!("{model}.best_load_ms"), b.median);
@@ -737,19 +741,19 @@ fn memory_levers(provider: Provider, trials: &[&TrialRecord], label: Label) -> O
             median(&default.reclaimed_after_trim_pct).unwrap_or(f64::NAN)
         );
         if let (Some(kept), Some(released)) = (median(&default.load_without_trim_ms), median(&default.load_after_trim_ms)) {
-            line.push_str(&format!("; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept));
+            let _ = write!(line, "; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept);
             figures.insert(format!("{}.release_costs_next_load_ms", t.model()), released - kept);
         }
         if let (Some(alone), Some(shared)) = (median(&default.replica_extra_mb), median(&default.replica_extra_shared_mb)) {
-            line.push_str(&format!("; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)"));
+            let _ = write!(line, "; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)");
             figures.insert(format!("{}.replica_extra_mb", t.model()), alone);
         }
         if let (Some(disk), Some(memory)) = (median(&default.load_ms), median(&default.reload_from_memory_ms)) {
-            line.push_str(&format!("; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file"));
+            let _ = write!(line, "; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file");
         }
         let not_tried: Vec<String> = m.configs.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.label))).collect();
         if !not_tried.is_empty() {
-            line.push_str(&format!("; not tried: {}", not_tried.join("; ")));
+            let _ = write!(line, "; not tried: {}", not_tried.join("; "));
         }
         figures.insert(format!("{}.default_reclaimed_pct", t.model()), back(default));
         figures.insert(format!("{}.best_reclaimed_pct", t.model()), back(best));
