@@ -424,8 +424,19 @@ mod tests {
     fn no_driver_here_is_reported_not_panicked() {
         // On a machine without the NVIDIA driver (CI), libcuda.so.1 is absent: an Err, not a crash.
         let driver = Driver::query(0);
-        if driver.version.is_err() {
-            assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
+        match &driver.version {
+            // No driver: every figure says why, none panics.
+            Err(why) => {
+                assert!(why.contains("libcuda.so.1"), "{why}");
+                assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
+            }
+            // A driver: a version, and a device count or the reason there is none.
+            Ok(version) => {
+                assert!(version.starts_with("CUDA "), "{version}");
+                if let Ok(n) = &driver.devices {
+                    assert!(*n == 0 || driver.pci_bus_id.is_ok(), "device 0 of {n} has no PCI bus id: {:?}", driver.pci_bus_id);
+                }
+            }
         }
     }
 }
