@@ -93,7 +93,12 @@ pub enum WorkerMessage {
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
     Ready(Box<ReadyReport>),
     /// The trial finished; the worker exits next.
-    Done { measurements: Box<Measurements>, providers_registered: Vec<String>, runtime_log: Vec<RuntimeLogLine>, warnings: Vec<String> },
+    Done {
+        measurements: Box<Measurements>,
+        providers_registered: Vec<String>,
+        runtime_log: Vec<RuntimeLogLine>,
+        warnings: Vec<crate::warnings::Warning>,
+    },
     /// The trial could not be run (an error, not a crash); the worker exits next.
     Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
     /// The answer to `mora worker --probe-cuda`.

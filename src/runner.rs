@@ -134,7 +134,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                 }
             }
         };
-        run.warnings.extend(left_out.map(|w| w.to_string()));
+        run.warnings.extend(left_out);
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
         let saved = store.save(&results);

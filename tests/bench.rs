@@ -138,7 +138,7 @@ fn a_crashing_worker_costs_one_trial() {
     let crashed = trial(&r, "cpu/tiny-text/leak");
     assert_eq!(crashed["outcome"]["status"], "crashed");
     assert_eq!(crashed["outcome"]["phase"], "cycle 2");
-    assert_eq!(crashed["outcome"]["signal_name"], "SIGABRT");
+    assert_eq!(crashed["outcome"]["termination"], serde_json::json!({"by": "signal", "number": 6, "name": "SIGABRT"}));
     assert!(crashed["outcome"]["hint"].as_str().unwrap().contains("aborted"));
     assert_eq!(trial(&r, "cpu/tiny-text/single")["outcome"]["status"], "ok");
     assert_eq!(r["run"]["complete"], true);
@@ -150,7 +150,7 @@ fn an_exit_code_is_reported() {
     fx.bench(&["--scenario", "single"]).env("MORA_FAULT", "exit:first_inference").assert().code(3);
     let t = trial(&fx.results(), "cpu/tiny-text/single").clone();
     assert_eq!(t["outcome"]["status"], "crashed");
-    assert_eq!(t["outcome"]["exit_code"], 3);
+    assert_eq!(t["outcome"]["termination"], serde_json::json!({"by": "exit_code", "code": 3}));
     assert_eq!(t["outcome"]["phase"], "first_inference");
 }
 

@@ -916,7 +916,7 @@ fn warnings(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Warnings", &["From", "Warning", "Trials"]);
     let mut seen: Vec<(String, String, Vec<&str>)> = Vec::new();
     for t in &r.trials {
-        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w));
+        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w.to_string()));
         let runtime = t.runtime_log.iter().map(|l| (format!("ONNX Runtime ({})", l.level), l.message.trim().to_string()));
         for (from, message) in ours.chain(runtime) {
             match seen.iter_mut().find(|(f, m, _)| *f == from && *m == message) {
