@@ -791,3 +791,105 @@ fn capitalise(s: &str) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The advice on results built by hand: each rule's verdict and the numbers it names.
+    use super::*;
+    use crate::results::ResultsFile;
+    use serde_json::{Value, json};
+
+    /// The first GPU run's CPU and CUDA trials of one model, as a base to edit.
+    fn base() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let keep = |t: &Value| t["models"] == json!(["gpt2"]);
+        let trials: Vec<Value> = v["trials"].as_array().unwrap().iter().filter(|t| keep(t)).cloned().collect();
+        v["trials"] = Value::Array(trials);
+        v
+    }
+
+    fn judged(v: &Value) -> ResultsFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, serde_json::to_vec(v).unwrap()).unwrap();
+        let mut r = crate::results::read(&path).unwrap();
+        judge(&mut r);
+        r
+    }
+
+    fn advice(r: &ResultsFile, topic: Topic, provider: Provider) -> Recommendation {
+        r.recommendations
+            .iter()
+            .find(|a| a.topic == topic && a.provider == provider)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {topic} for {provider}"))
+    }
+
+    fn trial_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
+        v["trials"].as_array_mut().unwrap().iter_mut().find(|t| t["id"] == id).unwrap()
+    }
+
+    #[test]
+    fn a_flat_series_after_a_first_cycle_step_passes_and_names_the_one_time_cost() {
+        let r = judged(&base());
+        let leak = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(leak.level, Level::Excellent);
+        assert!(leak.action.contains("up to +162 MB RAM for the worker's life"), "{}", leak.action);
+        assert!(leak.figures["gpt2.RAM.growth_after_trim_mb"] < 1.0);
+    }
+
+    #[test]
+    fn growth_after_the_first_cycle_fails_and_says_isolate() {
+        let mut v = base();
+        let leak = trial_mut(&mut v, "cuda/gpt2/leak");
+        // Each cycle after the first keeps 30 MB more.
+        for (i, cycle) in leak["measurements"]["cycles"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let rss = cycle["after_trim"]["rss_mb"].as_f64().unwrap();
+            cycle["after_trim"]["rss_mb"] = json!(rss + 30.0 * i as f64);
+        }
+        let r = judged(&v);
+        let advice = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(advice.level, Level::Poor);
+        assert!(advice.action.starts_with("memory leak detected: use subprocess isolation"), "{}", advice.action);
+        assert!((advice.figures["gpt2.RAM.growth_after_trim_mb"] - 60.7).abs() < 0.1);
+    }
+
+    #[test]
+    fn a_worker_is_sized_for_its_largest_model_its_baseline_and_its_warm_up() {
+        let r = judged(&base());
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cuda);
+        // 1.5 x 1154 MB of arena + 536 MB baseline + gpt2's first cycle kept no VRAM.
+        assert_eq!(plan.figures["per_worker_mb"], 1.5 * 1154.0 + 536.0);
+        assert!(plan.action.contains("arena reserved"), "{}", plan.action);
+        let cpu = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        assert_eq!(
+            cpu.figures["worker_warmup_mb"],
+            cpu.figures["per_worker_mb"] - 1.5 * cpu.figures["largest_footprint_mb"] - cpu.figures["provider_baseline_mb"]
+        );
+    }
+
+    #[test]
+    fn reclamation_that_trim_completes_recommends_trim_with_both_figures() {
+        let r = judged(&base());
+        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim.
+        assert_eq!(memory.level, Level::Good);
+        assert!(memory.action.starts_with("call malloc_trim(0) after each unload: reclamation then reaches 99.3%"), "{}", memory.action);
+    }
+
+    #[test]
+    fn a_fresh_worker_slower_than_the_warm_tiers_says_start_workers_ahead() {
+        let mut r = judged(&base());
+        // As schema 2 records it: spawn-to-ready of three fresh workers, 6 to 7 s.
+        if let Some(Measurements::Single(s)) = r.trials.iter_mut().find(|t| t.id == "cpu/gpt2/single").and_then(|t| t.measurements.as_mut())
+        {
+            s.summary.spawn_to_ready_ms = crate::stats::Summary::of(&[6000.0, 6500.0, 7000.0]);
+        }
+        r.recommendations = recommend(&r);
+        let loading = advice(&r, Topic::LoadingStrategy, Provider::Cpu);
+        assert!(loading.action.contains("a fresh worker answers its first request after up to 7000 ms"), "{}", loading.action);
+        assert!(loading.action.contains("start workers ahead of demand"), "{}", loading.action);
+        assert_eq!(loading.figures["max_fresh_worker_ready_ms"], 7000.0);
+    }
+}
