@@ -44,8 +44,17 @@ pub struct BenchArgs {
     #[arg(long, default_value = "auto")]
     pub provider: ProviderRequest,
     /// Models by id (comma-separated); default: the suite's.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "model")]
     pub models: Vec<String>,
+    /// Your own ONNX file, benched without a models.yaml (inputs from its graph).
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub model: Option<PathBuf>,
+    /// With --model: its tokenizer.json (without one, text inputs are seeded random token ids).
+    #[arg(long, requires = "model")]
+    pub tokenizer: Option<PathBuf>,
+    /// With --model: its type (default: told from the graph's inputs and outputs).
+    #[arg(long = "type", value_enum, requires = "model")]
+    pub model_type: Option<crate::config::ModelType>,
     /// Which suite when --models is not given.
     #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,

@@ -208,7 +208,8 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         shapes: model.inputs.clone(),
         tokenizer,
         seed: INPUT_SEED,
-        random_tokens: false,
+        // Your own file without a tokenizer still runs, on seeded ids the inputs say are random.
+        random_tokens: matches!(model.source, Source::Local {}) && model.resolved.tokenizer.is_none(),
     };
     if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
         let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };

@@ -34,7 +34,10 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
 }
 
 pub fn run(args: BenchArgs) -> Result<i32> {
-    let config = Config::load(&args.config)?;
+    let config = match &args.model {
+        Some(model) => Config::for_model(model, args.tokenizer.as_deref(), args.model_type)?,
+        None => Config::load(&args.config)?,
+    };
     let models = config.select(&args.models, args.suite)?;
     if models.is_empty() {
         bail!("no models in suite {:?} of {}: pass --models or --suite all", args.suite, config.path.display());
@@ -90,11 +93,11 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         merged_from: vec![],
     };
     eprintln!(
-        "{} trials ({} models x {} providers x {} scenarios) -> {}",
-        trials.len(),
-        ids.len(),
-        setups.len(),
-        scenarios.len(),
+        "{} ({} x {} x {}) -> {}",
+        report::count(trials.len(), "trial"),
+        report::count(ids.len(), "model"),
+        report::count(setups.len(), "provider"),
+        report::count(scenarios.len(), "scenario"),
         results_path.display()
     );
     crate::supervise::install_interrupt_handler();

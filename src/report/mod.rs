@@ -55,6 +55,11 @@ pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, Results
     Ok(written)
 }
 
+/// "1 model", "2 models".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 /// A figure for a table cell: `—` where it is missing.
 pub fn num(value: Option<f64>, decimals: usize) -> String {
     match value {

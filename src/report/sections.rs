@@ -86,6 +86,13 @@ pub fn build(r: &ResultsFile) -> Report {
             random.join(", ")
         ));
     }
+    let unknown: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Unknown).map(|m| m.id.as_str()).collect();
+    if !unknown.is_empty() {
+        footnotes.push(format!(
+            "Weights not stated: {} (your own files: load time and memory are theirs; whether outputs mean anything, mora does not know).",
+            unknown.join(", ")
+        ));
+    }
     footnotes.push(
         "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
             .into(),
