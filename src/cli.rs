@@ -94,7 +94,22 @@ pub struct BenchArgs {
     /// Steady-state calls behind p50/p95/p99 (default: models.yaml's defaults.runs).
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::RUNS))]
     pub runs: Option<usize>,
-    /// Where run folders go: <out>/<timestamp>-<host>/.
+    /// Also write the results (results.json's content) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Also write results.csv's content to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Also write report.md's content to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// Print the plan (every trial, in order) and exit without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only failures, notes about the machine and where the results went; no tables.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Where run folders go: <out>/<timestamp>-<host>/ (and <out>/latest names the newest).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     #[command(flatten)]

@@ -73,3 +73,51 @@ fn a_local_entry_needs_no_weights_but_an_exported_one_does() {
         .code(1)
         .stderr(predicate::str::contains("model `text-a`: say `weights: real` or `weights: random`"));
 }
+
+#[test]
+fn files_a_script_names_a_latest_link_and_a_dry_run() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").write();
+    let exports = fx.path().join("exports");
+    let out = fx
+        .bench(&["--scenario", "single", "--workers", "1", "--quiet"])
+        .arg("--export-json")
+        .arg(exports.join("run.json"))
+        .arg("--export-csv")
+        .arg(exports.join("run.csv"))
+        .arg("--export-markdown")
+        .arg(exports.join("run.md"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "--quiet prints no tables: {}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("[1/1]"), "--quiet prints no progress: {stderr}");
+    let exported: serde_json::Value = serde_json::from_slice(&std::fs::read(exports.join("run.json")).unwrap()).unwrap();
+    assert_eq!(exported["trials"][0]["id"], "cpu/text-a/single");
+    assert!(std::fs::read_to_string(exports.join("run.csv")).unwrap().starts_with("run,host,runtime_version,started_at,trial,"));
+    assert!(std::fs::read_to_string(exports.join("run.md")).unwrap().starts_with("# ModelMora"));
+    let latest = fx.path().join("results/latest");
+    assert_eq!(std::fs::read_link(&latest).unwrap(), fx.run_folder().file_name().unwrap(), "latest names the run folder");
+    assert!(latest.join("results.json").is_file());
+
+    // The plan alone: nothing runs, nothing is written.
+    let plan = fx.bench(&["--dry-run", "--scenario", "single,leak"]).output().unwrap();
+    assert!(plan.status.success());
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        stdout.contains("[1/2] cpu/text-a/single") && stdout.contains("[2/2] cpu/text-a/leak") && stdout.contains("nothing ran"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_dir(fx.path().join("results")).unwrap().count(), 2, "the run folder and latest, no new run");
+}
+
+#[test]
+fn progress_says_what_is_left_and_the_total() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").text("text-b", 500, 32, "real").write();
+    let out = fx.bench(&["--scenario", "single", "--workers", "1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[1/2] cpu/text-a/single ... ok") && stderr.contains("elapsed, about"), "{stderr}");
+    assert!(stderr.contains("2 trials in "), "{stderr}");
+    let r = fx.results();
+    assert_eq!(r["run"]["machine_load"].as_array().unwrap().len(), 3, "before the first trial and after each");
+}
