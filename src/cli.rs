@@ -103,6 +103,9 @@ pub struct BenchArgs {
     /// Also write report.md's content to this file.
     #[arg(long, value_name = "FILE")]
     pub export_markdown: Option<PathBuf>,
+    /// How the terminal tables draw: full (box drawing, emoji), plain (neither, for logs), ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
     /// Print the plan (every trial, in order) and exit without running anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -155,6 +158,9 @@ pub struct ReportArgs {
     pub results: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// How the terminal tables draw (with --format table): full, plain (for logs) or ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
     /// Also write results.json, report.md, results.csv and charts of the merged results here.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::plan::{drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
 use crate::protocol::TrialSettings;
+use crate::report::table::Terminal;
 use crate::report::{self, Format};
 use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo};
 use crate::runner::{self, Bench};
@@ -127,7 +128,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let mut stdout = std::io::stdout().lock();
     if let Some(failure) = outcome.write_failure {
         // The disk is full or the folder unwritable: show the figures, say what was kept.
-        write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
+        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
         eprintln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
         return Ok(RESULTS_NOT_WRITTEN);
     }
@@ -138,7 +139,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     written.extend(exports(&args, &results, &runs)?);
     point_latest_at(&args.out, &folder);
     if !args.quiet {
-        write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
+        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
         eprintln!("\n{} in {}", report::count(results.trials.len(), "trial"), progress::duration(progress.elapsed()));
     }
     eprintln!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));

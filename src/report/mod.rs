@@ -29,13 +29,18 @@ pub enum Format {
 /// profile keeps their hosts apart).
 pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: Format) -> Result<String> {
     Ok(match format {
-        Format::Table => table::render(&sections::build(results)),
+        Format::Table => table::render(&sections::build(results), table::Terminal::plain_full()),
         Format::Markdown => markdown::render(results, &sections::build(results)),
         Format::Csv => csv::render(results),
         Format::Json => serde_json::to_string_pretty(results)?,
         Format::Profile => serde_json::to_string_pretty(&crate::profile::build(runs))? + "\n",
         Format::ProfileYaml => serde_yaml::to_string(&crate::profile::build(runs))?,
     })
+}
+
+/// The terminal report for `term` (its width, style and colour).
+pub fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
+    table::render(&sections::build(results), term)
 }
 
 /// Writes report.md, results.csv, profile.json and the charts into `dir` (results.json is the
