@@ -6,7 +6,7 @@
 # no network beyond the package registries, no torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --test
+scripts/setup.sh --test --cpu
 scripts/fleet/tests/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -4,6 +4,9 @@
 //! The runner (parent) starts one worker process per trial; the worker loads the model through ONNX
 //! Runtime, measures with the probes, and reports on a descriptor of its own.
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("mora measures through Linux interfaces (/proc, cgroups, process groups, prctl): build and run it on Linux");
+
 pub mod advice;
 pub mod catalog;
 pub mod cgroup;

@@ -93,7 +93,12 @@ pub enum WorkerMessage {
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
     Ready(Box<ReadyReport>),
     /// The trial finished; the worker exits next.
-    Done { measurements: Box<Measurements>, providers_registered: Vec<String>, runtime_log: Vec<RuntimeLogLine>, warnings: Vec<String> },
+    Done {
+        measurements: Box<Measurements>,
+        providers_registered: Vec<String>,
+        runtime_log: Vec<RuntimeLogLine>,
+        warnings: Vec<crate::warnings::Warning>,
+    },
     /// The trial could not be run (an error, not a crash); the worker exits next.
     Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
     /// The answer to `mora worker --probe-cuda`.
@@ -118,9 +123,15 @@ impl Channel {
     /// Descriptor 3 when the parent opened it; stdout otherwise (a worker run by hand).
     pub fn open() -> Channel {
         use std::os::fd::FromRawFd;
+        // SAFETY: fcntl(F_GETFD) only asks whether the descriptor is open.
         let valid = unsafe { libc::fcntl(RESULT_FD, libc::F_GETFD) } != -1;
-        let out: Box<dyn Write + Send> =
-            if valid { Box::new(unsafe { std::fs::File::from_raw_fd(RESULT_FD) }) } else { Box::new(std::io::stdout()) };
+        let out: Box<dyn Write + Send> = if valid {
+            // SAFETY: descriptor 3 is open (checked) and was given to this process for its messages
+            // alone: nothing else in it owns or closes it.
+            Box::new(unsafe { std::fs::File::from_raw_fd(RESULT_FD) })
+        } else {
+            Box::new(std::io::stdout())
+        };
         Channel { out, phase: "start".into() }
     }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use crate::protocol::{RESULT_FD, WorkerMessage};
+use crate::results::Termination;
 
 /// How long a worker has between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -94,10 +95,23 @@ enum Next {
 /// How a reaped worker ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
+    pub termination: Termination,
     pub peak_rss_mb: Option<f64>,
     pub wall_ms: f64,
+}
+
+impl Exit {
+    /// The signal that ended the worker, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.termination {
+            Termination::Signal { number, .. } => Some(number),
+            _ => None,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.termination == Termination::ExitCode { code: 0 }
+    }
 }
 
 pub struct RunningWorker {
@@ -338,17 +352,19 @@ impl RunningWorker {
         };
         let wall_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         CURRENT_GROUP.store(0, Ordering::SeqCst);
-        let exit = if rc < 0 {
-            Exit { code: None, signal: None, peak_rss_mb: None, wall_ms }
+        let termination = if rc < 0 {
+            Termination::Unknown
+        } else if libc::WIFEXITED(status) {
+            Termination::ExitCode { code: libc::WEXITSTATUS(status) }
+        } else if libc::WIFSIGNALED(status) {
+            let number = libc::WTERMSIG(status);
+            Termination::Signal { number, name: signal_name(number) }
         } else {
-            Exit {
-                code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-                signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-                // ru_maxrss is in KiB on Linux.
-                peak_rss_mb: (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0),
-                wall_ms,
-            }
+            Termination::Unknown
         };
+        // ru_maxrss is in KiB on Linux.
+        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0);
+        let exit = Exit { termination, peak_rss_mb, wall_ms };
         // Give the pipe readers a moment to collect the last bytes of stderr.
         thread::sleep(Duration::from_millis(20));
         let tail = self.stderr_tail();
@@ -475,9 +491,7 @@ mod tests {
     #[test]
     fn a_panic_message_survives_a_long_backtrace() {
         let mut text = String::from("starting\nthread 'main' panicked at src/x.rs:1:2:\ncapacity overflow\nstack backtrace:\n");
-        for i in 0..100 {
-            text.push_str(&format!("  {i}: frame\n"));
-        }
+        text.extend((0..100).map(|i| format!("  {i}: frame\n")));
         let tail = tail_of(&text);
         assert!(tail.starts_with("thread 'main' panicked at src/x.rs:1:2:\ncapacity overflow"), "{tail}");
         assert!(tail.ends_with("99: frame"), "{tail}");

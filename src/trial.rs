@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{Measurements, Outcome, SingleTrial, WorkerInfo};
+use crate::results::{Measurements, Outcome, SingleTrial, Termination, WorkerInfo};
 use crate::runtime::RuntimeLogLine;
 use crate::supervise::{self, Exit, Flow, KillIntent, RunningWorker};
 
@@ -14,7 +14,7 @@ pub struct WorkerRun {
     pub measurements: Option<Measurements>,
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     /// From the spawn to the worker's `Ready` (its first load answered), measured here.
     pub spawn_to_ready_ms: Option<f64>,
 }
@@ -69,7 +69,7 @@ pub struct Done {
     pub measurements: Measurements,
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
 }
 
 impl Report {
@@ -255,30 +255,23 @@ pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&S
         Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.into() },
         Some(KillIntent::Deliberate) | None => {}
     }
-    if got_done && exit.code == Some(0) {
+    if got_done && exit.succeeded() {
         return Outcome::Ok;
     }
     if ending.interrupted && ending.intent.is_none() {
         return Outcome::Interrupted { phase: last_phase.into() };
     }
     if let Some((phase, message)) = failed {
-        if exit.signal.is_none() {
+        if exit.signal().is_none() {
             return Outcome::Error { phase: phase.clone(), message: message.clone() };
         }
     }
-    let hint = match (exit.signal, exit.code) {
-        (Some(sig), _) if ending.intent != Some(KillIntent::Deliberate) => supervise::signal_hint(sig),
-        (None, Some(0)) => Some("the worker exited without reporting a result".into()),
+    let hint = match &exit.termination {
+        Termination::Signal { number, .. } if ending.intent != Some(KillIntent::Deliberate) => supervise::signal_hint(*number),
+        Termination::ExitCode { code: 0 } => Some("the worker exited without reporting a result".into()),
         _ => None,
     };
-    Outcome::Crashed {
-        phase: last_phase.into(),
-        exit_code: exit.code,
-        signal: exit.signal,
-        signal_name: exit.signal.map(supervise::signal_name),
-        hint,
-        stderr_tail: stderr_tail.into(),
-    }
+    Outcome::Crashed { phase: last_phase.into(), termination: exit.termination.clone(), hint, stderr_tail: stderr_tail.into() }
 }
 
 #[cfg(test)]
@@ -286,7 +279,12 @@ mod tests {
     use super::*;
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Exit {
-        Exit { code, signal, peak_rss_mb: Some(10.0), wall_ms: 5.0 }
+        let termination = match (code, signal) {
+            (Some(code), _) => Termination::ExitCode { code },
+            (None, Some(number)) => Termination::Signal { number, name: supervise::signal_name(number) },
+            (None, None) => Termination::Unknown,
+        };
+        Exit { termination, peak_rss_mb: Some(10.0), wall_ms: 5.0 }
     }
 
     const T: Duration = Duration::from_secs(60);
@@ -310,9 +308,9 @@ mod tests {
     #[test]
     fn an_unexpected_sigkill_suggests_the_oom_killer() {
         let o = classify(&exit(None, Some(9)), &ending(None, "load"), false, None, "tail");
-        let Outcome::Crashed { phase, signal_name, hint, stderr_tail, .. } = o else { panic!("{o:?}") };
+        let Outcome::Crashed { phase, termination, hint, stderr_tail } = o else { panic!("{o:?}") };
         assert_eq!(phase, "load");
-        assert_eq!(signal_name.as_deref(), Some("SIGKILL"));
+        assert_eq!(termination, Termination::Signal { number: 9, name: "SIGKILL".into() });
         assert!(hint.unwrap().contains("OOM"));
         assert_eq!(stderr_tail, "tail");
     }
@@ -344,7 +342,7 @@ mod tests {
     #[test]
     fn a_nonzero_exit_without_a_message_is_a_crash_with_its_code() {
         let o = classify(&exit(Some(3), None), &ending(None, "first_inference"), false, None, "");
-        assert!(matches!(o, Outcome::Crashed { exit_code: Some(3), signal: None, .. }), "{o:?}");
+        assert!(matches!(o, Outcome::Crashed { termination: Termination::ExitCode { code: 3 }, .. }), "{o:?}");
         assert_eq!(o.summary(), "crashed in first_inference (exit code 3)");
     }
 }

@@ -6,6 +6,7 @@ pub mod lifecycle;
 pub mod rules;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 pub use crate::recommendation::{Level, Recommendation, Topic};
 pub use rules::*;
@@ -123,7 +124,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut action = format!("in a running worker: {}", load_action(level));
     let slow_level = load_level(*slow_ms);
     if slow_level > level {
-        action.push_str(&format!("; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level)));
+        let _ = write!(action, "; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level));
     }
     // A new worker answers its first request only after the provider, the worker's warm-up and the
     // load: judged apart, since that is what scaling out or isolating costs.
@@ -132,7 +133,8 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), *slow_ms)]);
     if let Some((model, ready)) = fresh.iter().max_by(|a, b| a.1.median.total_cmp(&b.1.median)) {
         let fresh_level = load_level(ready.max);
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; a fresh worker answers its first request after up to {:.0} ms ({}, {}): {}",
             ready.max,
             label(model),
@@ -142,7 +144,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
             } else {
                 "starting workers on demand is viable"
             }
-        ));
+        );
         figures.insert("max_fresh_worker_ready_ms".into(), ready.max);
     }
     let mut evidence: Vec<String> = loads
@@ -312,7 +314,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         );
     }
     if let Some(iso) = isolation_summary(trials) {
-        action.push_str(&format!("; a killed worker gives back {iso}"));
+        let _ = write!(action, "; a killed worker gives back {iso}");
     }
     let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
     Some(Recommendation {
@@ -371,9 +373,10 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
     let one_time = rows.iter().filter(|r| r.1 == "RAM").map(|r| r.2.first_cycle_retained_mb).fold(f64::NAN, f64::max);
     let mut action = leak_action(worst).to_string();
     if one_time.is_finite() && one_time >= 10.0 {
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; the first cycle in a worker keeps up to +{one_time:.0} MB RAM for the worker's life (its one-time warm-up, not a leak: budget it per worker)"
-        ));
+        );
     }
     Some(Recommendation {
         machine_class: None,
@@ -437,7 +440,7 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
         })
         .collect();
     if !peaks.is_empty() {
-        action.push_str(&format!("; the load peak exceeds 1.5 x footprint: {}", peaks.join(", ")));
+        let _ = write!(action, "; the load peak exceeds 1.5 x footprint: {}", peaks.join(", "));
     }
     Some(Recommendation {
         machine_class: None,
@@ -655,7 +658,7 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
         if let Some(floor) = m.floor.floor_ms.filter(|f| *f > 0.0) {
             let ratio = b.median / floor;
             worst_ratio = Some(worst_ratio.map_or(ratio, |w| w.max(ratio)));
-            line.push_str(&format!("; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor));
+            let _ = write!(line, "; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor);
             figures.insert(format!("{model}.best_over_floor"), ratio);
             if ratio > FLOOR_TARGET {
                 // Where the time goes: graph optimisation (default minus optimisation disabled), then
@@ -663,11 +666,12 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
                 if let Some(off) =
                     find(Lever::Optimization { level: crate::runtime::providers::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
                 {
-                    line.push_str(&format!(
+                    let _ = write!(
+                        line,
                         "; of the default's load, graph optimisation takes {:.0} ms and building the session and its weights {:.0} ms beyond reading the files",
                         (d.median - off.median).max(0.0),
                         (off.median - floor).max(0.0)
-                    ));
+                    );
                 }
             }
         }
@@ -684,10 +688,10 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
             costs.push(format!("VRAM {v:+.0} MB"));
         }
         if best.lever != Lever::Default && !costs.is_empty() {
-            line.push_str(&format!("; against the default: {}", costs.join(", ")));
+            let _ = write!(line, "; against the default: {}", costs.join(", "));
         }
         if !faster_but_slower.is_empty() {
-            line.push_str(&format!("; not counted: {}", faster_but_slower.join(", ")));
+            let _ = write!(line, "; not counted: {}", faster_but_slower.join(", "));
         }
         figures.insert(format!("{model}.default_load_ms"), d.median);
         figures.insert(format!("{model}.best_load_ms"), b.median);
@@ -748,19 +752,19 @@ fn memory_levers(provider: Provider, trials: &[&TrialRecord], label: Label) -> O
             median(&default.reclaimed_after_trim_pct).unwrap_or(f64::NAN)
         );
         if let (Some(kept), Some(released)) = (median(&default.load_without_trim_ms), median(&default.load_after_trim_ms)) {
-            line.push_str(&format!("; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept));
+            let _ = write!(line, "; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept);
             figures.insert(format!("{}.release_costs_next_load_ms", t.model()), released - kept);
         }
         if let (Some(alone), Some(shared)) = (median(&default.replica_extra_mb), median(&default.replica_extra_shared_mb)) {
-            line.push_str(&format!("; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)"));
+            let _ = write!(line, "; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)");
             figures.insert(format!("{}.replica_extra_mb", t.model()), alone);
         }
         if let (Some(disk), Some(memory)) = (median(&default.load_ms), median(&default.reload_from_memory_ms)) {
-            line.push_str(&format!("; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file"));
+            let _ = write!(line, "; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file");
         }
         let not_tried: Vec<String> = m.configs.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.label))).collect();
         if !not_tried.is_empty() {
-            line.push_str(&format!("; not tried: {}", not_tried.join("; ")));
+            let _ = write!(line, "; not tried: {}", not_tried.join("; "));
         }
         figures.insert(format!("{}.default_reclaimed_pct", t.model()), back(default));
         figures.insert(format!("{}.best_reclaimed_pct", t.model()), back(best));
@@ -797,5 +801,107 @@ fn capitalise(s: &str) -> String {
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The advice on results built by hand: each rule's verdict and the numbers it names.
+    use super::*;
+    use crate::results::ResultsFile;
+    use serde_json::{Value, json};
+
+    /// The first GPU run's CPU and CUDA trials of one model, as a base to edit.
+    fn base() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let keep = |t: &Value| t["models"] == json!(["gpt2"]);
+        let trials: Vec<Value> = v["trials"].as_array().unwrap().iter().filter(|t| keep(t)).cloned().collect();
+        v["trials"] = Value::Array(trials);
+        v
+    }
+
+    fn judged(v: &Value) -> ResultsFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, serde_json::to_vec(v).unwrap()).unwrap();
+        let mut r = crate::results::read(&path).unwrap();
+        judge(&mut r);
+        r
+    }
+
+    fn advice(r: &ResultsFile, topic: Topic, provider: Provider) -> Recommendation {
+        r.recommendations
+            .iter()
+            .find(|a| a.topic == topic && a.provider == provider)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {topic} for {provider}"))
+    }
+
+    fn trial_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
+        v["trials"].as_array_mut().unwrap().iter_mut().find(|t| t["id"] == id).unwrap()
+    }
+
+    #[test]
+    fn a_flat_series_after_a_first_cycle_step_passes_and_names_the_one_time_cost() {
+        let r = judged(&base());
+        let leak = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(leak.level, Level::Excellent);
+        assert!(leak.action.contains("up to +162 MB RAM for the worker's life"), "{}", leak.action);
+        assert!(leak.figures["gpt2.RAM.growth_after_trim_mb"] < 1.0);
+    }
+
+    #[test]
+    fn growth_after_the_first_cycle_fails_and_says_isolate() {
+        let mut v = base();
+        let leak = trial_mut(&mut v, "cuda/gpt2/leak");
+        // Each cycle after the first keeps 30 MB more.
+        for (i, cycle) in leak["measurements"]["cycles"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let rss = cycle["after_trim"]["rss_mb"].as_f64().unwrap();
+            cycle["after_trim"]["rss_mb"] = json!(rss + 30.0 * i as f64);
+        }
+        let r = judged(&v);
+        let advice = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(advice.level, Level::Poor);
+        assert!(advice.action.starts_with("memory leak detected: use subprocess isolation"), "{}", advice.action);
+        assert!((advice.figures["gpt2.RAM.growth_after_trim_mb"] - 60.7).abs() < 0.1);
+    }
+
+    #[test]
+    fn a_worker_is_sized_for_its_largest_model_its_baseline_and_its_warm_up() {
+        let r = judged(&base());
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cuda);
+        // 1.5 x 1154 MB of arena + 536 MB baseline + gpt2's first cycle kept no VRAM.
+        assert_eq!(plan.figures["per_worker_mb"], 1.5 * 1154.0 + 536.0);
+        assert!(plan.action.contains("arena reserved"), "{}", plan.action);
+        let cpu = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        assert_eq!(
+            cpu.figures["worker_warmup_mb"],
+            cpu.figures["per_worker_mb"] - 1.5 * cpu.figures["largest_footprint_mb"] - cpu.figures["provider_baseline_mb"]
+        );
+    }
+
+    #[test]
+    fn reclamation_that_trim_completes_recommends_trim_with_both_figures() {
+        let r = judged(&base());
+        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim.
+        assert_eq!(memory.level, Level::Good);
+        assert!(memory.action.starts_with("call malloc_trim(0) after each unload: reclamation then reaches 99.3%"), "{}", memory.action);
+    }
+
+    #[test]
+    fn a_fresh_worker_slower_than_the_warm_tiers_says_start_workers_ahead() {
+        let mut r = judged(&base());
+        // As schema 2 records it: spawn-to-ready of three fresh workers, 6 to 7 s.
+        if let Some(Measurements::Single(s)) = r.trials.iter_mut().find(|t| t.id == "cpu/gpt2/single").and_then(|t| t.measurements.as_mut())
+        {
+            s.summary.spawn_to_ready_ms = crate::stats::Summary::of(&[6000.0, 6500.0, 7000.0]);
+        }
+        r.recommendations = recommend(&r);
+        let loading = advice(&r, Topic::LoadingStrategy, Provider::Cpu);
+        assert!(loading.action.contains("a fresh worker answers its first request after up to 7000 ms"), "{}", loading.action);
+        assert!(loading.action.contains("start workers ahead of demand"), "{}", loading.action);
+        assert_eq!(loading.figures["max_fresh_worker_ready_ms"], 7000.0);
     }
 }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod doctor;
 pub mod models;
 pub mod optimize;
+pub mod progress;
 pub mod report;
 
 use std::time::{Duration, Instant};
@@ -144,7 +145,7 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
         _ => Flow::Continue,
     });
     let (exit, tail) = worker.reap();
-    if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal) {
+    if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal()) {
         diagnosis.session = Some(Err(format!("{e} (the probe worker died of {}: {tail})", supervise::signal_name(sig))));
     }
     diagnosis

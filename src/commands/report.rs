@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::cli::ReportArgs;
 use crate::fleet::{self, HostKey};
-use crate::report;
+use crate::report::{self, Format};
 use crate::results::{self, FailedRun, OtherRun, ResultsFile, RunHost};
 
 pub fn run(args: ReportArgs) -> Result<i32> {
@@ -36,7 +36,11 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         })
         .collect();
     let merged = merge(labelled.clone(), failed);
-    print!("{}", report::render(&merged, &labelled, args.format)?);
+    let out = match args.format {
+        Format::Table => report::render_runs_table(&merged, &labelled, report::table::Terminal::stdout(args.style)),
+        format => report::render(&merged, &labelled, format)?,
+    };
+    print!("{out}");
     if let Some(dir) = &args.out {
         let json = dir.join("results.json");
         results::write_json_atomic(&json, &merged)?;

@@ -1,6 +1,7 @@
 //! SVG charts next to the report: grouped horizontal bars, drawn by hand (no plotting dependency).
 
 use crate::results::{Measurements, ResultsFile};
+use std::fmt::Write as _;
 
 const COLORS: [&str; 4] = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"];
 
@@ -143,34 +144,32 @@ pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> Strin
     );
     for (i, name) in series.iter().enumerate() {
         let lx = label_w + i as f64 * 170.0;
-        svg.push_str(&format!(
-            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"39\">{}</text>\n",
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"39\">{}</text>",
             COLORS[i % COLORS.len()],
             lx + 14.0,
             xml(name)
-        ));
+        );
     }
     for (gi, group) in groups.iter().enumerate() {
         let y0 = top + gi as f64 * group_h;
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
-            label_w - 6.0,
-            y0 + group_h / 2.0,
-            xml(&group.label)
-        ));
+        let _ =
+            writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 6.0, y0 + group_h / 2.0, xml(&group.label));
         for (si, value) in group.values.iter().enumerate() {
             let Some(v) = value else { continue };
             let y = y0 + si as f64 * bar_h;
             let (a, b) = (x(0.0_f64.max(min)), x(*v));
-            svg.push_str(&format!(
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{v:.1} {unit}</text>\n",
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{v:.1} {unit}</text>",
                 a.min(b),
                 (b - a).abs().max(0.5),
                 bar_h - 2.0,
                 COLORS[si % COLORS.len()],
                 a.max(b) + 4.0,
                 y + bar_h - 4.0
-            ));
+            );
         }
     }
     svg.push_str("</svg>\n");

@@ -3,6 +3,8 @@
 //! on a column's header sorts its table; `#sort=TABLE,COLUMN[,desc]` in the address opens the page
 //! sorted (a link to a sorted view). A fleet's per-host tables sit in one collapsible block per host.
 
+use std::fmt::Write;
+
 use super::sections::{Report, Section};
 
 const STYLE: &str = r#"
@@ -85,10 +87,10 @@ pub fn render(report: &Report, charts: &[(String, String)]) -> String {
     let mut ids = Ids::default();
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str(&format!("<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n", escape(&report.title)));
-    out.push_str(&format!("<header>\n<h1 id=\"title\">{}</h1>\n<dl class=\"facts\">\n", escape(&report.title)));
+    let _ = writeln!(out, "<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>", escape(&report.title));
+    let _ = writeln!(out, "<header>\n<h1 id=\"title\">{}</h1>\n<dl class=\"facts\">", escape(&report.title));
     for (label, value) in &report.facts {
-        out.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", escape(label), escape(value)));
+        let _ = writeln!(out, "<dt>{}</dt><dd>{}</dd>", escape(label), escape(value));
     }
     out.push_str("</dl>\n</header>\n");
 
@@ -107,7 +109,7 @@ pub fn render(report: &Report, charts: &[(String, String)]) -> String {
                 let block = ids.of(&format!("host {host}"));
                 let id = block.clone();
                 contents.push((id.clone(), format!("Host {host}")));
-                body.push_str(&format!("<details class=\"host\" id=\"{id}\" open>\n<summary>Host {}</summary>\n", escape(host)));
+                let _ = writeln!(body, "<details class=\"host\" id=\"{id}\" open>\n<summary>Host {}</summary>", escape(host));
                 let suffix = format!(" — {host}");
                 let mut next = Some(s);
                 while let Some(s) = next {
@@ -126,7 +128,7 @@ pub fn render(report: &Report, charts: &[(String, String)]) -> String {
         body.push_str("<section id=\"charts\">\n<h2>Charts</h2>\n");
         for (name, svg) in charts {
             // mora's own SVG (chart.rs escapes every label), inlined as it is.
-            body.push_str(&format!("<figure>\n{svg}<figcaption>{}</figcaption>\n</figure>\n", escape(name)));
+            let _ = writeln!(body, "<figure>\n{svg}<figcaption>{}</figcaption>\n</figure>", escape(name));
         }
         body.push_str("</section>\n");
     }
@@ -137,38 +139,38 @@ pub fn render(report: &Report, charts: &[(String, String)]) -> String {
 
     out.push_str("<nav>\n<strong>Contents</strong>\n<ol>\n");
     for (id, title) in &contents {
-        out.push_str(&format!("<li><a href=\"#{id}\">{}</a></li>\n", escape(title)));
+        let _ = writeln!(out, "<li><a href=\"#{id}\">{}</a></li>", escape(title));
     }
     out.push_str("</ol>\n</nav>\n<main>\n");
     out.push_str(&body);
     out.push_str("</main>\n<footer>\n");
     for note in &report.footnotes {
-        out.push_str(&format!("<p>{}</p>\n", escape(note)));
+        let _ = writeln!(out, "<p>{}</p>", escape(note));
     }
-    out.push_str(&format!("<p>Written by mora {}.</p>\n</footer>\n", env!("CARGO_PKG_VERSION")));
-    out.push_str(&format!("<script>{SCRIPT}</script>\n</body>\n</html>\n"));
+    let _ = writeln!(out, "<p>Written by mora {}.</p>\n</footer>", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body>\n</html>");
     out
 }
 
 /// One section: its heading, a sortable table (its id is the section's with `-table`), its notes.
 fn section(s: &Section, id: &str, heading: &str) -> String {
     let mut out = format!("<section id=\"{id}\">\n<{heading}>{}</{heading}>\n<div class=\"scroll\">\n", escape(&s.title));
-    out.push_str(&format!("<table class=\"sortable\" id=\"{id}-table\">\n<thead><tr>"));
+    let _ = write!(out, "<table class=\"sortable\" id=\"{id}-table\">\n<thead><tr>");
     for h in &s.header {
-        out.push_str(&format!("<th scope=\"col\">{}</th>", escape(h)));
+        let _ = write!(out, "<th scope=\"col\">{}</th>", escape(h));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in &s.rows {
         out.push_str("<tr>");
         for cell in row {
             let class = if is_figure(cell) { " class=\"num\"" } else { "" };
-            out.push_str(&format!("<td{class}>{}</td>", escape(cell)));
+            let _ = write!(out, "<td{class}>{}</td>", escape(cell));
         }
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
     for note in &s.notes {
-        out.push_str(&format!("<p class=\"note\">{}</p>\n", escape(note)));
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
     }
     out.push_str("</section>\n");
     out
@@ -180,21 +182,22 @@ fn recommendations(report: &Report) -> String {
     let mut scopes: Vec<String> = report.recommendations.iter().map(|r| r.scope()).collect();
     scopes.dedup();
     for scope in scopes {
-        out.push_str(&format!("<h3>{}</h3>\n<ol class=\"advice\">\n", escape(&scope)));
+        let _ = writeln!(out, "<h3>{}</h3>\n<ol class=\"advice\">", escape(&scope));
         for r in report.recommendations.iter().filter(|r| r.scope() == scope) {
             // The level in words and colour, without the emoji marks of the terminal: a page may be
             // opened where no emoji font is installed.
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "<li><span class=\"level level-{level}\">{level}</span> <strong>{}</strong>: {}\n<p>{}</p>\n",
                 escape(&r.topic.to_string()),
                 escape(&r.verdict),
                 escape(&r.action),
                 level = r.level,
-            ));
+            );
             if !r.evidence.is_empty() {
                 out.push_str("<ul class=\"evidence\">\n");
                 for e in &r.evidence {
-                    out.push_str(&format!("<li>{}</li>\n", escape(e)));
+                    let _ = writeln!(out, "<li>{}</li>", escape(e));
                 }
                 out.push_str("</ul>\n");
             }

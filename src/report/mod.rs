@@ -29,28 +29,40 @@ pub enum Format {
     Html,
 }
 
+/// The report of one results file; `runs` are the runs it was merged from: several runs of one
+/// machine add the comparison of the trials the first and the last share (a fleet's report compares
+/// its hosts instead).
+fn build(results: &ResultsFile, runs: &[(String, ResultsFile)]) -> sections::Report {
+    let mut report = sections::build(results);
+    if runs.len() >= 2 && !crate::fleet::is_fleet(results) {
+        let labelled: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
+        report.sections.extend(sections::comparison(&labelled));
+    }
+    report
+}
+
 /// One results file rendered in `format`; `runs` are the runs it was merged from, by label (the
 /// profile keeps their hosts apart).
 pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: Format) -> Result<String> {
-    let report = || {
-        let mut report = sections::build(results);
-        // Several runs of one machine: the trials the first and the last share, figure by figure (a
-        // fleet's report compares its hosts instead).
-        if runs.len() >= 2 && !crate::fleet::is_fleet(results) {
-            let labelled: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
-            report.sections.extend(sections::comparison(&labelled));
-        }
-        report
-    };
     Ok(match format {
-        Format::Table => table::render(&report()),
-        Format::Markdown => markdown::render(results, &report()),
-        Format::Html => html::render(&report(), &chart::all(results)),
+        Format::Table => table::render(&build(results, runs), table::Terminal::plain_full()),
+        Format::Markdown => markdown::render(results, &build(results, runs)),
+        Format::Html => html::render(&build(results, runs), &chart::all(results)),
         Format::Csv => csv::render(results),
         Format::Json => serde_json::to_string_pretty(results)?,
         Format::Profile => serde_json::to_string_pretty(&crate::profile::build(runs))? + "\n",
         Format::ProfileYaml => serde_yaml::to_string(&crate::profile::build(runs))?,
     })
+}
+
+/// The terminal report for `term` (its width, style and colour).
+pub fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
+    table::render(&sections::build(results), term)
+}
+
+/// The terminal report of merged runs for `term`, with the comparison of [`render`].
+pub fn render_runs_table(results: &ResultsFile, runs: &[(String, ResultsFile)], term: table::Terminal) -> String {
+    table::render(&build(results, runs), term)
 }
 
 /// Writes report.md, report.html, results.csv, profile.json and the charts into `dir` (results.json is the
@@ -70,6 +82,11 @@ pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, Results
         written.push(path);
     }
     Ok(written)
+}
+
+/// "1 model", "2 models".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// A figure for a table cell: `—` where it is missing.

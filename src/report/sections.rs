@@ -129,6 +129,13 @@ fn common_footnotes(r: &ResultsFile) -> Vec<String> {
             random.join(", ")
         ));
     }
+    let unknown: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Unknown).map(|m| m.id.as_str()).collect();
+    if !unknown.is_empty() {
+        footnotes.push(format!(
+            "Weights not stated: {} (your own files: load time and memory are theirs; whether outputs mean anything, mora does not know).",
+            unknown.join(", ")
+        ));
+    }
     footnotes.push(
         "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
             .into(),
@@ -1174,7 +1181,7 @@ fn warnings(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Warnings", &["From", "Warning", "Trials"]);
     let mut seen: Vec<(String, String, Vec<&str>)> = Vec::new();
     for t in &r.trials {
-        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w));
+        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w.to_string()));
         let runtime = t.runtime_log.iter().map(|l| (format!("ONNX Runtime ({})", l.level), l.message.trim().to_string()));
         for (from, message) in ours.chain(runtime) {
             match seen.iter_mut().find(|(f, m, _)| *f == from && *m == message) {

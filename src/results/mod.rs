@@ -64,6 +64,9 @@ pub struct RunInfo {
     pub settings: RunSettings,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The machine's load sampled before the first trial and after each one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_load: Vec<crate::probe::system::MachineLoad>,
     /// The runs a `mora report` merged into this file (their folder names); empty for a run itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,
@@ -264,7 +267,7 @@ pub struct TrialRecord {
     #[serde(default)]
     pub runtime_log: Vec<RuntimeLogLine>,
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     /// In a merge: the run this record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
@@ -302,9 +305,7 @@ pub enum Outcome {
     /// The worker died on its own: an exit code or a signal.
     Crashed {
         phase: String,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        signal_name: Option<String>,
+        termination: Termination,
         hint: Option<String>,
         stderr_tail: String,
     },
@@ -322,6 +323,31 @@ pub enum Outcome {
     },
 }
 
+/// How a process ended: an exit code or a signal, never both (nextest's FailureStatus).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Termination {
+    ExitCode {
+        code: i32,
+    },
+    Signal {
+        number: i32,
+        name: String,
+    },
+    /// Reaping failed, so the kernel did not say.
+    Unknown,
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::ExitCode { code } => write!(f, "exit code {code}"),
+            Termination::Signal { name, .. } => write!(f, "killed by {name}"),
+            Termination::Unknown => f.write_str("ended, how unknown"),
+        }
+    }
+}
+
 impl Outcome {
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
@@ -331,12 +357,8 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok".into(),
             Outcome::Error { phase, message } => format!("error in {phase}: {message}"),
-            Outcome::Crashed { phase, exit_code, signal_name, hint, .. } => {
-                let how = match (exit_code, signal_name) {
-                    (Some(code), _) => format!("exit code {code}"),
-                    (None, Some(sig)) => format!("killed by {sig}"),
-                    _ => "unknown".into(),
-                };
+            Outcome::Crashed { phase, termination, hint, .. } => {
+                let how = termination.to_string();
                 match hint {
                     Some(h) => format!("crashed in {phase} ({how}; {h})"),
                     None => format!("crashed in {phase} ({how})"),

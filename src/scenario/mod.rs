@@ -32,7 +32,7 @@ pub struct TrialContext<'a> {
     pub runtime: Runtime,
     pub probe: Probe,
     pub channel: &'a mut Channel,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     pub provider_baseline: ProviderBaseline,
 }
 
