@@ -47,10 +47,10 @@ pub fn reclamation_level(pct: f64) -> Level {
 
 pub fn reclamation_action(level: Level) -> &'static str {
     match level {
-        Level::Excellent => "in-process unload sufficient",
-        Level::Good => "in-process unload acceptable; monitor long-running processes",
-        Level::Moderate => "consider subprocess isolation for critical services",
-        Level::Poor => "CRITICAL: use subprocess isolation",
+        Level::Excellent => "in-process unload is enough",
+        Level::Good => "in-process unload will do; watch the memory of long-running processes",
+        Level::Moderate => "run critical services' models in subprocesses",
+        Level::Poor => "use subprocess isolation",
     }
 }
 
