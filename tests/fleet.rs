@@ -138,6 +138,13 @@ fn runs_from_several_hosts_keep_every_trial_compare_hosts_and_advise_per_class()
     );
     assert!(md.contains("**Resource planning (cpu on 1x NVIDIA H100 80GB HBM3, "), "{md}");
 
+    // The CSV: each row names its own host.
+    let csv = stdout(&[a.as_os_str(), b.as_os_str(), gpu.as_os_str(), "--format".as_ref(), "csv".as_ref()]);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let host_col = header.iter().position(|h| *h == "host").unwrap();
+    let hosts: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(host_col).unwrap()).collect();
+    assert_eq!(hosts, ["node-a", "node-b", "gpu-1"], "{csv}");
+
     // The profile: one entry per host, with its class.
     let profile: Value = serde_json::from_str(&stdout(&[a.as_os_str(), gpu.as_os_str(), "--format".as_ref(), "profile".as_ref()])).unwrap();
     let entries: Vec<(&str, &str)> =

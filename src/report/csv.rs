@@ -69,8 +69,10 @@ pub fn render(r: &ResultsFile) -> String {
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
         // The run a trial comes from, so that merged and concatenated CSVs keep their origin.
         set("run", t.run.clone().unwrap_or_else(|| format!("{} {}", r.run.host.hostname, r.run.started_at)));
-        set("host", r.run.host.hostname.clone());
-        set("runtime_version", r.run.runtime.version.clone());
+        // In a merge of several machines a trial names its host: the row says that one, and its runtime.
+        let host = t.host.as_ref().and_then(|label| r.run.hosts.iter().find(|h| &h.label == label));
+        set("host", host.map_or_else(|| r.run.host.hostname.clone(), |h| h.label.clone()));
+        set("runtime_version", host.map_or_else(|| r.run.runtime.version.clone(), |h| h.runtime_version.clone()));
         set("started_at", r.run.started_at.clone());
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
