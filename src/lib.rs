@@ -27,6 +27,7 @@ pub mod results;
 pub mod runner;
 pub mod runtime;
 pub mod scenario;
+pub mod simulate;
 pub mod stats;
 pub mod supervise;
 pub mod trial;
