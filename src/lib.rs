@@ -22,6 +22,7 @@ pub mod probe;
 pub mod profile;
 pub mod protocol;
 pub mod recommendation;
+pub mod replay;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod doctor;
 pub mod models;
 pub mod report;
+pub mod simulate;
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Report(args) => report::run(args),
         Command::Models(args) => models::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Worker(args) => worker(args),
     }
 }
@@ -36,6 +38,9 @@ pub fn worker(args: WorkerArgs) -> Result<i32> {
         let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
         let setup = setup_for(Provider::Cuda, &ProviderSettings::default(), &args.options);
         return Ok(crate::worker::probe_cuda(&library, &setup));
+    }
+    if let Some(path) = &args.replay {
+        return Ok(crate::scenario::replay::main(path));
     }
     match args.spec {
         Some(spec) => Ok(crate::worker::main(&spec)),
