@@ -101,7 +101,7 @@ fn run_from(path: &Path, timeout: Duration) -> Result<ReplayReport> {
     let failed = report.failed.as_ref().map(|f| (&f.0, &f.1));
     match trial::classify(&exit, &ending, replayed.is_some(), failed, &tail) {
         Outcome::Ok => Ok(replayed.expect("classified ok only with a report")),
-        outcome => bail!("the replay did not finish: {}{}", outcome.summary(), details(&outcome)),
+        outcome => bail!("{}{}", outcome.summary(), details(&outcome)),
     }
 }
 

@@ -191,7 +191,7 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
         return Ok(130);
     }
     if let Some(why) = replay_failed {
-        eprintln!("error: the replay did not finish; the simulation above stands: {why}");
+        eprintln!("error: the replay did not finish ({why}); the simulation above stands");
         return Ok(REPLAY_FAILED);
     }
     Ok(0)
