@@ -140,6 +140,7 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
         (None, None) => bail!("pass --trace FILE or --zipf S --requests N --rate R"),
     };
     let costs = Costs::from_profile(&file, host, provider, &trace.models, args.unload)?;
+    let sizing = costs::sizing(host, &trace.models);
     let budget_mb = args.budget_mb as f64;
     costs.check_budget(budget_mb)?;
     let setup = Setup {
@@ -173,7 +174,7 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
         (Some((run, notes)), Some(sim)) => Some(Replayed { policy: chosen, simulated: sim, replayed: run, notes: notes.clone() }),
         _ => None,
     };
-    let mut rendered = report::build(&setup, &source, &runs, advice.as_ref(), replay_view.as_ref());
+    let mut rendered = report::build(&setup, &source, &runs, &sizing, advice.as_ref(), replay_view.as_ref());
     if let Some(why) = &replay_failed {
         rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
     }

@@ -234,6 +234,40 @@ impl Costs {
     }
 }
 
+/// A model's measured resident size per MB of its file on one provider (RAM on CPU, VRAM on CUDA), as
+/// the profile has it: what a model server's sizing multiplier should be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sizing {
+    pub model: String,
+    pub provider: Provider,
+    pub file_mb: f64,
+    pub resident_per_file: Option<f64>,
+}
+
+impl Sizing {
+    pub fn resident_mb(&self) -> Option<f64> {
+        self.resident_per_file.map(|r| r * self.file_mb)
+    }
+}
+
+/// The sizing of `ids` on every provider of the host, in the host's provider order.
+pub fn sizing(host: &HostProfile, ids: &[String]) -> Vec<Sizing> {
+    let mut rows = Vec::new();
+    for id in ids {
+        for p in &host.providers {
+            if let Some(m) = p.models.iter().find(|m| &m.model == id) {
+                rows.push(Sizing {
+                    model: id.clone(),
+                    provider: p.provider,
+                    file_mb: m.file_mb,
+                    resident_per_file: m.resident_per_file_mb,
+                });
+            }
+        }
+    }
+    rows
+}
+
 /// A fresh worker's spawn-to-ready: the single scenario's median over its fresh workers, else the
 /// isolation scenario's.
 fn spawn_to_ready(m: &ModelProfile) -> Option<f64> {

@@ -3,7 +3,7 @@
 //! and with a replay, simulated against replayed figures and the interference of loads.
 
 use super::advice::Advice;
-use super::costs::{Costs, UnloadMode};
+use super::costs::{Costs, Sizing, UnloadMode};
 use super::figures::{Figures, Interference};
 use super::policy::PolicyKind;
 use super::run::Run;
@@ -35,8 +35,16 @@ fn section(title: String, header: &[&str], rows: Vec<Vec<String>>, notes: Vec<St
     Section { title, header: header.iter().map(|h| h.to_string()).collect(), rows, notes }
 }
 
-/// `trace_source`: where the trace came from, in words.
-pub fn build(setup: &Setup, trace_source: &str, runs: &[PolicyRun], advice: Option<&Advice>, replay: Option<&Replayed>) -> SimReport {
+/// `trace_source`: where the trace came from, in words; `sizing`: the trace's models on every provider
+/// of the profile's host.
+pub fn build(
+    setup: &Setup,
+    trace_source: &str,
+    runs: &[PolicyRun],
+    sizing: &[Sizing],
+    advice: Option<&Advice>,
+    replay: Option<&Replayed>,
+) -> SimReport {
     let c = setup.costs;
     let kind = c.memory_kind();
     let facts = vec![
@@ -61,7 +69,7 @@ pub fn build(setup: &Setup, trace_source: &str, runs: &[PolicyRun], advice: Opti
             },
         ),
     ];
-    let mut sections = vec![policy_table(setup, runs), sizing(c, setup)];
+    let mut sections = vec![policy_table(setup, runs), sizing_table(sizing, setup)];
     if let Some(r) = replay {
         sections.push(comparison(setup, r));
         sections.push(interference(r));
@@ -158,34 +166,44 @@ fn policy_table(setup: &Setup, runs: &[PolicyRun]) -> Section {
     )
 }
 
-fn sizing(c: &Costs, setup: &Setup) -> Section {
+fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
     let counts = setup.trace.counts();
-    let rows: Vec<Vec<String>> = c
-        .models
+    let requests = |model: &str| setup.trace.models.iter().position(|m| m == model).map_or(0, |i| counts[i]);
+    let rows: Vec<Vec<String>> = sizing
         .iter()
-        .zip(&counts)
-        .map(|(m, n)| {
+        .map(|s| {
+            let kind = match s.provider {
+                crate::runtime::Provider::Cpu => "RSS",
+                crate::runtime::Provider::Cuda => "VRAM",
+            };
             vec![
-                m.id.clone(),
-                num(Some(m.file_mb), 1),
-                num(Some(m.footprint_mb), 1),
-                num(m.resident_per_file(), 2),
-                num(Some(m.file_mb * MODELMESH_MULTIPLIER), 1),
-                n.to_string(),
+                s.model.clone(),
+                format!("{} ({kind})", s.provider),
+                num(Some(s.file_mb), 1),
+                num(s.resident_mb(), 1),
+                num(s.resident_per_file, 2),
+                num(Some(s.file_mb * MODELMESH_MULTIPLIER), 1),
+                requests(&s.model).to_string(),
             ]
         })
         .collect();
-    let ratios: Vec<f64> = c.models.iter().filter_map(|m| m.resident_per_file()).collect();
-    let range = match (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max)) {
-        (Some(lo), Some(hi)) => format!("{lo:.2} to {hi:.2}"),
-        _ => "—".into(),
-    };
+    let mut notes = Vec::new();
+    let mut providers: Vec<_> = sizing.iter().map(|s| s.provider).collect();
+    providers.sort();
+    providers.dedup();
+    for p in providers {
+        let ratios: Vec<f64> = sizing.iter().filter(|s| s.provider == p).filter_map(|s| s.resident_per_file).collect();
+        if let (Some(lo), Some(hi)) = (ratios.iter().copied().reduce(f64::min), ratios.iter().copied().reduce(f64::max)) {
+            notes.push(format!("{p}: {lo:.2} to {hi:.2} x the file"));
+        }
+    }
+    let measured = if notes.is_empty() { "nothing measured".to_string() } else { notes.join("; ") };
     section(
-        format!("Measured resident size per MB of file ({}, {})", c.provider, c.memory_kind()),
-        &["model", "file MB", "resident MB", "resident / file", "ModelMesh 1.25 x file", "requests"],
+        "Measured resident size per MB of model file".into(),
+        &["model", "provider", "file MB", "resident MB", "resident / file", "ModelMesh 1.25 x file", "requests"],
         rows,
         vec![format!(
-            "ModelMesh sizes a model at {MODELMESH_MULTIPLIER} x its file by default; measured here: {range}. Set the multiplier from these, per provider."
+            "ModelMesh sizes a model at {MODELMESH_MULTIPLIER} x its file by default; measured here: {measured}. Set the multiplier from these, per provider."
         )],
     )
 }
@@ -366,7 +384,12 @@ mod tests {
             interference: 1.0,
         };
         let runs: Vec<PolicyRun> = PolicyKind::ALL.iter().map(|&p| setup.simulate(p)).collect();
-        let report = build(&setup, "zipf", &runs, None, None);
+        let sizing: Vec<Sizing> = c
+            .models
+            .iter()
+            .map(|m| Sizing { model: m.id.clone(), provider: c.provider, file_mb: m.file_mb, resident_per_file: m.resident_per_file() })
+            .collect();
+        let report = build(&setup, "zipf", &runs, &sizing, None, None);
         let text = to_table(&report);
         for p in PolicyKind::ALL {
             assert!(text.contains(&p.to_string()), "{p}: {text}");
