@@ -115,9 +115,9 @@ fn details(outcome: &Outcome) -> String {
     }
 }
 
-/// How long a replay may take: the simulated makespan several times over, plus the pre-warming and a
-/// minute for the worker's start.
+/// How long a replay may take: five times the simulated makespan and pre-warming (a machine shared
+/// with other work can be that much slower than its profile), plus two minutes for the worker's start.
 pub fn timeout_for(simulated: &Run) -> Duration {
     let end_ms = simulated.served.iter().map(|s| s.end_ms).fold(0.0, f64::max);
-    Duration::from_secs_f64(((end_ms + simulated.preload_ms) * 3.0 / 1000.0 + 60.0).min(7.0 * 24.0 * 3600.0))
+    Duration::from_secs_f64(((end_ms + simulated.preload_ms) * 5.0 / 1000.0 + 120.0).min(7.0 * 24.0 * 3600.0))
 }
