@@ -21,7 +21,8 @@ pub struct Request {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trace {
-    /// Model ids, in the order they first appear (a synthetic trace: by rank, most popular first).
+    /// Model ids, in the order they first appear (a model never requested is not among them): a trace
+    /// and the same trace read back from its CSV number their models alike, and so simulate alike.
     pub models: Vec<String>,
     /// Sorted by time.
     pub requests: Vec<Request>,
@@ -127,7 +128,26 @@ impl Trace {
             // Whole microseconds, so the trace written as CSV reads back the same.
             drawn.push(Request { time_ms: (now * 1000.0).round() / 1000.0, model: zipf.sample(&mut rng) });
         }
-        Trace { models: models.to_vec(), requests: drawn }
+        Trace::by_first_appearance(models, drawn)
+    }
+
+    /// Numbers the models in the order they first appear in `requests` (indexes into `models`).
+    fn by_first_appearance(models: &[String], requests: Vec<Request>) -> Trace {
+        let mut order: Vec<usize> = Vec::new();
+        let requests = requests
+            .into_iter()
+            .map(|r| {
+                let model = match order.iter().position(|&m| m == r.model) {
+                    Some(i) => i,
+                    None => {
+                        order.push(r.model);
+                        order.len() - 1
+                    }
+                };
+                Request { model, ..r }
+            })
+            .collect();
+        Trace { models: order.iter().map(|&m| models[m].clone()).collect(), requests }
     }
 
     /// The trace as CSV, in seconds (what [`Trace::parse_csv`] reads).
@@ -210,13 +230,17 @@ mod tests {
         assert!(t.requests.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
         // 500 requests at 20/s last about 25 s.
         assert!((t.duration_ms() - 25_000.0).abs() < 3_000.0, "{}", t.duration_ms());
-        let counts = t.counts();
-        assert!(counts[0] > counts[1] && counts[1] > counts[2], "Zipf ranks: {counts:?}");
+        let count = |id: &str| t.requests.iter().filter(|r| t.models[r.model] == id).count();
+        assert!(count("a") > count("b") && count("b") > count("c"), "Zipf ranks");
         let back = Trace::parse_csv(&t.to_csv(), "x", &models, "p").unwrap();
+        assert_eq!(back.models, t.models, "numbered alike");
         assert_eq!(back.requests.len(), 500);
         for (a, b) in back.requests.iter().zip(&t.requests) {
             assert!((a.time_ms - b.time_ms).abs() < 1e-6);
-            assert_eq!(back.models[a.model], t.models[b.model]);
+            assert_eq!(a.model, b.model);
         }
+        // A model never drawn is not in the trace.
+        let few = Trace::zipf(&models, 3.0, 2, 1.0, 1);
+        assert!(few.models.len() <= 2 && few.requests.iter().all(|r| r.model < few.models.len()));
     }
 }
