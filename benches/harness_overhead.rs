@@ -43,6 +43,7 @@ fn main() -> anyhow::Result<()> {
             shapes: Default::default(),
             tokenizer: None,
             seed: 1,
+            random_tokens: true,
         },
     };
     let probe = Probe { gpu_index: None };
@@ -116,7 +117,9 @@ fn bare_load(runtime: &Runtime, model: &Path) -> anyhow::Result<(ort::session::S
 fn statm_rss_mb() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(f64::NAN);
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64 / 1048576.0
+    // SAFETY: sysconf takes a plain integer and reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
+    pages * page / 1048576.0
 }
 
 fn ps_rss_mb() -> f64 {

@@ -53,6 +53,14 @@ if [ "$want_export" = 1 ]; then
   echo "setup: export tooling (torch is about 3 GB the first time)"
   pip install -r scripts/requirements-export.txt
 fi
+# The memory-levers scenario preloads these allocators into workers; without them it says how to get them.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1; then
+  echo "setup: process allocators for the memory-levers scenario (jemalloc, mimalloc, tcmalloc)"
+  allocators="libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $allocators >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $allocators >/dev/null 2>&1; } \
+    || echo "setup: could not install them; the memory-levers scenario will name what is missing"
+fi
 lib=$(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* 2>/dev/null | sort | tail -n 1)
 echo "setup: ONNX Runtime library: ${lib:-MISSING}"
 [ -n "$lib" ]

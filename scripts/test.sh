@@ -3,7 +3,7 @@
 # export pipeline's tests. No GPU, no network beyond the package registries, no torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --test
+scripts/setup.sh --test --cpu
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

@@ -28,6 +28,8 @@ pub enum Command {
     Models(ModelsArgs),
     /// Check the runtime library, its providers, CUDA, NVML and the GPU.
     Doctor(DoctorArgs),
+    /// Write a model pre-optimised for one provider (loads faster), with a manifest, and compare loads.
+    Optimize(OptimizeArgs),
     /// Which models to keep loaded under a memory budget, simulated from a lifecycle profile (and replayed for real).
     Simulate(crate::commands::simulate::SimulateArgs),
     /// The child side of every trial (internal).
@@ -55,6 +57,21 @@ pub struct BenchArgs {
     /// Load/unload cycles in the leak scenario after its first (warm-up) cycle; rounds in the rotation scenario.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub cycles: u32,
+    /// Idle gaps before a request in the idle scenario, in seconds (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_idle_gaps(), value_parser = idle_gap)]
+    pub idle_gaps: Vec<f64>,
+    /// How long the soak scenario runs per model and provider (e.g. 30s, 10m).
+    #[arg(long, default_value = "30s", value_parser = soak_duration)]
+    pub soak_duration: std::time::Duration,
+    /// Batch sizes whose first runs the shapes scenario times (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_batches(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::BATCH_SIZE))]
+    pub shape_batches: Vec<usize>,
+    /// Sequence lengths whose first runs the shapes scenario times (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_sequences(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub shape_sequences: Vec<usize>,
+    /// Multiples of the footprint the memory-limit scenario tries as limits (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_limit_multipliers(), value_parser = limit_multiplier)]
+    pub limit_multipliers: Vec<f64>,
     /// Fresh worker processes per single trial: fresh-worker figures (first load, first inference,
     /// spawn-to-ready) vary from process to process and are reported as median and range.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -149,4 +166,55 @@ pub struct WorkerArgs {
     pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub options: ProviderFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct OptimizeArgs {
+    /// The model (.onnx; its external data is found beside it).
+    pub model: PathBuf,
+    /// The provider to optimise for: the result is valid for it and this ONNX Runtime version only.
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub provider: crate::runtime::Provider,
+    /// Where to write it (.onnx, weights in OUT.data beside it; or .ort for ONNX Runtime's format).
+    /// Default: MODEL.optimized-PROVIDER.onnx next to the model.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The model's tokenizer.json, for text models; without it, seeded random token ids.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// Sequence length of token inputs for the output check.
+    #[arg(long, default_value_t = 128, value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub sequence_length: usize,
+    /// Image size of image inputs for the output check.
+    #[arg(long, default_value_t = 224, value_parser = RangedU64ValueParser::<usize>::new().range(limits::IMAGE_SIZE))]
+    pub image_size: usize,
+    /// Loads of each form to compare (alternating).
+    #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
+    pub repeats: usize,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+/// An idle gap in seconds: 0 to an hour.
+fn idle_gap(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if (0.0..=3600.0).contains(&v) { Ok(v) } else { Err(format!("{v} s is out of range: use 0 to 3600")) }
+}
+
+/// A soak duration: humantime ("30s", "10m"), 1 s to 24 h.
+fn soak_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 30s, 10m, 1h)"))?;
+    if d >= std::time::Duration::from_secs(1) && d <= std::time::Duration::from_secs(24 * 3600) {
+        Ok(d)
+    } else {
+        Err(format!("{s} is out of range: use 1s to 24h"))
+    }
+}
+
+/// A memory-limit multiplier: 0.1 to 10 times the footprint.
+fn limit_multiplier(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.1..=10.0).contains(&v) { Ok(v) } else { Err(format!("{v} is out of range: use 0.1 to 10")) }
 }

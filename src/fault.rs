@@ -64,3 +64,21 @@ pub fn on_model_loaded() {
     }
     std::mem::forget(block);
 }
+
+/// `perturb-outputs:LEVER`: the levers scenario shifts the outputs it compares for levers whose
+/// label contains LEVER, so a test can see a configuration that differs reported and never
+/// recommended.
+pub fn perturb_outputs(lever_label: &str) -> bool {
+    faults().iter().any(|f| f.strip_prefix("perturb-outputs:").is_some_and(|l| lever_label.contains(l)))
+}
+
+/// `leak-per-inference:KB`: every inference keeps KB of memory for the worker's life, a leak at a
+/// known rate for the soak scenario's tests.
+pub fn on_inference() {
+    let Some(kb) = faults().iter().find_map(|f| f.strip_prefix("leak-per-inference:")?.parse::<usize>().ok()) else { return };
+    let mut block = vec![0u8; kb << 10];
+    for i in (0..block.len()).step_by(4096) {
+        block[i] = 1;
+    }
+    std::mem::forget(block);
+}

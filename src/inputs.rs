@@ -31,6 +31,10 @@ pub struct InputSettings {
     pub tokenizer: Option<PathBuf>,
     /// Seeds the float inputs, so every run of the same model gets the same tensors.
     pub seed: u64,
+    /// Without a tokenizer, feed seeded random token ids (below the vocabulary where the graph
+    /// shows it, else below 1000) instead of refusing: for a bare model file, said in the results.
+    #[serde(default)]
+    pub random_tokens: bool,
 }
 
 /// What was fed to one input, recorded with the result.
@@ -103,6 +107,17 @@ impl ModelInputs {
             })? as usize;
             let role = Role::of(&input.name, input.elem);
             let (values, fill): (Vec<f64>, String) = match role {
+                Role::TokenIds if settings.tokenizer.is_none() && settings.random_tokens => {
+                    let below = input.vocabulary.as_ref().map_or(1000, |(_, rows)| (*rows).clamp(1, 1000));
+                    (
+                        seeded_normal(settings.seed ^ hash(&input.name), count)
+                            .iter()
+                            .map(|v| (v.abs() * 1e6) as u64 % below)
+                            .map(|v| v as f64)
+                            .collect(),
+                        format!("seeded random token ids below {below} (no tokenizer)"),
+                    )
+                }
                 Role::TokenIds => {
                     let tokenizer = settings.tokenizer.as_deref().ok_or_else(|| {
                         anyhow!(
@@ -330,7 +345,15 @@ mod tests {
     use super::*;
 
     fn settings() -> InputSettings {
-        InputSettings { batch_size: 2, sequence_length: 16, image_size: 32, shapes: BTreeMap::new(), tokenizer: None, seed: 7 }
+        InputSettings {
+            batch_size: 2,
+            sequence_length: 16,
+            image_size: 32,
+            shapes: BTreeMap::new(),
+            tokenizer: None,
+            seed: 7,
+            random_tokens: false,
+        }
     }
 
     fn input(name: &str, elem: TensorElementType, shape: &[i64]) -> GraphInput {
@@ -475,6 +498,18 @@ mod tests {
         let graph = [input("input_ids", TensorElementType::Int64, &[-1, -1])];
         let e = ModelInputs::build(&graph, &settings()).unwrap_err().to_string();
         assert!(e.contains("no tokenizer"), "{e}");
+    }
+
+    #[test]
+    fn a_bare_model_gets_seeded_token_ids_below_its_vocabulary_when_asked() {
+        let mut graph = [input("input_ids", TensorElementType::Int64, &[-1, -1])];
+        graph[0].vocabulary = Some(("embedding".into(), 50));
+        let random = InputSettings { random_tokens: true, ..settings() };
+        let a = ModelInputs::build(&graph, &random).unwrap();
+        assert_eq!(a.described[0].fill, "seeded random token ids below 50 (no tokenizer)");
+        let Data::I64(ids) = &a.tensors[0].2 else { panic!("int64 ids") };
+        assert!(ids.iter().all(|&i| (0..50).contains(&i)) && ids.iter().any(|&i| i != ids[0]), "{ids:?}");
+        assert_eq!(ModelInputs::build(&graph, &random).unwrap().tensors, a.tensors, "the same ids every time");
     }
 
     #[test]

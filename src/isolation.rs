@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use crate::probe::process::delta;
 use crate::probe::{MemorySnapshot, ProcessMemory, SystemMemory, gpu};
-use crate::protocol::{TrialSpec, WorkerMessage};
+use crate::protocol::{ReadyReport, TrialSpec, WorkerMessage};
 use crate::results::{IsolationResult, Measurements, Outcome};
 use crate::stats::percentage;
-use crate::supervise::{self, Flow, KillIntent};
+use crate::supervise::{self, Flow, KillIntent, RunningWorker};
 use crate::trial::{self, Report, WorkerRun};
 
 /// How long to wait for memory to settle after the worker exits.
@@ -21,24 +21,12 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let gpu_device_before_mb = device_used();
 
     let spawned = Instant::now();
-    let mut worker = match supervise::spawn(&trial::worker_args(spec), &[]) {
-        Ok(w) => w,
-        Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
+    let serving = match serve(spec, timeout, None, &mut |_| {}) {
+        Ok(s) => s,
+        Err(run) => return *run,
     };
-    let mut report = Report::default();
-    let mut ready = None;
-    worker.supervise(Instant::now() + timeout, |_, message| match message {
-        WorkerMessage::Ready(r) => {
-            ready = Some((r, Instant::now()));
-            Flow::Stop
-        }
-        other => {
-            report.take(other);
-            Flow::Continue
-        }
-    });
-    let Some((ready, ready_at)) = ready else {
-        return trial::finish(worker, report, timeout);
+    let Serving { mut worker, report, ready: Some((ready, ready_at)) } = serving else {
+        return trial::finish(serving.worker, serving.report, timeout);
     };
     let spawn_to_ready_ms = (ready_at - spawned).as_secs_f64() * 1000.0;
     let worker_memory_loaded = MemorySnapshot {
@@ -90,6 +78,42 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         gpu_reclamation_percentage: pct(gpu_reclaimed, gpu_footprint),
     })));
     run
+}
+
+/// A worker of the `serve` scenario (load, answer once, wait to be killed) that has said ready or
+/// ended; `ready` is `None` when it ended (or was ended) first.
+pub struct Serving {
+    pub worker: RunningWorker,
+    pub report: Report,
+    pub ready: Option<(Box<ReadyReport>, Instant)>,
+}
+
+/// Starts a `serve` worker (in `cgroup` when given) and waits for it to be ready or to end;
+/// `watch` sees every message first (the memory-limit scenario reads its cgroup at a phase).
+pub fn serve(
+    spec: &TrialSpec,
+    timeout: Duration,
+    cgroup: Option<&std::path::Path>,
+    watch: &mut dyn FnMut(&WorkerMessage),
+) -> Result<Serving, Box<WorkerRun>> {
+    let mut worker = supervise::spawn_in(&trial::worker_args(spec), &[], cgroup)
+        .map_err(|e| Box::new(WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") })))?;
+    let mut report = Report::default();
+    let mut ready = None;
+    worker.supervise(Instant::now() + timeout, |_, message| {
+        watch(&message);
+        match message {
+            WorkerMessage::Ready(r) => {
+                ready = Some((r, Instant::now()));
+                Flow::Stop
+            }
+            other => {
+                report.take(other);
+                Flow::Continue
+            }
+        }
+    });
+    Ok(Serving { worker, report, ready })
 }
 
 /// Reads until the value stops falling (two readings within 1 MB) or comes back to `target`, for at

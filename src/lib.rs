@@ -4,8 +4,12 @@
 //! The runner (parent) starts one worker process per trial; the worker loads the model through ONNX
 //! Runtime, measures with the probes, and reports on a descriptor of its own.
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("mora measures through Linux interfaces (/proc, cgroups, process groups, prctl): build and run it on Linux");
+
 pub mod advice;
 pub mod catalog;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -13,7 +17,9 @@ pub mod fault;
 pub mod hub;
 pub mod inputs;
 pub mod isolation;
+pub mod levers;
 pub mod limits;
+pub mod memory_limit;
 pub mod model;
 pub mod onnx_graph;
 pub mod onnx_model;

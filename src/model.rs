@@ -7,14 +7,17 @@ use ort::session::Session;
 use ort::value::DynValue;
 
 use crate::inputs::{GraphInput, ModelInputs};
+use crate::levers::optimized;
 use crate::onnx_graph::GraphSummary;
 use crate::protocol::ModelSpec;
 use crate::runtime::Runtime;
-use crate::runtime::providers::ProviderSetup;
+use crate::runtime::providers::{ModelSource, OptLevel, ProviderSetup, SessionExtras};
 
 pub struct LoadedModel {
     session: Session,
     values: Vec<(String, DynValue)>,
+    /// Run options every inference uses, where a scenario sets some (arena shrinkage).
+    run_options: Option<ort::session::RunOptions>,
 }
 
 /// Milliseconds since `start`.
@@ -24,10 +27,17 @@ pub fn ms_since(start: Instant) -> f64 {
 
 impl LoadedModel {
     /// Creates the session (the timed load) and returns it with the load time in ms. Inputs are
-    /// attached afterwards, outside the timing, with [`LoadedModel::with_inputs`].
+    /// attached afterwards, outside the timing, with [`LoadedModel::with_inputs`]. A pre-optimised
+    /// model (one with a `mora optimize` manifest) must match this runtime and provider, and loads
+    /// with graph optimisation disabled, as it was made to.
     pub fn load(runtime: &Runtime, setup: &ProviderSetup, model: &ModelSpec) -> Result<(Session, f64)> {
+        let mut extras = SessionExtras::default();
+        if let Some(manifest) = optimized::read_manifest(&model.path)? {
+            optimized::check(&model.path, &manifest, &runtime.library.version, setup.provider)?;
+            extras.optimization = Some(OptLevel::Disabled);
+        }
         let start = Instant::now();
-        let session = setup.session_from_file(&runtime.env, &model.path)?;
+        let session = setup.session(&runtime.env, &ModelSource::File(&model.path), &extras)?;
         let ms = ms_since(start);
         crate::fault::on_model_loaded();
         Ok((session, ms))
@@ -46,7 +56,7 @@ impl LoadedModel {
     }
 
     pub fn with_inputs(session: Session, inputs: &ModelInputs) -> Result<LoadedModel> {
-        Ok(LoadedModel { session, values: inputs.values()? })
+        Ok(LoadedModel { session, values: inputs.values()?, run_options: None })
     }
 
     /// Loads the model (timed) and attaches its inputs, planning them on the first load when `inputs`
@@ -72,15 +82,35 @@ impl LoadedModel {
         Ok(ms)
     }
 
-    /// One inference whose outputs the caller keeps (they hold memory of the session's allocator).
-    pub fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<DynValue>)> {
+    /// One inference whose outputs the caller keeps (they hold memory of the session's allocator),
+    /// by name.
+    pub fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<(String, DynValue)>)> {
         let inputs: Vec<(&str, &DynValue)> = self.values.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let start = Instant::now();
-        let mut outputs = self.session.run(inputs).map_err(|e| anyhow!("inference failed: {e}"))?;
+        let run = match &self.run_options {
+            Some(options) => self.session.run_with_options(inputs, options),
+            None => self.session.run(inputs),
+        };
+        let mut outputs = run.map_err(|e| anyhow!("inference failed: {e}"))?;
         let ms = ms_since(start);
+        crate::fault::on_inference();
         let names: Vec<String> = outputs.keys().map(str::to_string).collect();
-        let kept = names.iter().filter_map(|n| outputs.remove(n)).collect();
+        let kept = names.into_iter().filter_map(|n| outputs.remove(&n).map(|v| (n, v))).collect();
         Ok((ms, kept))
+    }
+
+    /// The session back, its inputs dropped: to run it with other inputs.
+    pub fn into_session(self) -> Session {
+        self.session
+    }
+
+    /// Sets a run option (ONNX Runtime's `run_options` config key) for every later inference.
+    pub fn set_run_option(&mut self, key: &str, value: &str) -> Result<()> {
+        let options = match &mut self.run_options {
+            Some(o) => o,
+            None => self.run_options.insert(ort::session::RunOptions::new().map_err(|e| anyhow!("cannot create run options: {e}"))?),
+        };
+        options.set(key, value).map_err(|e| anyhow!("run option {key}={value}: {e}"))
     }
 
     /// Drops the session and its input values; returns the time it took in ms.

@@ -25,6 +25,8 @@ pub struct GraphSummary {
     pub external_data: Vec<String>,
     /// (data, indices) of every Gather node of the main graph.
     pub gathers: Vec<(String, String)>,
+    /// Nodes of the main graph: fewer after graph optimisation fuses them.
+    pub nodes: usize,
 }
 
 /// Names longer than this are not names: the file is not what it claims to be.
@@ -164,6 +166,7 @@ fn graph<R: Read + Seek>(w: &mut Walker<R>, end: u64, s: &mut GraphSummary) -> i
         let Value::Bytes(end) = value else { return Ok(()) };
         match field {
             1 => {
+                s.nodes += 1;
                 let (op, inputs) = node(w, end)?;
                 if let (true, [data, indices, ..]) = (op == "Gather", inputs.as_slice()) {
                     s.gathers.push((data.clone(), indices.clone()));

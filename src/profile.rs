@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::advice::{RULES_VERSION, consistent_cost, worker_budget_mb};
+use crate::advice::{RULES_VERSION, consistent_cost, lifecycle, worker_budget_mb};
 use crate::results::derive::worker_warmups;
 use crate::results::{Measurements, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
@@ -121,8 +121,37 @@ pub struct ModelProfile {
     pub alerts: Alerts,
     /// A startup probe's budget: the p95 spawn-to-ready plus `STARTUP_PROBE_MARGIN` of it.
     pub startup_probe_budget_ms: Option<f64>,
+    /// Scenario idle: from which idle gap (s) the next request is clearly slower, and by how much.
+    #[serde(default)]
+    pub keep_alive: Option<KeepAlive>,
+    /// Scenario soak: memory growth per hour, cycling and resident (RAM).
+    #[serde(default)]
+    pub soak: Option<Soak>,
+    /// Scenario memory-limit: the smallest multiple of the footprint a limit held at (RAM).
+    #[serde(default)]
+    pub memory_limit_multiplier_held: Option<f64>,
+    /// Scenario shapes: (batch, sequence) shapes worth running once at warm-up.
+    #[serde(default)]
+    pub warm_up_shapes: Vec<(usize, Option<usize>)>,
     /// The run this model's figures come from.
     pub run: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeepAlive {
+    /// `None`: no penalty up to the longest gap tried.
+    pub penalty_from_s: Option<f64>,
+    pub penalty_ms: Option<f64>,
+    pub longest_gap_tried_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Soak {
+    pub cycling_mb_per_hour: Option<f64>,
+    pub resident_mb_per_hour: Option<f64>,
+    /// Two standard errors of the larger rate.
+    pub uncertainty_mb_per_hour: Option<f64>,
+    pub duration_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,6 +263,48 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
         Some(Measurements::Isolation(i)) => Some(Kill { reclaimed_pct: i.reclamation_percentage, spawn_to_ready_ms: i.spawn_to_ready_ms }),
         _ => None,
     });
+    let keep_alive = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
+        Some(Measurements::Idle(i)) => {
+            let penalty = lifecycle::keep_alive_from(i);
+            Some(KeepAlive {
+                penalty_from_s: penalty.map(|p| p.0),
+                penalty_ms: penalty.map(|p| p.1),
+                longest_gap_tried_s: i.gaps.iter().map(|g| g.gap_s).fold(0.0, f64::max),
+            })
+        }
+        _ => None,
+    });
+    let soak = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
+        Some(Measurements::Soak(m)) => {
+            let rate = |p: &crate::results::SoakPhase| p.rss.as_ref().map(|g| g.mb_per_hour);
+            let err = [&m.cycling, &m.resident]
+                .iter()
+                .filter_map(|p| p.rss.as_ref().map(|g| 2.0 * g.stderr_mb_per_hour))
+                .fold(None, |a: Option<f64>, e| Some(a.map_or(e, |a| a.max(e))));
+            Some(Soak {
+                cycling_mb_per_hour: rate(&m.cycling),
+                resident_mb_per_hour: rate(&m.resident),
+                uncertainty_mb_per_hour: err,
+                duration_s: m.cycling.duration_s + m.resident.duration_s,
+            })
+        }
+        _ => None,
+    });
+    let memory_limit_multiplier_held = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
+        Some(Measurements::MemoryLimit(m)) => lifecycle::smallest_limit_that_held(&m.ram),
+        _ => None,
+    });
+    let warm_up_shapes = run
+        .trials
+        .iter()
+        .filter(same)
+        .find_map(|u| match &u.measurements {
+            Some(Measurements::Shapes(m)) => {
+                Some(lifecycle::shapes_worth_warming(&m.shapes).iter().map(|s| (s.batch_size, s.sequence_length)).collect())
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
     let x = &s.summary;
     let fig = |s: &Option<Summary>| s.as_ref().map(Figure::of);
     let file_mb = run.models.iter().find(|m| m.id == model).map_or(0.0, |m| m.size_mb);
@@ -271,6 +342,10 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
         },
         startup_probe_budget_ms: x.spawn_to_ready_ms.as_ref().map(|s| s.p95 * (1.0 + STARTUP_PROBE_MARGIN)),
         load_warm_worker_ms: load_warm.as_ref().map(Figure::of),
+        keep_alive,
+        soak,
+        memory_limit_multiplier_held,
+        warm_up_shapes,
         run: t.run.clone().unwrap_or_else(|| label.to_string()),
     }
 }

@@ -25,6 +25,9 @@ pub struct TrialSpec {
     pub runtime: RuntimeLibrary,
     pub models: Vec<ModelSpec>,
     pub settings: TrialSettings,
+    /// The memory-levers scenario's configuration for this worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_config: Option<crate::levers::memory::MemoryConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +48,40 @@ pub struct TrialSettings {
     pub repeats: usize,
     /// Load/unload cycles in the leak scenario.
     pub cycles: usize,
+    /// Idle gaps before a request, in seconds (scenario idle).
+    #[serde(default = "default_idle_gaps")]
+    pub idle_gaps_s: Vec<f64>,
+    /// How long the soak scenario runs, in seconds (half cycling, half resident).
+    #[serde(default = "default_soak_s")]
+    pub soak_s: f64,
+    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
+    #[serde(default = "default_shape_batches")]
+    pub shape_batches: Vec<usize>,
+    #[serde(default = "default_shape_sequences")]
+    pub shape_sequences: Vec<usize>,
+    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
+    #[serde(default = "default_limit_multipliers")]
+    pub limit_multipliers: Vec<f64>,
+}
+
+pub fn default_limit_multipliers() -> Vec<f64> {
+    vec![1.1, 1.25, 1.5, 2.0]
+}
+
+pub fn default_idle_gaps() -> Vec<f64> {
+    vec![0.0, 1.0, 5.0, 30.0]
+}
+
+pub fn default_soak_s() -> f64 {
+    30.0
+}
+
+pub fn default_shape_batches() -> Vec<usize> {
+    vec![1, 4]
+}
+
+pub fn default_shape_sequences() -> Vec<usize> {
+    vec![32, 128, 512]
 }
 
 /// A message from the worker to the parent.
@@ -56,7 +93,12 @@ pub enum WorkerMessage {
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
     Ready(Box<ReadyReport>),
     /// The trial finished; the worker exits next.
-    Done { measurements: Box<Measurements>, providers_registered: Vec<String>, runtime_log: Vec<RuntimeLogLine>, warnings: Vec<String> },
+    Done {
+        measurements: Box<Measurements>,
+        providers_registered: Vec<String>,
+        runtime_log: Vec<RuntimeLogLine>,
+        warnings: Vec<crate::warnings::Warning>,
+    },
     /// The trial could not be run (an error, not a crash); the worker exits next.
     Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
     /// The answer to `mora worker --probe-cuda`.
@@ -83,9 +125,15 @@ impl Channel {
     /// Descriptor 3 when the parent opened it; stdout otherwise (a worker run by hand).
     pub fn open() -> Channel {
         use std::os::fd::FromRawFd;
+        // SAFETY: fcntl(F_GETFD) only asks whether the descriptor is open.
         let valid = unsafe { libc::fcntl(RESULT_FD, libc::F_GETFD) } != -1;
-        let out: Box<dyn Write + Send> =
-            if valid { Box::new(unsafe { std::fs::File::from_raw_fd(RESULT_FD) }) } else { Box::new(std::io::stdout()) };
+        let out: Box<dyn Write + Send> = if valid {
+            // SAFETY: descriptor 3 is open (checked) and was given to this process for its messages
+            // alone: nothing else in it owns or closes it.
+            Box::new(unsafe { std::fs::File::from_raw_fd(RESULT_FD) })
+        } else {
+            Box::new(std::io::stdout())
+        };
         Channel { out, phase: "start".into() }
     }
 

@@ -49,6 +49,13 @@ pub enum Topic {
     Concurrency,
     WorkerWarmup,
     ModelRotation,
+    LoadPath,
+    MemoryLevers,
+    KeepAlive,
+    SoakRate,
+    MemoryLimit,
+    ShapeWarmup,
+    StartupProbe,
 }
 
 impl fmt::Display for Topic {
@@ -62,6 +69,13 @@ impl fmt::Display for Topic {
             Topic::Concurrency => "Concurrent models",
             Topic::WorkerWarmup => "Worker warm-up",
             Topic::ModelRotation => "Models in rotation through one worker",
+            Topic::LoadPath => "Load path",
+            Topic::MemoryLevers => "Memory levers",
+            Topic::KeepAlive => "Keep-alive",
+            Topic::SoakRate => "Memory growth over time",
+            Topic::MemoryLimit => "Memory limits",
+            Topic::ShapeWarmup => "Input shapes to warm up",
+            Topic::StartupProbe => "Startup probe",
         })
     }
 }

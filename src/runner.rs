@@ -3,6 +3,7 @@
 //! reports progress through events; only the command layer prints.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -121,16 +122,19 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     runtime: bench.runtime.clone(),
                     models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
                     settings: bench.settings.clone(),
+                    memory_config: None,
                 };
-                let timeout = bench.config.defaults.trial_timeout(planned.models.len());
+                let timeout = bench.config.defaults.trial_timeout(planned.models.len()) + scenario_time(planned.scenario, &bench.settings);
                 match planned.scenario {
                     Scenario::Isolation => crate::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
+                    Scenario::MemoryLevers => trial::run_memory_levers(&spec, timeout),
+                    Scenario::MemoryLimit => crate::memory_limit::run(&spec, timeout),
                     _ => trial::run_in_worker(&spec, timeout),
                 }
             }
         };
-        run.warnings.extend(left_out.map(|w| w.to_string()));
+        run.warnings.extend(left_out);
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
         let saved = store.save(&results);
@@ -145,6 +149,17 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
     crate::advice::judge(&mut results);
     let write_failure = store.save(&results).err();
     RunOutcome { results, write_failure }
+}
+
+/// Time a scenario spends by design (sleeping through idle gaps, soaking), on top of the trial
+/// timeout, which is for the work.
+fn scenario_time(scenario: Scenario, settings: &TrialSettings) -> Duration {
+    let seconds = match scenario {
+        Scenario::Idle => settings.idle_gaps_s.iter().sum::<f64>() * crate::scenario::idle::SAMPLES_PER_GAP as f64,
+        Scenario::Soak => settings.soak_s,
+        _ => 0.0,
+    };
+    Duration::from_secs_f64(seconds)
 }
 
 /// A concurrent or rotation trial loads the models that can run when two or more can: one missing
@@ -200,6 +215,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         shapes: model.inputs.clone(),
         tokenizer,
         seed: INPUT_SEED,
+        random_tokens: false,
     };
     if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
         let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };

@@ -80,19 +80,31 @@ fn stddev(samples: &[f64], mean: f64) -> f64 {
 /// Least-squares slope of `ys` against their index (1, 2, 3, ...): growth per cycle.
 /// `None` for fewer than two points.
 pub fn slope_per_step(ys: &[f64]) -> Option<f64> {
-    if ys.len() < 2 {
+    let xs: Vec<f64> = (1..=ys.len()).map(|i| i as f64).collect();
+    linear_fit(&xs, ys).map(|(slope, _)| slope)
+}
+
+/// The least-squares line through (x, y): its slope and the slope's standard error (0 for two
+/// points, which fit exactly). `None` for fewer than two points or no spread in x.
+pub fn linear_fit(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
+    let n = xs.len().min(ys.len());
+    if n < 2 {
         return None;
     }
-    let n = ys.len() as f64;
-    let mean_x = (n + 1.0) / 2.0;
-    let mean_y = ys.iter().sum::<f64>() / n;
-    let (mut num, mut den) = (0.0, 0.0);
-    for (i, y) in ys.iter().enumerate() {
-        let dx = (i + 1) as f64 - mean_x;
-        num += dx * (y - mean_y);
-        den += dx * dx;
+    let mean_x = xs[..n].iter().sum::<f64>() / n as f64;
+    let mean_y = ys[..n].iter().sum::<f64>() / n as f64;
+    let sxx: f64 = xs[..n].iter().map(|x| (x - mean_x).powi(2)).sum();
+    if sxx <= 0.0 {
+        return None;
     }
-    Some(num / den)
+    let sxy: f64 = xs[..n].iter().zip(&ys[..n]).map(|(x, y)| (x - mean_x) * (y - mean_y)).sum();
+    let slope = sxy / sxx;
+    if n == 2 {
+        return Some((slope, 0.0));
+    }
+    let intercept = mean_y - slope * mean_x;
+    let residuals: f64 = xs[..n].iter().zip(&ys[..n]).map(|(x, y)| (y - intercept - slope * x).powi(2)).sum();
+    Some((slope, (residuals / (n - 2) as f64 / sxx).sqrt()))
 }
 
 /// `part / whole` as a percentage; `None` when the whole is too small to divide by meaningfully.
@@ -149,6 +161,20 @@ mod tests {
         // A step after the first cycle, then flat: a small slope, not a per-cycle leak of the step.
         let s = slope_per_step(&[0.0, 30.0, 30.0, 30.0]).unwrap();
         assert!((s - 9.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_line_fit_gives_its_slope_and_the_slopes_uncertainty() {
+        let xs = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let (slope, err) = linear_fit(&xs, &[1.0, 3.0, 5.0, 7.0, 9.0]).unwrap();
+        assert!((slope - 2.0).abs() < 1e-12 && err.abs() < 1e-12, "an exact line");
+        let (slope, err) = linear_fit(&xs, &[1.0, 3.5, 4.5, 7.5, 8.5]).unwrap();
+        assert!((slope - 1.9).abs() < 1e-9, "{slope}");
+        // Residuals -0.2, 0.4, -0.5, 0.6, -0.3 around 1.2 + 1.9x: SSE 0.9, sxx 10 -> sqrt(0.9 / 3 / 10)
+        // (numpy.polyfit gives the same 1.9 and 0.1732).
+        assert!((err - (0.9f64 / 3.0 / 10.0).sqrt()).abs() < 1e-9, "{err}");
+        assert_eq!(linear_fit(&[1.0, 1.0], &[2.0, 3.0]), None, "no spread in x");
+        assert_eq!(linear_fit(&[1.0], &[2.0]), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow};
 
 use crate::protocol::{RESULT_FD, WorkerMessage};
+use crate::results::Termination;
 
 /// How long a worker has between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -94,10 +95,23 @@ enum Next {
 /// How a reaped worker ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exit {
-    pub code: Option<i32>,
-    pub signal: Option<i32>,
+    pub termination: Termination,
     pub peak_rss_mb: Option<f64>,
     pub wall_ms: f64,
+}
+
+impl Exit {
+    /// The signal that ended the worker, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        match self.termination {
+            Termination::Signal { number, .. } => Some(number),
+            _ => None,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.termination == Termination::ExitCode { code: 0 }
+    }
 }
 
 pub struct RunningWorker {
@@ -119,7 +133,18 @@ pub struct RunningWorker {
 /// Call it from the thread that will outlive the worker (mora's main thread): the parent-death signal
 /// fires when the thread that forked the worker ends.
 pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker> {
+    spawn_in(args, env, None)
+}
+
+/// [`spawn`], with the worker joining the cgroup whose `cgroup.procs` is given before it runs a line
+/// of mora: its memory limit covers everything the worker allocates.
+pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
     let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find mora's own executable: {e}"))?;
+    let join = cgroup_procs
+        .map(|p| {
+            std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| anyhow!("a cgroup path with a NUL byte: {}", p.display()))
+        })
+        .transpose()?;
     let (read_end, write_end) = pipe()?;
     let write_fd = {
         use std::os::fd::AsRawFd;
@@ -134,9 +159,17 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
         command.env(k, v);
     }
     // SAFETY: between fork and exec the closure only makes async-signal-safe calls (dup2, prctl,
-    // getppid, raise) on plain integers, and allocates nothing.
+    // getppid, raise, open, write, close) on plain integers and a path made before the fork, and
+    // allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            if let Some(procs) = &join {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+            }
             // dup2 clears close-on-exec on the new descriptor, so only fd 3 survives exec.
             if libc::dup2(write_fd, RESULT_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -319,17 +352,19 @@ impl RunningWorker {
         };
         let wall_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         CURRENT_GROUP.store(0, Ordering::SeqCst);
-        let exit = if rc < 0 {
-            Exit { code: None, signal: None, peak_rss_mb: None, wall_ms }
+        let termination = if rc < 0 {
+            Termination::Unknown
+        } else if libc::WIFEXITED(status) {
+            Termination::ExitCode { code: libc::WEXITSTATUS(status) }
+        } else if libc::WIFSIGNALED(status) {
+            let number = libc::WTERMSIG(status);
+            Termination::Signal { number, name: signal_name(number) }
         } else {
-            Exit {
-                code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
-                signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
-                // ru_maxrss is in KiB on Linux.
-                peak_rss_mb: (usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0),
-                wall_ms,
-            }
+            Termination::Unknown
         };
+        // ru_maxrss is in KiB on Linux.
+        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0);
+        let exit = Exit { termination, peak_rss_mb, wall_ms };
         // Give the pipe readers a moment to collect the last bytes of stderr.
         thread::sleep(Duration::from_millis(20));
         let tail = self.stderr_tail();
@@ -456,9 +491,7 @@ mod tests {
     #[test]
     fn a_panic_message_survives_a_long_backtrace() {
         let mut text = String::from("starting\nthread 'main' panicked at src/x.rs:1:2:\ncapacity overflow\nstack backtrace:\n");
-        for i in 0..100 {
-            text.push_str(&format!("  {i}: frame\n"));
-        }
+        text.extend((0..100).map(|i| format!("  {i}: frame\n")));
         let tail = tail_of(&text);
         assert!(tail.starts_with("thread 'main' panicked at src/x.rs:1:2:\ncapacity overflow"), "{tail}");
         assert!(tail.ends_with("99: frame"), "{tail}");

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{Measurements, Outcome, SingleTrial, WorkerInfo};
+use crate::results::{Measurements, Outcome, SingleTrial, Termination, WorkerInfo};
 use crate::runtime::RuntimeLogLine;
 use crate::supervise::{self, Exit, Flow, KillIntent, RunningWorker};
 
@@ -14,7 +14,7 @@ pub struct WorkerRun {
     pub measurements: Option<Measurements>,
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     /// From the spawn to the worker's `Ready` (its first load answered), measured here.
     pub spawn_to_ready_ms: Option<f64>,
 }
@@ -40,7 +40,12 @@ pub fn worker_args(spec: &TrialSpec) -> Vec<String> {
 
 /// Runs a worker-side scenario to its end, its deadline or an interrupt.
 pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
-    let mut worker = match supervise::spawn(&worker_args(spec), &[]) {
+    run_in_worker_with_env(spec, timeout, &[])
+}
+
+/// The same, with variables set in the worker's environment (LD_PRELOAD of an allocator).
+pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(String, String)]) -> WorkerRun {
+    let mut worker = match supervise::spawn(&worker_args(spec), env) {
         Ok(w) => w,
         Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
     };
@@ -64,7 +69,7 @@ pub struct Done {
     pub measurements: Measurements,
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
 }
 
 impl Report {
@@ -130,6 +135,82 @@ pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize)
     run
 }
 
+/// Runs the memory-levers scenario: one worker per memory configuration (an allocator is chosen when
+/// a process starts), each with its own environment; a configuration that cannot be tried here (an
+/// allocator not installed) or whose worker fails is recorded with the reason, and the others go on.
+pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+    use crate::levers::memory::MemoryConfig;
+    use crate::results::{MemoryConfigResult, MemoryLeversResult};
+    let mut configs = Vec::new();
+    let mut merged: Option<WorkerRun> = None;
+    let mut baseline = None;
+    for config in MemoryConfig::all(spec.provider.provider) {
+        if supervise::interrupted() {
+            break;
+        }
+        let not_tried = |why: String| MemoryConfigResult {
+            config,
+            label: config.to_string(),
+            allocator: None,
+            error: Some(why),
+            load_ms: None,
+            memory_increase_mb: None,
+            gpu_memory_increase_mb: None,
+            reclaimed_pct: None,
+            reclaimed_after_trim_pct: None,
+            gpu_reclaimed_pct: None,
+            load_without_trim_ms: None,
+            load_after_trim_ms: None,
+            reload_from_memory_ms: None,
+            replica_extra_mb: None,
+            replica_extra_shared_mb: None,
+            replica_extra_gpu_mb: None,
+        };
+        let env = match config.preload() {
+            Ok(Some(path)) => vec![("LD_PRELOAD".to_string(), path.display().to_string())],
+            Ok(None) => vec![],
+            Err(why) => {
+                configs.push(not_tried(why));
+                continue;
+            }
+        };
+        let spec = TrialSpec { memory_config: Some(config), ..spec.clone() };
+        let mut run = run_in_worker_with_env(&spec, timeout, &env);
+        match run.measurements.take() {
+            Some(Measurements::MemoryLevers(m)) if run.outcome.is_ok() => {
+                baseline.get_or_insert(m.provider_baseline);
+                configs.extend(m.configs);
+            }
+            _ => configs.push(not_tried(run.outcome.summary())),
+        }
+        merged = Some(match merged {
+            None => run,
+            Some(mut all) => {
+                all.worker.wall_ms += run.worker.wall_ms;
+                all.worker.count += run.worker.count;
+                all.warnings.extend(run.warnings.into_iter().filter(|w| !all.warnings.contains(w)).collect::<Vec<_>>());
+                all
+            }
+        });
+    }
+    let Some(mut run) = merged else {
+        return WorkerRun::failed(Outcome::Error { phase: "start".into(), message: "no memory configuration could be tried".into() });
+    };
+    run.outcome = if supervise::interrupted() { Outcome::Interrupted { phase: "memory levers".into() } } else { Outcome::Ok };
+    match baseline {
+        Some(provider_baseline) => {
+            run.measurements = Some(Measurements::MemoryLevers(Box::new(MemoryLeversResult { provider_baseline, configs })))
+        }
+        None => {
+            run.outcome = Outcome::Error {
+                phase: "memory levers".into(),
+                message: configs.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; "),
+            }
+        }
+    }
+    run
+}
+
 /// Reaps the worker and assembles the run from its report and exit.
 pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> WorkerRun {
     let (pid, intent, phase, ready) = (worker.pid, worker.kill_intent, worker.last_phase.clone(), worker.ready_after_ms);
@@ -174,30 +255,23 @@ pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&S
         Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.into() },
         Some(KillIntent::Deliberate) | None => {}
     }
-    if got_done && exit.code == Some(0) {
+    if got_done && exit.succeeded() {
         return Outcome::Ok;
     }
     if ending.interrupted && ending.intent.is_none() {
         return Outcome::Interrupted { phase: last_phase.into() };
     }
     if let Some((phase, message)) = failed {
-        if exit.signal.is_none() {
+        if exit.signal().is_none() {
             return Outcome::Error { phase: phase.clone(), message: message.clone() };
         }
     }
-    let hint = match (exit.signal, exit.code) {
-        (Some(sig), _) if ending.intent != Some(KillIntent::Deliberate) => supervise::signal_hint(sig),
-        (None, Some(0)) => Some("the worker exited without reporting a result".into()),
+    let hint = match &exit.termination {
+        Termination::Signal { number, .. } if ending.intent != Some(KillIntent::Deliberate) => supervise::signal_hint(*number),
+        Termination::ExitCode { code: 0 } => Some("the worker exited without reporting a result".into()),
         _ => None,
     };
-    Outcome::Crashed {
-        phase: last_phase.into(),
-        exit_code: exit.code,
-        signal: exit.signal,
-        signal_name: exit.signal.map(supervise::signal_name),
-        hint,
-        stderr_tail: stderr_tail.into(),
-    }
+    Outcome::Crashed { phase: last_phase.into(), termination: exit.termination.clone(), hint, stderr_tail: stderr_tail.into() }
 }
 
 #[cfg(test)]
@@ -205,7 +279,12 @@ mod tests {
     use super::*;
 
     fn exit(code: Option<i32>, signal: Option<i32>) -> Exit {
-        Exit { code, signal, peak_rss_mb: Some(10.0), wall_ms: 5.0 }
+        let termination = match (code, signal) {
+            (Some(code), _) => Termination::ExitCode { code },
+            (None, Some(number)) => Termination::Signal { number, name: supervise::signal_name(number) },
+            (None, None) => Termination::Unknown,
+        };
+        Exit { termination, peak_rss_mb: Some(10.0), wall_ms: 5.0 }
     }
 
     const T: Duration = Duration::from_secs(60);
@@ -229,9 +308,9 @@ mod tests {
     #[test]
     fn an_unexpected_sigkill_suggests_the_oom_killer() {
         let o = classify(&exit(None, Some(9)), &ending(None, "load"), false, None, "tail");
-        let Outcome::Crashed { phase, signal_name, hint, stderr_tail, .. } = o else { panic!("{o:?}") };
+        let Outcome::Crashed { phase, termination, hint, stderr_tail } = o else { panic!("{o:?}") };
         assert_eq!(phase, "load");
-        assert_eq!(signal_name.as_deref(), Some("SIGKILL"));
+        assert_eq!(termination, Termination::Signal { number: 9, name: "SIGKILL".into() });
         assert!(hint.unwrap().contains("OOM"));
         assert_eq!(stderr_tail, "tail");
     }
@@ -263,7 +342,7 @@ mod tests {
     #[test]
     fn a_nonzero_exit_without_a_message_is_a_crash_with_its_code() {
         let o = classify(&exit(Some(3), None), &ending(None, "first_inference"), false, None, "");
-        assert!(matches!(o, Outcome::Crashed { exit_code: Some(3), signal: None, .. }), "{o:?}");
+        assert!(matches!(o, Outcome::Crashed { termination: Termination::ExitCode { code: 3 }, .. }), "{o:?}");
         assert_eq!(o.summary(), "crashed in first_inference (exit code 3)");
     }
 }

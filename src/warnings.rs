@@ -1,19 +1,25 @@
-//! What a trial noticed that makes a figure less than it seems. Stored in results as their text.
+//! What a trial noticed that makes a figure less than it seems: typed in results.json (a `kind` and
+//! its figures), in words in every report.
 
 use std::fmt;
 
-#[derive(Debug, Clone, PartialEq)]
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Warning {
     /// The page cache kept the files after POSIX_FADV_DONTNEED: the "cold" load was not cold.
     EvictionIneffective { resident_fraction: f64 },
     /// No malloc_trim on this platform: the after-trim figures equal the plain unload.
     NoMallocTrim,
     /// The memory reading of the isolation scenario moved differently from the worker's own memory.
-    NoisyMemoryReading { reading: &'static str, moved_mb: f64, worker_mb: f64, worker_kind: &'static str },
+    NoisyMemoryReading { reading: String, moved_mb: f64, worker_mb: f64, worker_kind: String },
     /// The model is too small for the isolation reading to show it.
     FootprintTooSmall,
     /// Models a concurrent trial ran without, because they cannot run here (their own trials say why).
     ModelsLeftOut { models: Vec<String> },
+    /// A warning recorded as text by results schema 1.
+    Recorded { message: String },
 }
 
 impl fmt::Display for Warning {
@@ -39,6 +45,7 @@ impl fmt::Display for Warning {
                 "ran without {}, which cannot run here (their own trials say why): the figures cover the other models only",
                 models.join(", ")
             ),
+            Warning::Recorded { message } => f.write_str(message),
         }
     }
 }

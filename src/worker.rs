@@ -52,7 +52,14 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         Scenario::Leak => scenario::leak::run(&mut worker).map(|r| Measurements::Leak(Box::new(r))),
         Scenario::Concurrent => scenario::concurrent::run(&mut worker).map(|r| Measurements::Concurrent(Box::new(r))),
         Scenario::Rotation => scenario::rotation::run(&mut worker).map(|r| Measurements::Rotation(Box::new(r))),
-        Scenario::Isolation => scenario::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error")),
+        Scenario::Levers => scenario::levers::run(&mut worker).map(|r| Measurements::Levers(Box::new(r))),
+        Scenario::MemoryLevers => scenario::memory_levers::run(&mut worker).map(|r| Measurements::MemoryLevers(Box::new(r))),
+        Scenario::Idle => scenario::idle::run(&mut worker).map(|r| Measurements::Idle(Box::new(r))),
+        Scenario::Shapes => scenario::shapes::run(&mut worker).map(|r| Measurements::Shapes(Box::new(r))),
+        Scenario::Soak => scenario::soak::run(&mut worker).map(|r| Measurements::Soak(Box::new(r))),
+        Scenario::Isolation | Scenario::MemoryLimit => {
+            scenario::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error"))
+        }
     };
     match result {
         Ok(measurements) => {

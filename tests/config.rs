@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Fixture, mora};
+use common::{Fixture, Rng, mora};
 use mora::config::Config;
 use predicates::prelude::*;
 
@@ -107,19 +107,6 @@ fn the_corpus_of_inputs_that_broke_the_loader_is_refused_fast() {
     }
 }
 
-/// SplitMix64: a seeded generator, so every run of the test sees the same cases.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n.max(1) as u64) as usize
-    }
-}
-
 /// What the mutator splices in: YAML syntax, numbers at the edges of every integer type, keys that
 /// carry numbers, paths that climb.
 const TOKENS: &[&str] = &[
@@ -184,31 +171,7 @@ const TOKENS: &[&str] = &[
 ];
 
 fn mutate(seed: &str, rng: &mut Rng) -> Vec<u8> {
-    let mut bytes = seed.as_bytes().to_vec();
-    for _ in 0..1 + rng.below(3) {
-        let at = rng.below(bytes.len() + 1);
-        let len = 1 + rng.below(24);
-        let end = (at + len).min(bytes.len());
-        match rng.below(6) {
-            0 | 1 => {
-                let token = TOKENS[rng.below(TOKENS.len())].as_bytes();
-                let times = if rng.below(8) == 0 { 1 + rng.below(200) } else { 1 };
-                bytes.splice(at..at, token.repeat(times));
-            }
-            2 => drop(bytes.drain(at..end)),
-            3 => {
-                let copy = bytes[at..end].to_vec();
-                bytes.splice(at..at, copy);
-            }
-            4 => bytes.truncate(at),
-            _ => {
-                if let Some(b) = bytes.get_mut(at) {
-                    *b = b' ' + rng.below(95) as u8;
-                }
-            }
-        }
-    }
-    bytes
+    common::mutate_bytes(seed.as_bytes(), TOKENS, rng)
 }
 
 /// A fuzz test that stays: a few thousand seeded mutations of the committed models.yaml, the corpus

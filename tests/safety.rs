@@ -128,7 +128,7 @@ fn a_merge_keeps_the_successful_trial_and_the_failure_beside_it() {
     std::fs::create_dir_all(&bad).unwrap();
     let mut failed = read_json(&good.join("results.json"));
     failed["trials"][0]["outcome"] = serde_json::json!({
-        "status": "crashed", "phase": "load", "exit_code": null, "signal": 9, "signal_name": "SIGKILL",
+        "status": "crashed", "phase": "load", "termination": {"by": "signal", "number": 9, "name": "SIGKILL"},
         "hint": "killed from outside mora", "stderr_tail": ""
     });
     failed["trials"][0]["measurements"] = Value::Null;

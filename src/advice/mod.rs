@@ -2,9 +2,11 @@
 //! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
 //! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
 
+pub mod lifecycle;
 pub mod rules;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 pub use crate::recommendation::{Level, Recommendation, Topic};
 pub use rules::*;
@@ -48,6 +50,9 @@ pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
         out.extend(cold_start(provider, &trials, &label));
         out.extend(concurrency(provider, &trials, &label));
         out.extend(rotation(provider, &trials, &label));
+        out.extend(load_path(provider, &trials, &label));
+        out.extend(memory_levers(provider, &trials, &label));
+        out.extend(lifecycle::recommend(provider, &trials, &label));
     }
     out
 }
@@ -117,7 +122,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut action = format!("in a running worker: {}", load_action(level));
     let slow_level = load_level(*slow_ms);
     if slow_level > level {
-        action.push_str(&format!("; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level)));
+        let _ = write!(action, "; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level));
     }
     // A new worker answers its first request only after the provider, the worker's warm-up and the
     // load: judged apart, since that is what scaling out or isolating costs.
@@ -126,7 +131,8 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), *slow_ms)]);
     if let Some((model, ready)) = fresh.iter().max_by(|a, b| a.1.median.total_cmp(&b.1.median)) {
         let fresh_level = load_level(ready.max);
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; a fresh worker answers its first request after up to {:.0} ms ({}, {}): {}",
             ready.max,
             label(model),
@@ -136,7 +142,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
             } else {
                 "starting workers on demand is viable"
             }
-        ));
+        );
         figures.insert("max_fresh_worker_ready_ms".into(), ready.max);
     }
     let mut evidence: Vec<String> = loads
@@ -304,7 +310,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         );
     }
     if let Some(iso) = isolation_summary(trials) {
-        action.push_str(&format!("; a killed worker gives back {iso}"));
+        let _ = write!(action, "; a killed worker gives back {iso}");
     }
     let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
     Some(Recommendation {
@@ -362,9 +368,10 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
     let one_time = rows.iter().filter(|r| r.1 == "RAM").map(|r| r.2.first_cycle_retained_mb).fold(f64::NAN, f64::max);
     let mut action = leak_action(worst).to_string();
     if one_time.is_finite() && one_time >= 10.0 {
-        action.push_str(&format!(
+        let _ = write!(
+            action,
             "; the first cycle in a worker keeps up to +{one_time:.0} MB RAM for the worker's life (its one-time warm-up, not a leak: budget it per worker)"
-        ));
+        );
     }
     Some(Recommendation {
         topic: Topic::LeakDetection,
@@ -427,7 +434,7 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
         })
         .collect();
     if !peaks.is_empty() {
-        action.push_str(&format!("; the load peak exceeds 1.5 x footprint: {}", peaks.join(", ")));
+        let _ = write!(action, "; the load peak exceeds 1.5 x footprint: {}", peaks.join(", "));
     }
     Some(Recommendation {
         topic: Topic::ResourcePlanning,
@@ -582,10 +589,307 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
     })
 }
 
+/// The target: the best configuration within this multiple of the hardware's floor.
+pub const FLOOR_TARGET: f64 = 2.0;
+/// A load path that slows every inference by more than this share is not a faster load path: a
+/// server pays it on every request.
+pub const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
+
+/// The fastest load path whose outputs agree with the default's, per model: its gain, its distance to
+/// the floor, what it costs, and where the time goes when it is far from the floor.
+fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    use crate::levers::Lever;
+    let mut evidence = Vec::new();
+    let mut worst_ratio: Option<f64> = None;
+    let mut best_levers: Vec<String> = Vec::new();
+    let mut figures = BTreeMap::new();
+    for t in trials {
+        let Some(Measurements::Levers(m)) = &t.measurements else { continue };
+        let find = |l: Lever| m.levers.iter().find(|x| x.lever == l && x.error.is_none());
+        let Some(default) = find(Lever::Default) else { continue };
+        let Some(d) = default.load_ms.as_ref() else { continue };
+        let agrees =
+            |l: &&crate::results::LeverResult| l.error.is_none() && l.load_ms.is_some() && l.agreement.as_ref().is_none_or(|a| a.same);
+        let keeps_pace = |l: &&crate::results::LeverResult| {
+            l.steady_p50_ms.zip(default.steady_p50_ms).is_none_or(|(x, d)| x <= (1.0 + STEADY_SLOWDOWN_LIMIT) * d)
+        };
+        let faster_but_slower: Vec<String> = m
+            .levers
+            .iter()
+            .filter(agrees)
+            .filter(|l| !keeps_pace(l) && l.load_ms.as_ref().is_some_and(|s| s.max < d.min))
+            .map(|l| {
+                let p50 = l.steady_p50_ms.zip(default.steady_p50_ms).map(|(x, d)| (x / d - 1.0) * 100.0).unwrap_or(0.0);
+                format!("{} loads in {:.0} ms but slows inference (p50 {p50:+.0}%)", l.label, l.load_ms.as_ref().map_or(0.0, |s| s.median))
+            })
+            .collect();
+        let usable = m.levers.iter().filter(agrees).filter(keeps_pace);
+        let Some(best) = usable.min_by(|a, b| {
+            a.load_ms.as_ref().map(|s| s.median).unwrap_or(f64::MAX).total_cmp(&b.load_ms.as_ref().map(|s| s.median).unwrap_or(f64::MAX))
+        }) else {
+            continue;
+        };
+        let b = best.load_ms.as_ref().expect("filtered on it");
+        let model = t.model();
+        let clear = b.max < d.min;
+        let mut line = format!(
+            "{}: default {:.0} ms ({:.0}..{:.0}); best {} {:.0} ms ({:.0}..{:.0}), {:.2}x{}",
+            label(model),
+            d.median,
+            d.min,
+            d.max,
+            best.label,
+            b.median,
+            b.min,
+            b.max,
+            d.median / b.median,
+            if clear || best.lever == Lever::Default { "" } else { " (within noise)" }
+        );
+        if let Some(floor) = m.floor.floor_ms.filter(|f| *f > 0.0) {
+            let ratio = b.median / floor;
+            worst_ratio = Some(worst_ratio.map_or(ratio, |w| w.max(ratio)));
+            let _ = write!(line, "; floor {floor:.0} ms: default {:.1}x, best {ratio:.1}x the floor", d.median / floor);
+            figures.insert(format!("{model}.best_over_floor"), ratio);
+            if ratio > FLOOR_TARGET {
+                // Where the time goes: graph optimisation (default minus optimisation disabled), then
+                // building the session and handling weights (optimisation disabled minus the floor).
+                if let Some(off) =
+                    find(Lever::Optimization { level: crate::runtime::providers::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
+                {
+                    let _ = write!(
+                        line,
+                        "; of the default's load, graph optimisation takes {:.0} ms and building the session and its weights {:.0} ms beyond reading the files",
+                        (d.median - off.median).max(0.0),
+                        (off.median - floor).max(0.0)
+                    );
+                }
+            }
+        }
+        // What the best configuration costs elsewhere.
+        let delta = |x: Option<f64>, y: Option<f64>| x.zip(y).map(|(x, y)| x - y);
+        let mut costs = Vec::new();
+        if let Some(v) = delta(best.first_inference_ms.as_ref().map(|s| s.median), default.first_inference_ms.as_ref().map(|s| s.median)) {
+            costs.push(format!("first inference {v:+.0} ms"));
+        }
+        if let Some(v) = delta(best.steady_p50_ms, default.steady_p50_ms) {
+            costs.push(format!("p50 {v:+.1} ms"));
+        }
+        if let Some(v) = delta(median(&best.gpu_memory_increase_mb), median(&default.gpu_memory_increase_mb)) {
+            costs.push(format!("VRAM {v:+.0} MB"));
+        }
+        if best.lever != Lever::Default && !costs.is_empty() {
+            let _ = write!(line, "; against the default: {}", costs.join(", "));
+        }
+        if !faster_but_slower.is_empty() {
+            let _ = write!(line, "; not counted: {}", faster_but_slower.join(", "));
+        }
+        figures.insert(format!("{model}.default_load_ms"), d.median);
+        figures.insert(format!("{model}.best_load_ms"), b.median);
+        if clear && best.lever != Lever::Default {
+            best_levers.push(format!("{} for {}", best.label, label(model)));
+        }
+        evidence.push(line);
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    let level = match worst_ratio {
+        Some(r) if r <= FLOOR_TARGET => Level::Excellent,
+        _ if !best_levers.is_empty() => Level::Good,
+        _ => Level::Moderate,
+    };
+    let action = if best_levers.is_empty() {
+        "ONNX Runtime's defaults are as fast as any configuration tried here (within noise)".to_string()
+    } else {
+        format!(
+            "load with {}; a pre-optimised model is made by `mora optimize MODEL --provider {provider}` and is valid for this runtime version and provider only",
+            best_levers.join(", ")
+        )
+    };
+    Some(Recommendation {
+        topic: Topic::LoadPath,
+        provider,
+        level,
+        verdict: match worst_ratio {
+            Some(r) => format!("Best load path within {r:.1}x of the hardware's floor (target {FLOOR_TARGET:.0}x)"),
+            None => "Load path measured (no floor on this machine)".into(),
+        },
+        action,
+        evidence,
+        figures,
+    })
+}
+
+/// Which memory configuration gives the most back after an unload, what the release costs the next
+/// load, and what an extra replica costs.
+fn memory_levers(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    let mut evidence = Vec::new();
+    let mut figures = BTreeMap::new();
+    let mut picks = Vec::new();
+    for t in trials {
+        let Some(Measurements::MemoryLevers(m)) = &t.measurements else { continue };
+        let tried: Vec<_> = m.configs.iter().filter(|c| c.error.is_none()).collect();
+        let back = |c: &&crate::results::MemoryConfigResult| median(&c.reclaimed_pct).unwrap_or(f64::NAN);
+        let Some(default) = tried.iter().find(|c| c.config == crate::levers::memory::MemoryConfig::Default) else { continue };
+        let Some(best) = tried.iter().max_by(|a, b| back(a).total_cmp(&back(b))) else { continue };
+        let model = label(t.model());
+        let mut line = format!(
+            "{model}: a plain unload gives back {:.0}% by default, {:.0}% with {}; the allocator's release call brings the default to {:.0}%",
+            back(default),
+            back(best),
+            best.label,
+            median(&default.reclaimed_after_trim_pct).unwrap_or(f64::NAN)
+        );
+        if let (Some(kept), Some(released)) = (median(&default.load_without_trim_ms), median(&default.load_after_trim_ms)) {
+            let _ = write!(line, "; releasing costs the next load {:+.0} ms ({kept:.0} -> {released:.0} ms)", released - kept);
+            figures.insert(format!("{}.release_costs_next_load_ms", t.model()), released - kept);
+        }
+        if let (Some(alone), Some(shared)) = (median(&default.replica_extra_mb), median(&default.replica_extra_shared_mb)) {
+            let _ = write!(line, "; each extra replica +{alone:.0} MB (+{shared:.0} MB sharing prepacked weights)");
+            figures.insert(format!("{}.replica_extra_mb", t.model()), alone);
+        }
+        if let (Some(disk), Some(memory)) = (median(&default.load_ms), median(&default.reload_from_memory_ms)) {
+            let _ = write!(line, "; a reload from bytes in RAM takes {memory:.0} ms against {disk:.0} ms from the file");
+        }
+        let not_tried: Vec<String> = m.configs.iter().filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.label))).collect();
+        if !not_tried.is_empty() {
+            let _ = write!(line, "; not tried: {}", not_tried.join("; "));
+        }
+        figures.insert(format!("{}.default_reclaimed_pct", t.model()), back(default));
+        figures.insert(format!("{}.best_reclaimed_pct", t.model()), back(best));
+        if back(best) > back(default) + 10.0 {
+            picks.push(format!("{} for {model}", best.label));
+        }
+        evidence.push(line);
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    let action = if picks.is_empty() {
+        "no configuration gives clearly more back on unload than the default; call the allocator's release (malloc_trim(0) under glibc) after an unload when memory matters more than the next load's time".to_string()
+    } else {
+        format!(
+            "to give more back on unload use {}; or keep the default and call the allocator's release after an unload, weighing the memory returned against the next load's cost below",
+            picks.join(", ")
+        )
+    };
+    Some(Recommendation {
+        topic: Topic::MemoryLevers,
+        provider,
+        level: if picks.is_empty() { Level::Good } else { Level::Moderate },
+        verdict: "What an unload gives back under each memory configuration".into(),
+        action,
+        evidence,
+        figures,
+    })
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The advice on results built by hand: each rule's verdict and the numbers it names.
+    use super::*;
+    use crate::results::ResultsFile;
+    use serde_json::{Value, json};
+
+    /// The first GPU run's CPU and CUDA trials of one model, as a base to edit.
+    fn base() -> Value {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let keep = |t: &Value| t["models"] == json!(["gpt2"]);
+        let trials: Vec<Value> = v["trials"].as_array().unwrap().iter().filter(|t| keep(t)).cloned().collect();
+        v["trials"] = Value::Array(trials);
+        v
+    }
+
+    fn judged(v: &Value) -> ResultsFile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, serde_json::to_vec(v).unwrap()).unwrap();
+        let mut r = crate::results::read(&path).unwrap();
+        judge(&mut r);
+        r
+    }
+
+    fn advice(r: &ResultsFile, topic: Topic, provider: Provider) -> Recommendation {
+        r.recommendations
+            .iter()
+            .find(|a| a.topic == topic && a.provider == provider)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {topic} for {provider}"))
+    }
+
+    fn trial_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
+        v["trials"].as_array_mut().unwrap().iter_mut().find(|t| t["id"] == id).unwrap()
+    }
+
+    #[test]
+    fn a_flat_series_after_a_first_cycle_step_passes_and_names_the_one_time_cost() {
+        let r = judged(&base());
+        let leak = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(leak.level, Level::Excellent);
+        assert!(leak.action.contains("up to +162 MB RAM for the worker's life"), "{}", leak.action);
+        assert!(leak.figures["gpt2.RAM.growth_after_trim_mb"] < 1.0);
+    }
+
+    #[test]
+    fn growth_after_the_first_cycle_fails_and_says_isolate() {
+        let mut v = base();
+        let leak = trial_mut(&mut v, "cuda/gpt2/leak");
+        // Each cycle after the first keeps 30 MB more.
+        for (i, cycle) in leak["measurements"]["cycles"].as_array_mut().unwrap().iter_mut().enumerate() {
+            let rss = cycle["after_trim"]["rss_mb"].as_f64().unwrap();
+            cycle["after_trim"]["rss_mb"] = json!(rss + 30.0 * i as f64);
+        }
+        let r = judged(&v);
+        let advice = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        assert_eq!(advice.level, Level::Poor);
+        assert!(advice.action.starts_with("memory leak detected: use subprocess isolation"), "{}", advice.action);
+        assert!((advice.figures["gpt2.RAM.growth_after_trim_mb"] - 60.7).abs() < 0.1);
+    }
+
+    #[test]
+    fn a_worker_is_sized_for_its_largest_model_its_baseline_and_its_warm_up() {
+        let r = judged(&base());
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cuda);
+        // 1.5 x 1154 MB of arena + 536 MB baseline + gpt2's first cycle kept no VRAM.
+        assert_eq!(plan.figures["per_worker_mb"], 1.5 * 1154.0 + 536.0);
+        assert!(plan.action.contains("arena reserved"), "{}", plan.action);
+        let cpu = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        assert_eq!(
+            cpu.figures["worker_warmup_mb"],
+            cpu.figures["per_worker_mb"] - 1.5 * cpu.figures["largest_footprint_mb"] - cpu.figures["provider_baseline_mb"]
+        );
+    }
+
+    #[test]
+    fn reclamation_that_trim_completes_recommends_trim_with_both_figures() {
+        let r = judged(&base());
+        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim.
+        assert_eq!(memory.level, Level::Good);
+        assert!(memory.action.starts_with("call malloc_trim(0) after each unload: reclamation then reaches 99.3%"), "{}", memory.action);
+    }
+
+    #[test]
+    fn a_fresh_worker_slower_than_the_warm_tiers_says_start_workers_ahead() {
+        let mut r = judged(&base());
+        // As schema 2 records it: spawn-to-ready of three fresh workers, 6 to 7 s.
+        if let Some(Measurements::Single(s)) = r.trials.iter_mut().find(|t| t.id == "cpu/gpt2/single").and_then(|t| t.measurements.as_mut())
+        {
+            s.summary.spawn_to_ready_ms = crate::stats::Summary::of(&[6000.0, 6500.0, 7000.0]);
+        }
+        r.recommendations = recommend(&r);
+        let loading = advice(&r, Topic::LoadingStrategy, Provider::Cpu);
+        assert!(loading.action.contains("a fresh worker answers its first request after up to 7000 ms"), "{}", loading.action);
+        assert!(loading.action.contains("start workers ahead of demand"), "{}", loading.action);
+        assert_eq!(loading.figures["max_fresh_worker_ready_ms"], 7000.0);
     }
 }

@@ -67,6 +67,11 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         runs: args.runs.unwrap_or(config.defaults.runs),
         repeats: args.repeats as usize,
         cycles: args.cycles as usize,
+        idle_gaps_s: args.idle_gaps.clone(),
+        soak_s: args.soak_duration.as_secs_f64(),
+        shape_batches: args.shape_batches.clone(),
+        shape_sequences: args.shape_sequences.clone(),
+        limit_multipliers: args.limit_multipliers.clone(),
     };
     let info = RunInfo {
         tool: ToolInfo::current(),
@@ -80,13 +85,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         config: ConfigInfo { path: config.path.display().to_string(), sha256: config.sha256.clone() },
         providers: statuses,
         scenarios: scenarios.clone(),
-        settings: RunSettings {
-            warmup_runs: settings.warmup_runs,
-            runs: settings.runs,
-            repeats: settings.repeats,
-            cycles: settings.cycles,
-            workers: args.workers as usize,
-        },
+        settings: RunSettings { trial: settings.clone(), workers: args.workers as usize },
         notes,
         merged_from: vec![],
     };

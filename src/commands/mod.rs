@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod doctor;
 pub mod models;
+pub mod optimize;
 pub mod report;
 pub mod simulate;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Report(args) => report::run(args),
         Command::Models(args) => models::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Optimize(args) => optimize::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Worker(args) => worker(args),
     }
@@ -147,7 +149,7 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
         _ => Flow::Continue,
     });
     let (exit, tail) = worker.reap();
-    if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal) {
+    if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal()) {
         diagnosis.session = Some(Err(format!("{e} (the probe worker died of {}: {tail})", supervise::signal_name(sig))));
     }
     diagnosis

@@ -96,7 +96,7 @@ mod tests {
             }
             Ok(_) => {
                 for gpu in gpus() {
-                    assert!(gpu.memory_total_mb.unwrap_or(1.0) > 0.0);
+                    assert!(gpu.memory_total_mb.is_some_and(|m| m > 0.0), "{gpu:?}");
                 }
             }
         }

@@ -73,12 +73,77 @@ impl Probe {
 #[cfg(test)]
 pub(crate) static MEMORY_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Returns the allocator's free memory to the kernel (glibc's `malloc_trim(0)`): what stays resident
-/// after an unload but goes here was retained by the allocator, not leaked. Returns false where there
-/// is no such call.
+/// The process's allocator, as the symbols it exports show: glibc's malloc unless another was
+/// preloaded (the memory-levers scenario starts workers under jemalloc, mimalloc or tcmalloc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Allocator {
+    Glibc,
+    Jemalloc,
+    Mimalloc,
+    Tcmalloc,
+}
+
+/// A symbol of whatever is loaded in the process, or null.
+fn symbol(name: &std::ffi::CStr) -> *mut libc::c_void {
+    // SAFETY: dlsym with RTLD_DEFAULT only looks a NUL-terminated name up; it runs nothing.
+    unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) }
+}
+
+impl Allocator {
+    pub fn current() -> Allocator {
+        if !symbol(c"mallctl").is_null() {
+            Allocator::Jemalloc
+        } else if !symbol(c"mi_collect").is_null() {
+            Allocator::Mimalloc
+        } else if !symbol(c"MallocExtension_ReleaseFreeMemory").is_null() {
+            Allocator::Tcmalloc
+        } else {
+            Allocator::Glibc
+        }
+    }
+}
+
+/// Returns the allocator's free memory to the kernel: glibc's `malloc_trim(0)`, or the preloaded
+/// allocator's own call (jemalloc's `arena.<all>.purge`, mimalloc's `mi_collect(true)`, tcmalloc's
+/// `ReleaseFreeMemory`). What stays resident after an unload but goes here was retained by the
+/// allocator, not leaked. Returns false where there is no such call.
 pub fn malloc_trim() -> bool {
+    match Allocator::current() {
+        Allocator::Jemalloc => {
+            type Mallctl =
+                unsafe extern "C" fn(*const libc::c_char, *mut libc::c_void, *mut usize, *mut libc::c_void, usize) -> libc::c_int;
+            // SAFETY: `mallctl` is jemalloc's, with this signature (jemalloc.h); 4096 is
+            // MALLCTL_ARENAS_ALL, and purge takes no old or new value.
+            unsafe {
+                let mallctl: Mallctl = std::mem::transmute(symbol(c"mallctl"));
+                mallctl(c"arena.4096.purge".as_ptr(), std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut(), 0) == 0
+            }
+        }
+        Allocator::Mimalloc => {
+            // SAFETY: `mi_collect(bool force)` is mimalloc's (mimalloc.h).
+            unsafe {
+                let collect: unsafe extern "C" fn(bool) = std::mem::transmute(symbol(c"mi_collect"));
+                collect(true);
+            }
+            true
+        }
+        Allocator::Tcmalloc => {
+            // SAFETY: `MallocExtension_ReleaseFreeMemory(void)` is gperftools' C API (malloc_extension_c.h).
+            unsafe {
+                let release: unsafe extern "C" fn() = std::mem::transmute(symbol(c"MallocExtension_ReleaseFreeMemory"));
+                release();
+            }
+            true
+        }
+        Allocator::Glibc => glibc_trim(),
+    }
+}
+
+fn glibc_trim() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
+        // SAFETY: malloc_trim takes a plain integer and only walks glibc's own heap.
         unsafe { libc::malloc_trim(0) };
         true
     }

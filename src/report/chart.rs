@@ -2,6 +2,7 @@
 //! dependency).
 
 use crate::results::{Measurements, ResultsFile};
+use std::fmt::Write as _;
 
 const COLORS: [&str; 4] = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"];
 
@@ -139,34 +140,32 @@ pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> Strin
     );
     for (i, name) in series.iter().enumerate() {
         let lx = label_w + i as f64 * 170.0;
-        svg.push_str(&format!(
-            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"39\">{}</text>\n",
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"39\">{}</text>",
             COLORS[i % COLORS.len()],
             lx + 14.0,
             xml(name)
-        ));
+        );
     }
     for (gi, group) in groups.iter().enumerate() {
         let y0 = top + gi as f64 * group_h;
-        svg.push_str(&format!(
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n",
-            label_w - 6.0,
-            y0 + group_h / 2.0,
-            xml(&group.label)
-        ));
+        let _ =
+            writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>", label_w - 6.0, y0 + group_h / 2.0, xml(&group.label));
         for (si, value) in group.values.iter().enumerate() {
             let Some(v) = value else { continue };
             let y = y0 + si as f64 * bar_h;
             let (a, b) = (x(0.0_f64.max(min)), x(*v));
-            svg.push_str(&format!(
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{v:.1} {unit}</text>\n",
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{v:.1} {unit}</text>",
                 a.min(b),
                 (b - a).abs().max(0.5),
                 bar_h - 2.0,
                 COLORS[si % COLORS.len()],
                 a.max(b) + 4.0,
                 y + bar_h - 4.0
-            ));
+            );
         }
     }
     svg.push_str("</svg>\n");
@@ -193,46 +192,50 @@ pub fn lines(title: &str, x_unit: &str, y_unit: &str, series: &[Line], limit: Op
         top + plot_h + 50.0,
         xml(title)
     );
-    svg.push_str(&format!(
-        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>\n",
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>",
         top + plot_h,
         left + plot_w,
         top + plot_h,
         top + plot_h
-    ));
+    );
     for i in 0..=4 {
         let (xv, yv) = (x_max * i as f64 / 4.0, y_max * i as f64 / 4.0);
-        svg.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{xv:.0} {}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{yv:.0} {}</text>\n",
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{xv:.0} {}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{yv:.0} {}</text>",
             x(xv),
             top + plot_h + 16.0,
             xml(x_unit),
             left - 4.0,
             y(yv) + 4.0,
             xml(y_unit)
-        ));
+        );
     }
     if let Some((name, value)) = limit {
-        svg.push_str(&format!(
-            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/><text x=\"{2:.1}\" y=\"{3:.1}\" fill=\"#d62728\">{4} {value:.0} {5}</text>\n",
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/><text x=\"{2:.1}\" y=\"{3:.1}\" fill=\"#d62728\">{4} {value:.0} {5}</text>",
             y(value),
             left + plot_w,
             left + 6.0,
             y(value) - 4.0,
             xml(name),
             xml(y_unit)
-        ));
+        );
     }
     for (i, line) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let path: Vec<String> = line.points.iter().map(|&(a, b)| format!("{:.1},{:.1}", x(a), y(b))).collect();
-        svg.push_str(&format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>\n", path.join(" ")));
+        let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
         let lx = left + i as f64 * 220.0;
-        svg.push_str(&format!(
-            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"39\">{}</text>\n",
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"39\">{}</text>",
             lx + 14.0,
             xml(line.name)
-        ));
+        );
     }
     svg.push_str("</svg>\n");
     svg

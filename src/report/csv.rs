@@ -83,7 +83,7 @@ pub fn render(r: &ResultsFile) -> String {
             set("p99_ms", med(&x.steady_p99_ms));
             set("memory_increase_mb", med(&x.memory_increase_mb));
             set("gpu_memory_increase_mb", med(&x.gpu_memory_increase_mb));
-            set("cache_hit", m.workers[0].cache_hit.map(|b| b.to_string()).unwrap_or_default());
+            set("cache_hit", m.workers.first().and_then(|w| w.cache_hit).map(|b| b.to_string()).unwrap_or_default());
             set("unload_time_ms", med(&x.unload_time_ms));
             set("memory_reclaimed_mb", over_workers(m, |f| f.memory_reclaimed_mb));
             set("reclamation_percentage", med(&x.reclamation_percentage));
@@ -115,7 +115,8 @@ pub fn render(r: &ResultsFile) -> String {
             Some(Measurements::Concurrent(m)) => {
                 set("memory_increase_mb", f(m.total_increase_mb));
             }
-            Some(Measurements::Single(_)) | None => {}
+            Some(Measurements::Single(_) | Measurements::Levers(_) | Measurements::MemoryLevers(_)) | None => {}
+            Some(Measurements::Idle(_) | Measurements::Shapes(_) | Measurements::Soak(_) | Measurements::MemoryLimit(_)) => {}
         }
         if let Some(b) = t.measurements.as_ref().and_then(Measurements::provider_baseline) {
             set("provider_init_ms", f(Some(b.init_ms)));

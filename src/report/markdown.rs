@@ -2,32 +2,34 @@
 
 use super::sections::{Report, Section};
 use crate::results::ResultsFile;
+use std::fmt::Write as _;
 
 pub fn render(results: &ResultsFile, report: &Report) -> String {
     let mut out = format!("# {}\n\n", report.title);
     for (label, value) in &report.facts {
-        out.push_str(&format!("- **{label}**: {}\n", escape(value)));
+        let _ = writeln!(out, "- **{label}**: {}", escape(value));
     }
-    out.push_str(&format!(
-        "- **Config**: {} (sha256 {})\n",
+    let _ = writeln!(
+        out,
+        "- **Config**: {} (sha256 {})",
         results.run.config.path,
         &results.run.config.sha256[..12.min(results.run.config.sha256.len())]
-    ));
+    );
     for s in &report.sections {
         out.push_str(&section(s));
     }
     if !report.recommendations.is_empty() {
         out.push_str("\n## Recommendations\n\n");
         for (i, r) in report.recommendations.iter().enumerate() {
-            out.push_str(&format!("{}. **{} ({})**: {} {}. {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action));
+            let _ = writeln!(out, "{}. **{} ({})**: {} {}. {}", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action);
             for e in &r.evidence {
-                out.push_str(&format!("   - {e}\n"));
+                let _ = writeln!(out, "   - {e}");
             }
         }
     }
     out.push('\n');
     for note in &report.footnotes {
-        out.push_str(&format!("_{note}_\n\n"));
+        let _ = write!(out, "_{note}_\n\n");
     }
     out
 }
@@ -41,7 +43,7 @@ pub fn section(section: &Section) -> String {
         out.push_str(&row(r));
     }
     for note in &section.notes {
-        out.push_str(&format!("\n{note}\n"));
+        let _ = write!(out, "\n{note}\n");
     }
     out
 }

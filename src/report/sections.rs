@@ -100,6 +100,12 @@ pub fn build(r: &ResultsFile) -> Report {
         cold(r),
         leak(r),
         rotation(r),
+        levers(r),
+        memory_levers(r),
+        idle(r),
+        shapes(r),
+        soak(r),
+        memory_limit(r),
         isolation(r),
         concurrent(r),
         warnings(r),
@@ -342,8 +348,8 @@ fn single(r: &ResultsFile) -> Option<Section> {
     );
     for (t, m) in singles(r) {
         let info = model(r, t.model());
-        let first = &m.workers[0];
-        let cache = match (first.cache_hit, first.resident_fraction_before_load) {
+        let first = m.workers.first();
+        let cache = match (first.and_then(|w| w.cache_hit), first.and_then(|w| w.resident_fraction_before_load)) {
             (Some(true), _) => "HIT".to_string(),
             (Some(false), Some(f)) => format!("MISS ({:.0}%)", f * 100.0),
             _ => "—".into(),
@@ -551,6 +557,282 @@ fn rotation(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
+/// The load path under each configuration, against the default and the hardware's floor.
+fn levers(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Load-path levers (scenario levers)",
+        &[
+            "Model",
+            "Provider",
+            "Configuration",
+            "Load ms",
+            "x floor",
+            "vs default",
+            "First inf ms",
+            "p50 ms",
+            "RAM +MB",
+            "VRAM +MB",
+            "Outputs",
+            "ONNX Runtime reports",
+        ],
+    );
+    let mut floors = Vec::new();
+    for (t, m) in trials(r, |m| if let Measurements::Levers(x) = m { Some(x.as_ref()) } else { None }) {
+        let floor = m.floor.floor_ms;
+        let default = m.levers.iter().find(|l| l.lever == crate::levers::Lever::Default).and_then(|l| l.load_ms.as_ref()).map(|s| s.median);
+        for l in &m.levers {
+            let load = l.load_ms.as_ref().map(|s| s.median);
+            let outputs = match (&l.error, &l.agreement) {
+                (Some(e), _) => format!("not tried: {e}"),
+                (None, None) => "reference".into(),
+                (None, Some(a)) if a.same => format!("same (max diff {:.1e})", a.max_abs_diff),
+                (None, Some(a)) => format!("DIFFER: {}", a.note.as_deref().unwrap_or("")),
+            };
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                l.label.clone(),
+                spread(l.load_ms.as_ref(), 1, false),
+                num(load.zip(floor).filter(|(_, f)| *f > 0.0).map(|(l, f)| l / f), 1),
+                num(load.zip(default).filter(|(_, d)| *d > 0.0).map(|(l, d)| l / d), 2),
+                spread(l.first_inference_ms.as_ref(), 1, false),
+                num(l.steady_p50_ms, 2),
+                signed(med(&l.memory_increase_mb), 1),
+                signed(med(&l.gpu_memory_increase_mb), 1),
+                outputs,
+                l.evidence.join("; "),
+            ]);
+        }
+        let f = &m.floor;
+        floors.push(format!(
+            "{} on {}: floor {} ms = the model's {:.0} MB from the page cache in {} ms ({} MB/s; cold {} MB/s){}{}",
+            t.model(),
+            t.provider,
+            num(f.floor_ms, 1),
+            f.bytes as f64 / 1048576.0,
+            num(f.page_cache_read_ms, 1),
+            num(f.page_cache_mb_per_s, 0),
+            num(f.cold_mb_per_s, 0),
+            f.h2d_pageable_mb_per_s
+                .map(|p| format!(" + copy to the device at {p:.0} MB/s (pinned {} MB/s)", num(f.h2d_pinned_mb_per_s, 0)))
+                .unwrap_or_default(),
+            if f.notes.is_empty() { String::new() } else { format!(" ({})", f.notes.join("; ")) }
+        ));
+    }
+    s.notes.push("Each configuration loads the model --repeats times in a warmed worker (median (min..max)), each load followed by its first inference; p50 over --runs calls on the last session. x floor: the load against the hardware's floor below; vs default: against ONNX Runtime's defaults. Outputs: against the default's on the same inputs (agree within 1e-3 of the largest magnitude); a configuration whose outputs differ is never recommended. ONNX Runtime reports: what the runtime gives back for the options set (session config entries, threads while loaded, the optimised graph's node count).".into());
+    s.notes.extend(floors);
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// What stays after an unload under each memory configuration, and what each costs.
+fn memory_levers(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Memory levers (scenario memory-levers)",
+        &[
+            "Model",
+            "Provider",
+            "Configuration",
+            "Load ms",
+            "RAM +MB",
+            "Unload gives back %",
+            "+ release %",
+            "VRAM back %",
+            "Next load kept / released ms",
+            "Reload from RAM ms",
+            "Extra replica MB (shared)",
+        ],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::MemoryLevers(x) = m { Some(x.as_ref()) } else { None }) {
+        for c in &m.configs {
+            if let Some(e) = &c.error {
+                s.rows.push(
+                    vec![t.model().into(), t.provider.to_string(), c.label.clone(), format!("not tried: {e}")]
+                        .into_iter()
+                        .chain(std::iter::repeat_n(String::new(), 7))
+                        .collect(),
+                );
+                continue;
+            }
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                c.label.clone(),
+                spread(c.load_ms.as_ref(), 1, false),
+                signed(med(&c.memory_increase_mb), 1),
+                num(med(&c.reclaimed_pct), 1),
+                num(med(&c.reclaimed_after_trim_pct), 1),
+                num(med(&c.gpu_reclaimed_pct), 1),
+                format!("{} / {}", num(med(&c.load_without_trim_ms), 1), num(med(&c.load_after_trim_ms), 1)),
+                num(med(&c.reload_from_memory_ms), 1),
+                format!("{} ({})", signed(med(&c.replica_extra_mb), 1), signed(med(&c.replica_extra_shared_mb), 1)),
+            ]);
+        }
+    }
+    s.notes.push("Each configuration runs in a worker of its own (an allocator is preloaded when the process starts; the worker's own symbols confirm which one ran). Medians of three. + release: after the allocator's own release call (glibc malloc_trim(0), jemalloc's arena purge, mimalloc's mi_collect, tcmalloc's ReleaseFreeMemory). Next load kept / released: a load right after an unload whose freed memory the allocator kept, and one after it was released: the price of giving memory back. Reload from RAM: a session from the model's bytes already in memory. Extra replica: what a second or third session of the same model adds, alone (and sharing a prepacked-weights container).".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The next request after each idle gap against a busy session.
+fn idle(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::keep_alive_from;
+    let rows = trials(r, |m| if let Measurements::Idle(x) = m { Some(x.as_ref()) } else { None });
+    let mut gaps: Vec<f64> = rows.iter().flat_map(|(_, m)| m.gaps.iter().map(|g| g.gap_s)).collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps.dedup();
+    let mut header = vec!["Model".to_string(), "Provider".into(), "Busy p50 ms".into()];
+    header.extend(gaps.iter().map(|g| format!("After {g} s idle ms")));
+    header.push("Keep-alive pays from".into());
+    let mut s = Section { title: "First request after an idle gap (scenario idle)".into(), header, rows: vec![], notes: vec![] };
+    for (t, m) in rows {
+        let mut row = vec![t.model().to_string(), t.provider.to_string(), spread(m.steady.as_ref(), 1, false)];
+        row.extend(gaps.iter().map(|g| spread(m.gaps.iter().find(|x| x.gap_s == *g).and_then(|x| x.latency.as_ref()), 1, false)));
+        row.push(match keep_alive_from(m) {
+            Some((gap, extra)) => format!("{gap} s (+{extra:.1} ms)"),
+            None => "no penalty seen".into(),
+        });
+        s.rows.push(row);
+    }
+    s.notes.push("A warm session answers a burst, then sits idle for the gap, then answers once; three times per gap (median (min..max)). Keep-alive pays from the shortest gap after which every request was slower than the slowest busy one and the median more than 1.5x the busy median: ping more often than that, or unload after it.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The first run at each new input shape against that shape's steady p50.
+fn shapes(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::shapes_worth_warming;
+    let mut s = Section::new(
+        "First run at each input shape (scenario shapes)",
+        &["Model", "Provider", "Batch x sequence", "First run ms", "Steady p50 ms", "First / p50", "Warm it up"],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
+        if let Some(why) = &m.not_applicable {
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                format!("— ({why})"),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+            continue;
+        }
+        let warm = shapes_worth_warming(&m.shapes);
+        for run in &m.shapes {
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string())),
+                num(Some(run.first_ms), 1),
+                spread(run.steady.as_ref(), 1, false),
+                num(run.first_over_p50, 2),
+                if warm.iter().any(|w| std::ptr::eq(*w, run)) { "yes".into() } else { String::new() },
+            ]);
+        }
+    }
+    s.notes.push("In one warm session, each new shape's first run, then five more (steady). Warm it up: the first run was more than 1.5x the steady median and slower than every steady run.".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Memory growth over time, cycling and resident.
+fn soak(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::soak_verdict;
+    let mut s = Section::new(
+        "Memory over time (scenario soak)",
+        &["Model", "Provider", "Phase", "Seconds", "Loads", "Inferences", "Samples", "RAM MB/hour", "VRAM MB/hour", "Verdict"],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Soak(x) = m { Some(x.as_ref()) } else { None }) {
+        for (phase, p) in [("cycling", &m.cycling), ("resident", &m.resident)] {
+            let rate = |g: &Option<crate::results::GrowthRate>| {
+                g.as_ref().map_or("—".into(), |g| format!("{:+.1} ± {:.1}", g.mb_per_hour, 2.0 * g.stderr_mb_per_hour))
+            };
+            let verdicts: Vec<_> =
+                [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour)).collect();
+            let worst = verdicts.iter().max().copied();
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                phase.into(),
+                num(Some(p.duration_s), 0),
+                p.loads.to_string(),
+                p.inferences.to_string(),
+                p.samples.len().to_string(),
+                rate(&p.rss),
+                rate(&p.vram),
+                worst.map_or("—".into(), |v| format!("{} {v}", leak_mark(v))),
+            ]);
+        }
+    }
+    s.notes.push("Cycling: load, ten requests, unload and release, over and over; resident: one session answering bursts of ten. The rate is the slope of a least-squares line through the memory samples (± two standard errors), per hour. Verdict against the seed's alert of 50 MB/hour: pass when the whole interval is below it, fail when above, caution when it straddles it (soak longer: --soak-duration).".into());
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// The worker under memory limits at multiples of its charge.
+fn memory_limit(r: &ResultsFile) -> Option<Section> {
+    use crate::advice::lifecycle::{seed_limit_holds, smallest_limit_that_held};
+    use crate::results::LimitOutcome;
+    let mut s = Section::new(
+        "Memory limits (scenario memory-limit)",
+        &[
+            "Model",
+            "Provider",
+            "Memory",
+            "Charged baseline / ready / peak MB",
+            "1.1x",
+            "1.25x",
+            "1.5x",
+            "2x",
+            "Smallest that held",
+            "Seed's 1.5x",
+        ],
+    );
+    let cell = |attempts: &[crate::results::LimitAttempt], m: f64| {
+        attempts.iter().find(|a| (a.multiplier - m).abs() < 1e-9).map_or("—".to_string(), |a| {
+            let what = match a.outcome {
+                LimitOutcome::Survived => "held",
+                LimitOutcome::KilledByLimit => "OOM-killed",
+                LimitOutcome::RefusedByArena => "arena refused",
+                LimitOutcome::Failed => "failed",
+            };
+            format!("{what} ({:.0} MB)", a.limit_mb)
+        })
+    };
+    let mut notes = Vec::new();
+    for (t, m) in trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }) {
+        for (what, attempts, charges) in [
+            ("RAM", &m.ram, format!("{} / {} / {}", num(m.baseline_charge_mb, 0), num(m.ready_charge_mb, 0), num(m.peak_charge_mb, 0))),
+            ("VRAM", &m.vram, format!("— / +{} / —", num(m.vram_footprint_mb, 0))),
+        ] {
+            if attempts.is_empty() {
+                if what == "RAM" {
+                    if let Err(why) = &m.mechanism {
+                        notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model(), t.provider));
+                    }
+                }
+                continue;
+            }
+            s.rows.push(vec![
+                t.model().into(),
+                t.provider.to_string(),
+                what.into(),
+                charges,
+                cell(attempts, 1.1),
+                cell(attempts, 1.25),
+                cell(attempts, 1.5),
+                cell(attempts, 2.0),
+                smallest_limit_that_held(attempts).map_or("none".into(), |m| format!("{m}x")),
+                seed_limit_holds(attempts).map_or("—".into(), |h| if h { "holds".into() } else { "FAILS".into() }),
+            ]);
+        }
+    }
+    if let Some((_, m)) = trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }).first() {
+        if let Ok(mechanism) = &m.mechanism {
+            s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's charge (ready - baseline), measured first without a limit; charged is what a container's limit counts (anonymous memory, page cache the worker first touched, kernel memory). VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
+        }
+    }
+    s.notes.extend(notes);
+    (!s.rows.is_empty() || !s.notes.is_empty()).then_some(s)
+}
+
 fn leak_mark(v: crate::results::LeakVerdict) -> &'static str {
     match v {
         crate::results::LeakVerdict::Pass => "✅",
@@ -634,7 +916,7 @@ fn warnings(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new("Warnings", &["From", "Warning", "Trials"]);
     let mut seen: Vec<(String, String, Vec<&str>)> = Vec::new();
     for t in &r.trials {
-        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w));
+        let ours = t.all_warnings().into_iter().map(|w| ("mora".to_string(), w.to_string()));
         let runtime = t.runtime_log.iter().map(|l| (format!("ONNX Runtime ({})", l.level), l.message.trim().to_string()));
         for (from, message) in ours.chain(runtime) {
             match seen.iter_mut().find(|(f, m, _)| *f == from && *m == message) {

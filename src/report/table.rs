@@ -1,6 +1,7 @@
 //! The terminal report: comfy-table tables in the spirit of the proof of concept's summary.
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use std::fmt::Write as _;
 
 use super::sections::{Report, Section};
 
@@ -8,22 +9,22 @@ pub fn render(report: &Report) -> String {
     let rule = "=".repeat(70);
     let mut out = format!("{rule}\n{}\n{rule}\n", report.title);
     for (label, value) in &report.facts {
-        out.push_str(&format!("  {label}: {value}\n"));
+        let _ = writeln!(out, "  {label}: {value}");
     }
     for s in &report.sections {
         out.push_str(&section(s));
     }
     if !report.recommendations.is_empty() {
-        out.push_str(&format!("\n{rule}\nRECOMMENDATIONS FOR MODELMORA\n{rule}\n"));
+        let _ = write!(out, "\n{rule}\nRECOMMENDATIONS FOR MODELMORA\n{rule}\n");
         for (i, r) in report.recommendations.iter().enumerate() {
-            out.push_str(&format!("\n{}. {} [{}]\n   {} {}\n   💡 {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action));
+            let _ = write!(out, "\n{}. {} [{}]\n   {} {}\n   💡 {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action);
             for e in &r.evidence {
-                out.push_str(&format!("      - {e}\n"));
+                let _ = writeln!(out, "      - {e}");
             }
         }
     }
     for note in &report.footnotes {
-        out.push_str(&format!("\n{note}"));
+        let _ = write!(out, "\n{note}");
     }
     out.push('\n');
     out
@@ -40,7 +41,7 @@ pub fn section(section: &Section) -> String {
     out.push_str(&table.to_string());
     out.push('\n');
     for note in &section.notes {
-        out.push_str(&format!("  {note}\n"));
+        let _ = writeln!(out, "  {note}");
     }
     out
 }

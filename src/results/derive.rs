@@ -30,7 +30,8 @@ pub fn rederive(results: &mut ResultsFile, judge: Judge) {
             Some(Measurements::Leak(m)) => m.rederive(judge),
             Some(Measurements::Rotation(m)) => m.rederive(judge),
             Some(Measurements::Concurrent(m)) => m.rederive(),
-            Some(Measurements::Cold(_) | Measurements::Isolation(_)) | None => {}
+            Some(Measurements::Cold(_) | Measurements::Isolation(_) | Measurements::Levers(_) | Measurements::MemoryLevers(_)) | None => {}
+            Some(Measurements::Idle(_) | Measurements::Shapes(_) | Measurements::Soak(_) | Measurements::MemoryLimit(_)) => {}
         }
     }
 }
@@ -272,11 +273,11 @@ impl IsolationResult {
         } else {
             (self.worker_memory_loaded.process.private_mb?, "private")
         };
-        (worker_mb > 20.0 && (moved - worker_mb).abs() > 0.25 * worker_mb).then_some(Warning::NoisyMemoryReading {
-            reading,
+        (worker_mb > 20.0 && (moved - worker_mb).abs() > 0.25 * worker_mb).then(|| Warning::NoisyMemoryReading {
+            reading: reading.into(),
             moved_mb: moved,
             worker_mb,
-            worker_kind,
+            worker_kind: worker_kind.into(),
         })
     }
 
@@ -351,12 +352,12 @@ pub fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
 
 impl TrialRecord {
     /// What the trial noticed as it ran, and what its figures say about themselves.
-    pub fn all_warnings(&self) -> Vec<String> {
+    pub fn all_warnings(&self) -> Vec<Warning> {
         let mut all = self.warnings.clone();
         if let Some(Measurements::Isolation(m)) = &self.measurements {
-            all.extend(m.noise().map(|w| w.to_string()));
+            all.extend(m.noise());
             if m.footprint_too_small() {
-                all.push(Warning::FootprintTooSmall.to_string());
+                all.push(Warning::FootprintTooSmall);
             }
         }
         all

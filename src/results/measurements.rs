@@ -383,3 +383,212 @@ pub struct RotationModel {
     pub first_inference_ms: f64,
     pub later_first_inference_ms: Option<f64>,
 }
+
+/// Scenario `levers`: the load path under each configuration, against the default and the floor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeversResult {
+    pub provider_baseline: ProviderBaseline,
+    /// How fast the hardware can bring the model's bytes in.
+    pub floor: crate::levers::floor::Floor,
+    /// The time to make the pre-optimised copies (once per runtime version and provider).
+    #[serde(default)]
+    pub preoptimize_ms: Option<f64>,
+    pub levers: Vec<LeverResult>,
+}
+
+/// One configuration's load path.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeverResult {
+    pub lever: crate::levers::Lever,
+    pub label: String,
+    /// Why the lever could not be tried, where it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Loads in the warmed worker, each followed by its first inference.
+    pub load_ms: Option<Summary>,
+    pub first_inference_ms: Option<Summary>,
+    /// Steady-state p50 over `--runs` calls on the last session.
+    pub steady_p50_ms: Option<f64>,
+    /// RSS (and VRAM) after the first inference above before the load, per load.
+    pub memory_increase_mb: Option<Summary>,
+    #[serde(default)]
+    pub gpu_memory_increase_mb: Option<Summary>,
+    /// Outputs against the default configuration's on the same inputs (`None` for the default).
+    #[serde(default)]
+    pub agreement: Option<crate::levers::outputs::Agreement>,
+    /// What ONNX Runtime reports back for the options this lever sets: proof they reached it
+    /// (session config entries, the thread count after the load, the optimised graph's node count).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+/// Scenario `memory-levers`: the same measurements under each memory configuration, each in a worker
+/// of its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryLeversResult {
+    pub provider_baseline: ProviderBaseline,
+    pub configs: Vec<MemoryConfigResult>,
+}
+
+/// What a worker under one memory configuration measured (medians over three of each).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryConfigResult {
+    pub config: crate::levers::memory::MemoryConfig,
+    pub label: String,
+    /// The allocator the worker really ran under, as its symbols showed: proof the preload took.
+    pub allocator: Option<crate::probe::Allocator>,
+    /// Why the configuration could not be tried, where it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Loads in the warmed worker, files cached, from a trimmed heap.
+    pub load_ms: Option<Summary>,
+    pub memory_increase_mb: Option<Summary>,
+    pub gpu_memory_increase_mb: Option<Summary>,
+    /// Of the footprint, what the unload gave back, and what the allocator's own release call gave.
+    pub reclaimed_pct: Option<Summary>,
+    pub reclaimed_after_trim_pct: Option<Summary>,
+    pub gpu_reclaimed_pct: Option<Summary>,
+    /// The next load when the previous load's freed memory was kept, and when it was given back.
+    pub load_without_trim_ms: Option<Summary>,
+    pub load_after_trim_ms: Option<Summary>,
+    /// A parked model's reload: from its bytes already in memory.
+    pub reload_from_memory_ms: Option<Summary>,
+    /// What each extra session of the same model costs, alone and sharing prepacked weights.
+    pub replica_extra_mb: Option<Summary>,
+    pub replica_extra_shared_mb: Option<Summary>,
+    #[serde(default)]
+    pub replica_extra_gpu_mb: Option<Summary>,
+}
+
+/// Scenario `idle`: the next request after an idle gap, in a warm session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdleResult {
+    pub provider_baseline: ProviderBaseline,
+    /// The busy session's steady state, for comparison.
+    pub steady: Option<Summary>,
+    pub gaps: Vec<IdleGap>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdleGap {
+    pub gap_s: f64,
+    /// Each request after the gap.
+    pub samples_ms: Vec<f64>,
+    pub latency: Option<Summary>,
+}
+
+/// Scenario `shapes`: the first run at each new input shape against that shape's steady p50.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShapesResult {
+    pub provider_baseline: ProviderBaseline,
+    /// Why no shape was tried (a model whose inputs have no open dimension), where none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
+    pub shapes: Vec<ShapeRun>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShapeRun {
+    pub batch_size: usize,
+    /// `None` for models without a sequence dimension.
+    pub sequence_length: Option<usize>,
+    pub first_ms: f64,
+    pub steady: Option<Summary>,
+    /// first / steady p50.
+    pub first_over_p50: Option<f64>,
+}
+
+/// Scenario `soak`: memory sampled over time while a worker cycles a model (load, traffic, unload)
+/// and then serves it from one resident session; the growth rate by least squares.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SoakResult {
+    pub provider_baseline: ProviderBaseline,
+    pub cycling: SoakPhase,
+    pub resident: SoakPhase,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SoakPhase {
+    pub duration_s: f64,
+    /// Loads in the cycling phase, inferences in both.
+    pub loads: usize,
+    pub inferences: usize,
+    pub samples: Vec<SoakSample>,
+    pub rss: Option<GrowthRate>,
+    pub vram: Option<GrowthRate>,
+}
+
+/// Memory at one moment of a soak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SoakSample {
+    /// Seconds since the phase started.
+    pub at_s: f64,
+    pub rss_mb: Option<f64>,
+    pub vram_mb: Option<f64>,
+}
+
+/// Memory growth in MB/hour from a least-squares line through the samples, with its standard error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GrowthRate {
+    pub mb_per_hour: f64,
+    pub stderr_mb_per_hour: f64,
+    pub samples: usize,
+}
+
+/// Scenario `memory-limit`: the worker run under memory limits at multiples of its measured
+/// footprint, to check the seed's "1.5 x footprint" rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemoryLimitResult {
+    pub provider_baseline: ProviderBaseline,
+    /// What limits the worker's RAM (a child memory cgroup), or why no limit could be set.
+    pub mechanism: Result<String, String>,
+    /// Measured first without a limit: the worker's RSS after the provider baseline and once ready.
+    pub baseline_rss_mb: Option<f64>,
+    pub ready_rss_mb: Option<f64>,
+    /// ready - baseline: the first model's footprint in a fresh worker, its warm-up included.
+    pub footprint_mb: Option<f64>,
+    /// The unlimited worker's peak RSS (wait4): the load can peak above the settled footprint.
+    pub peak_rss_mb: Option<f64>,
+    /// What its cgroup was charged after the provider baseline, once ready, and at its peak: the
+    /// currency of a memory limit (anonymous memory, page cache it first touched, kernel memory).
+    #[serde(default)]
+    pub baseline_charge_mb: Option<f64>,
+    #[serde(default)]
+    pub ready_charge_mb: Option<f64>,
+    #[serde(default)]
+    pub peak_charge_mb: Option<f64>,
+    /// RAM limit = baseline charge + multiplier x the model's charge (ready - baseline).
+    pub ram: Vec<LimitAttempt>,
+    /// CUDA: VRAM limit (gpu_mem_limit, enforced by ONNX Runtime's arena) = multiplier x the VRAM
+    /// the model took above the provider baseline.
+    #[serde(default)]
+    pub vram_footprint_mb: Option<f64>,
+    #[serde(default)]
+    pub vram: Vec<LimitAttempt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitAttempt {
+    pub multiplier: f64,
+    pub limit_mb: f64,
+    pub outcome: LimitOutcome,
+    /// The cgroup's highest use (RAM).
+    #[serde(default)]
+    pub peak_mb: Option<f64>,
+    /// How it ended, in words, where it did not survive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LimitOutcome {
+    /// Loaded and answered.
+    Survived,
+    /// The kernel's OOM killer ended it in its cgroup.
+    KilledByLimit,
+    /// ONNX Runtime's arena refused an allocation past gpu_mem_limit.
+    RefusedByArena,
+    /// It failed some other way (see detail).
+    Failed,
+}

@@ -108,10 +108,9 @@ pub struct ProviderStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSettings {
-    pub warmup_runs: usize,
-    pub runs: usize,
-    pub repeats: usize,
-    pub cycles: usize,
+    /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
+    #[serde(flatten)]
+    pub trial: crate::protocol::TrialSettings,
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,
@@ -122,7 +121,7 @@ fn one() -> usize {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Single,
     Cold,
@@ -130,6 +129,18 @@ pub enum Scenario {
     Isolation,
     Concurrent,
     Rotation,
+    /// The load path under each configuration of ONNX Runtime (not in the default suite).
+    Levers,
+    /// What stays after an unload under each memory configuration (not in the default suite).
+    MemoryLevers,
+    /// The next request after idle gaps (not in the default suite: it sleeps).
+    Idle,
+    /// The first run at each new input shape (not in the default suite).
+    Shapes,
+    /// Memory over time, cycling and resident (not in the default suite: it runs --soak-duration).
+    Soak,
+    /// The worker under memory limits at multiples of its footprint (not in the default suite).
+    MemoryLimit,
 }
 
 impl Scenario {
@@ -148,6 +159,12 @@ impl std::fmt::Display for Scenario {
             Scenario::Isolation => "isolation",
             Scenario::Concurrent => "concurrent",
             Scenario::Rotation => "rotation",
+            Scenario::Levers => "levers",
+            Scenario::MemoryLevers => "memory-levers",
+            Scenario::Idle => "idle",
+            Scenario::Shapes => "shapes",
+            Scenario::Soak => "soak",
+            Scenario::MemoryLimit => "memory-limit",
         })
     }
 }
@@ -208,7 +225,7 @@ pub struct TrialRecord {
     #[serde(default)]
     pub runtime_log: Vec<RuntimeLogLine>,
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     /// In a merge: the run this record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
@@ -243,9 +260,7 @@ pub enum Outcome {
     /// The worker died on its own: an exit code or a signal.
     Crashed {
         phase: String,
-        exit_code: Option<i32>,
-        signal: Option<i32>,
-        signal_name: Option<String>,
+        termination: Termination,
         hint: Option<String>,
         stderr_tail: String,
     },
@@ -263,6 +278,31 @@ pub enum Outcome {
     },
 }
 
+/// How a process ended: an exit code or a signal, never both (nextest's FailureStatus).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Termination {
+    ExitCode {
+        code: i32,
+    },
+    Signal {
+        number: i32,
+        name: String,
+    },
+    /// Reaping failed, so the kernel did not say.
+    Unknown,
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::ExitCode { code } => write!(f, "exit code {code}"),
+            Termination::Signal { name, .. } => write!(f, "killed by {name}"),
+            Termination::Unknown => f.write_str("ended, how unknown"),
+        }
+    }
+}
+
 impl Outcome {
     pub fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
@@ -272,12 +312,8 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok".into(),
             Outcome::Error { phase, message } => format!("error in {phase}: {message}"),
-            Outcome::Crashed { phase, exit_code, signal_name, hint, .. } => {
-                let how = match (exit_code, signal_name) {
-                    (Some(code), _) => format!("exit code {code}"),
-                    (None, Some(sig)) => format!("killed by {sig}"),
-                    _ => "unknown".into(),
-                };
+            Outcome::Crashed { phase, termination, hint, .. } => {
+                let how = termination.to_string();
                 match hint {
                     Some(h) => format!("crashed in {phase} ({how}; {h})"),
                     None => format!("crashed in {phase} ({how})"),
@@ -305,7 +341,7 @@ pub struct WorkerInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "scenario", rename_all = "lowercase")]
+#[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
     Single(Box<SingleTrial>),
     Cold(Box<ColdResult>),
@@ -313,6 +349,12 @@ pub enum Measurements {
     Isolation(Box<IsolationResult>),
     Concurrent(Box<ConcurrentResult>),
     Rotation(Box<RotationResult>),
+    Levers(Box<LeversResult>),
+    MemoryLevers(Box<MemoryLeversResult>),
+    Idle(Box<IdleResult>),
+    Shapes(Box<ShapesResult>),
+    Soak(Box<SoakResult>),
+    MemoryLimit(Box<MemoryLimitResult>),
 }
 
 impl Measurements {
@@ -325,6 +367,12 @@ impl Measurements {
             Measurements::Isolation(m) => Some(&m.worker_provider_baseline),
             Measurements::Concurrent(m) => Some(&m.provider_baseline),
             Measurements::Rotation(m) => Some(&m.provider_baseline),
+            Measurements::Levers(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLevers(m) => Some(&m.provider_baseline),
+            Measurements::Idle(m) => Some(&m.provider_baseline),
+            Measurements::Shapes(m) => Some(&m.provider_baseline),
+            Measurements::Soak(m) => Some(&m.provider_baseline),
+            Measurements::MemoryLimit(m) => Some(&m.provider_baseline),
         }
     }
 }

@@ -80,8 +80,30 @@ fn from_schema_1(value: &mut serde_json::Value) {
                 }
                 *m = json!({"scenario": "single", "workers": [worker], "summary": {}});
             }
+            // A crash held an exit code and a signal side by side; schema 2 holds one termination.
+            if let Some(outcome) = trial.get_mut("outcome").filter(|o| o["status"] == "crashed") {
+                let termination = match (outcome["exit_code"].as_i64(), outcome["signal"].as_i64()) {
+                    (Some(code), _) => json!({"by": "exit_code", "code": code}),
+                    (None, Some(number)) => {
+                        json!({"by": "signal", "number": number, "name": outcome["signal_name"].as_str().unwrap_or("")})
+                    }
+                    (None, None) => json!({"by": "unknown"}),
+                };
+                if let Some(o) = outcome.as_object_mut() {
+                    for key in ["exit_code", "signal", "signal_name"] {
+                        o.remove(key);
+                    }
+                    o.insert("termination".into(), termination);
+                }
+            }
             if let Some(warnings) = trial.get_mut("warnings").and_then(Value::as_array_mut) {
                 warnings.retain(|w| !w.as_str().is_some_and(|s| s.contains(V1_ISOLATION_NOISE)));
+                // Schema 1 kept warnings as text; schema 2 types them.
+                for w in warnings.iter_mut() {
+                    if let Some(text) = w.as_str() {
+                        *w = json!({"kind": "recorded", "message": text});
+                    }
+                }
             }
         }
     }
@@ -119,6 +141,29 @@ mod tests {
         assert!(write_json_atomic(&path, &serde_json::json!({"a": 2})).is_err());
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(v["a"], 1, "the last good file stays");
+    }
+
+    #[test]
+    fn a_schema_1_crash_and_its_warnings_are_read_into_schema_2_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        let mut v1: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json")).unwrap(),
+        )
+        .unwrap();
+        let trial = &mut v1["trials"][0];
+        trial["outcome"] = serde_json::json!({"status": "crashed", "phase": "load", "exit_code": null, "signal": 11, "signal_name": "SIGSEGV", "hint": null, "stderr_tail": ""});
+        trial["warnings"] = serde_json::json!(["the cold load is not cold"]);
+        std::fs::write(&path, serde_json::to_vec(&v1).unwrap()).unwrap();
+        let r = read(&path).unwrap();
+        let t = &r.trials[0];
+        assert!(
+            matches!(&t.outcome, crate::results::Outcome::Crashed { termination: crate::results::Termination::Signal { number: 11, name }, .. } if name == "SIGSEGV"),
+            "{:?}",
+            t.outcome
+        );
+        assert_eq!(t.warnings, vec![crate::warnings::Warning::Recorded { message: "the cold load is not cold".into() }]);
+        assert!(r.run.notes.iter().any(|n| n.contains("schema 1")));
     }
 
     #[test]

@@ -208,6 +208,7 @@ struct Driver {
 
 impl Driver {
     fn query(device_id: u32) -> Driver {
+        // SAFETY: loading the NVIDIA driver library runs its initialisers, as the CUDA provider would.
         let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
             Ok(lib) => lib,
             Err(e) => return Driver::failed(format!("libcuda.so.1 cannot be loaded ({})", loader_error(&e))),
@@ -223,38 +224,47 @@ impl Driver {
         Driver { version: Err(msg.clone()), devices: Err(msg.clone()), pci_bus_id: Err(msg) }
     }
 
+    /// # Safety
+    /// `lib` must be the NVIDIA driver library (libcuda.so.1), whose symbols have cuda.h's signatures.
     unsafe fn ask(lib: &libloading::Library, device_id: u32) -> Driver {
         type Init = unsafe extern "C" fn(c_uint) -> c_int;
         type OutInt = unsafe extern "C" fn(*mut c_int) -> c_int;
         type DeviceGet = unsafe extern "C" fn(*mut c_int, c_int) -> c_int;
         type BusId = unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int;
         type ErrorString = unsafe extern "C" fn(c_int, *mut *const c_char) -> c_int;
+        // SAFETY: the symbols' types are cuda.h's (the caller's contract).
         let (init, version, count) = unsafe {
             match (lib.get::<Init>(b"cuInit"), lib.get::<OutInt>(b"cuDriverGetVersion"), lib.get::<OutInt>(b"cuDeviceGetCount")) {
                 (Ok(a), Ok(b), Ok(c)) => (a, b, c),
                 _ => return Driver::failed("libcuda.so.1 lacks cuInit / cuDriverGetVersion / cuDeviceGetCount".into()),
             }
         };
+        // SAFETY: as above.
         let error_string = unsafe { lib.get::<ErrorString>(b"cuGetErrorString").ok() };
         let describe = |code: c_int| -> String {
             let mut s: *const c_char = std::ptr::null();
             if let Some(f) = &error_string {
+                // SAFETY: cuGetErrorString writes a pointer to a static string into `s`.
                 unsafe { f(code, &mut s) };
             }
             if s.is_null() {
                 format!("CUDA error {code}")
             } else {
+                // SAFETY: `s` is non-null and points to the driver's static NUL-terminated message.
                 format!("CUDA error {code}: {}", unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy())
             }
         };
         let mut v: c_int = 0;
+        // SAFETY: cuDriverGetVersion writes one int, which lives for the call.
         let version = match unsafe { version(&mut v) } {
             0 => Ok(format!("CUDA {}.{}", v / 1000, (v % 1000) / 10)),
             code => Err(describe(code)),
         };
+        // SAFETY: cuInit takes a flags word (0); cuDeviceGetCount writes one int.
         let devices = match unsafe { init(0) } {
             0 => {
                 let mut n: c_int = 0;
+                // SAFETY: as above.
                 match unsafe { count(&mut n) } {
                     0 => Ok(n as u32),
                     code => Err(describe(code)),
@@ -263,6 +273,8 @@ impl Driver {
             code => Err(format!("cuInit failed: {}", describe(code))),
         };
         let pci_bus_id = match &devices {
+            // SAFETY: cuDeviceGet writes one int; cuDeviceGetPCIBusId writes at most `len` bytes
+            // (NUL included) into the buffer of that size.
             Ok(n) if device_id < *n => unsafe {
                 match (lib.get::<DeviceGet>(b"cuDeviceGet"), lib.get::<BusId>(b"cuDeviceGetPCIBusId")) {
                     (Ok(get), Ok(bus_id)) => {
@@ -412,8 +424,19 @@ mod tests {
     fn no_driver_here_is_reported_not_panicked() {
         // On a machine without the NVIDIA driver (CI), libcuda.so.1 is absent: an Err, not a crash.
         let driver = Driver::query(0);
-        if driver.version.is_err() {
-            assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
+        match &driver.version {
+            // No driver: every figure says why, none panics.
+            Err(why) => {
+                assert!(why.contains("libcuda.so.1"), "{why}");
+                assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
+            }
+            // A driver: a version, and a device count or the reason there is none.
+            Ok(version) => {
+                assert!(version.starts_with("CUDA "), "{version}");
+                if let Ok(n) = &driver.devices {
+                    assert!(*n == 0 || driver.pci_bus_id.is_ok(), "device 0 of {n} has no PCI bus id: {:?}", driver.pci_bus_id);
+                }
+            }
         }
     }
 }

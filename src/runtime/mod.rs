@@ -71,20 +71,27 @@ impl RuntimeLibrary {
             bail!("{} does not exist. Fix: {SETUP_HINT}", path.display());
         }
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        // SAFETY: loading a shared library runs its initialisers; this is the library the user named
+        // as ONNX Runtime, which mora is about to load anyway.
         let lib = unsafe { libloading::Library::new(&path) }
             .map_err(|e| anyhow!("cannot load {} as a shared library: {}. Fix: {SETUP_HINT}", path.display(), loader_error(&e)))?;
+        // SAFETY: OrtGetApiBase has this signature in every ONNX Runtime (onnxruntime_c_api.h).
         let get_base: libloading::Symbol<unsafe extern "C" fn() -> *const ort::sys::OrtApiBase> = unsafe { lib.get(b"OrtGetApiBase") }
             .map_err(|_| anyhow!("{} is not ONNX Runtime (no OrtGetApiBase). Fix: {SETUP_HINT}", path.display()))?;
+        // SAFETY: it takes nothing and returns a pointer to a static table, checked for null below.
         let base = unsafe { get_base() };
         if base.is_null() {
             bail!("{}: OrtGetApiBase returned nothing. Fix: {SETUP_HINT}", path.display());
         }
+        // SAFETY: `base` is non-null and static; GetVersionString returns a static NUL-terminated string.
         let version = unsafe { CStr::from_ptr(((*base).GetVersionString)()) }.to_string_lossy().into_owned();
         let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(0);
         if minor < REQUIRED_MINOR {
             bail!("ONNX Runtime {version} at {} is too old: mora needs 1.{REQUIRED_MINOR} or newer. Fix: {SETUP_HINT}", path.display());
         }
+        // SAFETY: GetApi returns a static table for a supported API version, or null (checked).
         let api = unsafe { ((*base).GetApi)(ort::sys::ORT_API_VERSION) };
+        // SAFETY: `api` is non-null and points to the runtime's static function table.
         let providers = if api.is_null() { vec![] } else { unsafe { available_providers(&*api) } };
         // Keep it loaded: unloading a runtime that registered global state is not worth the risk.
         std::mem::forget(lib);
@@ -101,17 +108,26 @@ impl RuntimeLibrary {
     }
 }
 
+/// The execution providers compiled into the runtime whose API table this is.
+///
+/// # Safety
+/// `api` must be ONNX Runtime's own function table (from OrtGetApiBase()->GetApi).
 unsafe fn available_providers(api: &ort::sys::OrtApi) -> Vec<String> {
     let mut list: *mut *mut std::ffi::c_char = std::ptr::null_mut();
     let mut len: std::ffi::c_int = 0;
+    // SAFETY: the call fills the two out-parameters, which live for it.
     let status = unsafe { (api.GetAvailableProviders)(&mut list, &mut len) };
     if !status.0.is_null() {
+        // SAFETY: a non-null status is ours to release.
         unsafe { (api.ReleaseStatus)(status.0) };
         return vec![];
     }
+    // SAFETY: on success `list` holds `len` NUL-terminated names, alive until released below.
     let names = (0..len as usize).map(|i| unsafe { CStr::from_ptr(*list.add(i)) }.to_string_lossy().into_owned()).collect();
+    // SAFETY: the list and its length as the runtime gave them, released once.
     let status = unsafe { (api.ReleaseAvailableProviders)(list, len) };
     if !status.0.is_null() {
+        // SAFETY: as above.
         unsafe { (api.ReleaseStatus)(status.0) };
     }
     names

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use ort::ep::{self, ArenaExtendStrategy};
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Cpu,
@@ -168,10 +169,24 @@ impl ProviderSetup {
         }
     }
 
-    fn builder(&self, env: &ort::environment::Environment) -> Result<ort::session::builder::SessionBuilder> {
+    /// A session builder with this provider and `extras`; the options it applied can be read back
+    /// from it ([`read_config_entry`]).
+    pub fn builder(&self, env: &ort::environment::Environment, extras: &SessionExtras) -> Result<ort::session::builder::SessionBuilder> {
         let mut builder = Session::builder(env).map_err(|e| anyhow!("cannot create a session builder: {e}"))?;
         if let Some(n) = self.cpu.intra_threads {
             builder = builder.with_intra_threads(n).map_err(|e| anyhow!("intra_threads {n}: {e}"))?;
+        }
+        if let Some(level) = extras.optimization {
+            builder = builder.with_optimization_level(level.ort()).map_err(|e| anyhow!("optimization level {level}: {e}"))?;
+        }
+        if let Some(on) = extras.prepacking {
+            builder = builder.with_prepacking(on).map_err(|e| anyhow!("prepacking {on}: {e}"))?;
+        }
+        if extras.device_allocator_for_initializers {
+            builder = builder.with_device_allocated_initializers().map_err(|e| anyhow!("device allocator for initializers: {e}"))?;
+        }
+        if let Some(path) = &extras.save_optimized {
+            builder = save_optimized_to(builder, path)?;
         }
         builder
             .with_execution_providers(self.dispatches())
@@ -180,17 +195,139 @@ impl ProviderSetup {
 
     /// Creates a session from a model file (ONNX Runtime finds external data next to it).
     pub fn session_from_file(&self, env: &ort::environment::Environment, path: &Path) -> Result<Session> {
-        self.builder(env)?
-            .commit_from_file(path)
-            .map_err(|e| anyhow!("ONNX Runtime could not load {} on {}: {e}", path.display(), self.provider))
+        self.session(env, &ModelSource::File(path), &SessionExtras::default())
     }
 
     /// Creates a session from model bytes in memory (the embedded warm-up model).
     pub fn session_from_memory(&self, env: &ort::environment::Environment, bytes: &[u8]) -> Result<Session> {
-        self.builder(env)?
-            .commit_from_memory(bytes)
-            .map_err(|e| anyhow!("ONNX Runtime could not create a session on {}: {e}", self.provider))
+        self.session(env, &ModelSource::Memory { model: bytes, external: &[] }, &SessionExtras::default())
     }
+
+    /// Creates a session from a file or from bytes already in memory, with `extras`.
+    pub fn session(&self, env: &ort::environment::Environment, source: &ModelSource, extras: &SessionExtras) -> Result<Session> {
+        let mut builder = self.builder(env, extras)?;
+        match source {
+            ModelSource::File(path) => builder
+                .commit_from_file(path)
+                .map_err(|e| anyhow!("ONNX Runtime could not load {} on {}: {e}", path.display(), self.provider)),
+            ModelSource::Memory { model, external } => {
+                for (name, bytes) in external.iter() {
+                    builder = builder
+                        .with_external_initializer_file_in_memory(name, Arc::clone(bytes))
+                        .map_err(|e| anyhow!("external data {name} in memory: {e}"))?;
+                }
+                builder.commit_from_memory(model).map_err(|e| anyhow!("ONNX Runtime could not create a session on {}: {e}", self.provider))
+            }
+        }
+    }
+}
+
+/// Where a session's model comes from.
+pub enum ModelSource<'a> {
+    File(&'a Path),
+    /// The model's bytes, and its external data files by the names the model gives them.
+    Memory {
+        model: &'a [u8],
+        external: &'a [(String, Arc<[u8]>)],
+    },
+}
+
+/// ONNX Runtime's graph optimisation levels (its default is `all`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OptLevel {
+    Disabled,
+    Basic,
+    Extended,
+    All,
+}
+
+impl OptLevel {
+    fn ort(self) -> ort::session::builder::GraphOptimizationLevel {
+        use ort::session::builder::GraphOptimizationLevel as L;
+        match self {
+            OptLevel::Disabled => L::Disable,
+            OptLevel::Basic => L::Level1,
+            OptLevel::Extended => L::Level2,
+            OptLevel::All => L::All,
+        }
+    }
+}
+
+impl fmt::Display for OptLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OptLevel::Disabled => "disabled",
+            OptLevel::Basic => "basic",
+            OptLevel::Extended => "extended",
+            OptLevel::All => "all",
+        })
+    }
+}
+
+/// Session options beyond the provider's own, which the load-path levers vary. The default is what
+/// ONNX Runtime does unasked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionExtras {
+    /// Graph optimisation level (`None`: ONNX Runtime's default, all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimization: Option<OptLevel>,
+    /// Weight prepacking (`None`: ONNX Runtime's default, on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepacking: Option<bool>,
+    /// `session.use_device_allocator_for_initializers`: weights outside the arena.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub device_allocator_for_initializers: bool,
+    /// Save the graph as optimised for this provider here (ORT format where the name ends in `.ort`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_optimized: Option<PathBuf>,
+}
+
+/// Asks ONNX Runtime to write the optimised graph to `path` when the session is created: ORT format
+/// for `.ort`, else ONNX with the weights in `<name>.data` beside it (a protobuf cannot exceed 2 GB).
+fn save_optimized_to(builder: ort::session::builder::SessionBuilder, path: &Path) -> Result<ort::session::builder::SessionBuilder> {
+    let mut builder = builder.with_optimized_model_path(path).map_err(|e| anyhow!("optimised model path {}: {e}", path.display()))?;
+    let entry = |b: ort::session::builder::SessionBuilder, k: &str, v: &str| {
+        b.with_config_entry(k, v).map_err(|e| anyhow!("session option {k}={v}: {e}"))
+    };
+    if path.extension().is_some_and(|e| e == "ort") {
+        builder = entry(builder, "session.save_model_format", "ORT")?;
+    } else {
+        let data = format!("{}.data", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        builder = entry(builder, "session.optimized_model_external_initializers_file_name", &data)?;
+        builder = entry(builder, "session.optimized_model_external_initializers_min_size_in_bytes", "1024")?;
+    }
+    Ok(builder)
+}
+
+/// Reads back a session option as ONNX Runtime holds it (`None` where it was never set): proof that
+/// an option mora set reached the runtime.
+pub fn read_config_entry(builder: &ort::session::builder::SessionBuilder, key: &str) -> Option<String> {
+    use ort::AsPointer;
+    let api = ort::api();
+    let key = std::ffi::CString::new(key).ok()?;
+    let mut has: std::ffi::c_int = 0;
+    // SAFETY: the options pointer is the live builder's; `key` is NUL-terminated and outlives the call.
+    let status = unsafe { (api.HasSessionConfigEntry)(builder.ptr(), key.as_ptr(), &mut has) };
+    if !status.0.is_null() {
+        // SAFETY: a non-null status is ours to release.
+        unsafe { (api.ReleaseStatus)(status.0) };
+        return None;
+    }
+    if has == 0 {
+        return None;
+    }
+    let mut value = vec![0u8; 256];
+    let mut len = value.len();
+    // SAFETY: `value` has `len` writable bytes; ONNX Runtime writes at most that many and sets `len`.
+    let status = unsafe { (api.GetSessionConfigEntry)(builder.ptr(), key.as_ptr(), value.as_mut_ptr().cast(), &mut len) };
+    if !status.0.is_null() {
+        // SAFETY: as above.
+        unsafe { (api.ReleaseStatus)(status.0) };
+        return None;
+    }
+    value.truncate(len.saturating_sub(1));
+    String::from_utf8(value).ok()
 }
 
 fn arena_name(s: ArenaStrategy) -> &'static str {

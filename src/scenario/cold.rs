@@ -31,7 +31,7 @@ pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let after_evict = page_cache::resident_fraction_of(&model.files).ok().flatten();
     let eviction_effective = after_evict.is_some_and(|r| r < EVICTED_FRACTION);
     if !eviction_effective {
-        w.warnings.push(Warning::EvictionIneffective { resident_fraction: after_evict.unwrap_or(1.0) }.to_string());
+        w.warnings.push(Warning::EvictionIneffective { resident_fraction: after_evict.unwrap_or(1.0) });
     }
 
     w.phase("cold_load");

@@ -1,15 +1,21 @@
 //! The scenarios that run inside a worker, one file each. Isolation runs on the parent's side
-//! (`crate::isolation`); its worker half is `serve`. `replay` is `mora simulate --replay`'s worker half. Every scenario but isolation starts with the
-//! model's first load in the fresh worker ([`first_load`]), so that the worker's one-time warm-up is
-//! measured apart and kept out of the model's figures.
+//! (`crate::isolation`); its worker half is `serve`; `replay` is `mora simulate --replay`'s worker
+//! half. Every scenario but isolation starts with the model's first load in the fresh worker
+//! ([`first_load`]), so that the worker's one-time warm-up is measured apart and kept out of the
+//! model's figures.
 
 pub mod cold;
 pub mod concurrent;
+pub mod idle;
 pub mod leak;
+pub mod levers;
+pub mod memory_levers;
 pub mod replay;
 pub mod rotation;
 pub mod serve;
+pub mod shapes;
 pub mod single;
+pub mod soak;
 
 use anyhow::{Context, Result, bail};
 
@@ -28,7 +34,7 @@ pub struct TrialContext<'a> {
     pub runtime: Runtime,
     pub probe: Probe,
     pub channel: &'a mut Channel,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::warnings::Warning>,
     pub provider_baseline: ProviderBaseline,
 }
 
@@ -84,4 +90,20 @@ pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<M
     malloc_trim();
     let after_trim = w.snapshot();
     Ok(FirstLoad { load_time_ms, first_inference_ms, before_load, after_first_inference, after_unload, after_trim })
+}
+
+/// The model's external data files in memory, by the names the model gives them: what a load from
+/// memory needs besides the model's own bytes.
+pub fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u8]>)>> {
+    let dir = model.path.parent().unwrap_or(std::path::Path::new("."));
+    let summary = crate::onnx_graph::GraphSummary::read(&model.path).with_context(|| format!("cannot read {}", model.path.display()))?;
+    summary
+        .external_data
+        .iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            Ok((name.clone(), std::sync::Arc::from(bytes.into_boxed_slice())))
+        })
+        .collect()
 }

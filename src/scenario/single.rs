@@ -54,7 +54,7 @@ pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let after_unload = w.snapshot();
     let start = Instant::now();
     if !malloc_trim() {
-        w.warnings.push(Warning::NoMallocTrim.to_string());
+        w.warnings.push(Warning::NoMallocTrim);
     }
     let trim_time_ms = ms_since(start);
     let after_trim = w.snapshot();

@@ -11,6 +11,7 @@ use super::{PolicyRun, Setup};
 use crate::report::chart::{self, Group, Line};
 use crate::report::sections::Section;
 use crate::report::{markdown, num, table};
+use std::fmt::Write as _;
 
 /// ModelMesh's default guess of a model's memory from its file size.
 pub const MODELMESH_MULTIPLIER: f64 = 1.25;
@@ -269,13 +270,13 @@ pub fn to_table(r: &SimReport) -> String {
     let rule = "=".repeat(70);
     let mut out = format!("{rule}\n{}\n{rule}\n", r.title);
     for (label, value) in &r.facts {
-        out.push_str(&format!("  {label}: {value}\n"));
+        let _ = writeln!(out, "  {label}: {value}");
     }
     for s in &r.sections {
         out.push_str(&table::section(s));
     }
     if let Some(a) = &r.advice {
-        out.push_str(&format!("\nRecommendation: {a}\n"));
+        let _ = writeln!(out, "\nRecommendation: {a}");
     }
     out
 }
@@ -283,13 +284,13 @@ pub fn to_table(r: &SimReport) -> String {
 pub fn to_markdown(r: &SimReport) -> String {
     let mut out = format!("# {}\n\n", r.title);
     for (label, value) in &r.facts {
-        out.push_str(&format!("- **{label}**: {value}\n"));
+        let _ = writeln!(out, "- **{label}**: {value}");
     }
     for s in &r.sections {
         out.push_str(&markdown::section(s));
     }
     if let Some(a) = &r.advice {
-        out.push_str(&format!("\n## Recommendation\n\n{a}\n"));
+        let _ = writeln!(out, "\n## Recommendation\n\n{a}");
     }
     out
 }

@@ -200,3 +200,46 @@ pub fn mora() -> Command {
 pub fn trial<'a>(results: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     results["trials"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap_or_else(|| panic!("no trial {id} in {results:#}"))
 }
+
+/// SplitMix64: a seeded generator, so every run of the test sees the same cases.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n.max(1) as u64) as usize
+    }
+}
+
+/// A few byte-level edits of `seed`: splice in one of `tokens` (sometimes many times over), cut a
+/// span, repeat a span, truncate, or change one byte. What the seeded fuzz tests feed the readers.
+pub fn mutate_bytes(seed: &[u8], tokens: &[&str], rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = seed.to_vec();
+    for _ in 0..1 + rng.below(3) {
+        let at = rng.below(bytes.len() + 1);
+        let len = 1 + rng.below(24);
+        let end = (at + len).min(bytes.len());
+        match rng.below(6) {
+            0 | 1 => {
+                let token = tokens[rng.below(tokens.len())].as_bytes();
+                let times = if rng.below(8) == 0 { 1 + rng.below(200) } else { 1 };
+                bytes.splice(at..at, token.repeat(times));
+            }
+            2 => drop(bytes.drain(at..end)),
+            3 => {
+                let copy = bytes[at..end].to_vec();
+                bytes.splice(at..at, copy);
+            }
+            4 => bytes.truncate(at),
+            _ => {
+                if let Some(b) = bytes.get_mut(at) {
+                    *b = b' ' + rng.below(95) as u8;
+                }
+            }
+        }
+    }
+    bytes
+}

@@ -1,0 +1,397 @@
+//! The lifecycle rules a model server's manager applies, as pure functions of measured figures: from
+//! which idle gap a keep-alive pays, whether a soak's growth rate crosses the seed's alert, which
+//! memory limit held, which input shapes are worth running once at warm-up. The report, the advice
+//! and the profile all judge with these.
+
+use std::collections::BTreeMap;
+
+use crate::recommendation::{Level, Recommendation, Topic};
+use crate::results::{IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measurements, ShapeRun, TrialRecord};
+use crate::runtime::Provider;
+use crate::stats::Summary;
+
+/// A first request this much slower than the busy median counts as a penalty...
+pub const SLOW_FACTOR: f64 = 1.5;
+
+/// ...and only when every sample of it is slower than the slowest busy request: noise is not a penalty.
+fn clearly_slower(after: &Summary, busy: &Summary) -> bool {
+    after.median > SLOW_FACTOR * busy.median && after.min > busy.max
+}
+
+/// The shortest idle gap after which the next request is clearly slower than a busy one; a
+/// keep-alive at a shorter interval would avoid it. `None`: no penalty up to the longest gap tried.
+pub fn keep_alive_from(idle: &IdleResult) -> Option<(f64, f64)> {
+    let busy = idle.steady.as_ref()?;
+    idle.gaps
+        .iter()
+        .filter(|g| g.gap_s > 0.0)
+        .find(|g| g.latency.as_ref().is_some_and(|l| clearly_slower(l, busy)))
+        .and_then(|g| g.latency.as_ref().map(|l| (g.gap_s, l.median - busy.median)))
+}
+
+/// The seed's alert on memory growth.
+pub const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
+
+/// A growth rate against the alert, with its uncertainty (two standard errors): clearly below is a
+/// pass, clearly above a fail, and a rate whose interval straddles the alert needs a longer soak.
+pub fn soak_verdict(mb_per_hour: f64, stderr_mb_per_hour: f64) -> LeakVerdict {
+    let (low, high) = (mb_per_hour - 2.0 * stderr_mb_per_hour, mb_per_hour + 2.0 * stderr_mb_per_hour);
+    if high < LEAK_ALERT_MB_PER_HOUR {
+        LeakVerdict::Pass
+    } else if low > LEAK_ALERT_MB_PER_HOUR {
+        LeakVerdict::Fail
+    } else {
+        LeakVerdict::Caution
+    }
+}
+
+/// The seed's per-worker limit: 1.5 x the footprint.
+pub const SEED_LIMIT_MULTIPLIER: f64 = 1.5;
+
+/// The smallest multiplier tried under which the worker loaded and answered, and whether it and
+/// every larger one held (a limit that held at 1.25 but not at 1.5 would be noise, not a threshold).
+pub fn smallest_limit_that_held(attempts: &[LimitAttempt]) -> Option<f64> {
+    let mut sorted: Vec<&LimitAttempt> = attempts.iter().collect();
+    sorted.sort_by(|a, b| a.multiplier.total_cmp(&b.multiplier));
+    let first_failure_above = |m: f64| sorted.iter().any(|a| a.multiplier > m && a.outcome != LimitOutcome::Survived);
+    sorted.iter().find(|a| a.outcome == LimitOutcome::Survived && !first_failure_above(a.multiplier)).map(|a| a.multiplier)
+}
+
+/// Whether the seed's 1.5x held; `None` where 1.5 was not tried.
+pub fn seed_limit_holds(attempts: &[LimitAttempt]) -> Option<bool> {
+    attempts.iter().find(|a| (a.multiplier - SEED_LIMIT_MULTIPLIER).abs() < 1e-9).map(|a| a.outcome == LimitOutcome::Survived)
+}
+
+/// Shapes whose first run is clearly slower than their steady state: worth running once at warm-up.
+pub fn shapes_worth_warming(shapes: &[ShapeRun]) -> Vec<&ShapeRun> {
+    shapes.iter().filter(|s| s.steady.as_ref().is_some_and(|st| s.first_ms > SLOW_FACTOR * st.median && s.first_ms > st.max)).collect()
+}
+
+/// The lifecycle recommendations of one provider: keep-alive, soak, memory limit, shapes, startup
+/// probe; each only where its scenario ran.
+pub fn recommend(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Vec<Recommendation> {
+    [
+        keep_alive(provider, trials, label),
+        soak(provider, trials, label),
+        memory_limit(provider, trials, label),
+        shapes(provider, trials, label),
+        startup_probe(provider, trials, label),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn measured<'a, T>(trials: &[&'a TrialRecord], pick: impl Fn(&'a Measurements) -> Option<&'a T>) -> Vec<(&'a TrialRecord, &'a T)> {
+    trials.iter().filter_map(|t| t.measurements.as_ref().and_then(&pick).map(|m| (*t, m))).collect()
+}
+
+fn keep_alive(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
+    let rows = measured(trials, |m| if let Measurements::Idle(x) = m { Some(x.as_ref()) } else { None });
+    if rows.is_empty() {
+        return None;
+    }
+    let mut evidence = Vec::new();
+    let mut figures = BTreeMap::new();
+    let mut shortest: Option<f64> = None;
+    for (t, m) in &rows {
+        let busy = m.steady.as_ref().map_or(0.0, |s| s.median);
+        let longest = m.gaps.iter().map(|g| g.gap_s).fold(0.0, f64::max);
+        figures.insert(format!("{}.busy_p50_ms", t.model()), busy);
+        figures.insert(format!("{}.longest_gap_s", t.model()), longest);
+        match keep_alive_from(m) {
+            Some((gap, extra)) => {
+                shortest = Some(shortest.map_or(gap, |s: f64| s.min(gap)));
+                figures.insert(format!("{}.keep_alive_from_s", t.model()), gap);
+                evidence.push(format!(
+                    "{}: after {gap} s idle the next request takes +{extra:.1} ms over a busy {busy:.1} ms",
+                    label(t.model())
+                ));
+            }
+            None => evidence.push(format!("{}: no penalty after idle gaps up to {longest} s (busy {busy:.1} ms)", label(t.model()))),
+        }
+    }
+    let (level, action) = match shortest {
+        Some(gap) => (
+            Level::Moderate,
+            format!(
+                "ping idle models more often than every {gap} s where first-request latency matters (or unload them after the gap: they pay the penalty anyway); the penalty is per request, not a reload"
+            ),
+        ),
+        None => (Level::Excellent, "no keep-alive needed for latency: an idle model answers as fast as a busy one".into()),
+    };
+    Some(Recommendation {
+        topic: Topic::KeepAlive,
+        provider,
+        level,
+        verdict: match shortest {
+            Some(gap) => format!("Idle models answer slower from {gap} s of idleness"),
+            None => "Idle models answer as fast as busy ones".into(),
+        },
+        action,
+        evidence,
+        figures,
+    })
+}
+
+fn soak(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
+    let rows = measured(trials, |m| if let Measurements::Soak(x) = m { Some(x.as_ref()) } else { None });
+    let mut evidence = Vec::new();
+    let mut figures = BTreeMap::new();
+    let mut worst = None;
+    for (t, m) in &rows {
+        for (phase, p) in [("cycling", &m.cycling), ("resident", &m.resident)] {
+            for (what, rate) in [("RAM", &p.rss), ("VRAM", &p.vram)] {
+                let Some(g) = rate else { continue };
+                let v = soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour);
+                worst = Some(worst.map_or(v, |w: LeakVerdict| w.max(v)));
+                figures.insert(format!("{}.{phase}.{what}.mb_per_hour", t.model()), g.mb_per_hour);
+                evidence.push(format!(
+                    "{} {phase} {what}: {v} {:+.1} ± {:.1} MB/hour over {:.0} s ({} samples)",
+                    label(t.model()),
+                    g.mb_per_hour,
+                    2.0 * g.stderr_mb_per_hour,
+                    p.duration_s,
+                    g.samples
+                ));
+            }
+        }
+    }
+    let worst = worst?;
+    let (level, action) = match worst {
+        LeakVerdict::Pass => {
+            (Level::Excellent, format!("no growth near the {LEAK_ALERT_MB_PER_HOUR:.0} MB/hour alert; keep the alert in production"))
+        }
+        LeakVerdict::Caution => {
+            (Level::Moderate, "the rate's uncertainty straddles the alert: soak longer (--soak-duration 10m) before trusting it".into())
+        }
+        LeakVerdict::Fail => (
+            Level::Poor,
+            format!(
+                "memory grows faster than {LEAK_ALERT_MB_PER_HOUR:.0} MB/hour: recycle workers on a schedule or isolate the model, and alert on it"
+            ),
+        ),
+    };
+    Some(Recommendation {
+        topic: Topic::SoakRate,
+        provider,
+        level,
+        verdict: format!("{worst}: memory growth over time against the {LEAK_ALERT_MB_PER_HOUR:.0} MB/hour alert"),
+        action,
+        evidence,
+        figures,
+    })
+}
+
+fn memory_limit(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
+    let rows = measured(trials, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None });
+    let mut evidence = Vec::new();
+    let mut figures = BTreeMap::new();
+    let mut needs_more = Vec::new();
+    let mut any = false;
+    for (t, m) in &rows {
+        for (what, attempts) in [("RAM", &m.ram), ("VRAM", &m.vram)] {
+            if attempts.is_empty() {
+                continue;
+            }
+            any = true;
+            let held = smallest_limit_that_held(attempts);
+            let seed = seed_limit_holds(attempts);
+            if let Some(h) = held {
+                figures.insert(format!("{}.{what}.smallest_limit_multiplier", t.model()), h);
+            }
+            if seed == Some(false) {
+                needs_more.push(format!("{} ({what})", label(t.model())));
+            }
+            evidence.push(format!(
+                "{} {what}: smallest multiplier that held {}; the seed's 1.5x {}",
+                label(t.model()),
+                held.map_or("none of those tried".into(), |h| format!("{h}x")),
+                match seed {
+                    Some(true) => "holds",
+                    Some(false) => "FAILS",
+                    None => "was not tried",
+                }
+            ));
+        }
+        if m.ram.is_empty() {
+            if let Err(why) = &m.mechanism {
+                evidence.push(format!("{}: no RAM limit could be set here: {why}", label(t.model())));
+            }
+        }
+    }
+    if !any && evidence.is_empty() {
+        return None;
+    }
+    let (level, action) = if needs_more.is_empty() && any {
+        (
+            Level::Good,
+            "set per-worker limits at 1.5 x the footprint plus the baseline, as the seed says: it held for every model here".to_string(),
+        )
+    } else if any {
+        (
+            Level::Poor,
+            format!(
+                "1.5 x is too tight for {}: set those limits at the smallest multiplier that held plus a margin",
+                needs_more.join(", ")
+            ),
+        )
+    } else {
+        (Level::Moderate, "the rule could not be checked here".to_string())
+    };
+    Some(Recommendation {
+        topic: Topic::MemoryLimit,
+        provider,
+        level,
+        verdict: "Per-worker memory limits, checked".into(),
+        action,
+        evidence,
+        figures,
+    })
+}
+
+fn shapes(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
+    let rows = measured(trials, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None });
+    if rows.is_empty() {
+        return None;
+    }
+    let mut evidence = Vec::new();
+    let mut total = 0;
+    for (t, m) in &rows {
+        let warm = shapes_worth_warming(&m.shapes);
+        total += warm.len();
+        let list: Vec<String> = warm
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}x{} ({:.0} ms first, {:.0} ms steady)",
+                    s.batch_size,
+                    s.sequence_length.map_or("-".into(), |q| q.to_string()),
+                    s.first_ms,
+                    s.steady.as_ref().map_or(0.0, |x| x.median)
+                )
+            })
+            .collect();
+        evidence.push(match (&m.not_applicable, list.is_empty()) {
+            (Some(why), _) => format!("{}: {why}", label(t.model())),
+            (None, true) => format!("{}: no shape's first run stood out", label(t.model())),
+            (None, false) => format!("{}: warm {}", label(t.model()), list.join(", ")),
+        });
+    }
+    Some(Recommendation {
+        topic: Topic::ShapeWarmup,
+        provider,
+        level: if total == 0 { Level::Excellent } else { Level::Good },
+        verdict: format!("{total} input shape(s) pay a first-run cost"),
+        action: if total == 0 { "no shape needs warming".into() } else { "run those shapes once at warm-up, before taking traffic".into() },
+        evidence,
+        figures: BTreeMap::from([("shapes_worth_warming".to_string(), total as f64)]),
+    })
+}
+
+/// A startup probe must give a new worker its p95 spawn-to-ready plus a margin.
+fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
+    let rows = measured(trials, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
+    let mut evidence = Vec::new();
+    let mut longest: Option<(String, f64)> = None;
+    for (t, m) in &rows {
+        let Some(ready) = &m.summary.spawn_to_ready_ms else { continue };
+        let budget = ready.p95 * (1.0 + crate::profile::STARTUP_PROBE_MARGIN);
+        if longest.as_ref().is_none_or(|(_, b)| budget > *b) {
+            longest = Some((t.model().to_string(), budget));
+        }
+        evidence.push(format!(
+            "{}: spawn-to-ready p95 {:.0} ms over {} workers -> budget {budget:.0} ms",
+            label(t.model()),
+            ready.p95,
+            ready.n
+        ));
+    }
+    let (model, budget) = longest?;
+    let seconds = (budget / 1000.0).ceil();
+    Some(Recommendation {
+        topic: Topic::StartupProbe,
+        provider,
+        level: Level::Good,
+        verdict: format!("A new worker is ready within {budget:.0} ms ({}, p95 + 50 %)", label(&model)),
+        action: format!(
+            "give a Kubernetes startup probe at least {seconds:.0} s (failureThreshold x periodSeconds) before the first readiness check, per model as below, instead of a guessed delay"
+        ),
+        evidence,
+        figures: BTreeMap::from([("startup_probe_budget_ms".to_string(), budget)]),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::MemorySnapshot;
+    use crate::results::{IdleGap, ProviderBaseline};
+
+    fn idle(steady: &[f64], gaps: &[(f64, &[f64])]) -> IdleResult {
+        IdleResult {
+            provider_baseline: ProviderBaseline {
+                init_ms: 1.0,
+                first_run_ms: 1.0,
+                before: MemorySnapshot::default(),
+                after: MemorySnapshot::default(),
+                rss_mb: None,
+                gpu_mb: None,
+            },
+            steady: Summary::of(steady),
+            gaps: gaps.iter().map(|(g, s)| IdleGap { gap_s: *g, samples_ms: s.to_vec(), latency: Summary::of(s) }).collect(),
+        }
+    }
+
+    #[test]
+    fn keep_alive_pays_from_the_first_gap_that_is_clearly_slower() {
+        let r = idle(&[19.0, 20.0, 21.0], &[(0.0, &[19.0, 20.0, 19.5]), (1.0, &[20.0, 45.0, 19.7]), (3.0, &[43.0, 83.0, 46.0])]);
+        let (gap, extra) = keep_alive_from(&r).unwrap();
+        assert_eq!(gap, 3.0, "1 s: one slow sample of three is noise");
+        assert_eq!(extra, 26.0);
+        assert_eq!(keep_alive_from(&idle(&[19.0, 20.0], &[(5.0, &[20.0, 21.0])])), None);
+    }
+
+    #[test]
+    fn a_soak_rate_is_judged_with_its_uncertainty() {
+        assert_eq!(soak_verdict(10.0, 5.0), LeakVerdict::Pass);
+        assert_eq!(soak_verdict(100.0, 10.0), LeakVerdict::Fail);
+        assert_eq!(soak_verdict(40.0, 10.0), LeakVerdict::Caution, "40 +- 20 straddles 50: soak longer");
+        assert_eq!(soak_verdict(3518.0, 2394.0), LeakVerdict::Caution, "a 5 s soak says little");
+    }
+
+    fn attempt(multiplier: f64, outcome: LimitOutcome) -> LimitAttempt {
+        LimitAttempt { multiplier, limit_mb: 100.0 * multiplier, outcome, peak_mb: None, detail: None }
+    }
+
+    #[test]
+    fn the_smallest_limit_that_held_with_every_larger_one() {
+        let a = [
+            attempt(1.1, LimitOutcome::KilledByLimit),
+            attempt(1.25, LimitOutcome::Survived),
+            attempt(1.5, LimitOutcome::Survived),
+            attempt(2.0, LimitOutcome::Survived),
+        ];
+        assert_eq!(smallest_limit_that_held(&a), Some(1.25));
+        assert_eq!(seed_limit_holds(&a), Some(true));
+        let b = [attempt(1.1, LimitOutcome::Survived), attempt(1.5, LimitOutcome::KilledByLimit), attempt(2.0, LimitOutcome::Survived)];
+        assert_eq!(smallest_limit_that_held(&b), Some(2.0));
+        assert_eq!(seed_limit_holds(&b), Some(false));
+        assert_eq!(smallest_limit_that_held(&[]), None);
+    }
+
+    #[test]
+    fn only_shapes_whose_first_run_is_clearly_slow_are_worth_warming() {
+        let run = |first: f64, steady: &[f64]| ShapeRun {
+            batch_size: 1,
+            sequence_length: Some(128),
+            first_ms: first,
+            steady: Summary::of(steady),
+            first_over_p50: None,
+        };
+        let shapes = [run(200.0, &[110.0, 114.0, 120.0]), run(46.0, &[23.0, 24.0, 50.0]), run(72.0, &[71.0, 72.0])];
+        let warm = shapes_worth_warming(&shapes);
+        assert_eq!(warm.len(), 1);
+        assert_eq!(warm[0].first_ms, 200.0);
+    }
+}

@@ -1,0 +1,125 @@
+//! Scenario `memory-limit`, on the parent's side: a `serve` worker (load, answer once) run first in a
+//! child memory cgroup without a limit, to measure what the cgroup is charged after the provider
+//! baseline and once the model answered (the currency a container's limit is in: anonymous memory,
+//! page cache the worker first touched, kernel memory), then in cgroups limited to that baseline plus
+//! `--limit-multipliers` times the model's charge (1.1, 1.25, 1.5, 2): do the load and the first
+//! answer fit? On CUDA the
+//! same for VRAM through ONNX Runtime's arena limit (gpu_mem_limit). A worker the limit kills is
+//! recorded as such, never as a crash of mora.
+
+use std::time::Duration;
+
+use crate::cgroup::LimitedCgroup;
+use crate::isolation::{Serving, serve};
+use crate::probe::process::delta;
+use crate::probe::{ProcessMemory, gpu};
+use crate::protocol::{TrialSpec, WorkerMessage};
+use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome};
+use crate::supervise::KillIntent;
+use crate::trial::{self, WorkerRun};
+
+pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+    let name = |what: &str| format!("mora-limit-{}-{what}", std::process::id());
+    // Without a limit: what the worker is charged. Where no cgroup can be made, still measured by RSS.
+    let accounting = LimitedCgroup::create(&name("measure"), None);
+    let mut baseline_charge = None;
+    let serving = {
+        let procs = accounting.as_ref().ok().map(|c| c.procs());
+        let watch = &mut |m: &WorkerMessage| {
+            // The serve worker enters "load" right after the provider baseline.
+            if matches!(m, WorkerMessage::Phase { phase } if phase == "load") {
+                baseline_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_mb);
+            }
+        };
+        match serve(spec, timeout, procs.as_deref(), watch) {
+            Ok(s) => s,
+            Err(run) => return *run,
+        }
+    };
+    let Serving { mut worker, report, ready: Some((ready, _)) } = serving else {
+        return trial::finish(serving.worker, serving.report, timeout);
+    };
+    let memory = ProcessMemory::of_pid(worker.pid).unwrap_or_default();
+    let ready_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_mb);
+    let gpu_index = spec.provider.gpu_index();
+    let vram_ready = gpu_index.and_then(|i| gpu::memory(i, worker.pid)).and_then(|g| g.process_mb);
+    worker.kill(KillIntent::Deliberate);
+    let mut run = trial::finish(worker, report, timeout);
+    let peak_charge = accounting.as_ref().ok().and_then(LimitedCgroup::peak_mb);
+
+    let mut result = MemoryLimitResult {
+        mechanism: accounting.as_ref().map(|c| c.mechanism().replace(&name("measure"), "<trial>")).map_err(Clone::clone),
+        baseline_rss_mb: ready.provider_baseline.after.process.rss_mb,
+        ready_rss_mb: memory.rss_mb,
+        footprint_mb: delta(memory.rss_mb, ready.provider_baseline.after.process.rss_mb),
+        peak_rss_mb: run.worker.peak_rss_mb,
+        baseline_charge_mb: baseline_charge,
+        ready_charge_mb: ready_charge,
+        peak_charge_mb: peak_charge,
+        ram: vec![],
+        vram_footprint_mb: None,
+        vram: vec![],
+        provider_baseline: ready.provider_baseline.clone(),
+    };
+    drop(accounting);
+    if let (Some(base), Some(charge)) = (baseline_charge, delta(ready_charge, baseline_charge)) {
+        for (i, multiplier) in spec.settings.limit_multipliers.iter().enumerate() {
+            let limit_mb = base + multiplier * charge.max(1.0);
+            match LimitedCgroup::create(&name(&i.to_string()), Some((limit_mb * 1048576.0) as u64)) {
+                Ok(cgroup) => result.ram.push(under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb)),
+                Err(why) => {
+                    result.mechanism = Err(why);
+                    break;
+                }
+            }
+        }
+    }
+    if let (Some(ready_vram), Some(base_vram)) = (vram_ready, ready.provider_baseline.gpu_mb) {
+        let vram = ready_vram - base_vram;
+        result.vram_footprint_mb = Some(vram);
+        for &multiplier in &spec.settings.limit_multipliers {
+            result.vram.push(under_vram_limit(spec, timeout, multiplier, vram));
+        }
+    }
+    run.outcome = Outcome::Ok;
+    run.measurements = Some(Measurements::MemoryLimit(Box::new(result)));
+    run
+}
+
+/// How a limited `serve` worker ended: answered, or why not.
+fn outcome_of(serving: Result<Serving, Box<WorkerRun>>, timeout: Duration) -> (bool, String) {
+    let serving = match serving {
+        Ok(s) => s,
+        Err(run) => return (false, run.outcome.summary()),
+    };
+    let survived = serving.ready.is_some();
+    let mut worker = serving.worker;
+    if survived {
+        worker.kill(KillIntent::Deliberate);
+    }
+    (survived, trial::finish(worker, serving.report, timeout).outcome.summary())
+}
+
+fn under_ram_limit(spec: &TrialSpec, timeout: Duration, cgroup: &LimitedCgroup, multiplier: f64, limit_mb: f64) -> LimitAttempt {
+    let (survived, summary) = outcome_of(serve(spec, timeout, Some(&cgroup.procs()), &mut |_| {}), timeout);
+    let (outcome, detail) = match (survived, cgroup.oom_kills().is_some_and(|n| n > 0)) {
+        (true, _) => (LimitOutcome::Survived, None),
+        (false, true) => (LimitOutcome::KilledByLimit, Some(format!("killed by the memory limit: {summary}"))),
+        (false, false) => (LimitOutcome::Failed, Some(summary)),
+    };
+    LimitAttempt { multiplier, limit_mb, outcome, peak_mb: cgroup.peak_mb(), detail }
+}
+
+fn under_vram_limit(spec: &TrialSpec, timeout: Duration, multiplier: f64, footprint_mb: f64) -> LimitAttempt {
+    let limit_mb = (multiplier * footprint_mb).ceil().max(1.0);
+    let mut limited = spec.clone();
+    limited.provider.cuda.gpu_mem_limit_mb = Some(limit_mb as u64);
+    let (survived, summary) = outcome_of(serve(&limited, timeout, None, &mut |_| {}), timeout);
+    let arena = ["BFCArena", "Failed to allocate", "gpu_mem_limit"].iter().any(|s| summary.contains(s));
+    let (outcome, detail) = match (survived, arena) {
+        (true, _) => (LimitOutcome::Survived, None),
+        (false, true) => (LimitOutcome::RefusedByArena, Some(summary)),
+        (false, false) => (LimitOutcome::Failed, Some(summary)),
+    };
+    LimitAttempt { multiplier, limit_mb, outcome, peak_mb: None, detail }
+}

@@ -1,0 +1,165 @@
+//! The load-path and memory levers, and `mora optimize`, on fixture models: each configuration
+//! reaches ONNX Runtime (it reports back what was set), outputs are checked, a differing
+//! configuration is never recommended, and a pre-optimised model is only loaded by the runtime and
+//! provider that made it.
+
+mod common;
+
+use common::{Fixture, mora, trial};
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn f(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn lever<'a>(m: &'a Value, label: &str) -> &'a Value {
+    m["levers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["label"].as_str().unwrap().starts_with(label))
+        .unwrap_or_else(|| panic!("no lever {label} in {m:#}"))
+}
+
+#[test]
+fn every_lever_is_measured_checked_and_reported_back() {
+    let fx = Fixture::new().text("text-a", 20_000, 64, "real").write();
+    fx.bench(&["--scenario", "levers", "--repeats", "2", "--runs", "3"]).assert().success();
+    let r = fx.results();
+    let m = &trial(&r, "cpu/text-a/levers")["measurements"];
+    let floor = &m["floor"];
+    assert!(f(&floor["page_cache_read_ms"]) > 0.0 && f(&floor["page_cache_mb_per_s"]) > 10.0, "{floor:#}");
+    assert_eq!(floor["floor_ms"], floor["page_cache_read_ms"], "on CPU the floor is the read");
+    for l in m["levers"].as_array().unwrap() {
+        assert!(l["error"].is_null(), "{l:#}");
+        assert_eq!(l["load_ms"]["n"], 2, "{l:#}");
+        if l["lever"]["lever"] != "default" {
+            assert_eq!(l["agreement"]["same"], true, "{l:#}");
+        }
+    }
+    // What ONNX Runtime reports back for each option.
+    let disabled = lever(m, "graph optimisation disabled")["evidence"][0].as_str().unwrap().to_string();
+    let nodes: Vec<u64> = disabled.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    assert_eq!(nodes[0], nodes[1], "optimisation disabled leaves the graph as it is: {disabled}");
+    assert_eq!(lever(m, "weight prepacking off")["evidence"][0], "session.disable_prepacking=1");
+    let threads = |label: &str| -> u64 {
+        let e = lever(m, label)["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|e| e.as_str()?.strip_prefix("threads while loaded: ")?.parse().ok());
+        e.unwrap_or_else(|| panic!("no thread count for {label}"))
+    };
+    assert!(threads("1 intra-op thread") <= threads("default"), "one intra-op thread starts no more threads than the default");
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.contains("## Load-path levers (scenario levers)") && md.contains("text-a on cpu: floor "), "{md}");
+    let advice = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "load_path").expect("a load-path recommendation");
+    assert!(advice["evidence"][0].as_str().unwrap().contains("the floor"), "{advice:#}");
+}
+
+#[test]
+fn a_configuration_whose_outputs_differ_is_reported_and_never_recommended() {
+    let fx = Fixture::new().text("text-a", 20_000, 64, "real").write();
+    fx.bench(&["--scenario", "levers", "--repeats", "2", "--runs", "3"])
+        .env("MORA_FAULT", "perturb-outputs:weight prepacking off")
+        .assert()
+        .success();
+    let r = fx.results();
+    let m = &trial(&r, "cpu/text-a/levers")["measurements"];
+    let off = lever(m, "weight prepacking off");
+    assert_eq!(off["agreement"]["same"], false, "{off:#}");
+    assert!(off["agreement"]["note"].as_str().unwrap().contains("differs by up to"));
+    let advice = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "load_path").unwrap();
+    assert!(!advice["action"].as_str().unwrap().contains("prepacking off"), "{advice:#}");
+    assert!(!advice["evidence"][0].as_str().unwrap().contains("best weight prepacking off"), "{advice:#}");
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.lines().any(|l| l.contains("weight prepacking off") && l.contains("DIFFER")), "{md}");
+}
+
+#[test]
+fn optimize_writes_a_model_that_loads_with_the_same_outputs_and_only_where_it_was_made() {
+    let fx = Fixture::new().text("text-a", 20_000, 64, "real").write();
+    let model = fx.path().join("models/text-a/model.onnx");
+    let out = fx.path().join("models/text-a/model.optimized-cpu.onnx");
+    mora()
+        .arg("optimize")
+        .arg(&model)
+        .args(["--repeats", "2"])
+        .arg("--tokenizer")
+        .arg(fx.path().join("models/text-a/tokenizer.json"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("outputs agree with the original's").and(predicate::str::contains("load on cpu:")));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(fx.path().join("models/text-a/model.optimized-cpu.onnx.mora.json")).unwrap()).unwrap();
+    assert_eq!(manifest["provider"], "cpu");
+    assert!(manifest["onnxruntime_version"].as_str().unwrap().starts_with("1."));
+    assert_eq!(manifest["source_sha256"].as_array().unwrap().len(), 1);
+
+    // models.yaml can point at the optimised form beside the original: a bench loads both.
+    let text = std::fs::read_to_string(fx.config()).unwrap()
+        + "  - id: text-a-optimized\n    type: embedding\n    weights: real\n    sequence_length: 32\n    path: models/text-a/model.optimized-cpu.onnx\n    source: {kind: local}\n    tokenizer: {kind: file, path: models/text-a/tokenizer.json}\n";
+    std::fs::write(fx.config(), text).unwrap();
+    fx.bench(&["--scenario", "single", "--workers", "1"]).assert().success();
+    let r = fx.results();
+    assert_eq!(trial(&r, "cpu/text-a-optimized/single")["outcome"]["status"], "ok");
+
+    // Made by another runtime version: refused with the reason and the fix.
+    let mut old = manifest.clone();
+    old["onnxruntime_version"] = "1.20.0".into();
+    std::fs::write(fx.path().join("models/text-a/model.optimized-cpu.onnx.mora.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+    std::fs::remove_dir_all(fx.path().join("results")).unwrap();
+    fx.bench(&["--scenario", "single", "--workers", "1", "--models", "text-a-optimized"]).assert().code(3);
+    let message = trial(&fx.results(), "cpu/text-a-optimized/single")["outcome"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("was optimised by ONNX Runtime 1.20.0 for cpu") && message.contains("mora optimize"), "{message}");
+    assert!(out.exists());
+}
+
+#[test]
+fn optimize_names_a_missing_or_broken_model() {
+    let dir = tempfile::tempdir().unwrap();
+    mora()
+        .arg("optimize")
+        .arg(dir.path().join("nope.onnx"))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("nope.onnx is not a model file"));
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a protobuf at all").unwrap();
+    mora().arg("optimize").arg(&junk).assert().code(1).stderr(predicate::str::contains("junk.onnx is not an ONNX model"));
+}
+
+#[test]
+fn memory_levers_run_each_configuration_in_its_own_worker() {
+    let fx = Fixture::new().text("text-a", 20_000, 64, "real").write();
+    fx.bench(&["--scenario", "memory-levers"]).assert().success();
+    let r = fx.results();
+    let configs = trial(&r, "cpu/text-a/memory-levers")["measurements"]["configs"].as_array().unwrap().clone();
+    assert_eq!(configs.len(), 7, "four ONNX Runtime settings, three allocators");
+    for c in &configs {
+        match c["error"].as_str() {
+            Some(why) => assert!(why.contains("apt-get install"), "only a missing allocator is skipped: {c:#}"),
+            None => {
+                assert_eq!(c["memory_increase_mb"]["n"], 3, "{c:#}");
+                assert!(c["load_without_trim_ms"]["n"] == 3 && c["load_after_trim_ms"]["n"] == 3 && c["reload_from_memory_ms"]["n"] == 3);
+                assert_eq!(c["replica_extra_mb"]["n"], 2, "the second and the third session: {c:#}");
+                if c["config"]["config"] == "default" {
+                    // glibc: the 5 MB of weights show, and malloc_trim gives them back.
+                    assert!(f(&c["memory_increase_mb"]["median"]) > 4.0, "{c:#}");
+                    assert!(f(&c["reclaimed_after_trim_pct"]["median"]) > 50.0, "{c:#}");
+                    assert!(f(&c["replica_extra_mb"]["median"]) > 4.0, "{c:#}");
+                }
+                // The worker's own symbols say which allocator ran: the preload took.
+                let expected = match c["config"]["config"].as_str().unwrap() {
+                    "allocator" => c["config"]["allocator"].as_str().unwrap(),
+                    _ => "glibc",
+                };
+                assert_eq!(c["allocator"], expected, "{c:#}");
+            }
+        }
+    }
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.contains("## Memory levers (scenario memory-levers)"), "{md}");
+    assert!(r["recommendations"].as_array().unwrap().iter().any(|a| a["topic"] == "memory_levers"));
+}
