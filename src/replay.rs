@@ -14,6 +14,7 @@ use crate::protocol::{ModelSpec, WorkerMessage};
 use crate::results::{Outcome, ProviderBaseline, write_atomic};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
+use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::{Action, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
@@ -65,6 +66,8 @@ pub struct ReplayReport {
     pub run: Run,
     /// The worker's own RSS before the provider started (what the run's memory is counted from).
     pub process_start_mb: Option<f64>,
+    /// Each model's times measured again alone right after the trace, under the same conditions.
+    pub measured_times: Vec<MeasuredTimes>,
     pub runtime_log: Vec<RuntimeLogLine>,
 }
 

@@ -248,9 +248,13 @@ fn a_short_replay_on_fixtures_completes_and_reports_both_sides() {
     let record: Value = serde_json::from_slice(&std::fs::read(fx.path().join("out/simulate.json")).unwrap()).unwrap();
     let r = &record["replay"];
     assert_eq!(r["policy"], "lru");
-    for side in ["simulated", "replayed"] {
+    for side in ["simulated", "resimulated", "replayed"] {
         assert_eq!(r[side]["requests"], 10, "{side}");
     }
+    let times = r["measured_times"].as_array().unwrap();
+    assert_eq!(times.len(), 3, "every model measured again after the trace: {r:#}");
+    assert!(times.iter().all(|t| t["load_ms"].as_f64().unwrap() > 0.0 && t["steady_p50_ms"].as_f64().unwrap() > 0.0), "{times:?}");
+    assert!(text.contains("simulated, times re-measured"), "{text}");
     assert_eq!(r["replayed"]["hits"], r["simulated"]["hits"]);
     assert_eq!(r["replayed"]["loads"], r["simulated"]["loads"]);
     assert!(r["simulated"]["evictions"].as_u64().unwrap() >= 2, "the budget forces evictions: {r:#}");

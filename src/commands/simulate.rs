@@ -15,7 +15,7 @@ use crate::replay::{self, ReplaySpec};
 use crate::results::write_atomic;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::simulate::advice::{self, Advice};
-use crate::simulate::costs::{self, Costs, UnloadMode};
+use crate::simulate::costs::{self, Costs, MeasuredTimes, UnloadMode};
 use crate::simulate::figures::{Figures, Interference};
 use crate::simulate::policy::PolicyKind;
 use crate::simulate::report::{self, Replayed};
@@ -159,7 +159,7 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
     let chosen = policies[0];
 
     let mut replay_failed = None;
-    let mut replayed: Option<(Run, Vec<String>)> = None;
+    let mut replayed: Option<Replay> = None;
     if args.replay {
         let Ok(simulated) = &runs[0].outcome else {
             bail!("{chosen} does not fit under {budget_mb} MB: nothing to replay; put a policy that fits first in --policies");
@@ -169,9 +169,19 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
             Err(e) => replay_failed = Some(format!("{e:#}")),
         }
     }
-    let simulated_chosen = runs[0].outcome.as_ref().ok().map(|s| &s.run);
+    let simulated_chosen = runs[0].outcome.as_ref().ok();
+    let resimulated = match (&replayed, simulated_chosen) {
+        (Some(r), Some(sim)) => Some(setup.play(&sim.plan, &costs.with_times(&r.measured_times))),
+        _ => None,
+    };
     let replay_view = match (&replayed, simulated_chosen) {
-        (Some((run, notes)), Some(sim)) => Some(Replayed { policy: chosen, simulated: sim, replayed: run, notes: notes.clone() }),
+        (Some(r), Some(sim)) => Some(Replayed {
+            policy: chosen,
+            simulated: &sim.run,
+            resimulated: resimulated.as_ref(),
+            replayed: &r.run,
+            notes: r.notes.clone(),
+        }),
         _ => None,
     };
     let mut rendered = report::build(&setup, &source, &runs, &sizing, advice.as_ref(), replay_view.as_ref());
@@ -181,7 +191,8 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
     print!("{}", report::to_table(&rendered));
 
     if let Some(dir) = &args.out {
-        let files = outputs(&setup, &args, &source, &runs, advice.as_ref(), &rendered, chosen, replay_view.as_ref())?;
+        let times = replayed.as_ref().map(|r| r.measured_times.as_slice());
+        let files = outputs(&setup, &args, &source, &runs, advice.as_ref(), &rendered, chosen, replay_view.as_ref(), times)?;
         for (name, bytes) in files {
             let path = dir.join(name);
             write_atomic(&path, &bytes)?;
@@ -222,8 +233,16 @@ fn read_profile(path: &Path) -> Result<Profile> {
     serde_json::from_value(value).with_context(|| format!("{} is not a mora lifecycle profile", path.display()))
 }
 
-/// Runs the chosen policy's plan for real: returns the measured run and notes on how it compares.
-fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &crate::simulate::Simulated) -> Result<(Run, Vec<String>)> {
+/// What a replay brought back.
+struct Replay {
+    run: Run,
+    measured_times: Vec<MeasuredTimes>,
+    /// How it compares, in words.
+    notes: Vec<String>,
+}
+
+/// Runs the chosen policy's plan for real.
+fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &crate::simulate::Simulated) -> Result<Replay> {
     let config = Config::load(&args.config)?;
     let mut models = Vec::new();
     for id in &trace.models {
@@ -265,7 +284,7 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
             costs.memory_kind()
         ));
     }
-    Ok((report.run, notes))
+    Ok(Replay { run: report.run, measured_times: report.measured_times, notes })
 }
 
 #[derive(Serialize)]
@@ -282,6 +301,9 @@ struct PolicyRecord<'a> {
 struct ReplayRecord<'a> {
     policy: PolicyKind,
     simulated: Figures,
+    /// The same plan simulated with the times measured again after the replay.
+    resimulated: Option<Figures>,
+    measured_times: Option<&'a [MeasuredTimes]>,
     replayed: Figures,
     interference_simulated: Interference,
     interference_replayed: Interference,
@@ -319,8 +341,10 @@ fn outputs(
     rendered: &report::SimReport,
     chosen: PolicyKind,
     replay: Option<&Replayed>,
+    replayed_times: Option<&[MeasuredTimes]>,
 ) -> Result<Vec<(String, Vec<u8>)>> {
     let names = &setup.trace.models;
+    let measured_times = replayed_times;
     let record = Record {
         tool: format!("mora {}", env!("CARGO_PKG_VERSION")),
         profile: args.profile.display().to_string(),
@@ -348,6 +372,8 @@ fn outputs(
         replay: replay.map(|r| ReplayRecord {
             policy: r.policy,
             simulated: Figures::of(r.simulated),
+            resimulated: r.resimulated.map(Figures::of),
+            measured_times,
             replayed: Figures::of(r.replayed),
             interference_simulated: Interference::of(r.simulated),
             interference_replayed: Interference::of(r.replayed),

@@ -3,7 +3,9 @@
 //! its time and applies the plan's decision; one loader thread (the loading slot) runs load jobs in
 //! order, each evicting once the evicted model's requests are done (drop the session, malloc_trim),
 //! then loading; one inference thread serves ready requests first come first served. A sampler reads
-//! memory meanwhile. The worker reports a [`Run`], the simulation's own terms, on descriptor 3.
+//! memory meanwhile. Then, under the same conditions, each model's times are measured again alone
+//! (load, first inference, steady runs, unload). The worker reports a [`Run`], the simulation's own
+//! terms, and those times on descriptor 3.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
@@ -18,6 +20,7 @@ use crate::probe::{Probe, gpu, malloc_trim, process};
 use crate::protocol::{Channel, WorkerMessage};
 use crate::replay::{ReplayReport, ReplaySpec};
 use crate::runtime::Runtime;
+use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::Action;
 use crate::simulate::run::{LoadSpan, Run, Served};
 
@@ -101,13 +104,18 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
         }
         Ok(samples)
     })?;
-    let state = shared.state.into_inner().map_err(|_| anyhow!("a replay thread panicked"))?;
+    let mut state = shared.state.into_inner().map_err(|_| anyhow!("a replay thread panicked"))?;
     if let Some(e) = state.error {
         bail!(e);
     }
     let sampled_peak = samples.iter().map(|s| s.1).fold(0.0, f64::max);
     let kernel_peak = if probe.gpu_index.is_none() { process::ProcessMemory::current().peak_rss_mb.map(|p| p - base) } else { None };
     let memory_points: Vec<(f64, f64)> = samples.iter().map(|&(t, mb)| (t, mb - base)).collect();
+    phase(channel, "measure_again");
+    // The trace is over: its sessions go before each model is measured alone.
+    state.sessions.clear();
+    malloc_trim();
+    let measured_times = measure_again(spec, &runtime, &mut inputs)?;
     let runtime_log = runtime.take_log();
     Ok(ReplayReport {
         provider_baseline,
@@ -120,8 +128,35 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
             preload_ms,
         },
         process_start_mb,
+        measured_times,
         runtime_log,
     })
+}
+
+/// Steady runs per model when its times are measured again after the trace.
+const STEADY_RUNS: usize = 10;
+
+/// Each model alone, in a warmed worker, right after the replay: load, first inference, steady runs,
+/// unload and trim.
+fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<ModelInputs>]) -> Result<Vec<MeasuredTimes>> {
+    let mut measured = Vec::with_capacity(spec.models.len());
+    for (m, model) in spec.models.iter().enumerate() {
+        let (mut loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, model, &mut inputs[m])?;
+        let first_inference_ms = loaded.run()?;
+        let steady = (0..STEADY_RUNS).map(|_| loaded.run()).collect::<Result<Vec<f64>>>()?;
+        let unload_ms = loaded.unload();
+        malloc_trim();
+        let summary = crate::stats::Summary::of(&steady).expect("steady runs were measured");
+        measured.push(MeasuredTimes {
+            model: model.id.clone(),
+            load_ms,
+            first_inference_ms,
+            steady_p50_ms: summary.median,
+            steady_p95_ms: summary.p95,
+            unload_ms,
+        });
+    }
+    Ok(measured)
 }
 
 /// What the worker holds, read as cheaply as possible (no smaps walk): RSS, or the GPU's on CUDA.

@@ -234,6 +234,37 @@ impl Costs {
     }
 }
 
+/// One model's times measured again on the machine of a replay, right after it (so under the same
+/// conditions): what the simulation is re-run with to tell the profile's drift from the model's error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredTimes {
+    pub model: String,
+    pub load_ms: f64,
+    pub first_inference_ms: f64,
+    pub steady_p50_ms: f64,
+    pub steady_p95_ms: f64,
+    pub unload_ms: f64,
+}
+
+impl Costs {
+    /// These costs with the times of `measured` (matched by model id); memory stays the profile's.
+    /// A fresh worker's first load keeps the profile's margin over a warm one.
+    pub fn with_times(&self, measured: &[MeasuredTimes]) -> Costs {
+        let mut costs = self.clone();
+        for m in &mut costs.models {
+            if let Some(t) = measured.iter().find(|t| t.model == m.id) {
+                m.load_fresh_ms = t.load_ms + (m.load_fresh_ms - m.load_warm_ms).max(0.0);
+                m.load_warm_ms = t.load_ms;
+                m.first_inference_ms = t.first_inference_ms;
+                m.steady_p50_ms = t.steady_p50_ms.max(1e-6);
+                m.steady_p95_ms = t.steady_p95_ms;
+                m.unload_ms = t.unload_ms;
+            }
+        }
+        costs
+    }
+}
+
 /// A model's measured resident size per MB of its file on one provider (RAM on CPU, VRAM on CUDA), as
 /// the profile has it: what a model server's sizing multiplier should be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -317,6 +348,25 @@ pub mod tests {
         assert!(e.starts_with("--budget-mb 200: model b cannot load at all (b needs 300.0 MB"), "{e}");
         assert!(e.contains("at least 350 MB or leave b out of the trace"), "{e}");
         c.check_budget(350.0).unwrap();
+    }
+
+    #[test]
+    fn re_measured_times_replace_the_profiles_and_keep_its_memory() {
+        let mut c = costs(&[("a", 100.0, 200.0), ("b", 50.0, 80.0)], 10.0);
+        c.models[0].load_fresh_ms = 260.0;
+        let t = MeasuredTimes {
+            model: "a".into(),
+            load_ms: 300.0,
+            first_inference_ms: 40.0,
+            steady_p50_ms: 12.0,
+            steady_p95_ms: 15.0,
+            unload_ms: 3.0,
+        };
+        let again = c.with_times(&[t]);
+        let a = &again.models[0];
+        assert_eq!((a.load_warm_ms, a.load_fresh_ms, a.first_inference_ms, a.steady_p50_ms, a.unload_ms), (300.0, 360.0, 40.0, 12.0, 3.0));
+        assert_eq!(a.footprint_mb, 100.0);
+        assert_eq!(again.models[1], c.models[1], "b was not measured again");
     }
 
     #[test]

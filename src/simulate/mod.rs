@@ -60,6 +60,13 @@ impl Setup<'_> {
         self.simulate_at(policy, self.budget_mb)
     }
 
+    /// A plan played out with other costs (times measured again during a replay): the same decisions,
+    /// the same draws.
+    pub fn play(&self, plan: &Plan, costs: &Costs) -> Run {
+        let noise = engine::noise(self.seed, self.trace.requests.len());
+        engine::simulate(self.trace, costs, self.mode, plan, &noise, self.interference)
+    }
+
     /// The same setup under another budget (the recommendation searches budgets).
     pub fn simulate_at(&self, policy: PolicyKind, budget_mb: f64) -> PolicyRun {
         let outcome = plan::plan(self.trace, self.costs, self.mode, budget_mb, policy, self.thrash_window_ms).map(|plan| {

@@ -20,6 +20,8 @@ pub const MODELMESH_MULTIPLIER: f64 = 1.25;
 pub struct Replayed<'a> {
     pub policy: PolicyKind,
     pub simulated: &'a Run,
+    /// The same plan simulated with each model's times measured again right after the replay.
+    pub resimulated: Option<&'a Run>,
     pub replayed: &'a Run,
     /// Where the replay ran and anything that weakens its figures.
     pub notes: Vec<String>,
@@ -210,37 +212,50 @@ fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
 }
 
 fn comparison(setup: &Setup, r: &Replayed) -> Section {
-    let (s, m) = (Figures::of(r.simulated), Figures::of(r.replayed));
+    let m = Figures::of(r.replayed);
+    let sims: Vec<Figures> = std::iter::once(r.simulated).chain(r.resimulated).map(Figures::of).collect();
     let pct = |sim: f64, real: f64| if sim.abs() > 1e-9 { format!("{:+.1} %", (real - sim) / sim * 100.0) } else { "—".into() };
     let count = |sim: usize, real: usize| if sim == real { "exact".to_string() } else { format!("{:+}", real as i64 - sim as i64) };
     let ms = |v: f64| format!("{v:.1} ms");
-    let rows = vec![
-        vec!["hit rate".into(), format!("{:.1} %", s.hit_rate * 100.0), format!("{:.1} %", m.hit_rate * 100.0), count(s.hits, m.hits)],
-        vec!["loads".into(), s.loads.to_string(), m.loads.to_string(), count(s.loads, m.loads)],
-        vec!["evictions".into(), s.evictions.to_string(), m.evictions.to_string(), count(s.evictions, m.evictions)],
-        vec!["waited for a load".into(), s.waited.to_string(), m.waited.to_string(), count(s.waited, m.waited)],
-        vec!["mean latency".into(), ms(s.latency.mean), ms(m.latency.mean), pct(s.latency.mean, m.latency.mean)],
-        vec!["p50 latency".into(), ms(s.latency.median), ms(m.latency.median), pct(s.latency.median, m.latency.median)],
-        vec!["p95 latency".into(), ms(s.latency.p95), ms(m.latency.p95), pct(s.latency.p95, m.latency.p95)],
-        vec!["p99 latency".into(), ms(s.latency.p99), ms(m.latency.p99), pct(s.latency.p99, m.latency.p99)],
-        vec!["peak memory".into(), format!("{:.0} MB", s.peak_mb), format!("{:.0} MB", m.peak_mb), pct(s.peak_mb, m.peak_mb)],
-        vec![
-            "mean load".into(),
-            num(s.mean_load_ms, 1) + " ms",
-            num(m.mean_load_ms, 1) + " ms",
-            match (s.mean_load_ms, m.mean_load_ms) {
-                (Some(a), Some(b)) => pct(a, b),
-                _ => "—".into(),
-            },
-        ],
-        vec!["time loading".into(), ms(s.loading_ms), ms(m.loading_ms), pct(s.loading_ms, m.loading_ms)],
-    ];
+    let opt_ms = |v: Option<f64>| num(v, 1) + " ms";
+    let opt_pct = |sim: Option<f64>, real: Option<f64>| match (sim, real) {
+        (Some(a), Some(b)) => pct(a, b),
+        _ => "—".into(),
+    };
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    // A row: the figure under each simulation and the replay, then each simulation's difference.
+    let mut add = |label: &str, show: &dyn Fn(&Figures) -> String, diff: &dyn Fn(&Figures, &Figures) -> String| {
+        let mut row = vec![label.to_string()];
+        row.extend(sims.iter().map(show));
+        row.push(show(&m));
+        row.extend(sims.iter().map(|s| diff(s, &m)));
+        rows.push(row);
+    };
+    add("hit rate", &|f| format!("{:.1} %", f.hit_rate * 100.0), &|s, m| count(s.hits, m.hits));
+    add("loads", &|f| f.loads.to_string(), &|s, m| count(s.loads, m.loads));
+    add("evictions", &|f| f.evictions.to_string(), &|s, m| count(s.evictions, m.evictions));
+    add("waited for a load", &|f| f.waited.to_string(), &|s, m| count(s.waited, m.waited));
+    add("mean latency", &|f| ms(f.latency.mean), &|s, m| pct(s.latency.mean, m.latency.mean));
+    add("p50 latency", &|f| ms(f.latency.median), &|s, m| pct(s.latency.median, m.latency.median));
+    add("p95 latency", &|f| ms(f.latency.p95), &|s, m| pct(s.latency.p95, m.latency.p95));
+    add("p99 latency", &|f| ms(f.latency.p99), &|s, m| pct(s.latency.p99, m.latency.p99));
+    add("peak memory", &|f| format!("{:.0} MB", f.peak_mb), &|s, m| pct(s.peak_mb, m.peak_mb));
+    add("mean load", &|f| opt_ms(f.mean_load_ms), &|s, m| opt_pct(s.mean_load_ms, m.mean_load_ms));
+    add("time loading", &|f| ms(f.loading_ms), &|s, m| pct(s.loading_ms, m.loading_ms));
+    let header: &[&str] = if sims.len() == 2 {
+        &["figure", "simulated", "simulated, times re-measured", "replayed", "difference", "difference, re-measured"]
+    } else {
+        &["figure", "simulated", "replayed", "difference"]
+    };
     let mut notes = vec![format!(
         "The replay followed the simulation's plan ({} under {:.0} MB): the same loads and evictions in the same order, so hits and loads agree by construction; time and memory are measured. Peak memory replayed is the kernel's peak RSS (load transients included).",
         r.policy, setup.budget_mb
     )];
+    if sims.len() == 2 {
+        notes.push("Times re-measured: the same plan simulated with each model's load, first and steady inference and unload measured again alone in the replay's worker right after the trace (memory stays the profile's): the difference left is the model's; the rest is the machine's drift since the profile.".into());
+    }
     notes.extend(r.notes.iter().cloned());
-    section(format!("Simulated vs replayed: {}", r.policy), &["figure", "simulated", "replayed", "difference"], rows, notes)
+    section(format!("Simulated vs replayed: {}", r.policy), header, rows, notes)
 }
 
 fn interference(r: &Replayed) -> Section {
