@@ -135,15 +135,24 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
 
 /// Steady runs per model when its times are measured again after the trace.
 const STEADY_RUNS: usize = 10;
+/// The pause before each of them: requests arrive apart, and on a machine shared with other work
+/// back-to-back runs are slower than runs that start after a pause (the scheduler favours threads
+/// that slept), so the runs are measured the way the replay served them.
+const PAUSE: Duration = Duration::from_millis(100);
 
-/// Each model alone, in a warmed worker, right after the replay: load, first inference, steady runs,
-/// unload and trim.
+/// Each model alone, in a warmed worker, right after the replay: load, first inference, steady runs
+/// (each after a pause), unload and trim.
 fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<ModelInputs>]) -> Result<Vec<MeasuredTimes>> {
     let mut measured = Vec::with_capacity(spec.models.len());
     for (m, model) in spec.models.iter().enumerate() {
         let (mut loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, model, &mut inputs[m])?;
         let first_inference_ms = loaded.run()?;
-        let steady = (0..STEADY_RUNS).map(|_| loaded.run()).collect::<Result<Vec<f64>>>()?;
+        let steady = (0..STEADY_RUNS)
+            .map(|_| {
+                std::thread::sleep(PAUSE);
+                loaded.run()
+            })
+            .collect::<Result<Vec<f64>>>()?;
         let unload_ms = loaded.unload();
         malloc_trim();
         let summary = crate::stats::Summary::of(&steady).expect("steady runs were measured");
