@@ -309,7 +309,8 @@ struct ReplayRecord<'a> {
     interference_replayed: Interference,
     notes: &'a [String],
     simulated_run: &'a Run,
-    replayed_run: &'a Run,
+    /// Its memory samples thinned to at most 2000 (each the highest of the ones it stands for).
+    replayed_run: Run,
 }
 
 #[derive(Serialize)]
@@ -379,7 +380,7 @@ fn outputs(
             interference_replayed: Interference::of(r.replayed),
             notes: &r.notes,
             simulated_run: r.simulated,
-            replayed_run: r.replayed,
+            replayed_run: Run { memory: crate::simulate::run::thin(&r.replayed.memory, 2000), ..r.replayed.clone() },
         }),
     };
     let mut files = vec![

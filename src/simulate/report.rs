@@ -322,17 +322,6 @@ fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-/// At most `max` points: each run of consecutive points becomes its highest, so peaks survive.
-fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
-    if points.len() <= max {
-        return points.to_vec();
-    }
-    points
-        .chunks(points.len().div_ceil(max))
-        .map(|c| c.iter().copied().fold((c[0].0, f64::MIN), |(t, hi), (_, mb)| (t, hi.max(mb))))
-        .collect()
-}
-
 /// The charts, as (file name, SVG): latency percentiles per policy; memory over time for `chosen`
 /// (simulated, and replayed where there is a replay); simulated against replayed latency.
 pub fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, replay: Option<&Replayed>) -> Vec<(String, String)> {
@@ -356,7 +345,7 @@ pub fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, replay: Opt
     if let Some(sim) = simulated {
         let seconds = |points: &[(f64, f64)]| points.iter().map(|&(t, mb)| (t / 1000.0, mb)).collect::<Vec<_>>();
         let sim_points = seconds(&steps(&sim.memory));
-        let real_points = replay.map(|r| seconds(&thin(&r.replayed.memory, 2000))).unwrap_or_default();
+        let real_points = replay.map(|r| seconds(&super::run::thin(&r.replayed.memory, 2000))).unwrap_or_default();
         let mut series = vec![Line { name: "simulated", points: &sim_points }];
         if replay.is_some() {
             series.push(Line { name: "replayed (RSS samples)", points: &real_points });
@@ -427,13 +416,6 @@ mod tests {
         assert!(md.starts_with("# mora simulate") && md.contains("| lru |"), "{md}");
         let charts = charts(&setup, &runs, PolicyKind::Lru, None);
         assert_eq!(charts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["simulate-latency.svg", "simulate-memory.svg"]);
-    }
-
-    #[test]
-    fn thinning_keeps_the_peaks() {
-        let points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, if i == 7 { 100.0 } else { 1.0 })).collect();
-        assert_eq!(thin(&points, 5), [(0.0, 1.0), (2.0, 1.0), (4.0, 1.0), (6.0, 100.0), (8.0, 1.0)]);
-        assert_eq!(thin(&points, 20).len(), 10);
     }
 
     #[test]

@@ -52,3 +52,27 @@ pub struct Run {
     /// Pre-warming before the first request: loads and one inference each.
     pub preload_ms: f64,
 }
+
+/// At most `max` points: each run of consecutive points becomes its highest, so peaks survive (a
+/// replay samples memory every 10 ms; charts and records keep fewer).
+pub fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+    if points.len() <= max || max == 0 {
+        return points.to_vec();
+    }
+    points
+        .chunks(points.len().div_ceil(max))
+        .map(|c| c.iter().copied().fold((c[0].0, f64::MIN), |(t, hi), (_, mb)| (t, hi.max(mb))))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_the_peaks() {
+        let points: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, if i == 7 { 100.0 } else { 1.0 })).collect();
+        assert_eq!(thin(&points, 5), [(0.0, 1.0), (2.0, 1.0), (4.0, 1.0), (6.0, 100.0), (8.0, 1.0)]);
+        assert_eq!(thin(&points, 20).len(), 10);
+    }
+}
