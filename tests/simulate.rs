@@ -280,3 +280,44 @@ fn a_crashing_replay_costs_only_the_replay() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SIGABRT"), "{stderr}");
 }
+
+/// The README's simulation of the default CPU suite reproduces from the committed profile and trace:
+/// the same figures to the last digit (the simulation is deterministic). If the model changes on
+/// purpose, run the command in that folder's `command.txt` again (it replays too) and commit what it writes.
+#[test]
+fn the_committed_simulation_reproduces_from_its_profile_and_trace() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    // Every results/<run>/simulate-*/ folder that holds a simulate.json.
+    let committed: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|run| std::fs::read_dir(run.ok()?.path()).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("simulate")) && p.join("simulate.json").is_file())
+        .collect();
+    assert!(!committed.is_empty(), "no committed simulation under results/*/simulate-*/");
+    for dir in committed {
+        let record: Value = serde_json::from_slice(&std::fs::read(dir.join("simulate.json")).unwrap()).unwrap();
+        let policies: Vec<String> =
+            record["policies"].as_array().unwrap().iter().map(|p| p["policy"].as_str().unwrap().to_string()).collect();
+        let out_dir = tempfile::tempdir().unwrap();
+        let mut cmd = mora();
+        cmd.arg("simulate")
+            .arg("--profile")
+            .arg(dir.parent().unwrap().join("profile.json"))
+            .arg("--trace")
+            .arg(dir.join("simulate-trace.csv"))
+            .args(["--budget-mb", &(record["budget_mb"].as_f64().unwrap() as u64).to_string(), "--seed", &record["seed"].to_string()])
+            .args(["--policies", &policies.join(","), "--interference", &record["interference"].to_string()])
+            .arg("--out")
+            .arg(out_dir.path());
+        if let Some(t) = record["target_p99_ms"].as_f64() {
+            cmd.args(["--target-p99-ms", &t.to_string()]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        let again: Value = serde_json::from_slice(&std::fs::read(out_dir.path().join("simulate.json")).unwrap()).unwrap();
+        assert_eq!(again["policies"], record["policies"], "{}: the simulated figures changed", dir.display());
+        assert_eq!(again["advice"], record["advice"], "{}", dir.display());
+    }
+}
