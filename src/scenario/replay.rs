@@ -65,7 +65,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
     if probe.gpu_index.is_some() {
         let _ = gpu::nvml();
     }
-    let memory = Memory { gpu_index: probe.gpu_index };
+    let memory = MemoryReader { gpu_index: probe.gpu_index };
     let process_start_mb = memory.now();
     phase(channel, "provider_init");
     let (runtime, provider_baseline) = crate::worker::init_provider(&spec.runtime, &spec.provider, &probe)?;
@@ -169,11 +169,11 @@ fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<Mode
 }
 
 /// What the worker holds, read as cheaply as possible (no smaps walk): RSS, or the GPU's on CUDA.
-struct Memory {
+struct MemoryReader {
     gpu_index: Option<u32>,
 }
 
-impl Memory {
+impl MemoryReader {
     fn now(&self) -> Option<f64> {
         match self.gpu_index {
             Some(i) => gpu::memory(i, std::process::id()).and_then(|g| g.process_mb.or(g.device_used_mb)),
@@ -272,10 +272,6 @@ fn guarded(shared: &Shared, work: impl FnOnce() -> Result<()>) -> Result<()> {
     result
 }
 
-fn since(t0: Instant) -> f64 {
-    ms_since(t0)
-}
-
 /// Releases each request at its time and applies the plan's decision.
 fn dispatch(shared: &Shared, spec: &ReplaySpec, t0: Instant) -> Result<()> {
     for (i, request) in spec.requests.iter().enumerate() {
@@ -329,7 +325,7 @@ fn load_jobs(shared: &Shared, spec: &ReplaySpec, runtime: &Runtime, inputs: &mut
         let drained = |s: &State| s.jobs.front().is_some_and(|j| j.evict.iter().all(|v| s.pending.get(v).copied().unwrap_or(0) == 0));
         let Some(mut s) = shared.wait_for(s, drained) else { return Ok(()) };
         let job = s.jobs.pop_front().expect("waited for a job");
-        let start_ms = since(t0);
+        let start_ms = ms_since(t0);
         let mut evicted = Vec::new();
         for v in &job.evict {
             match s.sessions.remove(&v.0) {
@@ -351,7 +347,7 @@ fn load_jobs(shared: &Shared, spec: &ReplaySpec, runtime: &Runtime, inputs: &mut
         for i in s.waiting.remove(&job.instance).unwrap_or_default() {
             s.ready_queue.push_back(i);
         }
-        let end_ms = since(t0);
+        let end_ms = ms_since(t0);
         s.loads.push(LoadSpan { model: m, evicted: job.evict.iter().map(|v| v.0).collect(), start_ms, end_ms, load_ms });
         shared.changed.notify_all();
     }
@@ -371,9 +367,9 @@ fn infer(shared: &Shared, t0: Instant) -> Result<()> {
         };
         let first = s.first_done.insert(instance);
         drop(s);
-        let start_ms = since(t0);
+        let start_ms = ms_since(t0);
         session.lock().unwrap_or_else(|p| p.into_inner()).run()?;
-        let end_ms = since(t0);
+        let end_ms = ms_since(t0);
         drop(session);
         let mut s = shared.lock();
         let served = &mut s.served[i];
@@ -388,11 +384,11 @@ fn infer(shared: &Shared, t0: Instant) -> Result<()> {
 }
 
 /// Reads memory every `every_ms` until the replay ends: (ms after the start, MB).
-fn sample(shared: &Shared, memory: &Memory, t0: Instant, every_ms: u64) -> Vec<(f64, f64)> {
+fn sample(shared: &Shared, memory: &MemoryReader, t0: Instant, every_ms: u64) -> Vec<(f64, f64)> {
     let mut samples = Vec::new();
     loop {
         if let Some(mb) = memory.now() {
-            samples.push((since(t0), mb));
+            samples.push((ms_since(t0), mb));
         }
         {
             let s = shared.lock();

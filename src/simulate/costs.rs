@@ -112,12 +112,12 @@ pub fn select<'a>(
         Some(p) => Ok((chosen, p)),
         None => {
             let has: Vec<String> = chosen.providers.iter().map(|p| p.provider.to_string()).collect();
+            let fix = match has.first() {
+                Some(other) => format!("pass --provider {other} or a profile from a {provider} run"),
+                None => format!("make one from a {provider} run of `mora bench`"),
+            };
             let has = if has.is_empty() { "none".to_string() } else { has.join(", ") };
-            bail!(
-                "{file}: the profile of host {} has no {provider} figures (it has: {has}): pass --provider {} or a profile from a {provider} run",
-                chosen.host,
-                has.split(", ").next().unwrap_or("cpu")
-            )
+            bail!("{file}: the profile of host {} has no {provider} figures (it has: {has}): {fix}", chosen.host)
         }
     }
 }
