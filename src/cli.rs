@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the benchmark: every (model, provider, scenario) trial in a fresh worker process.
@@ -46,8 +48,17 @@ pub struct BenchArgs {
     #[arg(long, default_value = "auto")]
     pub provider: ProviderRequest,
     /// Models by id (comma-separated); default: the suite's.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "model")]
     pub models: Vec<String>,
+    /// Your own ONNX file, benched without a models.yaml (inputs from its graph).
+    #[arg(long, value_name = "MODEL.onnx")]
+    pub model: Option<PathBuf>,
+    /// With --model: its tokenizer.json (without one, text inputs are seeded random token ids).
+    #[arg(long, requires = "model")]
+    pub tokenizer: Option<PathBuf>,
+    /// With --model: its type (default: told from the graph's inputs and outputs).
+    #[arg(long = "type", value_enum, requires = "model")]
+    pub model_type: Option<crate::config::ModelType>,
     /// Which suite when --models is not given.
     #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,
@@ -85,7 +96,25 @@ pub struct BenchArgs {
     /// Steady-state calls behind p50/p95/p99 (default: models.yaml's defaults.runs).
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::RUNS))]
     pub runs: Option<usize>,
-    /// Where run folders go: <out>/<timestamp>-<host>/.
+    /// Also write the results (results.json's content) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_json: Option<PathBuf>,
+    /// Also write results.csv's content to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_csv: Option<PathBuf>,
+    /// Also write report.md's content to this file.
+    #[arg(long, value_name = "FILE")]
+    pub export_markdown: Option<PathBuf>,
+    /// How the terminal tables draw: full (box drawing, emoji), plain (neither, for logs), ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
+    /// Print the plan (every trial, in order) and exit without running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only failures, notes about the machine and where the results went; no tables.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Where run folders go: <out>/<timestamp>-<host>/ (and <out>/latest names the newest).
     #[arg(long, default_value = "results")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -131,6 +160,9 @@ pub struct ReportArgs {
     pub results: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    /// How the terminal tables draw (with --format table): full, plain (for logs) or ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
     /// Also write results.json, report.md, results.csv and charts of the merged results here.
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -138,7 +138,7 @@ pub enum ConvAlgoSearch {
     Default,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelType {
     Embedding,
@@ -159,11 +159,17 @@ impl fmt::Display for ModelType {
 }
 
 /// Whether a model carries its trained weights or random ones of the same architecture and size.
+fn unknown_weights() -> Weights {
+    Weights::Unknown
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Weights {
     Real,
     Random,
+    /// Your own model whose entry does not say (`source: local` without `weights:`).
+    Unknown,
 }
 
 impl fmt::Display for Weights {
@@ -171,6 +177,7 @@ impl fmt::Display for Weights {
         f.write_str(match self {
             Weights::Real => "real",
             Weights::Random => "random",
+            Weights::Unknown => "unknown",
         })
     }
 }
@@ -190,6 +197,8 @@ pub struct ModelConfig {
     pub id: String,
     #[serde(rename = "type")]
     pub model_type: ModelType,
+    /// Required for models the exporter makes; a local file may leave it out (unknown).
+    #[serde(default = "unknown_weights")]
     pub weights: Weights,
     #[serde(default)]
     pub suite: Suite,
@@ -368,6 +377,13 @@ impl Config {
                     );
                 }
             }
+            if model.weights == Weights::Unknown && !matches!(model.source, Source::Local {}) {
+                bail!(
+                    "{}: model `{}`: say `weights: real` or `weights: random` (only your own `source: {{kind: local}}` file may leave it out)",
+                    at(line),
+                    model.id
+                );
+            }
             if matches!(model.source, Source::Local {}) && model.path.is_none() {
                 bail!("{}: model `{}` has `source: {{kind: local}}` but no `path:` to its ONNX file", at(line), model.id);
             }
@@ -398,6 +414,45 @@ impl Config {
             providers: raw.providers,
             models,
         })
+    }
+
+    /// A one-model configuration for `mora bench --model FILE`: no models.yaml needed. The id is the
+    /// file's stem (its folder's name for a `model.onnx`); the type is told from the graph unless given.
+    pub fn for_model(model: &Path, tokenizer: Option<&Path>, model_type: Option<ModelType>) -> Result<Config> {
+        if !model.is_file() {
+            bail!("--model {}: no such file: give the path of an .onnx file", model.display());
+        }
+        let model = model.canonicalize().with_context(|| format!("--model {}", model.display()))?;
+        let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = if stem == "model" {
+            model.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or(stem)
+        } else {
+            stem
+        };
+        let id: String = name
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+            .collect::<String>()
+            .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+            .to_string();
+        let id = if id.is_empty() { "model".to_string() } else { id };
+        let model_type = match model_type {
+            Some(t) => t,
+            None => crate::onnx_graph::GraphSummary::read(&model)
+                .map(|g| g.likely_type())
+                .with_context(|| format!("--model {}: not an ONNX model", model.display()))?,
+        };
+        let quote = |p: &Path| serde_json::to_string(&p.display().to_string()).expect("a string serialises");
+        let mut text = format!(
+            "schema: {SCHEMA_VERSION}\nmodels:\n  - id: {id}\n    type: {model_type}\n    path: {}\n    source: {{kind: local}}\n",
+            quote(&model)
+        );
+        if let Some(t) = tokenizer {
+            let t = t.canonicalize().with_context(|| format!("--tokenizer {}: no such file", t.display()))?;
+            text += &["    tokenizer: {kind: file, path: ", &quote(&t), "}\n"].concat();
+        }
+        Config::parse(&text, &model.with_file_name(format!("{}.models.yaml", id)))
     }
 
     pub fn model(&self, id: &str) -> Option<&ModelConfig> {

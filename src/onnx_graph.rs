@@ -27,6 +27,8 @@ pub struct GraphSummary {
     pub gathers: Vec<(String, String)>,
     /// Nodes of the main graph: fewer after graph optimisation fuses them.
     pub nodes: usize,
+    /// The graph's output names.
+    pub outputs: Vec<String>,
 }
 
 /// Names longer than this are not names: the file is not what it claims to be.
@@ -61,6 +63,21 @@ impl GraphSummary {
                 Some(GraphInput { name: name.clone(), elem: element_type(*elem)?, shape: shape.clone(), vocabulary: self.vocabulary(name) })
             })
             .collect()
+    }
+
+    /// What kind of model the graph looks like, for a model given without a models.yaml entry: an
+    /// image input makes it vision (image-generation for a latent one), token ids with a `logits`
+    /// output text generation, other token ids embedding.
+    pub fn likely_type(&self) -> crate::config::ModelType {
+        use crate::config::ModelType;
+        let image = self.inputs.iter().any(|(_, _, dims)| dims.len() == 4);
+        let latent = self.inputs.iter().any(|(name, _, _)| name.contains("sample") || name.contains("latent"));
+        match (image, latent, self.outputs.iter().any(|o| o.contains("logits"))) {
+            (true, true, _) => ModelType::ImageGeneration,
+            (true, false, _) => ModelType::Vision,
+            (false, _, true) => ModelType::TextGeneration,
+            (false, _, false) => ModelType::Embedding,
+        }
     }
 
     /// The embedding table that `input` indexes directly (a rank-2 initializer gathered by it), and
@@ -180,6 +197,7 @@ fn graph<R: Read + Seek>(w: &mut Walker<R>, end: u64, s: &mut GraphSummary) -> i
                 s.initializers.insert(name, dims);
             }
             11 => s.inputs.push(value_info(w, end)?),
+            12 => s.outputs.push(value_info(w, end)?.0),
             _ => {}
         }
         Ok(())

@@ -102,6 +102,25 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         return RunOutcome { results, write_failure: Some(failure) };
     }
 
+    let started = std::time::Instant::now();
+    let mut stat = None;
+    let mut warned_busy = false;
+    let mut sample_load = |results: &mut ResultsFile, on_event: &mut dyn FnMut(Event)| {
+        let load = crate::probe::system::machine_load(started.elapsed().as_secs_f64(), &mut stat);
+        if load.busy() && !warned_busy {
+            warned_busy = true;
+            let note = format!(
+                "the machine was busy (load average {} on {} cores, steal {}%): every figure is suspect; rerun on a quiet machine",
+                load.load_1m.map_or("?".into(), |l| format!("{l:.1}")),
+                load.cores,
+                load.steal_pct.map_or("?".into(), |s| format!("{s:.0}"))
+            );
+            results.run.notes.push(note.clone());
+            on_event(Event::Note(note));
+        }
+        results.run.machine_load.push(load);
+    };
+    sample_load(&mut results, on_event);
     let total = bench.plan.len();
     for (index, planned) in bench.plan.iter().enumerate() {
         if crate::supervise::interrupted() {
@@ -137,6 +156,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         run.warnings.extend(left_out);
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
+        sample_load(&mut results, on_event);
         let saved = store.save(&results);
         on_event(Event::TrialFinished { index, total, record: results.trials.last().expect("just pushed") });
         if let Err(failure) = saved {
@@ -215,7 +235,8 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         shapes: model.inputs.clone(),
         tokenizer,
         seed: INPUT_SEED,
-        random_tokens: false,
+        // Your own file without a tokenizer still runs, on seeded ids the inputs say are random.
+        random_tokens: matches!(model.source, Source::Local {}) && model.resolved.tokenizer.is_none(),
     };
     if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
         let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };

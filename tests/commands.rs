@@ -175,8 +175,18 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
     let csv = String::from_utf8(csv.stdout).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("run,trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"), "{header}");
-    assert!(header.contains(",load_time_ms,first_inference_ms,"), "{header}");
+    assert!(
+        header.starts_with(
+            "run,host,runtime_version,started_at,trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"
+        ),
+        "{header}"
+    );
+    assert!(
+        header.contains(
+            ",load_time_ms,load_time_ms_n,load_time_ms_mean,load_time_ms_stddev,load_time_ms_min,load_time_ms_max,first_inference_ms,"
+        ),
+        "{header}"
+    );
     let row = lines.next().unwrap();
     assert!(row.contains(",cpu/tiny-text/single,tiny-text,real,cpu,single,ok,3,"), "{row}");
     let round: serde_json::Value =

@@ -17,9 +17,7 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn run_folders(fx: &Fixture) -> Vec<PathBuf> {
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(fx.path().join("results")).unwrap().map(|e| e.unwrap().path()).collect();
-    runs.sort();
-    runs
+    common::run_folders(&fx.path().join("results"))
 }
 
 /// `mora bench` as a child process of the test, so that it can be signalled.
@@ -150,9 +148,10 @@ fn a_merge_keeps_the_successful_trial_and_the_failure_beside_it() {
     let table = String::from_utf8(mora().arg("report").arg(&good).arg(&bad).output().unwrap().stdout).unwrap();
     assert!(table.contains("Merged from: 2 runs"), "{table}");
     let csv = String::from_utf8(mora().arg("report").arg(&good).arg(&bad).args(["--format", "csv"]).output().unwrap().stdout).unwrap();
-    assert!(csv.lines().next().unwrap().starts_with("run,trial,"), "{csv}");
+    assert!(csv.lines().next().unwrap().starts_with("run,host,runtime_version,started_at,trial,"), "{csv}");
+    let row = csv.lines().nth(1).unwrap();
     assert!(
-        csv.lines().nth(1).unwrap().starts_with(&format!("{},cpu/tiny-text/single,", good.file_name().unwrap().to_string_lossy())),
+        row.starts_with(&format!("{},", good.file_name().unwrap().to_string_lossy())) && row.contains(",cpu/tiny-text/single,"),
         "{csv}"
     );
 }

@@ -69,7 +69,10 @@ def _check_model(m: Any, index_where: str, where: str, seen: set[str]) -> None:
     mw = f"{where}: model '{mid}'"
     need(mid not in seen, mw, "duplicate id")
     seen.add(mid)
-    need(m.get("weights") in ("real", "random"), mw, f"`weights` must be real or random, got {m.get('weights')!r}")
+    # Your own local file may leave its weights unsaid (mora then labels them unknown).
+    local = isinstance(m.get("source"), dict) and m["source"].get("kind") == "local"
+    allowed = ("real", "random", "unknown", None) if local else ("real", "random")
+    need(m.get("weights") in allowed, mw, f"`weights` must be real or random, got {m.get('weights')!r}")
     need(m.get("suite", "default") in ("default", "optional"), mw,
          f"`suite` must be default or optional, got {m.get('suite')!r}")
     for k in ("sequence_length", "image_size", "batch_size"):
@@ -189,7 +192,7 @@ class ModelEntry:
     @classmethod
     def from_mapping(cls, m: dict[str, Any]) -> ModelEntry:
         tok = m.get("tokenizer")
-        return cls(id=m["id"], weights=m["weights"], suite=m.get("suite", "default"), type=m.get("type", ""),
+        return cls(id=m["id"], weights=m.get("weights") or "unknown", suite=m.get("suite", "default"), type=m.get("type", ""),
                    source=SourceSpec.from_mapping(m["source"]),
                    tokenizer=TokenizerSpec.from_mapping(tok) if tok is not None else None,
                    inputs=m.get("inputs"), sequence_length=m.get("sequence_length"),

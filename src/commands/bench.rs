@@ -1,8 +1,11 @@
 //! `mora bench`: resolve the runtime, providers and models, run the plan, print the report.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+
+use super::progress::{self, Progress};
 
 use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
@@ -10,9 +13,10 @@ use crate::config::Config;
 use crate::plan::{drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
 use crate::protocol::TrialSettings;
+use crate::report::table::Terminal;
 use crate::report::{self, Format};
 use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo};
-use crate::runner::{self, Bench, Event};
+use crate::runner::{self, Bench};
 use crate::runtime::{self, RuntimeLibrary};
 
 /// Exit code when the run finished but some trials failed (their records say why).
@@ -34,7 +38,10 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
 }
 
 pub fn run(args: BenchArgs) -> Result<i32> {
-    let config = Config::load(&args.config)?;
+    let config = match &args.model {
+        Some(model) => Config::for_model(model, args.tokenizer.as_deref(), args.model_type)?,
+        None => Config::load(&args.config)?,
+    };
     let models = config.select(&args.models, args.suite)?;
     if models.is_empty() {
         bail!("no models in suite {:?} of {}: pass --models or --suite all", args.suite, config.path.display());
@@ -59,6 +66,20 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     }
     let trials = plan(&ids, &runner::providers(&setups), &scenarios);
 
+    if args.dry_run {
+        println!(
+            "{} ({} x {} x {}):",
+            report::count(trials.len(), "trial"),
+            report::count(ids.len(), "model"),
+            report::count(setups.len(), "provider"),
+            report::count(scenarios.len(), "scenario")
+        );
+        for (i, t) in trials.iter().enumerate() {
+            println!("  [{}/{}] {}", i + 1, trials.len(), t.id());
+        }
+        println!("nothing ran (--dry-run); results would go under {}", args.out.display());
+        return Ok(0);
+    }
     let host = HostInfo::current();
     let folder = runner::create_run_folder(&args.out, &host.hostname)?;
     let results_path = folder.join("results.json");
@@ -87,33 +108,41 @@ pub fn run(args: BenchArgs) -> Result<i32> {
         scenarios: scenarios.clone(),
         settings: RunSettings { trial: settings.clone(), workers: args.workers as usize },
         notes,
+        machine_load: vec![],
         merged_from: vec![],
     };
     eprintln!(
-        "{} trials ({} models x {} providers x {} scenarios) -> {}",
-        trials.len(),
-        ids.len(),
-        setups.len(),
-        scenarios.len(),
+        "{} ({} x {} x {}) -> {}",
+        report::count(trials.len(), "trial"),
+        report::count(ids.len(), "model"),
+        report::count(setups.len(), "provider"),
+        report::count(scenarios.len(), "scenario"),
         results_path.display()
     );
     crate::supervise::install_interrupt_handler();
+    let mut progress = Progress::new(args.quiet, &trials);
     let bench =
         Bench { config: &config, models, setups, runtime: library, plan: trials, settings, workers: args.workers as usize, results_path };
-    let outcome = runner::run(&bench, runner::new_results(info), &mut print_progress);
+    let outcome = runner::run(&bench, runner::new_results(info), &mut |e| progress.on_event(e));
     let results = outcome.results;
     let mut stdout = std::io::stdout().lock();
     if let Some(failure) = outcome.write_failure {
         // The disk is full or the folder unwritable: show the figures, say what was kept.
-        write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
+        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
         eprintln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
         return Ok(RESULTS_NOT_WRITTEN);
     }
     let mut written = vec![folder.join("results.json")];
     let label = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    written.extend(report::write_reports(&folder, &results, &[(label, results.clone())])?);
-    write!(stdout, "{}", report::render(&results, &[], Format::Table)?)?;
-    eprintln!("\nwrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    let runs = [(label, results.clone())];
+    written.extend(report::write_reports(&folder, &results, &runs)?);
+    written.extend(exports(&args, &results, &runs)?);
+    point_latest_at(&args.out, &folder);
+    if !args.quiet {
+        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
+        eprintln!("\n{} in {}", report::count(results.trials.len(), "trial"), progress::duration(progress.elapsed()));
+    }
+    eprintln!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     if !results.run.complete {
         eprintln!("interrupted: the results above are the trials that finished");
         return Ok(130);
@@ -121,17 +150,32 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     Ok(if results.trials.iter().all(|t| t.outcome.is_ok()) { 0 } else { SOME_TRIALS_FAILED })
 }
 
-fn print_progress(event: Event) {
-    match event {
-        Event::TrialStarted { index, total, trial } => eprint!("[{}/{}] {} ... ", index + 1, total, trial.id()),
-        Event::TrialFinished { record, .. } => {
-            let secs = record.worker.wall_ms / 1000.0;
-            let random = if record.weights == "random" { " [random weights]" } else { "" };
-            eprintln!("{} ({secs:.1} s){random}", record.outcome.summary());
-            for warning in record.all_warnings() {
-                eprintln!("  warning: {warning}");
-            }
+/// `--export-json`, `--export-csv`, `--export-markdown` (hyperfine's names): copies of what the run
+/// folder holds, where a script wants them. A file named results.json that exists is never
+/// overwritten: it may be a run.
+fn exports(
+    args: &BenchArgs,
+    results: &crate::results::ResultsFile,
+    runs: &[(String, crate::results::ResultsFile)],
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for (path, format) in [(&args.export_json, Format::Json), (&args.export_csv, Format::Csv), (&args.export_markdown, Format::Markdown)] {
+        let Some(path) = path else { continue };
+        if path.file_name().is_some_and(|n| n == "results.json") && path.exists() {
+            bail!("{} exists and may be a run's: export to another name", path.display());
         }
-        Event::Note(note) => eprintln!("note: {note}"),
+        crate::results::write_atomic(path, report::render(results, runs, format)?.as_bytes())?;
+        written.push(path.clone());
+    }
+    Ok(written)
+}
+
+/// `<out>/latest` names the newest run folder (a symlink replaced atomically), for scripts.
+fn point_latest_at(out: &Path, folder: &Path) {
+    let (Some(name), latest) = (folder.file_name(), out.join("latest")) else { return };
+    let tmp = out.join(format!(".latest-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::os::unix::fs::symlink(name, &tmp).is_ok() && std::fs::rename(&tmp, &latest).is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
 }

@@ -63,9 +63,9 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
         ]);
     }
     println!(
-        "{} ({} models, {} in the default suite)",
+        "{} ({}, {} in the default suite)",
         config.path.display(),
-        config.models.len(),
+        crate::report::count(config.models.len(), "model"),
         config.select(&[], Suite::Default)?.len()
     );
     println!("{table}");
@@ -78,6 +78,8 @@ pub fn run(args: ModelsArgs) -> Result<i32> {
     if !missing.is_empty() {
         println!("\nTo make the missing ones:\n{}", missing.join("\n"));
     }
-    println!("\nrandom weights: the real architecture and size, so load time and memory are representative; outputs are meaningless.");
+    if config.models.iter().any(|m| ModelStatus::of(m).weights == crate::config::Weights::Random) {
+        println!("\nrandom weights: the real architecture and size, so load time and memory are representative; outputs are meaningless.");
+    }
     Ok(0)
 }

@@ -31,13 +31,17 @@ pub fn run(args: ReportArgs) -> Result<i32> {
         })
         .collect();
     let merged = merge(labelled.clone());
-    let mut out = report::render(&merged, &labelled, args.format)?;
+    let term = report::table::Terminal::stdout(args.style);
+    let mut out = match args.format {
+        Format::Table => report::render_table(&merged, term),
+        format => report::render(&merged, &labelled, format)?,
+    };
     if files.len() >= 2 && matches!(args.format, Format::Table | Format::Markdown) {
         let labelled: Vec<(String, &ResultsFile)> = files.iter().map(|(p, r)| (label(p, r), r)).collect();
         if let Some(section) = sections::comparison(&labelled) {
             out.push_str(&match args.format {
                 Format::Markdown => report::markdown::section(&section),
-                _ => report::table::section(&section),
+                _ => report::table::section(&section, term),
             });
         }
     }

@@ -92,6 +92,43 @@ pub fn cgroup_memory() -> Option<(f64, f64)> {
     })
 }
 
+/// How busy the machine is: the 1-minute load average against the cores, and the share of CPU time
+/// the hypervisor took (steal) since the previous sample. A busy machine makes every figure suspect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineLoad {
+    /// Seconds since the run started.
+    pub at_s: f64,
+    pub load_1m: Option<f64>,
+    pub cores: usize,
+    /// Steal since the previous sample, in % of all CPU time (`None` for the first sample).
+    pub steal_pct: Option<f64>,
+}
+
+impl MachineLoad {
+    /// Whether the machine was busy enough to make figures suspect: more runnable work than cores,
+    /// or more than 5 % of the CPU taken by the hypervisor.
+    pub fn busy(&self) -> bool {
+        self.load_1m.is_some_and(|l| l > self.cores as f64) || self.steal_pct.is_some_and(|s| s > 5.0)
+    }
+}
+
+/// Samples the machine's load; `previous` carries /proc/stat's counters from the last call.
+pub fn machine_load(at_s: f64, previous: &mut Option<(u64, u64)>) -> MachineLoad {
+    let load_1m = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next()?.parse().ok());
+    let counters = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        let cpu = s.lines().next()?.strip_prefix("cpu ")?.to_string();
+        let fields: Vec<u64> = cpu.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal ...
+        Some((fields.iter().take(8).sum::<u64>(), *fields.get(7)?))
+    });
+    let steal_pct = match (counters, *previous) {
+        (Some((total, steal)), Some((total0, steal0))) if total > total0 => Some((steal - steal0) as f64 / (total - total0) as f64 * 100.0),
+        _ => None,
+    };
+    *previous = counters.or(*previous);
+    MachineLoad { at_s, load_1m, cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), steal_pct }
+}
+
 /// Facts about the host recorded with every run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostInfo {

@@ -1,10 +1,16 @@
-//! results.csv: one row per trial with its headline figures, for spreadsheets. Single-scenario
-//! figures are medians over the trial's fresh workers. The full detail stays in results.json.
+//! results.csv: one row per trial with its headline figures, for spreadsheets, and where it came from
+//! (run, host, runtime version, start) so that concatenated files keep their origin. Single-scenario
+//! figures are medians over the trial's fresh workers, the load time with its n, mean, stddev, min and
+//! max; the leak's two slopes are named apart (after trim, without). The full detail stays in
+//! results.json.
 
 use crate::results::{Measurements, ResultsFile};
 
 const HEADER: &[&str] = &[
     "run",
+    "host",
+    "runtime_version",
+    "started_at",
     "trial",
     "model",
     "weights",
@@ -18,6 +24,11 @@ const HEADER: &[&str] = &[
     "warmup_rss_mb",
     "warmup_gpu_mb",
     "load_time_ms",
+    "load_time_ms_n",
+    "load_time_ms_mean",
+    "load_time_ms_stddev",
+    "load_time_ms_min",
+    "load_time_ms_max",
     "first_inference_ms",
     "p50_ms",
     "p95_ms",
@@ -58,6 +69,9 @@ pub fn render(r: &ResultsFile) -> String {
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
         // The run a trial comes from, so that merged and concatenated CSVs keep their origin.
         set("run", t.run.clone().unwrap_or_else(|| format!("{} {}", r.run.host.hostname, r.run.started_at)));
+        set("host", r.run.host.hostname.clone());
+        set("runtime_version", r.run.runtime.version.clone());
+        set("started_at", r.run.started_at.clone());
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
         set("weights", t.weights.clone());
@@ -77,6 +91,13 @@ pub fn render(r: &ResultsFile) -> String {
             set("warmup_rss_mb", med(&x.warmup_rss_mb));
             set("warmup_gpu_mb", med(&x.warmup_gpu_mb));
             set("load_time_ms", med(&x.load_time_ms));
+            if let Some(s) = &x.load_time_ms {
+                set("load_time_ms_n", s.n.to_string());
+                set("load_time_ms_mean", f(Some(s.mean)));
+                set("load_time_ms_stddev", f(Some(s.stddev)));
+                set("load_time_ms_min", f(Some(s.min)));
+                set("load_time_ms_max", f(Some(s.max)));
+            }
             set("first_inference_ms", med(&x.first_inference_ms));
             set("p50_ms", med(&x.steady_p50_ms));
             set("p95_ms", med(&x.steady_p95_ms));

@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod csv;
+pub mod leak_chart;
 pub mod markdown;
 pub mod sections;
 pub mod table;
@@ -29,7 +30,7 @@ pub enum Format {
 /// profile keeps their hosts apart).
 pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: Format) -> Result<String> {
     Ok(match format {
-        Format::Table => table::render(&sections::build(results)),
+        Format::Table => table::render(&sections::build(results), table::Terminal::plain_full()),
         Format::Markdown => markdown::render(results, &sections::build(results)),
         Format::Csv => csv::render(results),
         Format::Json => serde_json::to_string_pretty(results)?,
@@ -38,21 +39,37 @@ pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: For
     })
 }
 
+/// The terminal report for `term` (its width, style and colour).
+pub fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
+    table::render(&sections::build(results), term)
+}
+
 /// Writes report.md, results.csv, profile.json and the charts into `dir` (results.json is the
 /// caller's: the runner keeps it current trial by trial); returns what it wrote.
 pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
+    let charts = chart::all(results);
     for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv), ("profile.json", Format::Profile)] {
+        let mut text = render(results, runs, format)?;
+        if format == Format::Markdown {
+            // The charts lie beside report.md, so relative links show them in any Markdown viewer.
+            text.push_str(&markdown::charts(charts.iter().map(|(name, _)| name.as_str())));
+        }
         let path = dir.join(name);
-        write_atomic(&path, render(results, runs, format)?.as_bytes())?;
+        write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
-    for (name, svg) in chart::all(results) {
+    for (name, svg) in charts {
         let path = dir.join(name);
         write_atomic(&path, svg.as_bytes())?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// "1 model", "2 models".
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// A figure for a table cell: `—` where it is missing.

@@ -86,6 +86,13 @@ pub fn build(r: &ResultsFile) -> Report {
             random.join(", ")
         ));
     }
+    let unknown: Vec<&str> = r.models.iter().filter(|m| m.weights == crate::config::Weights::Unknown).map(|m| m.id.as_str()).collect();
+    if !unknown.is_empty() {
+        footnotes.push(format!(
+            "Weights not stated: {} (your own files: load time and memory are theirs; whether outputs mean anything, mora does not know).",
+            unknown.join(", ")
+        ));
+    }
     footnotes.push(
         "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
             .into(),
@@ -393,6 +400,7 @@ fn unload(r: &ResultsFile) -> Option<Section> {
             "Weights",
             "Provider",
             "Unload ms",
+            "Footprint at unload MB",
             "Reclaimed MB",
             "Reclaimed %",
             "After trim MB",
@@ -406,11 +414,20 @@ fn unload(r: &ResultsFile) -> Option<Section> {
         let figure = |f: fn(&crate::results::UnloadFigures) -> Option<f64>| {
             median(&m.workers.iter().filter_map(|w| f(&w.figures)).collect::<Vec<_>>())
         };
+        // The denominator of both Reclaimed %: RSS before the unload above RSS before the load
+        // (larger than the footprint after the first inference, since the steady runs grow it).
+        let at_unload = median(
+            &m.workers
+                .iter()
+                .filter_map(|w| Some(w.memory.before_unload.process.rss_mb? - w.memory.before_load.process.rss_mb?))
+                .collect::<Vec<_>>(),
+        );
         s.rows.push(vec![
             t.model().into(),
             weights(t),
             t.provider.to_string(),
             num(med(&x.unload_time_ms), 1),
+            num(at_unload, 1),
             num(figure(|f| f.memory_reclaimed_mb), 1),
             spread(x.reclamation_percentage.as_ref(), 1, false),
             num(figure(|f| f.memory_reclaimed_after_trim_mb), 1),
@@ -419,7 +436,7 @@ fn unload(r: &ResultsFile) -> Option<Section> {
             num(med(&x.gpu_reclamation_percentage), 1),
         ]);
     }
-    s.notes.push("Reclaimed % = (RSS before unload - RSS after) / (RSS before unload - RSS before load): the share of the model's footprint that came back, in a warmed worker. After trim: once more after malloc_trim(0), which returns what the allocator kept. Medians (min-max) over the workers.".into());
+    s.notes.push("Footprint at unload = RSS before unload - RSS before load, the denominator of both Reclaimed %; it can exceed the single table's Memory (read after the first inference) because the steady runs grow it, and trim can give back more than it when the allocator also returns pages kept from before the load. Reclaimed % = Reclaimed MB / Footprint at unload: the share of the model's footprint that came back, in a warmed worker. After trim: once more after malloc_trim(0), which returns what the allocator kept. Medians (min-max) over the workers.".into());
     (!s.rows.is_empty()).then_some(s)
 }
 

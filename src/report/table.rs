@@ -1,23 +1,74 @@
-//! The terminal report: comfy-table tables in the spirit of the proof of concept's summary.
+//! The terminal report: tables in the spirit of the proof of concept's summary, fitted to the
+//! terminal. A table wider than the terminal is never wrapped inside a number: each row becomes a
+//! block of "header: value" lines instead. Piped output has no width to fit (unless COLUMNS says one)
+//! and keeps whole rows. `--style plain` drops box drawing and emoji for logs, `ascii` draws with ASCII;
+//! verdicts are coloured on a terminal, never when piped or with NO_COLOR.
 
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use comfy_table::presets::{ASCII_FULL_CONDENSED, NOTHING, UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table};
 
 use super::sections::{Report, Section};
 
-pub fn render(report: &Report) -> String {
-    let rule = "=".repeat(70);
+/// How the terminal report draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Style {
+    /// Box drawing, emoji marks.
+    #[default]
+    Full,
+    /// No box drawing, no emoji: for logs.
+    Plain,
+    /// ASCII borders, no emoji.
+    Ascii,
+}
+
+/// Where the report goes and how it may draw there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terminal {
+    pub style: Style,
+    /// Columns to fit; `None`: no limit (piped output).
+    pub width: Option<usize>,
+    pub color: bool,
+}
+
+impl Terminal {
+    /// Standard output as it is: its width when it is a terminal (or COLUMNS), colour when it is a
+    /// terminal and NO_COLOR is not set.
+    pub fn stdout(style: Style) -> Terminal {
+        let tty = std::io::stdout().is_terminal();
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|c: &usize| *c > 20);
+        let width = columns.or_else(|| tty.then(|| Table::new().width().map(usize::from)).flatten());
+        let color = tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Terminal { style, width, color }
+    }
+
+    /// No limit, no colour, full style: what tests and files get.
+    pub fn plain_full() -> Terminal {
+        Terminal { style: Style::Full, width: None, color: false }
+    }
+}
+
+pub fn render(report: &Report, term: Terminal) -> String {
+    let rule = "=".repeat(term.width.unwrap_or(70).min(70));
     let mut out = format!("{rule}\n{}\n{rule}\n", report.title);
     for (label, value) in &report.facts {
         let _ = writeln!(out, "  {label}: {value}");
     }
     for s in &report.sections {
-        out.push_str(&section(s));
+        out.push_str(&section(s, term));
     }
     if !report.recommendations.is_empty() {
         let _ = write!(out, "\n{rule}\nRECOMMENDATIONS FOR MODELMORA\n{rule}\n");
         for (i, r) in report.recommendations.iter().enumerate() {
-            let _ = write!(out, "\n{}. {} [{}]\n   {} {}\n   💡 {}\n", i + 1, r.topic, r.provider, r.level.mark(), r.verdict, r.action);
+            let mark = match term.style {
+                Style::Full => format!("{} ", r.level.mark()),
+                Style::Plain | Style::Ascii => String::new(),
+            };
+            let level = paint(&r.level.to_string().to_uppercase(), term, level_color(r.level));
+            let arrow = if term.style == Style::Full { "💡" } else { "->" };
+            let _ = write!(out, "\n{}. {} [{}]\n   {mark}{level}: {}\n   {arrow} {}\n", i + 1, r.topic, r.provider, r.verdict, r.action);
             for e in &r.evidence {
                 let _ = writeln!(out, "      - {e}");
             }
@@ -30,18 +81,154 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// One section: its title, the table, its notes.
-pub fn section(section: &Section) -> String {
+/// One section: its title, the table (or one block per row where the table would not fit), its notes.
+pub fn section(section: &Section, term: Terminal) -> String {
     let mut out = format!("\n{}\n", section.title);
+    let rows: Vec<Vec<String>> = section.rows.iter().map(|r| r.iter().map(|c| cell(c, term)).collect()).collect();
     let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_header(&section.header);
-    for row in &section.rows {
+    let preset = match term.style {
+        Style::Full => UTF8_FULL_CONDENSED,
+        Style::Ascii => ASCII_FULL_CONDENSED,
+        Style::Plain => NOTHING,
+    };
+    // Disabled: comfy-table never wraps a cell; whether the whole fits is decided below.
+    table.load_preset(preset).set_content_arrangement(ContentArrangement::Disabled).set_header(&section.header);
+    for row in &rows {
         table.add_row(row);
     }
-    out.push_str(&table.to_string());
-    out.push('\n');
+    let drawn = table.to_string();
+    let widest = drawn.lines().map(console_width).max().unwrap_or(0);
+    if term.width.is_some_and(|w| widest > w) {
+        out.push_str(&blocks(section, &rows));
+    } else {
+        out.push_str(&drawn);
+        out.push('\n');
+    }
     for note in &section.notes {
         let _ = writeln!(out, "  {note}");
     }
     out
+}
+
+/// Each row as a block: its first cell (and its provider, where the table has one) as a heading,
+/// then "header: value" for the others.
+fn blocks(section: &Section, rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let provider = section.header.iter().position(|h| h == "Provider");
+    for row in rows {
+        let heading = row.first().map(String::as_str).unwrap_or("");
+        match provider.and_then(|i| row.get(i)) {
+            Some(p) if !p.is_empty() => {
+                let _ = writeln!(out, "  {heading} ({p})");
+            }
+            _ => {
+                let _ = writeln!(out, "  {heading}");
+            }
+        }
+        for (i, (header, value)) in section.header.iter().zip(row).enumerate().skip(1) {
+            if !value.is_empty() && Some(i) != provider {
+                let _ = writeln!(out, "      {header}: {value}");
+            }
+        }
+    }
+    out
+}
+
+/// A cell as the style and the terminal want it: emoji marks dropped outside the full style,
+/// verdicts coloured on a terminal.
+fn cell(text: &str, term: Terminal) -> String {
+    let mut text = text.to_string();
+    if term.style != Style::Full {
+        for mark in ["✅ ", "⚠️ ", "❌ "] {
+            text = text.replace(mark, "");
+        }
+    }
+    for (word, color) in [("PASS", Color::Green), ("CAUTION", Color::Yellow), ("FAIL", Color::Red)] {
+        if text.ends_with(word) {
+            let cut = text.len() - word.len();
+            text = format!("{}{}", &text[..cut], paint(word, term, color));
+            break;
+        }
+    }
+    text
+}
+
+#[derive(Clone, Copy)]
+enum Color {
+    Green,
+    Yellow,
+    Red,
+}
+
+fn level_color(level: crate::recommendation::Level) -> Color {
+    use crate::recommendation::Level;
+    match level {
+        Level::Excellent | Level::Good => Color::Green,
+        Level::Moderate => Color::Yellow,
+        Level::Poor => Color::Red,
+    }
+}
+
+fn paint(text: &str, term: Terminal, color: Color) -> String {
+    if !term.color {
+        return text.to_string();
+    }
+    let code = match color {
+        Color::Green => 32,
+        Color::Yellow => 33,
+        Color::Red => 31,
+    };
+    format!("\u{1b}[{code}m{text}\u{1b}[0m")
+}
+
+/// Width on screen: characters, escape sequences left out.
+fn console_width(line: &str) -> usize {
+    let mut width = 0;
+    let mut escape = false;
+    for c in line.chars() {
+        match (escape, c) {
+            (false, '\u{1b}') => escape = true,
+            (true, 'm') => escape = false,
+            (true, _) => {}
+            (false, _) => width += 1,
+        }
+    }
+    width
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section() -> Section {
+        Section {
+            title: "Load".into(),
+            header: vec!["Model".into(), "Load ms".into(), "Verdict".into()],
+            rows: vec![vec!["gpt2".into(), "812.9 (741.9..1984.5)".into(), "✅ PASS".into()]],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn a_table_too_wide_becomes_blocks_and_never_splits_a_number() {
+        let narrow = Terminal { style: Style::Full, width: Some(30), color: false };
+        let out = super::section(&section(), narrow);
+        assert!(out.contains("  gpt2\n      Load ms: 812.9 (741.9..1984.5)\n      Verdict: ✅ PASS"), "{out}");
+        let wide = Terminal { style: Style::Full, width: Some(200), color: false };
+        let table = super::section(&section(), wide);
+        assert!(table.contains("│ gpt2  ┆ 812.9 (741.9..1984.5) ┆ ✅ PASS"), "{table}");
+        let piped = Terminal::plain_full();
+        assert!(super::section(&section(), piped).contains("812.9 (741.9..1984.5)"), "no width: whole rows");
+    }
+
+    #[test]
+    fn plain_drops_box_drawing_and_emoji_and_colour_only_on_a_terminal() {
+        let plain = super::section(&section(), Terminal { style: Style::Plain, width: None, color: false });
+        assert!(!plain.contains('│') && !plain.contains('✅') && plain.contains("PASS"), "{plain}");
+        let ascii = super::section(&section(), Terminal { style: Style::Ascii, width: None, color: false });
+        assert!(ascii.contains('|') && !ascii.contains('✅'), "{ascii}");
+        let colored = super::section(&section(), Terminal { style: Style::Full, width: None, color: true });
+        assert!(colored.contains("\u{1b}[32mPASS\u{1b}[0m"), "{colored}");
+        assert!(!super::section(&section(), Terminal::plain_full()).contains('\u{1b}'));
+    }
 }

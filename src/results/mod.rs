@@ -64,6 +64,9 @@ pub struct RunInfo {
     pub settings: RunSettings,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The machine's load sampled before the first trial and after each one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_load: Vec<crate::probe::system::MachineLoad>,
     /// The runs a `mora report` merged into this file (their folder names); empty for a run itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<String>,

@@ -184,7 +184,7 @@ impl Fixture {
     }
 
     pub fn run_folder(&self) -> PathBuf {
-        let runs: Vec<PathBuf> = std::fs::read_dir(self.path().join("results")).unwrap().map(|e| e.unwrap().path()).collect();
+        let runs = run_folders(&self.path().join("results"));
         assert_eq!(runs.len(), 1, "one run folder expected: {runs:?}");
         runs[0].clone()
     }
@@ -242,4 +242,15 @@ pub fn mutate_bytes(seed: &[u8], tokens: &[&str], rng: &mut Rng) -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// The run folders under `out`, sorted: `latest` (a link to the newest) left out.
+pub fn run_folders(out: &Path) -> Vec<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.symlink_metadata().unwrap().file_type().is_symlink())
+        .collect();
+    runs.sort();
+    runs
 }
