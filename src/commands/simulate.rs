@@ -83,6 +83,9 @@ pub struct SimulateArgs {
     /// Write simulate.md, simulate.json, the trace and the charts here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// How the terminal tables draw: full (box drawing), plain (none, for logs) or ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     #[command(flatten)]
@@ -188,7 +191,7 @@ pub fn run(args: SimulateArgs) -> Result<i32> {
     if let Some(why) = &replay_failed {
         rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
     }
-    print!("{}", report::to_table(&rendered));
+    print!("{}", report::to_table(&rendered, crate::report::table::Terminal::stdout(args.style)));
 
     if let Some(dir) = &args.out {
         let times = replayed.as_ref().map(|r| r.measured_times.as_slice());

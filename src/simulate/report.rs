@@ -10,7 +10,8 @@ use super::run::Run;
 use super::{PolicyRun, Setup};
 use crate::report::chart::{self, Group, Line};
 use crate::report::sections::Section;
-use crate::report::{markdown, num, table};
+use crate::report::table::{self, Terminal};
+use crate::report::{markdown, num};
 use std::fmt::Write as _;
 
 /// ModelMesh's default guess of a model's memory from its file size.
@@ -280,15 +281,15 @@ fn interference(r: &Replayed) -> Section {
     )
 }
 
-/// The report on a terminal.
-pub fn to_table(r: &SimReport) -> String {
-    let rule = "=".repeat(70);
+/// The report on a terminal (or a file: `Terminal::plain_full()`).
+pub fn to_table(r: &SimReport, term: Terminal) -> String {
+    let rule = "=".repeat(term.width.unwrap_or(70).min(70));
     let mut out = format!("{rule}\n{}\n{rule}\n", r.title);
     for (label, value) in &r.facts {
         let _ = writeln!(out, "  {label}: {value}");
     }
     for s in &r.sections {
-        out.push_str(&table::section(s));
+        out.push_str(&table::section(s, term));
     }
     if let Some(a) = &r.advice {
         let _ = writeln!(out, "\nRecommendation: {a}");
@@ -406,7 +407,7 @@ mod tests {
             .map(|m| Sizing { model: m.id.clone(), provider: c.provider, file_mb: m.file_mb, resident_per_file: m.resident_per_file() })
             .collect();
         let report = build(&setup, "zipf", &runs, &sizing, None, None);
-        let text = to_table(&report);
+        let text = to_table(&report, Terminal::plain_full());
         for p in PolicyKind::ALL {
             assert!(text.contains(&p.to_string()), "{p}: {text}");
         }
