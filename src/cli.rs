@@ -32,6 +32,8 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Write a model pre-optimised for one provider (loads faster), with a manifest, and compare loads.
     Optimize(OptimizeArgs),
+    /// Which models to keep loaded under a memory budget, simulated from a lifecycle profile (and replayed for real).
+    Simulate(crate::commands::simulate::SimulateArgs),
     /// The child side of every trial (internal).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -209,6 +211,9 @@ pub struct WorkerArgs {
     pub probe_cuda: bool,
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
+    /// Replay a simulated plan, read from this file (`mora simulate --replay`).
+    #[arg(long, conflicts_with_all = ["spec", "probe_cuda"])]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub options: ProviderFlags,
 }

@@ -44,7 +44,9 @@ pub struct Generator {
 pub struct HostProfile {
     /// The host name; with the machine class where two machines of the runs share a name.
     pub host: String,
-    /// The hardware that makes hosts comparable: GPUs, CPU model and cores (README, "Fleet").
+    /// The hardware that makes hosts comparable: GPUs, CPU model and cores (README, "Fleet"); empty
+    /// in a profile written before it was recorded.
+    #[serde(default)]
     pub machine_class: String,
     pub cpu_model: Option<String>,
     pub logical_cores: usize,

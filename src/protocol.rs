@@ -103,6 +103,8 @@ pub enum WorkerMessage {
     Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
     /// The answer to `mora worker --probe-cuda`.
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
+    /// What `mora worker --replay FILE` measured (`mora simulate --replay`).
+    Replay(Box<crate::replay::ReplayReport>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -216,6 +216,13 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
     }
 }
 
+/// What a worker needs to load `model`, or why it cannot (with the fix), outside a bench run
+/// (`mora simulate --replay`).
+pub fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSpec, String> {
+    let config_dir = config.path.parent().unwrap_or(Path::new("."));
+    prepare(model, config, config_dir, &mut |_| {}).spec
+}
+
 fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &mut dyn FnMut(Event)) -> Prepared {
     let status = ModelStatus::of(model);
     let mut info = status.info(model, config_dir);

@@ -6,6 +6,7 @@ pub mod models;
 pub mod optimize;
 pub mod progress;
 pub mod report;
+pub mod simulate;
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Models(args) => models::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Optimize(args) => optimize::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Worker(args) => worker(args),
     }
 }
@@ -39,6 +41,9 @@ pub fn worker(args: WorkerArgs) -> Result<i32> {
         let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
         let setup = setup_for(Provider::Cuda, &ProviderSettings::default(), &args.options);
         return Ok(crate::worker::probe_cuda(&library, &setup));
+    }
+    if let Some(path) = &args.replay {
+        return Ok(crate::scenario::replay::main(path));
     }
     match args.spec {
         Some(spec) => Ok(crate::worker::main(&spec)),

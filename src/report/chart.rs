@@ -1,4 +1,5 @@
-//! SVG charts next to the report: grouped horizontal bars, drawn by hand (no plotting dependency).
+//! SVG charts next to the report: grouped horizontal bars and line charts, drawn by hand (no plotting
+//! dependency).
 
 use crate::results::{Measurements, ResultsFile};
 use std::fmt::Write as _;
@@ -170,6 +171,75 @@ pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> Strin
     svg
 }
 
+/// One line of a line chart: its name and its (x, y) points, in order of x.
+pub struct Line<'a> {
+    pub name: &'a str,
+    pub points: &'a [(f64, f64)],
+}
+
+/// A line chart (x from 0), with an optional dashed horizontal line (a limit, e.g. a budget).
+pub fn lines(title: &str, x_unit: &str, y_unit: &str, series: &[Line], limit: Option<(&str, f64)>) -> String {
+    let (left, plot_w, top, plot_h) = (70.0, 700.0, 50.0, 300.0);
+    let points = series.iter().flat_map(|l| l.points.iter().copied());
+    let x_max = points.clone().map(|p| p.0).fold(0.0_f64, f64::max).max(1e-9);
+    let y_max = points.map(|p| p.1).chain(limit.map(|l| l.1)).fold(0.0_f64, f64::max).max(1e-9) * 1.05;
+    let x = |v: f64| left + v / x_max * plot_w;
+    let y = |v: f64| top + plot_h - v / y_max * plot_h;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+        left + plot_w + 40.0,
+        top + plot_h + 50.0,
+        xml(title)
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>",
+        top + plot_h,
+        left + plot_w,
+        top + plot_h,
+        top + plot_h
+    );
+    for i in 0..=4 {
+        let (xv, yv) = (x_max * i as f64 / 4.0, y_max * i as f64 / 4.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{xv:.0} {}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{yv:.0} {}</text>",
+            x(xv),
+            top + plot_h + 16.0,
+            xml(x_unit),
+            left - 4.0,
+            y(yv) + 4.0,
+            xml(y_unit)
+        );
+    }
+    if let Some((name, value)) = limit {
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{0:.1}\" x2=\"{1:.1}\" y2=\"{0:.1}\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/><text x=\"{2:.1}\" y=\"{3:.1}\" fill=\"#d62728\">{4} {value:.0} {5}</text>",
+            y(value),
+            left + plot_w,
+            left + 6.0,
+            y(value) - 4.0,
+            xml(name),
+            xml(y_unit)
+        );
+    }
+    for (i, line) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> = line.points.iter().map(|&(a, b)| format!("{:.1},{:.1}", x(a), y(b))).collect();
+        let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
+        let lx = left + i as f64 * 220.0;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{lx}\" y=\"30\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"39\">{}</text>",
+            lx + 14.0,
+            xml(line.name)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
@@ -189,5 +259,23 @@ mod tests {
         assert!(svg.contains("width=\"520.0\""), "the largest bar spans the plot");
         assert!(svg.contains("width=\"260.0\""), "half the value, half the width");
         assert_eq!(svg.matches("<rect").count(), 1 + 2 + 3, "background, legend, three bars (one value missing)");
+    }
+
+    #[test]
+    fn lines_scale_to_the_largest_point_and_draw_the_limit() {
+        let a = [(0.0, 0.0), (10.0, 50.0)];
+        let b = [(0.0, 10.0), (5.0, 100.0)];
+        let svg = lines(
+            "Memory <over> time",
+            "s",
+            "MB",
+            &[Line { name: "sim", points: &a }, Line { name: "real", points: &b }],
+            Some(("budget", 80.0)),
+        );
+        assert!(svg.contains("Memory &lt;over&gt; time"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        // x: 10 s spans the plot (70 + 700); y: the top is 1.05 x 100 MB.
+        assert!(svg.contains("770.0,"), "{svg}");
+        assert!(svg.contains("budget 80 MB"));
     }
 }

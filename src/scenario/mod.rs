@@ -1,7 +1,8 @@
 //! The scenarios that run inside a worker, one file each. Isolation runs on the parent's side
-//! (`crate::isolation`); its worker half is `serve`. Every scenario but isolation starts with the
-//! model's first load in the fresh worker ([`first_load`]), so that the worker's one-time warm-up is
-//! measured apart and kept out of the model's figures.
+//! (`crate::isolation`); its worker half is `serve`; `replay` is `mora simulate --replay`'s worker
+//! half. Every scenario but isolation starts with the model's first load in the fresh worker
+//! ([`first_load`]), so that the worker's one-time warm-up is measured apart and kept out of the
+//! model's figures.
 
 pub mod cold;
 pub mod concurrent;
@@ -9,6 +10,7 @@ pub mod idle;
 pub mod leak;
 pub mod levers;
 pub mod memory_levers;
+pub mod replay;
 pub mod rotation;
 pub mod serve;
 pub mod shapes;

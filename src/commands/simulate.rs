@@ -1,0 +1,398 @@
+//! `mora simulate`: read a lifecycle profile and a trace (or draw one), simulate each eviction policy
+//! under the memory budget, recommend one, and with `--replay` run the first policy for real in a
+//! supervised worker and print simulated against replayed. Every input is checked before anything
+//! runs or is written; `--out` files are written whole (atomically).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::cli::{ProviderFlags, RuntimeArgs};
+use crate::config::Config;
+use crate::profile::{PROFILE_VERSION, Profile};
+use crate::replay::{self, ReplaySpec};
+use crate::results::write_atomic;
+use crate::runtime::{Provider, RuntimeLibrary};
+use crate::simulate::advice::{self, Advice};
+use crate::simulate::costs::{self, Costs, MeasuredTimes, UnloadMode};
+use crate::simulate::figures::{Figures, Interference};
+use crate::simulate::policy::PolicyKind;
+use crate::simulate::report::{self, Replayed};
+use crate::simulate::run::Run;
+use crate::simulate::trace::Trace;
+use crate::simulate::{PolicyRun, Setup};
+
+/// Exit code when the simulation was printed but the replay did not finish.
+pub const REPLAY_FAILED: i32 = 3;
+
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// A lifecycle profile: a run folder's profile.json, or `mora report RUN --format profile`.
+    #[arg(long)]
+    pub profile: PathBuf,
+    /// The memory budget in MB: RSS on CPU, VRAM on CUDA.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub budget_mb: u64,
+    /// Whose figures: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub provider: Provider,
+    /// The host whose figures to use, where the profile holds several.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A CSV of requests, one `time,model` line each (seconds; a `time_ms,model` header for ms).
+    #[arg(long, conflicts_with_all = ["zipf", "requests", "rate"], required_unless_present = "zipf")]
+    pub trace: Option<PathBuf>,
+    /// Draw the requests instead: Zipf exponent over --models (0 is uniform).
+    #[arg(long, requires_all = ["requests", "rate"], value_parser = non_negative)]
+    pub zipf: Option<f64>,
+    /// The models for --zipf, most requested first (default: the profile's, in its order).
+    #[arg(long, value_delimiter = ',', requires = "zipf")]
+    pub models: Vec<String>,
+    /// How many requests --zipf draws.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub requests: Option<u32>,
+    /// Requests per second for --zipf (Poisson arrivals).
+    #[arg(long, value_parser = positive)]
+    pub rate: Option<f64>,
+    /// Seeds the drawn trace and the steady-latency draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The policies to compare; --replay runs the first.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lru,lfu,size-aware,cost-aware,keep-all,static-top-k")]
+    pub policies: Vec<PolicyKind>,
+    /// How an evicted model goes: dropped in its worker, or its worker killed.
+    #[arg(long, value_enum, default_value = "in-process")]
+    pub unload: UnloadMode,
+    /// Recommend the policy and budget that keep p99 request latency at or under this.
+    #[arg(long, value_parser = positive)]
+    pub target_p99_ms: Option<f64>,
+    /// A reload of a model evicted within this many seconds of its last use counts as thrash.
+    #[arg(long, default_value_t = 60.0, value_parser = positive)]
+    pub thrash_window_s: f64,
+    /// How much slower a load and an inference run while both do: 1 models no contention; a replay
+    /// measures it (its "slowdown during a load").
+    #[arg(long, default_value_t = 1.0, value_parser = at_least_one)]
+    pub interference: f64,
+    /// Also run the first policy's plan for real on this machine (in-process) and compare.
+    #[arg(long)]
+    pub replay: bool,
+    /// Where the replay finds the models.
+    #[arg(long, default_value = "models.yaml")]
+    pub config: PathBuf,
+    /// Write simulate.md, simulate.json, the trace and the charts here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How the terminal tables draw: full (box drawing), plain (none, for logs) or ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
+    }
+}
+
+fn at_least_one(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a factor of 1 or more")),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of 0 or more")),
+    }
+}
+
+pub fn run(args: SimulateArgs) -> Result<i32> {
+    if args.replay && args.unload == UnloadMode::KillWorker {
+        bail!(
+            "--replay runs the in-process mode only: kill-worker would need a supervised worker per model at once, and mora supervises one at a time; simulate kill-worker without --replay"
+        );
+    }
+    let mut policies = args.policies.clone();
+    dedup_in_order(&mut policies);
+    let file = args.profile.display().to_string();
+    let profile = read_profile(&args.profile)?;
+    let (host, provider) = costs::select(&profile, &file, args.provider, args.host.as_deref())?;
+    let known: Vec<String> = provider.models.iter().map(|m| m.model.clone()).collect();
+    let (trace, source) = match (&args.trace, args.zipf) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the trace {}", path.display()))?;
+            let place = format!("the profile ({} on host {})", provider.provider, host.host);
+            (Trace::parse_csv(&text, &path.display().to_string(), &known, &place)?, format!("trace {}", path.display()))
+        }
+        (None, Some(s)) => {
+            let models = if args.models.is_empty() { known.clone() } else { args.models.clone() };
+            if let Some(twice) = models.iter().enumerate().find_map(|(i, m)| models[..i].contains(m).then_some(m)) {
+                bail!("--models lists {twice} twice");
+            }
+            let (requests, rate) = (args.requests.expect("clap requires it") as usize, args.rate.expect("clap requires it"));
+            let source = format!("Zipf s = {s} over {}, {requests} requests at {rate}/s, seed {}", models.join(", "), args.seed);
+            (Trace::zipf(&models, s, requests, rate, args.seed), source)
+        }
+        (None, None) => bail!("pass --trace FILE or --zipf S --requests N --rate R"),
+    };
+    let costs = Costs::from_profile(&file, host, provider, &trace.models, args.unload)?;
+    let sizing = costs::sizing(host, &trace.models);
+    let budget_mb = args.budget_mb as f64;
+    costs.check_budget(budget_mb)?;
+    let setup = Setup {
+        trace: &trace,
+        costs: &costs,
+        mode: args.unload,
+        budget_mb,
+        seed: args.seed,
+        thrash_window_ms: args.thrash_window_s * 1000.0,
+        interference: args.interference,
+    };
+
+    eprintln!("simulating {} policies over {} requests ({source})", policies.len(), trace.requests.len());
+    let runs: Vec<PolicyRun> = policies.iter().map(|&p| setup.simulate(p)).collect();
+    let advice = advice::advise(&setup, &policies, &runs, args.target_p99_ms);
+    let chosen = policies[0];
+
+    let mut replay_failed = None;
+    let mut replayed: Option<Replay> = None;
+    if args.replay {
+        let Ok(simulated) = &runs[0].outcome else {
+            bail!("{chosen} does not fit under {budget_mb} MB: nothing to replay; put a policy that fits first in --policies");
+        };
+        match run_replay(&args, &trace, &costs, simulated) {
+            Ok(r) => replayed = Some(r),
+            Err(e) => replay_failed = Some(format!("{e:#}")),
+        }
+    }
+    let simulated_chosen = runs[0].outcome.as_ref().ok();
+    let resimulated = match (&replayed, simulated_chosen) {
+        (Some(r), Some(sim)) => Some(setup.play(&sim.plan, &costs.with_times(&r.measured_times))),
+        _ => None,
+    };
+    let replay_view = match (&replayed, simulated_chosen) {
+        (Some(r), Some(sim)) => Some(Replayed {
+            policy: chosen,
+            simulated: &sim.run,
+            resimulated: resimulated.as_ref(),
+            replayed: &r.run,
+            notes: r.notes.clone(),
+        }),
+        _ => None,
+    };
+    let mut rendered = report::build(&setup, &source, &runs, &sizing, advice.as_ref(), replay_view.as_ref());
+    if let Some(why) = &replay_failed {
+        rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
+    }
+    print!("{}", report::to_table(&rendered, crate::report::table::Terminal::stdout(args.style)));
+
+    if let Some(dir) = &args.out {
+        let times = replayed.as_ref().map(|r| r.measured_times.as_slice());
+        let files = outputs(&setup, &args, &source, &runs, advice.as_ref(), &rendered, chosen, replay_view.as_ref(), times)?;
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            write_atomic(&path, &bytes)?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if crate::supervise::interrupted() {
+        return Ok(130);
+    }
+    if let Some(why) = replay_failed {
+        eprintln!("error: the replay did not finish ({why}); the simulation above stands");
+        return Ok(REPLAY_FAILED);
+    }
+    Ok(0)
+}
+
+fn dedup_in_order(policies: &mut Vec<PolicyKind>) {
+    let mut seen = Vec::new();
+    policies.retain(|p| {
+        let new = !seen.contains(p);
+        seen.push(*p);
+        new
+    });
+}
+
+fn read_profile(path: &Path) -> Result<Profile> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read the profile {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not JSON: make a profile with `mora report RUN --format profile`", path.display()))?;
+    match value.get("profile_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(PROFILE_VERSION) => {}
+        other => bail!(
+            "{}: profile_version {} is not one this mora reads ({PROFILE_VERSION}): make the profile with this mora's `mora report RUN --format profile`",
+            path.display(),
+            other.map_or("missing".to_string(), |v| v.to_string())
+        ),
+    }
+    serde_json::from_value(value).with_context(|| format!("{} is not a mora lifecycle profile", path.display()))
+}
+
+/// What a replay brought back.
+struct Replay {
+    run: Run,
+    measured_times: Vec<MeasuredTimes>,
+    /// How it compares, in words.
+    notes: Vec<String>,
+}
+
+/// Runs the chosen policy's plan for real.
+fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &crate::simulate::Simulated) -> Result<Replay> {
+    let config = Config::load(&args.config)?;
+    let mut models = Vec::new();
+    for id in &trace.models {
+        let model = config.model(id).with_context(|| format!("model `{id}` of the trace is not in {}", config.path.display()))?;
+        models.push(crate::runner::model_spec(model, &config).map_err(|e| anyhow::anyhow!("{id}: {e}"))?);
+    }
+    let roots = crate::runtime::search_roots(config.path.parent());
+    let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
+    let request = crate::runtime::providers::ProviderRequest::Explicit(vec![args.provider]);
+    let (setups, _) = super::resolve_providers(&request, &library, &config.providers, &args.options)?;
+    let setup = setups.into_iter().next().context("no provider setup")?;
+    let here = crate::probe::HostInfo::current();
+    let mut notes = Vec::new();
+    notes.push(format!(
+        "Replayed on host {} ({} cores) with ONNX Runtime {}; the profile is from host {}.",
+        here.hostname, here.logical_cores, library.version, costs.host
+    ));
+    if here.hostname != costs.host {
+        notes.push(format!(
+            "The profile was measured on {}, not here: expect the replay to differ by the machines' difference.",
+            costs.host
+        ));
+    }
+    let timeout = replay::timeout_for(&simulated.run);
+    eprintln!(
+        "replaying {} for real: {} requests over {:.0} s, {} loads, in one worker (at most {:.0} s)",
+        simulated.plan.policy,
+        trace.requests.len(),
+        trace.duration_ms() / 1000.0,
+        simulated.plan.loads(),
+        timeout.as_secs_f64()
+    );
+    crate::supervise::install_interrupt_handler();
+    let spec = ReplaySpec::new(setup, library, models, trace, &simulated.plan);
+    let report = replay::run(&spec, timeout)?;
+    if let Some(start) = report.process_start_mb {
+        notes.push(format!(
+            "Replayed memory counts from the worker's {start:.0} MB of {} before the provider started, as the profile's baseline does.",
+            costs.memory_kind()
+        ));
+    }
+    Ok(Replay { run: report.run, measured_times: report.measured_times, notes })
+}
+
+#[derive(Serialize)]
+struct PolicyRecord<'a> {
+    policy: PolicyKind,
+    does_not_fit_needs_mb: Option<f64>,
+    figures: Option<&'a Figures>,
+    thrash_reloads: Option<usize>,
+    thrash_per_hour: Option<f64>,
+    preloads: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ReplayRecord<'a> {
+    policy: PolicyKind,
+    simulated: Figures,
+    /// The same plan simulated with the times measured again after the replay.
+    resimulated: Option<Figures>,
+    measured_times: Option<&'a [MeasuredTimes]>,
+    replayed: Figures,
+    interference_simulated: Interference,
+    interference_replayed: Interference,
+    notes: &'a [String],
+    simulated_run: &'a Run,
+    /// Its memory samples thinned to at most 2000 (each the highest of the ones it stands for).
+    replayed_run: Run,
+}
+
+#[derive(Serialize)]
+struct Record<'a> {
+    tool: String,
+    profile: String,
+    host: &'a str,
+    provider: Provider,
+    budget_mb: f64,
+    unload: UnloadMode,
+    seed: u64,
+    interference: f64,
+    trace: String,
+    target_p99_ms: Option<f64>,
+    costs: &'a Costs,
+    policies: Vec<PolicyRecord<'a>>,
+    advice: Option<&'a Advice>,
+    replay: Option<ReplayRecord<'a>>,
+}
+
+/// Every file `--out` gets, rendered before any is written.
+#[allow(clippy::too_many_arguments)]
+fn outputs(
+    setup: &Setup,
+    args: &SimulateArgs,
+    source: &str,
+    runs: &[PolicyRun],
+    advice: Option<&Advice>,
+    rendered: &report::SimReport,
+    chosen: PolicyKind,
+    replay: Option<&Replayed>,
+    replayed_times: Option<&[MeasuredTimes]>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let names = &setup.trace.models;
+    let measured_times = replayed_times;
+    let record = Record {
+        tool: format!("mora {}", env!("CARGO_PKG_VERSION")),
+        profile: args.profile.display().to_string(),
+        host: &setup.costs.host,
+        provider: setup.costs.provider,
+        budget_mb: setup.budget_mb,
+        unload: setup.mode,
+        seed: setup.seed,
+        interference: setup.interference,
+        trace: source.to_string(),
+        target_p99_ms: args.target_p99_ms,
+        costs: setup.costs,
+        policies: runs
+            .iter()
+            .map(|r| PolicyRecord {
+                policy: r.policy,
+                does_not_fit_needs_mb: r.outcome.as_ref().err().map(|e| e.needs_mb),
+                figures: r.outcome.as_ref().ok().map(|s| &s.figures),
+                thrash_reloads: r.outcome.as_ref().ok().map(|s| s.plan.thrash_reloads),
+                thrash_per_hour: r.outcome.as_ref().ok().and_then(|s| s.thrash_per_hour),
+                preloads: r.outcome.as_ref().ok().map(|s| s.plan.preloads.iter().map(|&m| names[m].as_str()).collect()).unwrap_or_default(),
+            })
+            .collect(),
+        advice,
+        replay: replay.map(|r| ReplayRecord {
+            policy: r.policy,
+            simulated: Figures::of(r.simulated),
+            resimulated: r.resimulated.map(Figures::of),
+            measured_times,
+            replayed: Figures::of(r.replayed),
+            interference_simulated: Interference::of(r.simulated),
+            interference_replayed: Interference::of(r.replayed),
+            notes: &r.notes,
+            simulated_run: r.simulated,
+            replayed_run: Run { memory: crate::simulate::run::thin(&r.replayed.memory, 2000), ..r.replayed.clone() },
+        }),
+    };
+    let mut files = vec![
+        ("simulate.md".to_string(), report::to_markdown(rendered).into_bytes()),
+        ("simulate.json".to_string(), serde_json::to_vec_pretty(&record)?),
+        ("simulate-trace.csv".to_string(), setup.trace.to_csv().into_bytes()),
+    ];
+    for (name, svg) in report::charts(setup, runs, chosen, replay) {
+        files.push((name, svg.into_bytes()));
+    }
+    Ok(files)
+}

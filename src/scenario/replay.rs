@@ -1,0 +1,403 @@
+//! The worker half of `mora simulate --replay` (`mora worker --replay FILE`): a simulated plan run
+//! for real, with the same structure as the simulation's model. A dispatcher releases each request at
+//! its time and applies the plan's decision; one loader thread (the loading slot) runs load jobs in
+//! order, each evicting once the evicted model's requests are done (drop the session, malloc_trim),
+//! then loading; one inference thread serves ready requests first come first served. A sampler reads
+//! memory meanwhile. Then, under the same conditions, each model's times are measured again alone
+//! (load, first inference, steady runs, unload). The worker reports a [`Run`], the simulation's own
+//! terms, and those times on descriptor 3.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::inputs::ModelInputs;
+use crate::model::{LoadedModel, ms_since};
+use crate::probe::{Probe, gpu, malloc_trim, process};
+use crate::protocol::{Channel, WorkerMessage};
+use crate::replay::{ReplayReport, ReplaySpec};
+use crate::runtime::Runtime;
+use crate::simulate::costs::MeasuredTimes;
+use crate::simulate::plan::Action;
+use crate::simulate::run::{LoadSpan, Run, Served};
+
+/// A model's copy in memory: (model, generation), as in the simulation's engine.
+type Instance = (usize, u32);
+
+/// `mora worker --replay FILE`: returns the process exit code.
+pub fn main(path: &Path) -> i32 {
+    let mut channel = Channel::open();
+    let spec: ReplaySpec = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(spec) => spec,
+        Err(e) => {
+            channel.send(&WorkerMessage::Failed { phase: "start".into(), error: format!("{}: {e}", path.display()), runtime_log: vec![] });
+            return 2;
+        }
+    };
+    match run(&spec, &mut channel) {
+        Ok(report) => {
+            channel.phase("report");
+            channel.send(&WorkerMessage::Replay(Box::new(report)));
+            0
+        }
+        Err(e) => {
+            let phase = channel.current_phase().to_string();
+            channel.send(&WorkerMessage::Failed { phase, error: format!("{e:#}"), runtime_log: vec![] });
+            1
+        }
+    }
+}
+
+/// Enters a phase: the parent hears of it, and a fault injected for it fires.
+fn phase(channel: &mut Channel, name: &str) {
+    channel.phase(name);
+    crate::fault::inject(name);
+}
+
+fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
+    let probe = Probe { gpu_index: spec.provider.gpu_index() };
+    if probe.gpu_index.is_some() {
+        let _ = gpu::nvml();
+    }
+    let memory = MemoryReader { gpu_index: probe.gpu_index };
+    let process_start_mb = memory.now();
+    phase(channel, "provider_init");
+    let (runtime, provider_baseline) = crate::worker::init_provider(&spec.runtime, &spec.provider, &probe)?;
+    phase(channel, "read_through");
+    for model in &spec.models {
+        super::read_through(model)?;
+    }
+    phase(channel, "preload");
+    let mut inputs: Vec<Option<ModelInputs>> = vec![None; spec.models.len()];
+    let mut state = State::new(spec);
+    let start = Instant::now();
+    for &m in &spec.preloads {
+        let (mut loaded, _) = LoadedModel::load_with_inputs(&runtime, &spec.provider, &spec.models[m], &mut inputs[m])?;
+        loaded.run()?;
+        state.generation[m] = 1;
+        state.sessions.insert(m, (1, Arc::new(Mutex::new(loaded))));
+        state.first_done.insert((m, 1));
+    }
+    let preload_ms = ms_since(start);
+    phase(channel, "replay");
+    let shared = Shared { state: Mutex::new(state), changed: Condvar::new() };
+    let t0 = Instant::now();
+    if probe.gpu_index.is_none() {
+        process::reset_peak_rss();
+    }
+    let base = process_start_mb.unwrap_or(0.0);
+    let samples = std::thread::scope(|scope| -> Result<Vec<(f64, f64)>> {
+        let sampler = scope.spawn(|| sample(&shared, &memory, t0, spec.sample_every_ms));
+        let loader = scope.spawn(|| guarded(&shared, || load_jobs(&shared, spec, &runtime, &mut inputs, t0)));
+        let inference = scope.spawn(|| guarded(&shared, || infer(&shared, t0)));
+        let dispatched = guarded(&shared, || dispatch(&shared, spec, t0));
+        let results = [Ok(dispatched), loader.join(), inference.join()];
+        let samples = sampler.join().map_err(|_| anyhow!("the memory sampler panicked"))?;
+        for r in results {
+            r.map_err(|_| anyhow!("a replay thread panicked"))??;
+        }
+        Ok(samples)
+    })?;
+    let mut state = shared.state.into_inner().map_err(|_| anyhow!("a replay thread panicked"))?;
+    if let Some(e) = state.error {
+        bail!(e);
+    }
+    let sampled_peak = samples.iter().map(|s| s.1).fold(0.0, f64::max);
+    let kernel_peak = if probe.gpu_index.is_none() { process::ProcessMemory::current().peak_rss_mb.map(|p| p - base) } else { None };
+    let memory_points: Vec<(f64, f64)> = samples.iter().map(|&(t, mb)| (t, mb - base)).collect();
+    phase(channel, "measure_again");
+    // The trace is over: its sessions go before each model is measured alone.
+    state.sessions.clear();
+    malloc_trim();
+    let measured_times = measure_again(spec, &runtime, &mut inputs)?;
+    let runtime_log = runtime.take_log();
+    Ok(ReplayReport {
+        provider_baseline,
+        providers_registered: spec.provider.registered_names(),
+        run: Run {
+            served: state.served,
+            loads: state.loads,
+            peak_mb: kernel_peak.unwrap_or(0.0).max(sampled_peak - base),
+            memory: memory_points,
+            preload_ms,
+        },
+        process_start_mb,
+        measured_times,
+        runtime_log,
+    })
+}
+
+/// Steady runs per model when its times are measured again after the trace.
+const STEADY_RUNS: usize = 10;
+/// The pause before each of them: requests arrive apart, and on a machine shared with other work
+/// back-to-back runs are slower than runs that start after a pause (the scheduler favours threads
+/// that slept), so the runs are measured the way the replay served them.
+const PAUSE: Duration = Duration::from_millis(100);
+
+/// Each model alone, in a warmed worker, right after the replay: load, first inference, steady runs
+/// (each after a pause), unload and trim.
+fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<ModelInputs>]) -> Result<Vec<MeasuredTimes>> {
+    let mut measured = Vec::with_capacity(spec.models.len());
+    for (m, model) in spec.models.iter().enumerate() {
+        let (mut loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, model, &mut inputs[m])?;
+        let first_inference_ms = loaded.run()?;
+        let steady = (0..STEADY_RUNS)
+            .map(|_| {
+                std::thread::sleep(PAUSE);
+                loaded.run()
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        let unload_ms = loaded.unload();
+        malloc_trim();
+        let summary = crate::stats::Summary::of(&steady).expect("steady runs were measured");
+        measured.push(MeasuredTimes {
+            model: model.id.clone(),
+            load_ms,
+            first_inference_ms,
+            steady_p50_ms: summary.median,
+            steady_p95_ms: summary.p95,
+            unload_ms,
+        });
+    }
+    Ok(measured)
+}
+
+/// What the worker holds, read as cheaply as possible (no smaps walk): RSS, or the GPU's on CUDA.
+struct MemoryReader {
+    gpu_index: Option<u32>,
+}
+
+impl MemoryReader {
+    fn now(&self) -> Option<f64> {
+        match self.gpu_index {
+            Some(i) => gpu::memory(i, std::process::id()).and_then(|g| g.process_mb.or(g.device_used_mb)),
+            None => std::fs::read_to_string("/proc/self/status").ok().and_then(|s| process::kb_field(&s, "VmRSS:")),
+        }
+    }
+}
+
+struct Job {
+    instance: Instance,
+    evict: Vec<Instance>,
+}
+
+/// Everything the threads share, under one lock.
+struct State {
+    generation: Vec<u32>,
+    /// Loaded sessions: model -> (generation, session).
+    sessions: BTreeMap<usize, (u32, Arc<Mutex<LoadedModel>>)>,
+    route: Vec<Instance>,
+    waiting: BTreeMap<Instance, Vec<usize>>,
+    pending: BTreeMap<Instance, usize>,
+    first_done: BTreeSet<Instance>,
+    ready_queue: VecDeque<usize>,
+    jobs: VecDeque<Job>,
+    dispatched_all: bool,
+    loads_done: bool,
+    served: Vec<Served>,
+    loads: Vec<LoadSpan>,
+    /// The first error of any thread: everyone stops.
+    error: Option<String>,
+}
+
+impl State {
+    fn new(spec: &ReplaySpec) -> State {
+        State {
+            generation: vec![0; spec.models.len()],
+            sessions: BTreeMap::new(),
+            route: vec![(0, 0); spec.requests.len()],
+            waiting: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            first_done: BTreeSet::new(),
+            ready_queue: VecDeque::new(),
+            jobs: VecDeque::new(),
+            dispatched_all: false,
+            loads_done: false,
+            served: spec
+                .requests
+                .iter()
+                .map(|r| Served {
+                    model: r.model,
+                    arrival_ms: r.time_ms,
+                    start_ms: f64::NAN,
+                    end_ms: f64::NAN,
+                    hit: false,
+                    waited: false,
+                    first_after_load: false,
+                })
+                .collect(),
+            loads: vec![],
+            error: None,
+        }
+    }
+
+    fn is_ready(&self, instance: Instance) -> bool {
+        self.sessions.get(&instance.0).is_some_and(|(g, _)| *g == instance.1)
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until `until` holds or a thread failed; returns the guard, or `None` on failure.
+    fn wait_for<'a>(&'a self, mut guard: MutexGuard<'a, State>, until: impl Fn(&State) -> bool) -> Option<MutexGuard<'a, State>> {
+        while guard.error.is_none() && !until(&guard) {
+            guard = self.changed.wait(guard).unwrap_or_else(|p| p.into_inner());
+        }
+        guard.error.is_none().then_some(guard)
+    }
+}
+
+/// Runs a thread's work; its error stops the others.
+fn guarded(shared: &Shared, work: impl FnOnce() -> Result<()>) -> Result<()> {
+    let result = work();
+    if let Err(e) = &result {
+        let mut s = shared.lock();
+        s.error.get_or_insert_with(|| format!("{e:#}"));
+        shared.changed.notify_all();
+    }
+    result
+}
+
+/// Releases each request at its time and applies the plan's decision.
+fn dispatch(shared: &Shared, spec: &ReplaySpec, t0: Instant) -> Result<()> {
+    for (i, request) in spec.requests.iter().enumerate() {
+        let due = t0 + Duration::from_secs_f64(request.time_ms / 1000.0);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let mut s = shared.lock();
+        if s.error.is_some() {
+            return Ok(());
+        }
+        let m = request.model;
+        if let Action::Load { evict } = &request.action {
+            s.generation[m] += 1;
+            let evict = evict.iter().map(|&v| (v, s.generation[v])).collect();
+            let instance = (m, s.generation[m]);
+            s.jobs.push_back(Job { instance, evict });
+        }
+        let instance = (m, s.generation[m]);
+        if instance.1 == 0 {
+            bail!("request {i} for model {m} is a hit on a model the plan never loaded: the plan does not match the trace");
+        }
+        s.route[i] = instance;
+        *s.pending.entry(instance).or_default() += 1;
+        let ready = s.is_ready(instance);
+        s.served[i].hit = matches!(request.action, Action::Hit);
+        s.served[i].waited = !ready;
+        if ready {
+            s.ready_queue.push_back(i);
+        } else {
+            s.waiting.entry(instance).or_default().push(i);
+        }
+        shared.changed.notify_all();
+    }
+    shared.lock().dispatched_all = true;
+    shared.changed.notify_all();
+    Ok(())
+}
+
+/// The loading slot: each job in order, its evictions once their requests are served, then the load.
+fn load_jobs(shared: &Shared, spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<ModelInputs>], t0: Instant) -> Result<()> {
+    loop {
+        let guard = shared.lock();
+        let Some(mut s) = shared.wait_for(guard, |s| !s.jobs.is_empty() || s.dispatched_all) else { return Ok(()) };
+        if s.jobs.is_empty() {
+            s.loads_done = true;
+            shared.changed.notify_all();
+            return Ok(());
+        }
+        let drained = |s: &State| s.jobs.front().is_some_and(|j| j.evict.iter().all(|v| s.pending.get(v).copied().unwrap_or(0) == 0));
+        let Some(mut s) = shared.wait_for(s, drained) else { return Ok(()) };
+        let job = s.jobs.pop_front().expect("waited for a job");
+        let start_ms = ms_since(t0);
+        let mut evicted = Vec::new();
+        for v in &job.evict {
+            match s.sessions.remove(&v.0) {
+                Some((g, session)) if g == v.1 => evicted.push(session),
+                _ => bail!("the plan evicts model {} generation {}, which is not loaded", v.0, v.1),
+            }
+        }
+        drop(s);
+        for session in evicted {
+            let model = Arc::try_unwrap(session).map_err(|_| anyhow!("an evicted session is still in use"))?;
+            model.into_inner().unwrap_or_else(|p| p.into_inner()).unload();
+            malloc_trim();
+        }
+        let m = job.instance.0;
+        let (loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, &spec.models[m], &mut inputs[m])
+            .with_context(|| format!("loading {}", spec.models[m].id))?;
+        let mut s = shared.lock();
+        s.sessions.insert(m, (job.instance.1, Arc::new(Mutex::new(loaded))));
+        for i in s.waiting.remove(&job.instance).unwrap_or_default() {
+            s.ready_queue.push_back(i);
+        }
+        let end_ms = ms_since(t0);
+        s.loads.push(LoadSpan { model: m, evicted: job.evict.iter().map(|v| v.0).collect(), start_ms, end_ms, load_ms });
+        shared.changed.notify_all();
+    }
+}
+
+/// The inference slot: ready requests one at a time, first come first served.
+fn infer(shared: &Shared, t0: Instant) -> Result<()> {
+    loop {
+        let guard = shared.lock();
+        let finished = |s: &State| s.dispatched_all && s.loads_done && s.waiting.values().all(Vec::is_empty);
+        let Some(mut s) = shared.wait_for(guard, |s| !s.ready_queue.is_empty() || finished(s)) else { return Ok(()) };
+        let Some(i) = s.ready_queue.pop_front() else { return Ok(()) };
+        let instance = s.route[i];
+        let session = match s.sessions.get(&instance.0) {
+            Some((g, session)) if *g == instance.1 => Arc::clone(session),
+            _ => bail!("request {i}'s model {} generation {} is not loaded", instance.0, instance.1),
+        };
+        let first = s.first_done.insert(instance);
+        drop(s);
+        let start_ms = ms_since(t0);
+        session.lock().unwrap_or_else(|p| p.into_inner()).run()?;
+        let end_ms = ms_since(t0);
+        drop(session);
+        let mut s = shared.lock();
+        let served = &mut s.served[i];
+        served.start_ms = start_ms;
+        served.end_ms = end_ms;
+        served.first_after_load = first;
+        if let Some(p) = s.pending.get_mut(&instance) {
+            *p -= 1;
+        }
+        shared.changed.notify_all();
+    }
+}
+
+/// Reads memory every `every_ms` until the replay ends: (ms after the start, MB).
+fn sample(shared: &Shared, memory: &MemoryReader, t0: Instant, every_ms: u64) -> Vec<(f64, f64)> {
+    let mut samples = Vec::new();
+    loop {
+        if let Some(mb) = memory.now() {
+            samples.push((ms_since(t0), mb));
+        }
+        {
+            let s = shared.lock();
+            let done =
+                s.error.is_some() || (s.dispatched_all && s.loads_done && s.ready_queue.is_empty() && s.pending.values().all(|&p| p == 0));
+            if done {
+                return samples;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(every_ms.max(1)));
+    }
+}

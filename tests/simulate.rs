@@ -1,0 +1,323 @@
+//! `mora simulate` end to end: hand-made profiles and traces, every bad input named with nothing
+//! written, the same seed giving the same output, and a short `--replay` on fixture models that
+//! completes and reports both sides (and whose crash costs only the replay).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Fixture, mora};
+use serde_json::{Value, json};
+
+fn figure(v: f64) -> Value {
+    json!({"p50": v, "p95": v, "min": v, "max": v, "n": 3})
+}
+
+/// A model of a hand-made CPU profile: its footprint, warm load and steady inference.
+fn model(id: &str, footprint_mb: f64, load_ms: f64, steady_ms: f64) -> Value {
+    json!({
+        "model": id, "weights": "real", "file_mb": footprint_mb / 2.0,
+        "load_fresh_worker_ms": figure(load_ms * 1.2), "load_warm_worker_ms": figure(load_ms),
+        "spawn_to_ready_ms": figure(load_ms * 3.0), "first_inference_ms": figure(steady_ms * 2.0),
+        "steady_p50_ms": figure(steady_ms), "steady_p95_ms": figure(steady_ms * 1.2),
+        "ram_mb": figure(footprint_mb), "vram_mb": null, "resident_per_file_mb": 2.0,
+        "unload": {"unload_ms": 1.0, "reclaimed_pct": 50.0, "reclaimed_after_trim_pct": 99.0},
+        "kill": {"reclaimed_pct": 100.0, "spawn_to_ready_ms": load_ms * 3.0},
+        "memory_limit_mb": footprint_mb * 1.5 + 20.0, "alerts": {"load_ms_above": load_ms * 2.0, "leak_mb_per_hour_above": 50.0},
+        "startup_probe_budget_ms": load_ms * 4.5, "run": "hand-made"
+    })
+}
+
+fn profile(models: Vec<Value>) -> Value {
+    json!({
+        "profile_version": 1,
+        "generated_by": {"tool": "mora", "version": "0.1.0", "rules_version": 2},
+        "hosts": [{
+            "host": "test-host", "cpu_model": null, "logical_cores": 2, "ram_mb": 4096.0, "gpus": [],
+            "runtime_version": "1.31.1", "runs": ["hand-made"],
+            "providers": [{
+                "provider": "cpu",
+                "baseline": {"rss_mb": 20.0, "vram_mb": null, "init_ms": 10.0},
+                "worker_warmup": {"rss_mb": 2.0, "vram_mb": null, "first_load_extra_ms": 5.0, "first_inference_extra_ms": 1.0},
+                "models": models
+            }]
+        }]
+    })
+}
+
+/// Three models of 100, 200 and 50 MB in a temporary folder, with `trace` as trace.csv.
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(trace: &str) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        let p = profile(vec![model("a", 100.0, 200.0, 10.0), model("b", 200.0, 400.0, 30.0), model("c", 50.0, 100.0, 5.0)]);
+        std::fs::write(dir.path().join("profile.json"), serde_json::to_vec_pretty(&p).unwrap()).unwrap();
+        std::fs::write(dir.path().join("trace.csv"), trace).unwrap();
+        Case { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn simulate(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut cmd = mora();
+        cmd.arg("simulate").arg("--profile").arg(self.path("profile.json")).args(args);
+        cmd
+    }
+
+    /// Runs with the trace and --out, expects failure, and checks that nothing was written.
+    fn refuses(&self, args: &[&str]) -> String {
+        let out = self.simulate(args).arg("--trace").arg(self.path("trace.csv")).arg("--out").arg(self.path("out")).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!self.path("out").exists(), "nothing is written on bad input");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+/// The table row of `policy`.
+fn row<'a>(text: &'a str, policy: &str) -> &'a str {
+    text.lines().find(|l| l.starts_with(&format!("│ {policy} "))).unwrap_or_else(|| panic!("no row {policy}: {text}"))
+}
+
+const TRACE: &str = "time_s,model\n0,a\n0.5,b\n1,a\n1.5,c\n2,b\n";
+
+#[test]
+fn a_hand_made_trace_gives_the_hand_counted_hits() {
+    // Room for a and b (20 + 2 + 300 MB) but not all three. a, b, a (hit), then c evicts b (LRU: used
+    // least recently), and b evicts a: one hit, four loads, two evictions.
+    let case = Case::new(TRACE);
+    let out = case
+        .simulate(&["--budget-mb", "330", "--policies", "lru,lfu,keep-all", "--out"])
+        .arg(case.path("out"))
+        .arg("--trace")
+        .arg(case.path("trace.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(row(&text, "lru").contains("┆ 1 / 5 "), "{text}");
+    assert!(text.contains("keep-all does not fit: it needs 372 MB of RSS against a budget of 330 MB"), "{text}");
+    let record: Value = serde_json::from_slice(&std::fs::read(case.path("out/simulate.json")).unwrap()).unwrap();
+    let lru = &record["policies"][0];
+    assert_eq!(
+        (lru["figures"]["hits"].as_u64(), lru["figures"]["loads"].as_u64(), lru["figures"]["evictions"].as_u64()),
+        (Some(1), Some(4), Some(2))
+    );
+    for name in ["simulate.md", "simulate.json", "simulate-trace.csv", "simulate-latency.svg", "simulate-memory.svg"] {
+        assert!(case.path("out").join(name).is_file(), "{name}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(case.path("out"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let md = std::fs::read_to_string(case.path("out/simulate.md")).unwrap();
+    assert!(md.contains("| lru | 1 / 5 |"), "{md}");
+}
+
+#[test]
+fn every_bad_input_is_named_and_nothing_is_written() {
+    let unknown = Case::new("0,a\n1,b\n2,zz\n");
+    let e = unknown.refuses(&["--budget-mb", "1000"]);
+    assert!(e.contains("trace.csv:3: model `zz` is not in the profile (cpu on host test-host) (it has: a, b, c)"), "{e}");
+
+    let unsorted = Case::new("time_s,model\n1,a\n0.5,b\n");
+    let e = unsorted.refuses(&["--budget-mb", "1000"]);
+    assert!(e.contains("trace.csv:3: time 0.5 s comes before line 2's 1 s: sort the trace by time"), "{e}");
+
+    let negative = Case::new("time_ms,model\n-10,a\n");
+    assert!(negative.refuses(&["--budget-mb", "1000"]).contains("trace.csv:2: time -10 ms is negative"));
+
+    let empty = Case::new("time_s,model\n");
+    assert!(empty.refuses(&["--budget-mb", "1000"]).contains("trace.csv: the trace has no requests"));
+
+    let case = Case::new(TRACE);
+    let e = case.refuses(&["--budget-mb", "60"]);
+    assert!(
+        e.contains("--budget-mb 60: smaller than the smallest model plus the baseline (c needs 50.0 MB + baseline 20.0 MB + worker warm-up 2.0 MB = 72.0 MB of RSS)"),
+        "{e}"
+    );
+    let e = case.refuses(&["--budget-mb", "150"]);
+    assert!(e.contains("model b cannot load at all") && e.contains("at least 222 MB"), "{e}");
+
+    let e = case.refuses(&["--budget-mb", "1000", "--provider", "cuda"]);
+    assert!(e.contains("the profile of host test-host has no cuda figures (it has: cpu): pass --provider cpu"), "{e}");
+
+    let e = case.refuses(&["--budget-mb", "1000", "--host", "elsewhere"]);
+    assert!(e.contains("no host `elsewhere` in the profile (it has: test-host)"), "{e}");
+
+    let e = case.refuses(&["--budget-mb", "1000", "--replay", "--unload", "kill-worker"]);
+    assert!(e.contains("--replay runs the in-process mode only"), "{e}");
+
+    std::fs::write(case.path("profile.json"), "{\"profile_version\": 9}").unwrap();
+    let e = case.refuses(&["--budget-mb", "1000"]);
+    assert!(e.contains("profile_version 9 is not one this mora reads (1)"), "{e}");
+    std::fs::write(case.path("profile.json"), "{\"profile_version\": 1, \"hosts\": 3}").unwrap();
+    assert!(case.refuses(&["--budget-mb", "1000"]).contains("is not a mora lifecycle profile"));
+}
+
+#[test]
+fn synthetic_workloads_name_bad_models_and_refuse_bad_numbers() {
+    let case = Case::new(TRACE);
+    let out =
+        case.simulate(&["--budget-mb", "1000", "--zipf", "1", "--requests", "10", "--rate", "2", "--models", "a,nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("model `nope` is not in the profile (cpu on host test-host has: a, b, c)"));
+    let out = case.simulate(&["--budget-mb", "1000", "--zipf", "1", "--requests", "10", "--rate", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap refuses a rate of 0");
+    let out =
+        case.simulate(&["--budget-mb", "1000", "--zipf", "1", "--requests", "10", "--rate", "2", "--models", "a,a"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--models lists a twice"));
+    let out = case.simulate(&["--budget-mb", "1000"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a trace or a workload is required");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_figures() {
+    let case = Case::new(TRACE);
+    let run = |seed: &str| {
+        let out = case
+            .simulate(&[
+                "--budget-mb",
+                "300",
+                "--zipf",
+                "0.9",
+                "--requests",
+                "400",
+                "--rate",
+                "5",
+                "--seed",
+                seed,
+                "--target-p99-ms",
+                "500",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let one = run("7");
+    assert_eq!(one, run("7"));
+    assert_ne!(one, run("8"));
+    assert!(one.contains("Recommendation: "), "{one}");
+    for policy in ["lru", "lfu", "size-aware", "cost-aware", "keep-all", "static-top-k"] {
+        row(&one, policy);
+    }
+}
+
+/// Fixture models and a profile for them; the figures are guesses (the replay follows the plan
+/// whatever they are), the models are real ONNX files that load and run.
+fn replay_case() -> (Fixture, PathBuf) {
+    let fx = Fixture::new().text("t-a", 2_000, 32, "real").text("t-b", 3_000, 32, "real").vision("v-c", 16).write();
+    let p = profile(vec![model("t-a", 30.0, 20.0, 2.0), model("t-b", 30.0, 20.0, 2.0), model("v-c", 30.0, 20.0, 2.0)]);
+    let path = fx.path().join("profile.json");
+    std::fs::write(&path, serde_json::to_vec(&p).unwrap()).unwrap();
+    // Room for two of the three (20 + 2 + 60 MB): t-a and t-b alternate with v-c, forcing evictions.
+    let trace = "time_ms,model\n0,t-a\n100,t-b\n200,v-c\n300,t-a\n350,t-a\n400,t-b\n500,v-c\n600,t-b\n700,t-a\n800,v-c\n";
+    std::fs::write(fx.path().join("trace.csv"), trace).unwrap();
+    (fx, path)
+}
+
+fn replay(fx: &Fixture, profile: &Path) -> assert_cmd::Command {
+    let mut cmd = mora();
+    cmd.arg("simulate")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--config")
+        .arg(fx.config())
+        .arg("--trace")
+        .arg(fx.path().join("trace.csv"))
+        .args(["--budget-mb", "85", "--policies", "lru,lfu", "--replay", "--out"])
+        .arg(fx.path().join("out"));
+    cmd
+}
+
+#[test]
+fn a_short_replay_on_fixtures_completes_and_reports_both_sides() {
+    let (fx, profile) = replay_case();
+    let out = replay(&fx, &profile).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Simulated vs replayed: lru"), "{text}");
+    assert!(text.contains("How much loading delays requests to models already loaded"), "{text}");
+    let record: Value = serde_json::from_slice(&std::fs::read(fx.path().join("out/simulate.json")).unwrap()).unwrap();
+    let r = &record["replay"];
+    assert_eq!(r["policy"], "lru");
+    for side in ["simulated", "resimulated", "replayed"] {
+        assert_eq!(r[side]["requests"], 10, "{side}");
+    }
+    let times = r["measured_times"].as_array().unwrap();
+    assert_eq!(times.len(), 3, "every model measured again after the trace: {r:#}");
+    assert!(times.iter().all(|t| t["load_ms"].as_f64().unwrap() > 0.0 && t["steady_p50_ms"].as_f64().unwrap() > 0.0), "{times:?}");
+    assert!(text.contains("simulated, times re-measured"), "{text}");
+    assert_eq!(r["replayed"]["hits"], r["simulated"]["hits"]);
+    assert_eq!(r["replayed"]["loads"], r["simulated"]["loads"]);
+    assert!(r["simulated"]["evictions"].as_u64().unwrap() >= 2, "the budget forces evictions: {r:#}");
+    assert_eq!(r["replayed"]["evictions"], r["simulated"]["evictions"]);
+    let served = r["replayed_run"]["served"].as_array().unwrap();
+    for s in served {
+        let (a, b, e) = (s["arrival_ms"].as_f64().unwrap(), s["start_ms"].as_f64().unwrap(), s["end_ms"].as_f64().unwrap());
+        assert!(a <= b + 1.0 && b <= e, "served in order of its own times: {s}");
+    }
+    assert!(r["replayed"]["peak_mb"].as_f64().unwrap() > 0.0, "{r:#}");
+    assert!(!r["replayed_run"]["memory"].as_array().unwrap().is_empty(), "memory was sampled");
+    assert!(fx.path().join("out/simulate-vs-replay.svg").is_file());
+}
+
+#[test]
+fn a_crashing_replay_costs_only_the_replay() {
+    let (fx, profile) = replay_case();
+    let out = replay(&fx, &profile).env("MORA_FAULT", "crash:replay").output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Policies under 85 MB of RSS"), "the simulation stands: {text}");
+    assert!(text.contains("Replay: did not finish: crashed in replay"), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SIGABRT"), "{stderr}");
+}
+
+/// The README's simulation of the default CPU suite reproduces from the committed profile and trace:
+/// the same figures to the last digit (the simulation is deterministic). If the model changes on
+/// purpose, run the command in that folder's `command.txt` again (it replays too) and commit what it writes.
+#[test]
+fn the_committed_simulation_reproduces_from_its_profile_and_trace() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    // Every results/<run>/simulate-*/ folder that holds a simulate.json.
+    let committed: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|run| std::fs::read_dir(run.ok()?.path()).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("simulate")) && p.join("simulate.json").is_file())
+        .collect();
+    assert!(!committed.is_empty(), "no committed simulation under results/*/simulate-*/");
+    for dir in committed {
+        let record: Value = serde_json::from_slice(&std::fs::read(dir.join("simulate.json")).unwrap()).unwrap();
+        let policies: Vec<String> =
+            record["policies"].as_array().unwrap().iter().map(|p| p["policy"].as_str().unwrap().to_string()).collect();
+        let out_dir = tempfile::tempdir().unwrap();
+        let mut cmd = mora();
+        cmd.arg("simulate")
+            .arg("--profile")
+            .arg(dir.parent().unwrap().join("profile.json"))
+            .arg("--trace")
+            .arg(dir.join("simulate-trace.csv"))
+            .args(["--budget-mb", &(record["budget_mb"].as_f64().unwrap() as u64).to_string(), "--seed", &record["seed"].to_string()])
+            .args(["--policies", &policies.join(","), "--interference", &record["interference"].to_string()])
+            .arg("--out")
+            .arg(out_dir.path());
+        if let Some(t) = record["target_p99_ms"].as_f64() {
+            cmd.args(["--target-p99-ms", &t.to_string()]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}: {}", dir.display(), String::from_utf8_lossy(&out.stderr));
+        let again: Value = serde_json::from_slice(&std::fs::read(out_dir.path().join("simulate.json")).unwrap()).unwrap();
+        assert_eq!(again["policies"], record["policies"], "{}: the simulated figures changed", dir.display());
+        assert_eq!(again["advice"], record["advice"], "{}", dir.display());
+    }
+}
