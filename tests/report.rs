@@ -95,7 +95,13 @@ fn the_h200_run_renders_cuda_beside_cpu_in_every_table() {
     let chart = std::fs::read_to_string(out.join("gpu-memory.svg")).unwrap();
     assert!(chart.contains("gpt2 (cuda, random weights)") && !chart.contains("(cpu"), "only CUDA trials have GPU figures");
     let leak = std::fs::read_to_string(out.join("leak.svg")).unwrap();
-    assert!(leak.contains("gpt2 (cuda, random weights) VRAM") && !leak.contains("(cpu, random weights) VRAM"), "VRAM bars for CUDA only");
+    assert!(leak.contains("gpt2 (cuda, random weights) VRAM") && !leak.contains("(cpu, random weights) VRAM"), "VRAM panels for CUDA only");
+    assert_eq!(leak.matches("PASS: growth after the first cycle").count(), 27, "9 CPU RAM, 9 CUDA RAM and 9 VRAM panels, judged today");
+    // report.md shows every chart written beside it.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for chart in ["load-time.svg", "memory.svg", "gpu-memory.svg", "leak.svg"] {
+        assert!(md.contains(&format!("]({chart})")) && out.join(chart).is_file(), "{chart} embedded and written");
+    }
 }
 
 /// Finding 1 of the first H200 run: every CUDA leak verdict was FAIL (RSS) or CAUTION (vit-s-focus

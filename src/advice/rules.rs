@@ -54,11 +54,15 @@ pub fn reclamation_action(level: Level) -> &'static str {
     }
 }
 
+/// Growth after the first cycle from which a leak series is CAUTION, and above which it is FAIL (MB).
+pub const LEAK_CAUTION_MB: f64 = 10.0;
+pub const LEAK_FAIL_MB: f64 = 50.0;
+
 /// Leak (growth over the cycles after the first, after malloc_trim): < 10 MB pass; 10-50 MB caution; > 50 MB fail.
 pub fn leak_verdict(net_growth_mb: f64) -> LeakVerdict {
-    if net_growth_mb < 10.0 {
+    if net_growth_mb < LEAK_CAUTION_MB {
         LeakVerdict::Pass
-    } else if net_growth_mb <= 50.0 {
+    } else if net_growth_mb <= LEAK_FAIL_MB {
         LeakVerdict::Caution
     } else {
         LeakVerdict::Fail

@@ -95,7 +95,7 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
             ));
         }
     }
-    let leaks: Vec<Group> = r
+    let leaks: Vec<(String, &crate::results::LeakSeries)> = r
         .trials
         .iter()
         .filter(|t| t.outcome.is_ok())
@@ -103,20 +103,14 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
             Some(Measurements::Leak(m)) => Some((t, m)),
             _ => None,
         })
-        // VRAM, where a CUDA trial read it, as a group of its own under the RSS one.
-        .flat_map(|(t, m)| std::iter::once((label(t), &m.rss)).chain(m.gpu.as_ref().map(|g| (format!("{} VRAM", label(t)), g))))
-        .map(|(label, s)| Group { label, values: vec![Some(s.first_cycle_retained_mb), Some(s.growth_mb), Some(s.growth_after_trim_mb)] })
+        // VRAM, where a CUDA trial read it, as a panel of its own after the RSS one.
+        .flat_map(|(t, m)| {
+            std::iter::once((format!("{} RAM", label(t)), &m.rss)).chain(m.gpu.as_ref().map(|g| (format!("{} VRAM", label(t)), g)))
+        })
         .collect();
-    if !leaks.is_empty() {
-        charts.push((
-            "leak.svg".into(),
-            bars(
-                "Memory kept by the first cycle, and growth over the cycles after it (RSS; VRAM where read)",
-                "MB",
-                &["first cycle kept (one-time)", "growth without trim", "growth after malloc_trim"],
-                &leaks,
-            ),
-        ));
+    let panels: Vec<_> = leaks.into_iter().map(|(title, series)| super::leak_chart::Panel { title, series }).collect();
+    if let Some(svg) = super::leak_chart::render(&panels) {
+        charts.push(("leak.svg".into(), svg));
     }
     charts
 }

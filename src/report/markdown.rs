@@ -34,6 +34,12 @@ pub fn render(results: &ResultsFile, report: &Report) -> String {
     out
 }
 
+/// The charts written beside report.md, embedded by relative link.
+pub fn charts<'a>(files: impl IntoIterator<Item = &'a str>) -> String {
+    let links: Vec<String> = files.into_iter().map(|f| format!("![{}]({f})\n", f.trim_end_matches(".svg"))).collect();
+    if links.is_empty() { String::new() } else { format!("## Charts\n\n{}", links.join("\n")) }
+}
+
 /// One section as a Markdown heading, table and notes.
 pub fn section(section: &Section) -> String {
     let mut out = format!("\n## {}\n\n", section.title);

@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod csv;
+pub mod leak_chart;
 pub mod markdown;
 pub mod sections;
 pub mod table;
@@ -47,12 +48,18 @@ pub fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
 /// caller's: the runner keeps it current trial by trial); returns what it wrote.
 pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
+    let charts = chart::all(results);
     for (name, format) in [("report.md", Format::Markdown), ("results.csv", Format::Csv), ("profile.json", Format::Profile)] {
+        let mut text = render(results, runs, format)?;
+        if format == Format::Markdown {
+            // The charts lie beside report.md, so relative links show them in any Markdown viewer.
+            text.push_str(&markdown::charts(charts.iter().map(|(name, _)| name.as_str())));
+        }
         let path = dir.join(name);
-        write_atomic(&path, render(results, runs, format)?.as_bytes())?;
+        write_atomic(&path, text.as_bytes())?;
         written.push(path);
     }
-    for (name, svg) in chart::all(results) {
+    for (name, svg) in charts {
         let path = dir.join(name);
         write_atomic(&path, svg.as_bytes())?;
         written.push(path);
