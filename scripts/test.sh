@@ -7,4 +7,5 @@ scripts/setup.sh --test --cpu
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+# The exporter asks mora to check models.yaml: its tests use the target/debug/mora just built.
 .venv/bin/python -m unittest discover -s scripts/tests
