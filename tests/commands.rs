@@ -125,7 +125,7 @@ fn doctor_and_the_run_metadata_show_the_gpus_nvml_reports() {
 fn models_lists_presence_weights_and_how_to_make_a_missing_one() {
     let fx = Fixture::new()
         .text("tiny-text", 100, 16, "random")
-        .entry("  - id: not-made\n    type: vision\n    weights: random\n    suite: optional\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding}\n")
+        .entry("  - id: not-made\n    type: vision\n    weights: random\n    suite: optional\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding, pretrained: openai/clip-vit-base-patch32}\n")
         .write();
     mora().arg("models").arg("--config").arg(fx.config()).assert().success().stdout(
         predicate::str::contains("tiny-text")

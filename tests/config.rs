@@ -58,6 +58,28 @@ fn a_timeout_that_overflowed_an_instant_is_a_config_error() {
 }
 
 #[test]
+fn models_check_prints_nothing_for_a_valid_config_and_the_error_for_a_bad_one() {
+    let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
+    mora().arg("models").arg("--config").arg(fx.config()).arg("--check").assert().code(0).stdout("").stderr("");
+    let text = std::fs::read_to_string(fx.config()).unwrap().replace("sequence_length: 32", "sequence_length: 32\n    suite: all");
+    std::fs::write(fx.config(), text).unwrap();
+    let expected = format!(
+        "Error: {}:8:12: models[0].suite: `suite: all` is not a suite a model can belong to: write `suite: default` or `suite: optional`",
+        fx.config().display()
+    );
+    mora()
+        .arg("models")
+        .arg("--config")
+        .arg(fx.config())
+        .arg("--check")
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(expected));
+    mora().args(["models", "--schema", "--check"]).assert().code(2);
+}
+
+#[test]
 fn a_config_that_is_not_a_small_regular_file_is_refused_fast() {
     let start = Instant::now();
     mora()

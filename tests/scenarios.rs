@@ -224,7 +224,7 @@ fn a_missing_model_fails_its_own_trials_and_concurrent_runs_without_it() {
     let _serial = serial();
     let fx = Fixture::new()
         .text("text-a", 2_000, 32, "real")
-        .entry("  - id: not-made\n    type: vision\n    weights: random\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding}\n")
+        .entry("  - id: not-made\n    type: vision\n    weights: random\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding, pretrained: openai/clip-vit-base-patch32}\n")
         .vision("vision-c", 32)
         .write();
     fx.bench(&["--scenario", "single,concurrent"]).assert().code(3);

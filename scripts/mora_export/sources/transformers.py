@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from ..packages import need_module
-from ..yaml_checks import is_str, need, pinned
 from .registry import SourceKind, register
 from .torch_export import import_torch_stack, ort_check, quiet_warnings, torch_export
 from .transformers_weights import ARCHITECTURES, load_transformers_model
@@ -38,19 +37,10 @@ class ExportIO:
 class TransformersSource(SourceKind):
     kind = "transformers"
 
-    def check(self, source: dict[str, Any], model: dict[str, Any], model_where: str, source_where: str) -> None:
-        sw = source_where
-        need(source.get("architecture") in ARCHITECTURES, sw,
-             f"unknown architecture {source.get('architecture')!r} (known: {', '.join(ARCHITECTURES)})")
-        need(is_str(source.get("pretrained")), sw, "`pretrained` (hub repo id or local folder) is missing")
-        need(isinstance(source.get("config", {}), dict), sw, "`config` must be a mapping")
-        if "weights_package" in source:
-            pinned(source["weights_package"], sw, "weights_package")
-            need(is_str(source.get("weights_dir")) or is_str(source.get("gguf_file")), sw,
-                 "`weights_package` needs `weights_dir` or `gguf_file`")
-        else:
-            need("weights_dir" not in source and "gguf_file" not in source, sw,
-                 "`weights_dir` / `gguf_file` need `weights_package`")
+    def check(self, source: dict[str, Any], where: str) -> None:
+        if source["architecture"] not in ARCHITECTURES:
+            raise ConfigError(f"{where}: unknown architecture {source['architecture']!r} "
+                              f"(this exporter builds {', '.join(ARCHITECTURES)})")
 
     def label(self, source: SourceSpec) -> str:
         return f"{source.kind}, {source.raw.get('architecture', source.raw.get('component', ''))}"
@@ -61,7 +51,7 @@ class TransformersSource(SourceKind):
             return {}
         if src.gguf_file:
             return {src.weights_package: {src.gguf_file}}
-        assert src.weights_dir is not None  # checked
+        assert src.weights_dir is not None  # mora checked: a weights_package has weights_dir or gguf_file
         return {src.weights_package: {src.weights_dir.strip("/") + "/"}}
 
     def export(self, model: ModelEntry, dl: Downloads, out: Path, ctx: ExportContext) -> None:
