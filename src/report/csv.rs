@@ -47,7 +47,7 @@ const HEADER: &[&str] = &[
     "leak_growth_after_trim_mb",
     "leak_slope_after_trim_mb_per_cycle",
     "leak_net_growth_after_trim_mb",
-    "leak_slope_mb_per_cycle",
+    "leak_slope_without_trim_mb_per_cycle",
     "leak_verdict",
     "rotation_growth_mb",
     "isolation_spawn_to_ready_ms",
@@ -123,7 +123,7 @@ pub fn render(r: &ResultsFile) -> String {
                 set("leak_growth_after_trim_mb", f(Some(m.rss.growth_after_trim_mb)));
                 set("leak_slope_after_trim_mb_per_cycle", f(m.rss.slope_after_trim_mb_per_cycle));
                 set("leak_net_growth_after_trim_mb", f(Some(m.rss.net_growth_after_trim_mb)));
-                set("leak_slope_mb_per_cycle", f(m.rss.slope_mb_per_cycle));
+                set("leak_slope_without_trim_mb_per_cycle", f(m.rss.slope_mb_per_cycle));
                 set("leak_verdict", m.rss.verdict.to_string());
             }
             Some(Measurements::Rotation(m)) => {

@@ -30,7 +30,11 @@ pub struct Section {
 
 impl Section {
     fn new(title: &str, header: &[&str]) -> Section {
-        Section { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: vec![], notes: vec![], host: None }
+        Section::with_header(title, header.iter().map(|s| s.to_string()).collect())
+    }
+
+    pub fn with_header(title: &str, header: Vec<String>) -> Section {
+        Section { title: title.into(), header, rows: vec![], notes: vec![], host: None }
     }
 }
 
@@ -213,7 +217,7 @@ fn versus_best(x: Option<&Summary>, best: Option<&Summary>) -> String {
         "best".into()
     } else if x.n < 2 || best.n < 2 {
         format!("{ratio:.2}x (one sample)")
-    } else if x.min <= best.max && best.min <= x.max {
+    } else if x.overlaps(best) {
         format!("{ratio:.2}x, within noise")
     } else {
         format!("{ratio:.2}x")
@@ -223,7 +227,7 @@ fn versus_best(x: Option<&Summary>, best: Option<&Summary>) -> String {
 /// Whether two hosts' figures differ beyond the noise between their fresh workers (their ranges do
 /// not overlap, with two or more samples each).
 fn beyond_noise(a: &Summary, b: &Summary) -> bool {
-    a.n >= 2 && b.n >= 2 && (a.max < b.min || b.max < a.min)
+    a.n >= 2 && b.n >= 2 && !a.overlaps(b)
 }
 
 fn load(m: &SingleTrial) -> Option<&Summary> {
@@ -1235,36 +1239,5 @@ fn failures(r: &ResultsFile) -> Option<Section> {
             ]);
         }
     }
-    (!s.rows.is_empty()).then_some(s)
-}
-
-/// Trials of scenario `single` that the first and the last file both hold, figure by figure.
-pub fn comparison(files: &[(String, &ResultsFile)]) -> Option<Section> {
-    let ((a_label, a), (b_label, b)) = (files.first()?, files.last()?);
-    let a_col = format!("A: {a_label}");
-    let b_col = format!("B: {b_label}");
-    let mut s = Section::new("Comparison (scenario single)", &["Trial", "Figure", &a_col, &b_col, "B / A"]);
-    let single = |r: &'_ ResultsFile, id: &str| {
-        r.trials.iter().find(|t| t.id == id && t.outcome.is_ok()).and_then(|t| match &t.measurements {
-            Some(Measurements::Single(m)) => Some(m.summary.clone()),
-            _ => None,
-        })
-    };
-    for t in &a.trials {
-        let (Some(x), Some(y)) = (single(a, &t.id), single(b, &t.id)) else { continue };
-        let figures = [
-            ("fresh worker load ms", med(&x.first_load_ms), med(&y.first_load_ms)),
-            ("load ms", med(&x.load_time_ms), med(&y.load_time_ms)),
-            ("first inference ms", med(&x.first_inference_ms), med(&y.first_inference_ms)),
-            ("p50 ms", med(&x.steady_p50_ms), med(&y.steady_p50_ms)),
-            ("memory +MB", med(&x.memory_increase_mb), med(&y.memory_increase_mb)),
-            ("reclaimed %", med(&x.reclamation_percentage), med(&y.reclamation_percentage)),
-        ];
-        for (name, va, vb) in figures {
-            let ratio = va.zip(vb).filter(|(a, _)| a.abs() > 1e-9).map(|(a, b)| b / a);
-            s.rows.push(vec![t.id.clone(), name.into(), num(va, 2), num(vb, 2), num(ratio, 3)]);
-        }
-    }
-    s.notes.push("Ratios of two runs are only as steady as the machines were: compare runs made on the same machine, or read the spread in the cold scenario.".into());
     (!s.rows.is_empty()).then_some(s)
 }
