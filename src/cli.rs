@@ -80,6 +80,13 @@ pub struct BenchArgs {
     /// Sequence lengths whose first runs the shapes scenario times (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_sequences(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
     pub shape_sequences: Vec<usize>,
+    /// A sweep: each batch size a trial of its own, labelled in every table (comma-separated; default:
+    /// models.yaml's). Advice rests on each model's first size.
+    #[arg(long, value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(limits::BATCH_SIZE))]
+    pub batch_size: Vec<usize>,
+    /// A sweep of text inputs' sequence lengths, as --batch-size (with both: every pair).
+    #[arg(long, value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub sequence_length: Vec<usize>,
     /// Multiples of the footprint the memory-limit scenario tries as limits (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_limit_multipliers(), value_parser = limit_multiplier)]
     pub limit_multipliers: Vec<f64>,

@@ -177,7 +177,7 @@ fn report_re_renders_in_every_format_and_compares_two_runs() {
     let header = lines.next().unwrap();
     assert!(
         header.starts_with(
-            "run,host,runtime_version,started_at,trial,model,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"
+            "run,host,runtime_version,started_at,trial,model,batch_size,sequence_length,weights,provider,scenario,status,workers,spawn_to_ready_ms,first_load_ms"
         ),
         "{header}"
     );

@@ -188,9 +188,58 @@ fn a_committed_run_is_rendered_again_in_place_and_its_record_kept() {
         assert!(run.join(file).is_file(), "{file}");
     }
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
-    assert!(csv.lines().next().unwrap().contains("leak_slope_after_trim_mb_per_cycle,leak_net_growth_after_trim_mb,leak_slope_without_trim_mb_per_cycle"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("leak_slope_after_trim_mb_per_cycle,leak_net_growth_after_trim_mb,leak_slope_without_trim_mb_per_cycle")
+    );
 
     let two = mora().arg("report").arg(&run).arg(&run).arg("--in-place").output().unwrap();
     assert_eq!(two.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&two.stderr).contains("--in-place re-renders one run in its own folder"));
+}
+
+/// `--batch-size` and `--sequence-length`: a trial per size (an image model's per batch size only),
+/// fed those sizes, labelled in the tables and the CSV; the advice counts each model once.
+#[test]
+fn a_sweep_is_a_trial_per_size_labelled_everywhere() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").vision("image-a", 16).write();
+    fx.bench(&["--scenario", "single", "--workers", "1", "--quiet", "--batch-size", "1,2", "--sequence-length", "8,16,8"])
+        .assert()
+        .success();
+    let r = fx.results();
+    let ids: Vec<&str> = r["trials"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cpu/text-a@b1s8/single",
+            "cpu/text-a@b1s16/single",
+            "cpu/text-a@b2s8/single",
+            "cpu/text-a@b2s16/single",
+            "cpu/image-a@b1/single",
+            "cpu/image-a@b2/single"
+        ],
+        "a repeated size runs once"
+    );
+    // The worker was fed the point's sizes.
+    let inputs = &trial(&r, "cpu/text-a@b2s16/single")["measurements"]["workers"][0]["inputs"];
+    assert_eq!(inputs[0]["shape"], serde_json::json!([2, 16]), "{inputs:#}");
+    assert_eq!(trial(&r, "cpu/image-a@b2/single")["point"], serde_json::json!({"batch_size": 2}));
+
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.contains("| text-a (batch 2, seq 16) |") && md.contains("| image-a (batch 2) |"), "{md}");
+    assert!(md.contains("Swept, a trial per size: batch sizes 1, 2; sequence lengths (text inputs) 8, 16."), "{md}");
+    let loading = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "loading_strategy").unwrap();
+    let per_model = |model: &str| {
+        loading["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e.as_str().unwrap().starts_with(&format!("{model}: warm worker load")))
+            .count()
+    };
+    assert_eq!((per_model("text-a"), per_model("image-a")), (1, 1), "each model once, at its first size: {loading:#}");
+    let csv = std::fs::read_to_string(fx.run_folder().join("results.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.contains("cpu/text-a@b2s16/single,text-a,2,16,")), "{csv}");
 }

@@ -13,6 +13,8 @@ const HEADER: &[&str] = &[
     "started_at",
     "trial",
     "model",
+    "batch_size",
+    "sequence_length",
     "weights",
     "provider",
     "scenario",
@@ -76,6 +78,9 @@ pub fn render(r: &ResultsFile) -> String {
         set("started_at", r.run.started_at.clone());
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
+        // Empty outside a sweep: the sizes are then models.yaml's (the inputs in results.json say them).
+        set("batch_size", t.point.and_then(|p| p.batch_size).map(|b| b.to_string()).unwrap_or_default());
+        set("sequence_length", t.point.and_then(|p| p.sequence_length).map(|s| s.to_string()).unwrap_or_default());
         set("weights", t.weights.clone());
         set("provider", t.provider.to_string());
         set("scenario", t.scenario.to_string());
