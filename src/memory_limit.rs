@@ -14,7 +14,7 @@ use crate::isolation::{Serving, serve};
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome};
+use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome, WorkerInfo};
 use crate::supervise::KillIntent;
 use crate::trial::{self, WorkerRun};
 
@@ -66,7 +66,11 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         for (i, multiplier) in spec.settings.limit_multipliers.iter().enumerate() {
             let limit_mb = base + multiplier * charge.max(1.0);
             match LimitedCgroup::create(&name(&i.to_string()), Some((limit_mb * 1048576.0) as u64)) {
-                Ok(cgroup) => result.ram.push(under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb)),
+                Ok(cgroup) => {
+                    let (attempt, worker) = under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb);
+                    run.worker.absorb(&worker);
+                    result.ram.push(attempt);
+                }
                 Err(why) => {
                     result.mechanism = Err(why);
                     break;
@@ -78,7 +82,9 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         let vram = ready_vram - base_vram;
         result.vram_footprint_mb = Some(vram);
         for &multiplier in &spec.settings.limit_multipliers {
-            result.vram.push(under_vram_limit(spec, timeout, multiplier, vram));
+            let (attempt, worker) = under_vram_limit(spec, timeout, multiplier, vram);
+            run.worker.absorb(&worker);
+            result.vram.push(attempt);
         }
     }
     run.outcome = Outcome::Ok;
@@ -86,40 +92,41 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     run
 }
 
-/// How a limited `serve` worker ended: answered, or why not.
-fn outcome_of(serving: Result<Serving, Box<WorkerRun>>, timeout: Duration) -> (bool, String) {
+/// How a limited `serve` worker ended: answered, or why not; and the worker's own figures.
+fn outcome_of(serving: Result<Serving, Box<WorkerRun>>, timeout: Duration) -> (bool, String, WorkerInfo) {
     let serving = match serving {
         Ok(s) => s,
-        Err(run) => return (false, run.outcome.summary()),
+        Err(run) => return (false, run.outcome.summary(), run.worker),
     };
     let survived = serving.ready.is_some();
     let mut worker = serving.worker;
     if survived {
         worker.kill(KillIntent::Deliberate);
     }
-    (survived, trial::finish(worker, serving.report, timeout).outcome.summary())
+    let run = trial::finish(worker, serving.report, timeout);
+    (survived, run.outcome.summary(), run.worker)
 }
 
-fn under_ram_limit(spec: &TrialSpec, timeout: Duration, cgroup: &LimitedCgroup, multiplier: f64, limit_mb: f64) -> LimitAttempt {
-    let (survived, summary) = outcome_of(serve(spec, timeout, Some(&cgroup.procs()), &mut |_| {}), timeout);
+fn under_ram_limit(spec: &TrialSpec, timeout: Duration, cgroup: &LimitedCgroup, multiplier: f64, limit_mb: f64) -> (LimitAttempt, WorkerInfo) {
+    let (survived, summary, worker) = outcome_of(serve(spec, timeout, Some(&cgroup.procs()), &mut |_| {}), timeout);
     let (outcome, detail) = match (survived, cgroup.oom_kills().is_some_and(|n| n > 0)) {
         (true, _) => (LimitOutcome::Survived, None),
         (false, true) => (LimitOutcome::KilledByLimit, Some(format!("killed by the memory limit: {summary}"))),
         (false, false) => (LimitOutcome::Failed, Some(summary)),
     };
-    LimitAttempt { multiplier, limit_mb, outcome, peak_mb: cgroup.peak_mb(), detail }
+    (LimitAttempt { multiplier, limit_mb, outcome, peak_mb: cgroup.peak_mb(), detail }, worker)
 }
 
-fn under_vram_limit(spec: &TrialSpec, timeout: Duration, multiplier: f64, footprint_mb: f64) -> LimitAttempt {
+fn under_vram_limit(spec: &TrialSpec, timeout: Duration, multiplier: f64, footprint_mb: f64) -> (LimitAttempt, WorkerInfo) {
     let limit_mb = (multiplier * footprint_mb).ceil().max(1.0);
     let mut limited = spec.clone();
     limited.provider.cuda.gpu_mem_limit_mb = Some(limit_mb as u64);
-    let (survived, summary) = outcome_of(serve(&limited, timeout, None, &mut |_| {}), timeout);
+    let (survived, summary, worker) = outcome_of(serve(&limited, timeout, None, &mut |_| {}), timeout);
     let arena = ["BFCArena", "Failed to allocate", "gpu_mem_limit"].iter().any(|s| summary.contains(s));
     let (outcome, detail) = match (survived, arena) {
         (true, _) => (LimitOutcome::Survived, None),
         (false, true) => (LimitOutcome::RefusedByArena, Some(summary)),
         (false, false) => (LimitOutcome::Failed, Some(summary)),
     };
-    LimitAttempt { multiplier, limit_mb, outcome, peak_mb: None, detail }
+    (LimitAttempt { multiplier, limit_mb, outcome, peak_mb: None, detail }, worker)
 }

@@ -105,12 +105,7 @@ pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize)
             None => run,
             Some(mut all) => {
                 all.outcome = run.outcome;
-                all.worker.wall_ms += run.worker.wall_ms;
-                all.worker.peak_rss_mb = match (all.worker.peak_rss_mb, run.worker.peak_rss_mb) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    (a, b) => a.or(b),
-                };
-                all.worker.count += run.worker.count;
+                all.worker.absorb(&run.worker);
                 for w in run.warnings {
                     if !all.warnings.contains(&w) {
                         all.warnings.push(w);
@@ -186,8 +181,7 @@ pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         merged = Some(match merged {
             None => run,
             Some(mut all) => {
-                all.worker.wall_ms += run.worker.wall_ms;
-                all.worker.count += run.worker.count;
+                all.worker.absorb(&run.worker);
                 all.warnings.extend(run.warnings.into_iter().filter(|w| !all.warnings.contains(w)).collect::<Vec<_>>());
                 all
             }

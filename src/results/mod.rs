@@ -444,6 +444,18 @@ pub struct WorkerInfo {
     pub count: usize,
 }
 
+impl WorkerInfo {
+    /// Counts another worker of the same trial: its time added, the highest peak kept.
+    pub fn absorb(&mut self, other: &WorkerInfo) {
+        self.wall_ms += other.wall_ms;
+        self.count += other.count;
+        self.peak_rss_mb = match (self.peak_rss_mb, other.peak_rss_mb) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
