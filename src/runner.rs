@@ -13,7 +13,7 @@ use crate::hub;
 use crate::inputs::InputSettings;
 use crate::plan::PlannedTrial;
 use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
-use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord};
+use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::trial::{self, WorkerRun};
@@ -195,12 +195,10 @@ fn without_unready_models(planned: &PlannedTrial, prepared: &[(String, Prepared)
 }
 
 fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>, run: WorkerRun) -> TrialRecord {
-    let mut weights: Vec<String> = infos.iter().map(|i| i.weights.to_string()).collect();
-    weights.dedup();
     TrialRecord {
         id: planned.id(),
         models: planned.models.clone(),
-        weights: if weights.len() == 1 { weights.remove(0) } else { "mixed".into() },
+        weights: TrialWeights::of(infos.iter().map(|i| i.weights)),
         provider: planned.provider,
         scenario: planned.scenario,
         provider_setup: setup.clone(),

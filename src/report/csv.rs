@@ -76,7 +76,7 @@ pub fn render(r: &ResultsFile) -> String {
         set("started_at", r.run.started_at.clone());
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
-        set("weights", t.weights.clone());
+        set("weights", t.weights.to_string());
         set("provider", t.provider.to_string());
         set("scenario", t.scenario.to_string());
         set("status", t.outcome.summary());

@@ -431,7 +431,7 @@ fn arena_note(r: &ResultsFile) -> Option<String> {
 }
 
 fn weights(t: &TrialRecord) -> String {
-    t.weights.clone()
+    t.weights.to_string()
 }
 
 fn baseline(r: &ResultsFile) -> Option<Section> {
@@ -1222,14 +1222,14 @@ fn failures(r: &ResultsFile) -> Option<Section> {
                 }
                 _ => String::new(),
             };
-            s.rows.push(vec![t.id.clone(), t.weights.clone(), format!("{}{}", t.outcome.summary(), in_run(&t.run)), tail]);
+            s.rows.push(vec![t.id.clone(), t.weights.to_string(), format!("{}{}", t.outcome.summary(), in_run(&t.run)), tail]);
         }
         // A merge keeps a successful measurement over a failed one; the failure is still a fact.
         for other in t.other_runs.iter().filter(|o| !o.outcome.is_ok()) {
             let kept = if t.outcome.is_ok() { format!("; the measurement{} is kept", in_run(&t.run)) } else { String::new() };
             s.rows.push(vec![
                 t.id.clone(),
-                t.weights.clone(),
+                t.weights.to_string(),
                 format!("{} (run {}){kept}", other.outcome.summary(), other.run),
                 String::new(),
             ]);

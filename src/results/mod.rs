@@ -252,8 +252,9 @@ pub struct TrialRecord {
     pub id: String,
     /// The model(s) measured; one except for the concurrent scenario.
     pub models: Vec<String>,
-    /// "real", "random" or "mixed" for several models: outputs of random weights are meaningless.
-    pub weights: String,
+    /// The model's weights, or mixed for several models whose weights differ: outputs of random
+    /// weights are meaningless.
+    pub weights: TrialWeights,
     pub provider: Provider,
     pub scenario: Scenario,
     pub provider_setup: ProviderSetup,
@@ -277,6 +278,51 @@ pub struct TrialRecord {
     /// In a merge: how the same trial ended in the other runs that held it, where this record won.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub other_runs: Vec<OtherRun>,
+}
+
+/// A trial's weights: its models' [`Weights`] where they all agree, else `mixed` (a concurrent or
+/// rotation trial of real and random models). The same strings as [`Weights`] in results.json.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrialWeights {
+    Real,
+    Random,
+    Unknown,
+    Mixed,
+}
+
+impl TrialWeights {
+    /// The weights of a trial of these models.
+    pub fn of(models: impl IntoIterator<Item = Weights>) -> TrialWeights {
+        let mut models = models.into_iter();
+        let Some(first) = models.next() else { return TrialWeights::Mixed };
+        if models.all(|w| w == first) { first.into() } else { TrialWeights::Mixed }
+    }
+
+    pub fn is_random(self) -> bool {
+        self == TrialWeights::Random
+    }
+}
+
+impl From<Weights> for TrialWeights {
+    fn from(w: Weights) -> TrialWeights {
+        match w {
+            Weights::Real => TrialWeights::Real,
+            Weights::Random => TrialWeights::Random,
+            Weights::Unknown => TrialWeights::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for TrialWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrialWeights::Real => Weights::Real.fmt(f),
+            TrialWeights::Random => Weights::Random.fmt(f),
+            TrialWeights::Unknown => Weights::Unknown.fmt(f),
+            TrialWeights::Mixed => f.write_str("mixed"),
+        }
+    }
 }
 
 /// The same trial in another merged run.
@@ -418,6 +464,30 @@ impl Measurements {
             Measurements::Shapes(m) => Some(&m.provider_baseline),
             Measurements::Soak(m) => Some(&m.provider_baseline),
             Measurements::MemoryLimit(m) => Some(&m.provider_baseline),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trials_weights_are_its_models_or_mixed() {
+        assert_eq!(TrialWeights::of([Weights::Random]), TrialWeights::Random);
+        assert_eq!(TrialWeights::of([Weights::Real, Weights::Real]), TrialWeights::Real);
+        assert_eq!(TrialWeights::of([Weights::Real, Weights::Random, Weights::Real]), TrialWeights::Mixed);
+        assert_eq!(TrialWeights::of([Weights::Unknown]), TrialWeights::Unknown);
+        // The same strings as the config's, and "mixed".
+        for (w, text) in [
+            (TrialWeights::Real, "real"),
+            (TrialWeights::Random, "random"),
+            (TrialWeights::Unknown, "unknown"),
+            (TrialWeights::Mixed, "mixed"),
+        ] {
+            assert_eq!(serde_json::to_value(w).unwrap(), text);
+            assert_eq!(w.to_string(), text);
+            assert_eq!(serde_json::from_value::<TrialWeights>(text.into()).unwrap(), w);
         }
     }
 }
