@@ -5,13 +5,16 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::phase::Phase;
+
 fn faults() -> Vec<String> {
     std::env::var("MORA_FAULT").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
 /// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
-pub fn inject(phase: &str) {
+pub fn inject(phase: &Phase) {
+    let phase = phase.to_string();
     for fault in faults() {
         let Some((kind, at)) = fault.split_once(':') else { continue };
         if !phase.starts_with(at) {

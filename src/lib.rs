@@ -24,6 +24,7 @@ pub mod memory_limit;
 pub mod model;
 pub mod onnx_graph;
 pub mod onnx_model;
+pub mod phase;
 pub mod plan;
 pub mod probe;
 pub mod profile;

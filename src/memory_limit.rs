@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::cgroup::LimitedCgroup;
 use crate::isolation::{Serving, serve};
+use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
 use crate::protocol::{TrialSpec, WorkerMessage};
@@ -27,7 +28,7 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         let procs = accounting.as_ref().ok().map(|c| c.procs());
         let watch = &mut |m: &WorkerMessage| {
             // The serve worker enters "load" right after the provider baseline.
-            if matches!(m, WorkerMessage::Phase { phase } if phase == "load") {
+            if matches!(m, WorkerMessage::Phase { phase: Phase::Load }) {
                 baseline_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_mb);
             }
         };

@@ -11,6 +11,7 @@ use crate::catalog::{ModelStatus, make_command};
 use crate::config::{Config, ModelConfig, Source};
 use crate::hub;
 use crate::inputs::InputSettings;
+use crate::phase::Phase;
 use crate::plan::PlannedTrial;
 use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
 use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
@@ -132,7 +133,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         let setup = bench.setups.iter().find(|s| s.provider == planned.provider).expect("a setup for every planned provider");
         let specs: Vec<&Prepared> = planned.models.iter().filter_map(|id| prepared.iter().find(|(m, _)| m == id).map(|(_, p)| p)).collect();
         let mut run = match specs.iter().find_map(|p| p.spec.as_ref().err().cloned()) {
-            Some(why) => WorkerRun::failed(Outcome::Error { phase: "preflight".into(), message: why }),
+            Some(why) => WorkerRun::failed(Outcome::Error { phase: Phase::Preflight, message: why }),
             None => {
                 let spec = TrialSpec {
                     trial_id: planned.id(),

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 
+use crate::phase::Phase;
 use crate::protocol::{RESULT_FD, WorkerMessage};
 use crate::results::Termination;
 
@@ -120,7 +121,7 @@ pub struct RunningWorker {
     messages: Receiver<WorkerMessage>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdin: Option<ChildStdin>,
-    pub last_phase: String,
+    pub last_phase: Phase,
     pub kill_intent: Option<KillIntent>,
     /// When the worker said it was ready (its first load answered), in ms after the spawn.
     pub ready_after_ms: Option<f64>,
@@ -219,7 +220,7 @@ pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<
         messages,
         stderr,
         stdin,
-        last_phase: "start".into(),
+        last_phase: Phase::Start,
         kill_intent: None,
         ready_after_ms: None,
         _child: child,

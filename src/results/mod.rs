@@ -16,6 +16,7 @@ pub use measurements::*;
 pub use store::{read, write_atomic, write_json_atomic};
 
 use crate::config::{ModelType, Weights};
+use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
 use crate::recommendation::Recommendation;
@@ -345,24 +346,24 @@ pub enum Outcome {
     Ok,
     /// The worker reported an error (a model that does not load, a missing file) and exited.
     Error {
-        phase: String,
+        phase: Phase,
         message: String,
     },
     /// The worker died on its own: an exit code or a signal.
     Crashed {
-        phase: String,
+        phase: Phase,
         termination: Termination,
         hint: Option<String>,
         stderr_tail: String,
     },
     TimedOut {
-        phase: String,
+        phase: Phase,
         after_s: f64,
         stderr_tail: String,
     },
     /// Stopped by the user (Ctrl-C) before it finished.
     Interrupted {
-        phase: String,
+        phase: Phase,
     },
     SpawnFailed {
         message: String,

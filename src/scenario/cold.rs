@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 
 use super::TrialContext;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::probe::page_cache;
 use crate::protocol::ModelSpec;
 use crate::results::{ColdResult, LoadSample};
@@ -24,7 +25,7 @@ pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let first_load =
         LoadSample { resident_fraction_before: None, load_time_ms: first.load_time_ms, first_inference_ms: first.first_inference_ms };
 
-    w.phase("evict");
+    w.phase(Phase::Evict);
     for file in &model.files {
         page_cache::evict(file).with_context(|| format!("cannot evict {} from the page cache", file.display()))?;
     }
@@ -34,10 +35,10 @@ pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
         w.warnings.push(Warning::EvictionIneffective { resident_fraction: after_evict.unwrap_or(1.0) });
     }
 
-    w.phase("cold_load");
+    w.phase(Phase::ColdLoad);
     let cold = load_and_infer(w, model, &mut inputs)?;
 
-    w.phase("warm_loads");
+    w.phase(Phase::WarmLoads);
     super::read_through(model)?;
     let mut warm = Vec::with_capacity(w.spec.settings.repeats);
     for _ in 0..w.spec.settings.repeats {
