@@ -62,8 +62,14 @@ pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(Strin
 #[derive(Default)]
 pub struct Report {
     pub done: Option<Done>,
-    /// (phase, error, ONNX Runtime's log)
-    pub failed: Option<(Phase, String, Vec<RuntimeLogLine>)>,
+    pub failed: Option<Failed>,
+}
+
+/// The worker could not run its trial: where, why, and ONNX Runtime's log up to then.
+pub struct Failed {
+    pub phase: Phase,
+    pub error: String,
+    pub runtime_log: Vec<RuntimeLogLine>,
 }
 
 pub struct Done {
@@ -79,7 +85,7 @@ impl Report {
             WorkerMessage::Done { measurements, providers_registered, runtime_log, warnings } => {
                 self.done = Some(Done { measurements: *measurements, providers_registered, runtime_log, warnings });
             }
-            WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some((phase, error, runtime_log)),
+            WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some(Failed { phase, error, runtime_log }),
             _ => {}
         }
     }
@@ -218,7 +224,7 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
     let (exit, stderr_tail) = worker.reap();
     let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb, count: 1 };
     let ending = Ending { intent, interrupted: supervise::interrupted(), phase: &phase, timeout };
-    let outcome = classify(&exit, &ending, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail);
+    let outcome = classify(&exit, &ending, report.done.is_some(), report.failed.as_ref(), &stderr_tail);
     let mut run = WorkerRun::failed(outcome);
     run.worker = info;
     run.spawn_to_ready_ms = ready;
@@ -229,8 +235,8 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
         run.providers_registered = done.providers_registered;
         run.runtime_log = done.runtime_log;
         run.warnings = done.warnings;
-    } else if let Some((_, _, log)) = report.failed {
-        run.runtime_log = log;
+    } else if let Some(failed) = report.failed {
+        run.runtime_log = failed.runtime_log;
     }
     run
 }
@@ -247,7 +253,7 @@ pub struct Ending<'a> {
 }
 
 /// How a worker ended, from mora's intent first, then what the worker said, then its exit status.
-pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&Phase, &String)>, stderr_tail: &str) -> Outcome {
+pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<&Failed>, stderr_tail: &str) -> Outcome {
     let last_phase = ending.phase;
     match ending.intent {
         Some(KillIntent::TimedOut) => {
@@ -262,9 +268,9 @@ pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&P
     if ending.interrupted && ending.intent.is_none() {
         return Outcome::Interrupted { phase: last_phase.clone() };
     }
-    if let Some((phase, message)) = failed {
+    if let Some(failed) = failed {
         if exit.signal().is_none() {
-            return Outcome::Error { phase: phase.clone(), message: message.clone() };
+            return Outcome::Error { phase: failed.phase.clone(), message: failed.error.clone() };
         }
     }
     let hint = match &exit.termination {
@@ -301,8 +307,8 @@ mod tests {
 
     #[test]
     fn a_reported_error_is_an_error_not_a_crash() {
-        let m = "no such file".to_string();
-        let o = classify(&exit(Some(1), None), &ending(None, &Phase::Load), false, Some((&Phase::Load, &m)), "");
+        let failed = Failed { phase: Phase::Load, error: "no such file".into(), runtime_log: vec![] };
+        let o = classify(&exit(Some(1), None), &ending(None, &Phase::Load), false, Some(&failed), "");
         assert_eq!(o, Outcome::Error { phase: Phase::Load, message: "no such file".into() });
     }
 
