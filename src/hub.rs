@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
 use serde::{Deserialize, Serialize};
@@ -50,14 +50,14 @@ pub fn fetch(req: &HubRequest) -> Result<HubFetch> {
                 cache.path().display()
             );
         }
-        let api = ApiBuilder::from_env().with_progress(false).build().map_err(|e| anyhow!("cannot set up the Hugging Face client: {e}"))?;
+        let api = ApiBuilder::from_env().with_progress(false).build().context("cannot set up the Hugging Face client")?;
         let api_repo = api.repo(repo.clone());
         let start = Instant::now();
         let mut paths = Vec::with_capacity(wanted.len());
         for (file, hit) in wanted.iter().zip(cached) {
             let path = match hit {
                 Some(p) => p,
-                None => api_repo.download(file).map_err(|e| anyhow!("downloading {file} from {}: {e}", api_repo.url(file)))?,
+                None => api_repo.download(file).with_context(|| format!("downloading {file} from {}", api_repo.url(file)))?,
             };
             paths.push(path);
         }

@@ -15,7 +15,7 @@ use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome};
+use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome, RamLimit};
 use crate::supervise::KillIntent;
 use crate::trial::{self, WorkerRun};
 
@@ -49,7 +49,10 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let peak_charge = accounting.as_ref().ok().and_then(LimitedCgroup::peak_mb);
 
     let mut result = MemoryLimitResult {
-        mechanism: accounting.as_ref().map(|c| c.mechanism().replace(&name("measure"), "<trial>")).map_err(Clone::clone),
+        mechanism: match &accounting {
+            Ok(c) => RamLimit::Cgroup(c.mechanism().replace(&name("measure"), "<trial>")),
+            Err(why) => RamLimit::Unavailable(format!("{why:#}")),
+        },
         baseline_rss_mb: ready.provider_baseline.after.process.rss_mb,
         ready_rss_mb: memory.rss_mb,
         footprint_mb: delta(memory.rss_mb, ready.provider_baseline.after.process.rss_mb),
@@ -69,7 +72,7 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
             match LimitedCgroup::create(&name(&i.to_string()), Some((limit_mb * 1048576.0) as u64)) {
                 Ok(cgroup) => result.ram.push(under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb)),
                 Err(why) => {
-                    result.mechanism = Err(why);
+                    result.mechanism = RamLimit::Unavailable(format!("{why:#}"));
                     break;
                 }
             }

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 
 use crate::phase::Phase;
 use crate::protocol::{RESULT_FD, WorkerMessage};
@@ -140,7 +140,7 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
 /// [`spawn`], with the worker joining the cgroup whose `cgroup.procs` is given before it runs a line
 /// of mora: its memory limit covers everything the worker allocates.
 pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
-    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find mora's own executable: {e}"))?;
+    let exe = std::env::current_exe().context("cannot find mora's own executable")?;
     let join = cgroup_procs
         .map(|p| {
             std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| anyhow!("a cgroup path with a NUL byte: {}", p.display()))
@@ -187,7 +187,7 @@ pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<
         });
     }
     let started = Instant::now();
-    let mut child = command.spawn().map_err(|e| anyhow!("cannot start the worker: {e}"))?;
+    let mut child = command.spawn().context("cannot start the worker")?;
     drop(write_end);
     let pid = child.id();
     CURRENT_GROUP.store(pid as i32, Ordering::SeqCst);

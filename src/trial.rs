@@ -177,7 +177,7 @@ pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
             Ok(Some(path)) => vec![("LD_PRELOAD".to_string(), path.display().to_string())],
             Ok(None) => vec![],
             Err(why) => {
-                configs.push(not_tried(why));
+                configs.push(not_tried(format!("{why:#}")));
                 continue;
             }
         };

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use ort::value::Tensor;
 
 use crate::model::ms_since;
@@ -94,9 +94,9 @@ pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Pr
     let mut session =
         setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
     let init_ms = ms_since(start);
-    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).map_err(|e| anyhow!("{e}"))?;
+    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).context("the warm-up model's input")?;
     let start = Instant::now();
-    let outputs = session.run(ort::inputs!["x" => x]).map_err(|e| anyhow!("the warm-up model failed to run: {e}"))?;
+    let outputs = session.run(ort::inputs!["x" => x]).context("the warm-up model failed to run")?;
     let first_run_ms = ms_since(start);
     drop(outputs);
     drop(session);
@@ -113,7 +113,7 @@ pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
     let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
         let probe = Probe { gpu_index: None };
-        init_provider(library, setup, &probe).map(|_| ()).map_err(|e| format!("{e:#}"))
+        init_provider(library, setup, &probe).map(|_| ()).map_err(|e| cuda::CudaError::Session { message: format!("{e:#}") })
     });
     channel.send(&WorkerMessage::CudaProbe { diagnosis: Box::new(diagnosis) });
     0

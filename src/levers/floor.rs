@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::{Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::probe::page_cache;
@@ -72,7 +73,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
                 copy_ms = Some(bytes as f64 / MB / pageable * 1000.0);
             }
             Err(why) => {
-                floor.notes.push(format!("no host-to-device rate: {why}"));
+                floor.notes.push(format!("no host-to-device rate: {why:#}"));
                 copy_ms = None;
             }
         }
@@ -83,7 +84,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
 
 /// Host-to-device copy rates in MB/s (pageable, pinned) of a 256 MB buffer, best of three each,
 /// through the CUDA runtime the CUDA provider already loaded (libcudart.so.13, else .12).
-fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
+fn cuda_copy_rates(device: i32) -> Result<(f64, f64)> {
     type Status = std::ffi::c_int;
     const HOST_TO_DEVICE: std::ffi::c_int = 1;
     const SIZE: usize = 256 << 20;
@@ -92,11 +93,11 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
     let lib = ["libcudart.so.13", "libcudart.so.12"]
         .iter()
         .find_map(|name| unsafe { libloading::Library::new(*name) }.ok())
-        .ok_or("the CUDA runtime library (libcudart.so.13) could not be loaded")?;
+        .ok_or_else(|| anyhow!("the CUDA runtime library (libcudart.so.13) could not be loaded"))?;
     // SAFETY: the signatures below are the CUDA runtime API's (cuda_runtime_api.h), for symbols that
     // exist in every libcudart since CUDA 2.
     unsafe {
-        let sym = |name: &[u8]| lib.get::<*const ()>(name).map(|s| *s).map_err(|e| crate::runtime::loader_error(&e));
+        let sym = |name: &[u8]| lib.get::<*const ()>(name).map(|s| *s).map_err(|e| anyhow!(crate::runtime::loader_error(&e)));
         let set_device: extern "C" fn(std::ffi::c_int) -> Status = std::mem::transmute(sym(b"cudaSetDevice\0")?);
         let malloc: extern "C" fn(*mut *mut std::ffi::c_void, usize) -> Status = std::mem::transmute(sym(b"cudaMalloc\0")?);
         let free: extern "C" fn(*mut std::ffi::c_void) -> Status = std::mem::transmute(sym(b"cudaFree\0")?);
@@ -105,11 +106,11 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
         let memcpy: extern "C" fn(*mut std::ffi::c_void, *const std::ffi::c_void, usize, std::ffi::c_int) -> Status =
             std::mem::transmute(sym(b"cudaMemcpy\0")?);
         if set_device(device) != 0 {
-            return Err(format!("cudaSetDevice({device}) failed"));
+            bail!("cudaSetDevice({device}) failed");
         }
         let mut dev: *mut std::ffi::c_void = std::ptr::null_mut();
         if malloc(&mut dev, SIZE) != 0 {
-            return Err("cudaMalloc of 256 MB failed".into());
+            bail!("cudaMalloc of 256 MB failed");
         }
         let best = |src: *const std::ffi::c_void| -> Option<f64> {
             (0..3)
@@ -134,7 +135,7 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
         free(dev);
         match (pageable, pinned) {
             (Some(a), Some(b)) => Ok((a, b)),
-            _ => Err("cudaMemcpy failed".into()),
+            _ => bail!("cudaMemcpy failed"),
         }
     }
 }

@@ -3,15 +3,23 @@
 
 use std::sync::OnceLock;
 
+use anyhow::Context;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::NvmlError;
 use serde::{Deserialize, Serialize};
 
-static NVML: OnceLock<Result<Nvml, String>> = OnceLock::new();
+static NVML: OnceLock<Result<Nvml, NvmlError>> = OnceLock::new();
 
-/// The NVML handle, or why there is none (no driver, no libnvidia-ml, no permission).
-pub fn nvml() -> Result<&'static Nvml, &'static str> {
-    NVML.get_or_init(|| Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))).as_ref().map_err(String::as_str)
+/// Why this process has no NVML (no driver, no libnvidia-ml, no permission): the error of its one
+/// attempt to initialise it.
+#[derive(Debug, thiserror::Error)]
+#[error("NVML unavailable: {0}")]
+pub struct NvmlUnavailable(&'static NvmlError);
+
+/// The NVML handle, or why there is none.
+pub fn nvml() -> Result<&'static Nvml, NvmlUnavailable> {
+    NVML.get_or_init(Nvml::init).as_ref().map_err(NvmlUnavailable)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,10 +79,9 @@ pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
 }
 
 /// NVML's index of the GPU at this PCI bus id ("0000:3B:00.0", as the CUDA driver writes it).
-pub fn index_by_pci_bus_id(bus_id: &str) -> Result<u32, String> {
-    let nvml = nvml().map_err(str::to_string)?;
-    let device = nvml.device_by_pci_bus_id(bus_id).map_err(|e| format!("NVML has no GPU at PCI {bus_id}: {e}"))?;
-    device.index().map_err(|e| format!("NVML cannot number the GPU at PCI {bus_id}: {e}"))
+pub fn index_by_pci_bus_id(bus_id: &str) -> anyhow::Result<u32> {
+    let device = nvml()?.device_by_pci_bus_id(bus_id).with_context(|| format!("NVML has no GPU at PCI {bus_id}"))?;
+    device.index().with_context(|| format!("NVML cannot number the GPU at PCI {bus_id}"))
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -90,7 +97,7 @@ mod tests {
         // On a machine without a driver this is the path taken; with one, the figures are real.
         match nvml() {
             Err(reason) => {
-                assert!(reason.starts_with("NVML unavailable"));
+                assert!(reason.to_string().starts_with("NVML unavailable"), "{reason}");
                 assert!(gpus().is_empty());
                 assert_eq!(memory(0, std::process::id()), None);
             }

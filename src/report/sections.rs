@@ -1079,7 +1079,7 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
         ] {
             if attempts.is_empty() {
                 if what == "RAM" {
-                    if let Err(why) = &m.mechanism {
+                    if let crate::results::RamLimit::Unavailable(why) = &m.mechanism {
                         notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model(), t.provider));
                     }
                 }
@@ -1100,7 +1100,7 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
         }
     }
     if let Some((_, m)) = trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }).first() {
-        if let Ok(mechanism) = &m.mechanism {
+        if let crate::results::RamLimit::Cgroup(mechanism) = &m.mechanism {
             s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's charge (ready - baseline), measured first without a limit; charged is what a container's limit counts (anonymous memory, page cache the worker first touched, kernel memory). VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
         }
     }

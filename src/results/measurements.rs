@@ -541,7 +541,7 @@ pub struct GrowthRate {
 pub struct MemoryLimitResult {
     pub provider_baseline: ProviderBaseline,
     /// What limits the worker's RAM (a child memory cgroup), or why no limit could be set.
-    pub mechanism: Result<String, String>,
+    pub mechanism: RamLimit,
     /// Measured first without a limit: the worker's RSS after the provider baseline and once ready.
     pub baseline_rss_mb: Option<f64>,
     pub ready_rss_mb: Option<f64>,
@@ -565,6 +565,18 @@ pub struct MemoryLimitResult {
     pub vram_footprint_mb: Option<f64>,
     #[serde(default)]
     pub vram: Vec<LimitAttempt>,
+}
+
+/// What limits a worker's RAM in the memory-limit scenario, or why nothing could. Written
+/// `{"Ok": ...}` and `{"Err": ...}`, as when it was a `Result`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RamLimit {
+    /// The child memory cgroup's limit, in words.
+    #[serde(rename = "Ok")]
+    Cgroup(String),
+    /// Why no cgroup limit could be set here.
+    #[serde(rename = "Err")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -205,12 +205,14 @@ impl Runtime {
             }
         });
         let env = ort::init_from(&library.path)
-            .map_err(|e| anyhow!("{e}. Fix: {SETUP_HINT}"))?
+            .with_context(|| {
+                format!("ONNX Runtime {} at {} cannot be initialised. Fix: {SETUP_HINT}", library.version, library.path.display())
+            })?
             .with_name("mora")
             .with_telemetry(false)
             .with_logger(logger)
             .build()
-            .map_err(|e| anyhow!("cannot create the ONNX Runtime environment: {e}"))?;
+            .context("cannot create the ONNX Runtime environment")?;
         // The custom logger is created at verbose level; verbose logging would slow every load.
         env.set_log_level(ort::logging::LogLevel::Warning);
         Ok(Runtime { env, library, log })

@@ -146,9 +146,12 @@ impl Measure<'_, '_> {
         for _ in 0..3 {
             let mut builder = self.setup.builder(&self.w.runtime.env, self.extras)?;
             if let Some(weights) = shared {
-                builder = builder.with_prepacked_weights(weights).map_err(|e| anyhow::anyhow!("prepacked weights container: {e}"))?;
+                builder = builder
+                    .with_prepacked_weights(weights)
+                    .map_err(crate::runtime::providers::unbuilt)
+                    .context("prepacked weights container")?;
             }
-            let session = builder.commit_from_file(&self.model.path).map_err(|e| anyhow::anyhow!("replica: {e}"))?;
+            let session = builder.commit_from_file(&self.model.path).context("replica")?;
             held.push(self.ready(session)?);
             readings.push(self.w.snapshot());
         }
