@@ -102,23 +102,25 @@ impl LimitedCgroup {
         text.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
     }
 
-    /// What the cgroup is charged now, in MB: anonymous memory, page cache first touched by its
+    /// What the cgroup is charged now, in bytes: anonymous memory, page cache first touched by its
     /// processes, kernel memory: the currency its limit is in.
-    pub fn usage_mb(&self) -> Option<f64> {
-        let file = match self.version {
+    pub fn usage_bytes(&self) -> Option<u64> {
+        self.read_bytes(match self.version {
             Version::V2 => "memory.current",
             Version::V1 => "memory.usage_in_bytes",
-        };
-        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse::<f64>().ok().map(|b| b / 1048576.0)
+        })
     }
 
-    /// The highest memory use the cgroup saw, in MB.
-    pub fn peak_mb(&self) -> Option<f64> {
-        let file = match self.version {
+    /// The highest memory use the cgroup saw, in bytes.
+    pub fn peak_bytes(&self) -> Option<u64> {
+        self.read_bytes(match self.version {
             Version::V2 => "memory.peak",
             Version::V1 => "memory.max_usage_in_bytes",
-        };
-        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse::<f64>().ok().map(|b| b / 1048576.0)
+        })
+    }
+
+    fn read_bytes(&self, file: &str) -> Option<u64> {
+        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse().ok()
     }
 
     /// What limits the worker, in words.
@@ -148,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_limited_cgroup_is_made_and_removed_or_the_reason_is_given() {
-        match LimitedCgroup::create(&format!("mora-test-{}", std::process::id()), Some(64 << 20)) {
+        match LimitedCgroup::create(&format!("mora-test-{}", std::process::id()), Some(64 * crate::units::MIB)) {
             Ok(cgroup) => {
                 let path = cgroup.path.clone();
                 assert!(path.is_dir() && cgroup.procs().exists());

@@ -40,5 +40,6 @@ pub mod simulate;
 pub mod stats;
 pub mod supervise;
 pub mod trial;
+pub mod units;
 pub mod warnings;
 pub mod worker;

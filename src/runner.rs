@@ -242,8 +242,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         return match hub::fetch(&request) {
             Ok(fetched) => {
                 info.path = fetched.files[0].display().to_string();
-                info.size_mb =
-                    fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+                info.size_mb = crate::units::mib(fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
                 let tokenizer = fetched.tokenizer.clone().or_else(|| model.resolved.tokenizer.clone());
                 let spec = ModelSpec {
                     id: model.id.clone(),

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, anyhow};
 use crate::phase::Phase;
 use crate::protocol::{RESULT_FD, WorkerMessage};
 use crate::results::Termination;
+use crate::units::{kib_to_bytes, mib};
 
 /// How long a worker has between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -364,7 +365,7 @@ impl RunningWorker {
             Termination::Unknown
         };
         // ru_maxrss is in KiB on Linux.
-        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0);
+        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| mib(kib_to_bytes(usage.ru_maxrss as u64)));
         let exit = Exit { termination, peak_rss_mb, wall_ms };
         // Give the pipe readers a moment to collect the last bytes of stderr.
         thread::sleep(Duration::from_millis(20));

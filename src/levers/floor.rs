@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::probe::page_cache;
 use crate::stats::median;
+use crate::units::{MIB, mib};
 
 /// How fast the model's own files read, and (CUDA) how fast bytes reach the device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,8 +36,6 @@ pub struct Floor {
     pub floor_ms: Option<f64>,
 }
 
-const MB: f64 = 1048576.0;
-
 /// Measures the floor for `files`; `cuda_device` adds the host-to-device copy on that device.
 pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -48,7 +47,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
         }
         Some(start.elapsed().as_secs_f64() * 1000.0)
     };
-    let rate = |ms: f64| (ms > 0.0).then(|| bytes as f64 / MB / (ms / 1000.0));
+    let rate = |ms: f64| (ms > 0.0).then(|| mib(bytes) / (ms / 1000.0));
 
     // Cold first: evict, check that it worked, read once.
     let evicted = files.iter().all(|f| page_cache::evict(f.as_ref()).is_ok())
@@ -70,7 +69,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
             Ok((pageable, pinned)) => {
                 floor.h2d_pageable_mb_per_s = Some(pageable);
                 floor.h2d_pinned_mb_per_s = Some(pinned);
-                copy_ms = Some(bytes as f64 / MB / pageable * 1000.0);
+                copy_ms = Some(mib(bytes) / pageable * 1000.0);
             }
             Err(why) => {
                 floor.notes.push(format!("no host-to-device rate: {why:#}"));
@@ -87,7 +86,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
 fn cuda_copy_rates(device: i32) -> Result<(f64, f64)> {
     type Status = std::ffi::c_int;
     const HOST_TO_DEVICE: std::ffi::c_int = 1;
-    const SIZE: usize = 256 << 20;
+    const SIZE: usize = 256 * MIB as usize;
     // SAFETY: loading the CUDA runtime runs its initialisers, which is what the CUDA provider did
     // already in this process; nothing else is executed by loading it.
     let lib = ["libcudart.so.13", "libcudart.so.12"]
@@ -117,7 +116,7 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64)> {
                 .filter_map(|_| {
                     let start = Instant::now();
                     // cudaMemcpy from host to device is synchronous for pageable and pinned memory.
-                    (memcpy(dev, src, SIZE, HOST_TO_DEVICE) == 0).then(|| SIZE as f64 / MB / start.elapsed().as_secs_f64())
+                    (memcpy(dev, src, SIZE, HOST_TO_DEVICE) == 0).then(|| mib(SIZE as u64) / start.elapsed().as_secs_f64())
                 })
                 .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
         };

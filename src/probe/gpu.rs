@@ -9,6 +9,8 @@ use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
 use serde::{Deserialize, Serialize};
 
+use crate::units::mib;
+
 static NVML: OnceLock<Result<Nvml, NvmlError>> = OnceLock::new();
 
 /// Why this process has no NVML (no driver, no libnvidia-ml, no permission): the error of its one
@@ -48,7 +50,7 @@ pub fn gpus() -> Vec<GpuInfo> {
                 uuid: device.uuid().ok(),
                 driver_version: driver.clone(),
                 driver_cuda_version: cuda.clone(),
-                memory_total_mb: device.memory_info().ok().map(|m| mb(m.total)),
+                memory_total_mb: device.memory_info().ok().map(|m| mib(m.total)),
             })
         })
         .collect()
@@ -68,10 +70,10 @@ pub struct GpuMemory {
 pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
     let nvml = nvml().ok()?;
     let device = nvml.device_by_index(index).ok()?;
-    let device_used_mb = device.memory_info().ok().map(|m| mb(m.used));
+    let device_used_mb = device.memory_info().ok().map(|m| mib(m.used));
     let process_mb = device.running_compute_processes().ok().and_then(|procs| {
         procs.iter().find(|p| p.pid == pid).and_then(|p| match p.used_gpu_memory {
-            UsedGpuMemory::Used(bytes) => Some(mb(bytes)),
+            UsedGpuMemory::Used(bytes) => Some(mib(bytes)),
             UsedGpuMemory::Unavailable => None,
         })
     });
@@ -82,10 +84,6 @@ pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
 pub fn index_by_pci_bus_id(bus_id: &str) -> anyhow::Result<u32> {
     let device = nvml()?.device_by_pci_bus_id(bus_id).with_context(|| format!("NVML has no GPU at PCI {bus_id}"))?;
     device.index().with_context(|| format!("NVML cannot number the GPU at PCI {bus_id}"))
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub const EVICTED_FRACTION: f64 = 0.05;
 
 pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let model = super::only_model(w)?;
-    let files_mb = model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+    let files_mb = crate::units::mib(model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
     let mut inputs = None;
     super::read_through(model)?;
     let first = super::first_load(w, model, &mut inputs)?;

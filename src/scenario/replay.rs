@@ -178,7 +178,7 @@ impl MemoryReader {
     fn now(&self) -> Option<f64> {
         match self.gpu_index {
             Some(i) => gpu::memory(i, std::process::id()).and_then(|g| g.process_mb.or(g.device_used_mb)),
-            None => std::fs::read_to_string("/proc/self/status").ok().and_then(|s| process::kb_field(&s, "VmRSS:")),
+            None => std::fs::read_to_string("/proc/self/status").ok().and_then(|s| process::kb_field(&s, "VmRSS:")).map(crate::units::mib),
         }
     }
 }
