@@ -174,7 +174,7 @@ pub struct ProviderFlags {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// results.json files (a run folder works too).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "schema")]
     pub results: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -184,6 +184,9 @@ pub struct ReportArgs {
     /// Also write results.json, report.md, results.csv and charts of the merged results here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print results.json's JSON Schema (schema/results.schema.json) and exit.
+    #[arg(long, conflicts_with_all = ["results", "out"])]
+    pub schema: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelType;
@@ -38,7 +39,7 @@ pub struct InputSettings {
 }
 
 /// What was fed to one input, recorded with the result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InputDescription {
     pub name: String,
     pub dtype: String,

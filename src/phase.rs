@@ -5,8 +5,10 @@
 //! "memory levers"). A word this mora does not know, from an older file or another mora, is kept as
 //! written ([`Phase::Other`]): a phase is only ever shown, so reading never fails on one.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +122,23 @@ impl fmt::Display for Phase {
             Phase::Other(text) => f.write_str(text),
             word => f.write_str(WORDS.iter().find(|(p, _)| p == word).map_or("", |(_, w)| w)),
         }
+    }
+}
+
+/// Any string, as any string reads; the words this mora writes are its examples.
+impl JsonSchema for Phase {
+    fn schema_name() -> Cow<'static, str> {
+        "Phase".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut examples: Vec<String> = WORDS.iter().map(|(_, w)| w.to_string()).collect();
+        examples.extend(["cycle 2", "round 1 gpt2", "lever from file", "idle 5 s", "shape 4x128", "shape 1x-"].map(String::from));
+        json_schema!({
+            "type": "string",
+            "description": "The phase of the trial the worker was in: where it crashed, timed out, failed or was interrupted. One of the words in `examples` (a number, a model id, a lever or a shape in its place), or whatever an older mora wrote.",
+            "examples": examples,
+        })
     }
 }
 

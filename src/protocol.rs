@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSettings;
@@ -41,7 +42,7 @@ pub struct ModelSpec {
     pub inputs: InputSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrialSettings {
     pub warmup_runs: usize,
     pub runs: usize,

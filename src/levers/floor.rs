@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Result, anyhow, bail};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::page_cache;
@@ -14,7 +15,7 @@ use crate::stats::median;
 use crate::units::{MIB, mib};
 
 /// How fast the model's own files read, and (CUDA) how fast bytes reach the device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Floor {
     pub bytes: u64,
     /// Reading every file of the model from the page cache (median of three reads).

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ArenaStrategy;
@@ -13,7 +14,7 @@ use crate::runtime::Provider;
 use crate::runtime::providers::{ProviderSetup, SessionExtras};
 
 /// One memory configuration of a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "config", rename_all = "kebab-case")]
 pub enum MemoryConfig {
     /// ONNX Runtime's defaults under glibc's malloc.

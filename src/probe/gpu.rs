@@ -7,6 +7,7 @@ use anyhow::Context;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::units::mib;
@@ -24,7 +25,7 @@ pub fn nvml() -> Result<&'static Nvml, NvmlUnavailable> {
     NVML.get_or_init(Nvml::init).as_ref().map_err(NvmlUnavailable)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuInfo {
     pub index: u32,
     pub name: String,
@@ -57,7 +58,7 @@ pub fn gpus() -> Vec<GpuInfo> {
 }
 
 /// GPU memory at one instant, in MB.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuMemory {
     /// This process's own use, as NVML lists it among the device's compute processes. `None` where
     /// the process is not visible (containers with their own PID namespace): use the device delta.

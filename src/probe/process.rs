@@ -1,12 +1,13 @@
 //! Memory of one process, from /proc on Linux (sysinfo elsewhere). A figure the platform cannot give
 //! is `None`, never an error.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::units::{kib_to_bytes, mib};
 
 /// Memory of a process at one instant, in MB (2^20 bytes, as the proof of concept computed them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProcessMemory {
     /// Resident set size (VmRSS).
     pub rss_mb: Option<f64>,

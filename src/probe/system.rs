@@ -1,12 +1,13 @@
 //! The machine: host facts for run metadata, and system-wide memory for the isolation scenario.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::process::kb_field;
 use crate::units::mib;
 
 /// System-wide memory at one instant, in MB, and the memory cgroup mora runs in where there is one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemMemory {
     pub total_mb: Option<f64>,
     pub available_mb: Option<f64>,
@@ -94,7 +95,7 @@ pub fn cgroup_memory() -> Option<(u64, u64)> {
 
 /// How busy the machine is: the 1-minute load average against the cores, and the share of CPU time
 /// the hypervisor took (steal) since the previous sample. A busy machine makes every figure suspect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MachineLoad {
     /// Seconds since the run started.
     pub at_s: f64,
@@ -130,7 +131,7 @@ pub fn machine_load(at_s: f64, previous: &mut Option<(u64, u64)>) -> MachineLoad
 }
 
 /// Facts about the host recorded with every run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostInfo {
     pub hostname: String,
     pub os: Option<String>,

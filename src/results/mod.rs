@@ -8,11 +8,14 @@
 
 pub mod derive;
 pub mod measurements;
+mod schema;
 pub mod store;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use measurements::*;
+pub use schema::results_schema;
 pub use store::{read, write_atomic, write_json_atomic};
 
 use crate::config::{ModelType, Weights};
@@ -27,16 +30,21 @@ use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
 /// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).
 pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A run's results.json, results schema 2: the run, its models, its trials and the advice. Units are
+/// in the field names (`_ms`, `_mb`; MB = 2^20 bytes). A results.json of schema 1 (mora 0.1) does not
+/// validate against this schema: `mora report` reads it by bringing it to schema 2 first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "mora results.json")]
 pub struct ResultsFile {
+    #[schemars(schema_with = "schema::version")]
     pub schema_version: u32,
     pub run: RunInfo,
     pub models: Vec<ModelInfo>,
     pub trials: Vec<TrialRecord>,
     #[serde(default)]
     pub recommendations: Vec<Recommendation>,
-    /// The version of the rules that judged the verdicts and advice in this file
-    /// ([`crate::advice::RULES_VERSION`]); schema 1 files were judged by rules 1.
+    /// The version of the rules that judged the verdicts and advice in this file (`mora report` judges
+    /// again with its own); schema 1 files were judged by rules 1.
     #[serde(default = "rules_v1")]
     pub rules_version: u32,
 }
@@ -45,7 +53,7 @@ fn rules_v1() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunInfo {
     pub tool: ToolInfo,
     pub started_at: String,
@@ -82,7 +90,7 @@ pub struct RunInfo {
 
 /// One machine of a merge: its label (the host name, with the machine class where two machines of
 /// the merge share a name), its machine class, its facts and the runs made on it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunHost {
     pub label: String,
     pub machine_class: String,
@@ -95,7 +103,7 @@ pub struct RunHost {
 
 /// A run that has no results: what a fleet task writes as `failed.json` in its run folder when it
 /// could not run `mora bench` or `mora bench` stopped before the run (README, "Fleet").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedRun {
     /// The run's folder name.
@@ -112,7 +120,7 @@ pub struct FailedRun {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
@@ -129,14 +137,14 @@ impl ToolInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigInfo {
     pub path: String,
     pub sha256: String,
 }
 
 /// Whether a provider ran in this run, or why it was skipped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderStatus {
     pub provider: Provider,
     pub ran: bool,
@@ -149,7 +157,7 @@ pub struct ProviderStatus {
     pub gpu: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunSettings {
     /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
     #[serde(flatten)]
@@ -163,7 +171,7 @@ fn one() -> usize {
     1
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Single,
@@ -213,7 +221,7 @@ impl std::fmt::Display for Scenario {
 }
 
 /// A model as the run saw it: the label `weights` travels into every table and record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ModelInfo {
     pub id: String,
     #[serde(rename = "type")]
@@ -233,13 +241,13 @@ pub struct ModelInfo {
     pub hub: Option<crate::hub::HubFetch>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct FileInfo {
     pub path: String,
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestSummary {
     pub opset: Option<u32>,
     pub exporter: Option<String>,
@@ -248,7 +256,7 @@ pub struct ManifestSummary {
 }
 
 /// One (model, provider, scenario) trial: what ran, how it ended, and what it measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TrialRecord {
     pub id: String,
     /// The model(s) measured; one except for the concurrent scenario.
@@ -281,9 +289,10 @@ pub struct TrialRecord {
     pub other_runs: Vec<OtherRun>,
 }
 
-/// A trial's weights: its models' [`Weights`] where they all agree, else `mixed` (a concurrent or
-/// rotation trial of real and random models). The same strings as [`Weights`] in results.json.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A trial's weights: its models' weights (`real`, `random`, `unknown`) where they all agree, else
+/// `mixed` (a concurrent or rotation trial of real and random models). Outputs of random weights are
+/// meaningless; their load times and memory are representative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrialWeights {
     Real,
@@ -327,7 +336,7 @@ impl std::fmt::Display for TrialWeights {
 }
 
 /// The same trial in another merged run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OtherRun {
     pub run: String,
     pub outcome: Outcome,
@@ -340,7 +349,7 @@ impl TrialRecord {
 }
 
 /// How a worker ended, decided by mora's intent before reaping (a deliberate kill is not a crash).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
@@ -371,7 +380,7 @@ pub enum Outcome {
 }
 
 /// How a process ended: an exit code or a signal, never both (nextest's FailureStatus).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Termination {
     ExitCode {
@@ -418,7 +427,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct WorkerInfo {
     /// The (first) worker's pid.
     pub pid: Option<u32>,
@@ -432,7 +441,7 @@ pub struct WorkerInfo {
     pub count: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
     Single(Box<SingleTrial>),

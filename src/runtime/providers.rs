@@ -11,11 +11,12 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use ort::ep::{self, ArenaExtendStrategy};
 use ort::session::Session;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Cpu,
@@ -84,7 +85,7 @@ impl FromStr for ProviderRequest {
 }
 
 /// A provider with the options a trial registers it with; recorded in every result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderSetup {
     pub provider: Provider,
     pub cpu: CpuOptions,
@@ -96,7 +97,7 @@ pub struct ProviderSetup {
     pub nvml_device: Option<NvmlDevice>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NvmlDevice {
     pub index: u32,
     pub pci_bus_id: String,
@@ -242,7 +243,7 @@ pub enum ModelSource<'a> {
 }
 
 /// ONNX Runtime's graph optimisation levels (its default is `all`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptLevel {
     Disabled,
