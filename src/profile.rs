@@ -102,7 +102,8 @@ impl Figure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelProfile {
     pub model: String,
-    /// "real" or "random": random weights give the real architecture's size and speed, meaningless outputs.
+    /// "real", "random" or "unknown" (your own file that does not say): random weights give the real
+    /// architecture's size and speed, meaningless outputs.
     pub weights: crate::results::TrialWeights,
     pub file_mb: f64,
     /// A new worker's first load of the model (after the provider baseline).
