@@ -4,6 +4,11 @@ Python API on the same model files, the same input shapes and the same method (a
 sample; the model's first load in it, unload and malloc_trim, then the measured load).
 
     .venv/bin/python scripts/crosscheck_ort.py results/<run>/ [--models a,b] [--workers 3] [--provider cpu]
+    .venv/bin/python scripts/crosscheck_ort.py --interleave --models a,b [--rounds 5] [--mora target/release/mora]
+
+The first form compares a recorded run with fresh Python samples. On a shared or busy machine the two are
+then measured at different moments; `--interleave` runs one `mora bench --scenario single --workers 1` and
+one Python process in turn, `--rounds` times per model, so both see the same machine.
 
 For each model it prints mora's figure and this script's, medians (min..max) over fresh processes, and
 their ratio: fresh-process first load, warm load, warm first inference, steady p50, and the warm load's
@@ -123,11 +128,19 @@ def main() -> int:
         print(json.dumps(one_process(**job)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("run", type=Path, help="a mora run folder or its results.json")
+    parser.add_argument("run", type=Path, nargs="?", help="a mora run folder or its results.json")
+    parser.add_argument("--interleave", action="store_true", help="run mora and Python in turn instead of reading a run")
+    parser.add_argument("--rounds", type=int, default=5, help="with --interleave: mora and Python processes per model")
+    parser.add_argument("--mora", type=Path, default=Path("target/release/mora"), help="with --interleave: the mora binary")
+    parser.add_argument("--config", type=Path, default=Path("models.yaml"), help="with --interleave: the models.yaml")
     parser.add_argument("--models", default="", help="comma-separated model ids (default: every single trial)")
     parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--workers", type=int, default=3, help="fresh processes per model")
     args = parser.parse_args()
+    if args.interleave:
+        return interleaved(args)
+    if args.run is None:
+        parser.error("give a run folder, or --interleave")
     path = args.run / "results.json" if args.run.is_dir() else args.run
     results = json.loads(path.read_text())
     if results.get("schema_version") != 2:
@@ -163,6 +176,61 @@ def main() -> int:
             ratio = f"{theirs / statistics.median(ours):.2f}" if theirs and statistics.median(ours) else "—"
             mora = f"{theirs:.1f} ({summary['min']:.1f}..{summary['max']:.1f})" if theirs is not None else "—"
             print(f"{model:<22} {label:<30} {mora:>26} {spread(ours):>26} {ratio:>12}")
+    return 0
+
+
+def python_sample(trial: dict, path: str, settings: dict, provider: str) -> dict:
+    job = {
+        "model": path,
+        "inputs": trial["measurements"]["workers"][0]["inputs"],
+        "provider": provider,
+        "warmup_runs": settings["warmup_runs"],
+        "runs": settings["runs"],
+    }
+    out = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(job)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def interleaved(args: argparse.Namespace) -> int:
+    """Per model and round: one mora worker, then one Python process on the same inputs."""
+    import tempfile
+
+    models = [m for m in args.models.split(",") if m]
+    if not models:
+        print("--interleave needs --models a,b", file=sys.stderr)
+        return 2
+    print(f"mora ({args.mora}) and ONNX Runtime's Python API in turn, {args.rounds} rounds per model, {args.provider}")
+    print(f"{'model':<22} {'figure':<30} {'mora':>26} {'python':>26} {'mora/python':>12}")
+    with tempfile.TemporaryDirectory(prefix="mora-crosscheck-") as tmp:
+        for model in models:
+            ours: list[dict] = []
+            theirs: list[dict] = []
+            for round_ in range(args.rounds):
+                name = f"{model}-{round_}"
+                cmd = [str(args.mora), "bench", "--config", str(args.config), "--models", model, "--provider", args.provider,
+                       "--scenario", "single", "--workers", "1", "--quiet", "--out", tmp, "--run-name", name]
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                results = json.loads((Path(tmp) / name / "results.json").read_text())
+                trial = next(t for t in results["trials"] if t["scenario"] == "single")
+                if trial["outcome"]["status"] != "ok":
+                    print(f"{model}: mora's trial failed: {trial['outcome']}", file=sys.stderr)
+                    return 1
+                worker = trial["measurements"]["workers"][0]
+                fl = worker.get("first_load") or {}
+                theirs.append({
+                    "first_load_ms": fl.get("load_time_ms"),
+                    "load_time_ms": worker["load_time_ms"],
+                    "first_inference_ms": worker["first_inference_ms"],
+                    "steady_p50_ms": (worker.get("steady") or {}).get("median"),
+                    "memory_increase_mb": (worker.get("figures") or {}).get("memory_increase_mb"),
+                })
+                path = next(m["path"] for m in results["models"] if m["id"] == model)
+                ours.append(python_sample(trial, path, results["run"]["settings"], args.provider))
+            for label, key in FIGURES:
+                m = [s[key] for s in theirs if s[key] is not None]
+                p = [s[key] for s in ours]
+                ratio = f"{statistics.median(m) / statistics.median(p):.2f}" if m and statistics.median(p) else "—"
+                print(f"{model:<22} {label:<30} {spread(m):>26} {spread(p):>26} {ratio:>12}")
     return 0
 
 

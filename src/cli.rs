@@ -80,6 +80,13 @@ pub struct BenchArgs {
     /// Sequence lengths whose first runs the shapes scenario times (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_sequences(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
     pub shape_sequences: Vec<usize>,
+    /// A sweep: each batch size a trial of its own, labelled in every table (comma-separated; default:
+    /// models.yaml's). Advice rests on each model's first size.
+    #[arg(long, value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(limits::BATCH_SIZE))]
+    pub batch_size: Vec<usize>,
+    /// A sweep of text inputs' sequence lengths, as --batch-size (with both: every pair).
+    #[arg(long, value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub sequence_length: Vec<usize>,
     /// Multiples of the footprint the memory-limit scenario tries as limits (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_limit_multipliers(), value_parser = limit_multiplier)]
     pub limit_multipliers: Vec<f64>,
@@ -181,11 +188,20 @@ pub struct ReportArgs {
     /// How the terminal tables draw (with --format table): full, plain (for logs) or ascii.
     #[arg(long, value_enum, default_value = "full")]
     pub style: crate::report::table::Style,
-    /// Also write results.json, report.md, results.csv and charts of the merged results here.
+    /// Also write results.json, report.md, results.csv and charts of the merged results here (a new
+    /// folder, or a report's own; never a run's). `mora bench --out` names the parent of run folders.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write the reports of one run (report.md, report.html, results.csv, profile.json, charts) into its
+    /// own folder again, rendered with today's rules; its results.json is never written.
+    #[arg(long, conflicts_with = "out")]
+    pub in_place: bool,
+    /// With two runs or more: exit 5 when a later run is worse than the first by more than PCT percent
+    /// on a figure of the single scenario, beyond both runs' noise (for CI pipelines).
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    pub fail_on_regression: Option<f64>,
     /// Print results.json's JSON Schema (schema/results.schema.json) and exit.
-    #[arg(long, conflicts_with_all = ["results", "out"])]
+    #[arg(long, conflicts_with_all = ["results", "out", "in_place", "fail_on_regression"])]
     pub schema: bool,
 }
 
@@ -257,6 +273,14 @@ pub struct OptimizeArgs {
 }
 
 /// An idle gap in seconds: 0 to an hour.
+/// A tolerance in percent: 0 to 1000.
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if (0.0..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 1000 (e.g. 10 for 10%)")),
+    }
+}
+
 fn idle_gap(s: &str) -> Result<f64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if (0.0..=3600.0).contains(&v) { Ok(v) } else { Err(format!("{v} s is out of range: use 0 to 3600")) }

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use crate::results::Scenario;
+use crate::results::{InputPoint, Scenario};
 use crate::runtime::Provider;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,11 +10,63 @@ pub struct PlannedTrial {
     pub provider: Provider,
     pub scenario: Scenario,
     pub models: Vec<String>,
+    /// The input sizes a sweep sets for this trial; `None` keeps models.yaml's.
+    pub point: Option<InputPoint>,
 }
 
 impl PlannedTrial {
+    /// "cpu/gpt2/single"; in a sweep "cpu/gpt2@b8s512/single".
     pub fn id(&self) -> String {
-        format!("{}/{}/{}", self.provider, self.models.join("+"), self.scenario)
+        let point = self.point.map(|p| p.id_suffix()).unwrap_or_default();
+        format!("{}/{}{point}/{}", self.provider, self.models.join("+"), self.scenario)
+    }
+}
+
+/// `--batch-size` and `--sequence-length`: each value (each pair, with both) is a trial of its own,
+/// optimum-benchmark's multirun. Empty lists keep models.yaml's sizes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub batch_sizes: Vec<usize>,
+    pub sequence_lengths: Vec<usize>,
+}
+
+impl Sweep {
+    /// The points for a model, batch size by batch size; a model without a sequence dimension (an
+    /// image input) gets one point per batch size only. `[None]` without a sweep.
+    pub fn points(&self, has_sequence: bool) -> Vec<Option<InputPoint>> {
+        if self.batch_sizes.is_empty() && self.sequence_lengths.is_empty() {
+            return vec![None];
+        }
+        let batches: Vec<Option<usize>> =
+            if self.batch_sizes.is_empty() { vec![None] } else { self.batch_sizes.iter().copied().map(Some).collect() };
+        let sequences: Vec<Option<usize>> = if self.sequence_lengths.is_empty() || !has_sequence {
+            vec![None]
+        } else {
+            self.sequence_lengths.iter().copied().map(Some).collect()
+        };
+        let mut points = Vec::new();
+        for &batch_size in &batches {
+            for &sequence_length in &sequences {
+                // A sweep of sequence lengths alone leaves an image model as it is.
+                let point = (batch_size.is_some() || sequence_length.is_some()).then_some(InputPoint { batch_size, sequence_length });
+                if !points.contains(&point) {
+                    points.push(point);
+                }
+            }
+        }
+        points
+    }
+
+    /// Each trial once per point of its models (the trials over several models: every point of
+    /// the sweep), points innermost so a model's sizes sit side by side.
+    pub fn expand(&self, trials: Vec<PlannedTrial>, has_sequence: &dyn Fn(&str) -> bool) -> Vec<PlannedTrial> {
+        trials
+            .into_iter()
+            .flat_map(|t| {
+                let any_sequence = t.models.iter().any(|m| has_sequence(m));
+                self.points(any_sequence).into_iter().map(move |point| PlannedTrial { point, ..t.clone() })
+            })
+            .collect()
     }
 }
 
@@ -26,12 +78,12 @@ pub fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -
     for &provider in providers {
         for model in models {
             for &scenario in scenarios.iter().filter(|s| !s.spans_models()) {
-                trials.push(PlannedTrial { provider, scenario, models: vec![model.clone()] });
+                trials.push(PlannedTrial { provider, scenario, models: vec![model.clone()], point: None });
             }
         }
         for &scenario in scenarios.iter().filter(|s| s.spans_models()) {
             if models.len() >= 2 {
-                trials.push(PlannedTrial { provider, scenario, models: models.to_vec() });
+                trials.push(PlannedTrial { provider, scenario, models: models.to_vec(), point: None });
             }
         }
     }
@@ -110,6 +162,30 @@ mod tests {
         let p = plan(&models, &[Provider::Cpu], &[Scenario::Single, Scenario::Concurrent, Scenario::Rotation]);
         let ids: Vec<String> = p.iter().map(PlannedTrial::id).collect();
         assert_eq!(ids, ["cpu/a/single", "cpu/b/single", "cpu/a+b/concurrent", "cpu/a+b/rotation"]);
+    }
+
+    #[test]
+    fn a_sweep_is_a_trial_per_size_and_images_take_the_batch_sizes_only() {
+        let sweep = Sweep { batch_sizes: vec![1, 8], sequence_lengths: vec![128, 512] };
+        let trials = plan(&["text".to_string(), "image".to_string()], &[Provider::Cpu], &[Scenario::Single]);
+        let ids: Vec<String> = sweep.expand(trials, &|m| m == "text").iter().map(PlannedTrial::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "cpu/text@b1s128/single",
+                "cpu/text@b1s512/single",
+                "cpu/text@b8s128/single",
+                "cpu/text@b8s512/single",
+                "cpu/image@b1/single",
+                "cpu/image@b8/single"
+            ]
+        );
+        let only_sequences = Sweep { batch_sizes: vec![], sequence_lengths: vec![64] };
+        assert_eq!(only_sequences.points(false), [None]);
+        assert_eq!(only_sequences.points(true)[0].unwrap().id_suffix(), "@s64");
+        let none = Sweep::default();
+        let trials = plan(&["a".to_string()], &[Provider::Cpu], &[Scenario::Single]);
+        assert_eq!(none.expand(trials, &|_| true)[0].id(), "cpu/a/single", "no sweep, no suffix");
     }
 
     #[test]

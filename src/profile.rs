@@ -201,6 +201,8 @@ pub fn build(runs: &[(String, ResultsFile)]) -> Profile {
             providers: vec![],
         });
         host.runs.push(label.clone());
+        // One size per model, as the advice: a sweep's first.
+        let run = &*run.at_first_points();
         for provider in providers_of(run) {
             let fresh = provider_profile(label, run, provider);
             match host.providers.iter_mut().find(|p| p.provider == provider) {

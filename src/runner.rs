@@ -14,7 +14,7 @@ use crate::inputs::InputSettings;
 use crate::phase::Phase;
 use crate::plan::PlannedTrial;
 use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
-use crate::results::{self, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
+use crate::results::{self, InputPoint, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::trial::{self, WorkerRun};
@@ -139,7 +139,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                     scenario: planned.scenario,
                     provider: setup.clone(),
                     runtime: bench.runtime.clone(),
-                    models: specs.iter().filter_map(|p| p.spec.as_ref().ok().cloned()).collect(),
+                    models: specs.iter().filter_map(|p| p.spec.as_ref().ok().map(|s| at_point(s, planned.point))).collect(),
                     settings: bench.settings.clone(),
                     memory_config: None,
                 };
@@ -182,6 +182,16 @@ fn scenario_time(scenario: Scenario, settings: &TrialSettings) -> Duration {
     Duration::from_secs_f64(seconds)
 }
 
+/// The model's spec with a sweep point's sizes in place of models.yaml's.
+fn at_point(spec: &ModelSpec, point: Option<InputPoint>) -> ModelSpec {
+    let mut spec = spec.clone();
+    if let Some(p) = point {
+        spec.inputs.batch_size = p.batch_size.unwrap_or(spec.inputs.batch_size);
+        spec.inputs.sequence_length = p.sequence_length.unwrap_or(spec.inputs.sequence_length);
+    }
+    spec
+}
+
 /// A concurrent or rotation trial loads the models that can run when two or more can: one missing
 /// export should not cost the whole scenario. The others fail in their own trials; the warning names
 /// them.
@@ -211,6 +221,7 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
         run: None,
         host: None,
         other_runs: vec![],
+        point: planned.point,
     }
 }
 

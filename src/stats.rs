@@ -20,6 +20,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether the two ranges (min..max) share a value: two sets of repeats whose ranges overlap
+    /// cannot be told apart.
+    pub fn overlaps(&self, other: &Summary) -> bool {
+        self.min <= other.max && other.min <= self.max
+    }
+
     /// `None` for an empty slice: a summary of nothing is a missing figure, not a zero.
     pub fn of(samples: &[f64]) -> Option<Summary> {
         if samples.is_empty() {

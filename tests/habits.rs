@@ -121,3 +121,125 @@ fn progress_says_what_is_left_and_the_total() {
     let r = fx.results();
     assert_eq!(r["run"]["machine_load"].as_array().unwrap().len(), 3, "before the first trial and after each");
 }
+
+/// Two runs of one machine: every figure with its spread, "within noise" unless the ranges part, and
+/// `--fail-on-regression` exits 5 only for a change beyond the noise and the tolerance.
+#[test]
+fn runs_compare_with_their_noise_and_a_regression_fails_ci() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").write();
+    let out = fx.path().join("results");
+    for name in ["a", "b"] {
+        fx.bench(&["--scenario", "single", "--workers", "3", "--quiet", "--run-name", name]).assert().success();
+    }
+    // Run c: run b with every worker's load made slower than any of run a's, as a regression would
+    // be (the summaries are derived again from the workers when a report reads the file).
+    let mut slower: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("b/results.json")).unwrap()).unwrap();
+    let a: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("a/results.json")).unwrap()).unwrap();
+    let a_max = a["trials"][0]["measurements"]["summary"]["load_time_ms"]["max"].as_f64().unwrap();
+    for (i, worker) in slower["trials"][0]["measurements"]["workers"].as_array_mut().unwrap().iter_mut().enumerate() {
+        worker["load_time_ms"] = serde_json::json!(a_max * 1.5 + 10.0 + i as f64);
+    }
+    std::fs::create_dir(out.join("c")).unwrap();
+    std::fs::write(out.join("c/results.json"), serde_json::to_vec(&slower).unwrap()).unwrap();
+
+    let report = |runs: &[&str], extra: &[&str]| {
+        let mut cmd = mora();
+        cmd.arg("report").args(runs.iter().map(|r| out.join(r))).args(["--style", "plain"]).args(extra).env("COLUMNS", "400");
+        cmd.output().unwrap()
+    };
+    let same = report(&["a", "b"], &["--fail-on-regression", "1000"]);
+    assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
+    let table = String::from_utf8_lossy(&same.stdout);
+    let row = table.lines().find(|l| l.contains("cpu/text-a/single") && l.contains("memory +MB")).unwrap();
+    assert!(row.contains("x, "), "every later figure says how it compares: {row}");
+    assert!(table.contains("A: a") && table.contains("B: b") && table.contains("B vs A"), "{table}");
+
+    // Every run given is compared with the first, not only the last.
+    let three = report(&["a", "b", "c"], &["--fail-on-regression", "20"]);
+    assert_eq!(three.status.code(), Some(5), "{}", String::from_utf8_lossy(&three.stderr));
+    let table = String::from_utf8_lossy(&three.stdout);
+    assert!(table.contains("B vs A") && table.contains("C vs A"), "{table}");
+    let load_row = table.lines().find(|l| l.split("  ").any(|cell| cell.trim() == "load ms")).unwrap();
+    assert!(load_row.contains("WORSE by"), "{load_row}");
+    let stderr = String::from_utf8_lossy(&three.stderr);
+    assert!(stderr.contains("regression: cpu/text-a/single load ms in c:") && stderr.contains("beyond both runs' noise"), "{stderr}");
+
+    // One run cannot regress.
+    let alone = report(&["a"], &["--fail-on-regression", "5"]);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&alone.stderr).contains("give two results files or more"));
+}
+
+/// `--in-place` renders a run's reports again in its own folder with today's rules; the record is
+/// never written.
+#[test]
+fn a_committed_run_is_rendered_again_in_place_and_its_record_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("h200");
+    std::fs::create_dir(&run).unwrap();
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T114236Z-h200/results.json");
+    std::fs::copy(&committed, run.join("results.json")).unwrap();
+    std::fs::write(run.join("report.md"), "rendered by an older mora").unwrap();
+    mora().arg("report").arg(&run).arg("--in-place").assert().success();
+    assert_eq!(std::fs::read(run.join("results.json")).unwrap(), std::fs::read(&committed).unwrap(), "the record as it was");
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(md.starts_with("# ModelMora") && md.contains("](leak.svg)"), "{md}");
+    for file in ["report.html", "results.csv", "profile.json", "leak.svg"] {
+        assert!(run.join(file).is_file(), "{file}");
+    }
+    let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("leak_slope_after_trim_mb_per_cycle,leak_net_growth_after_trim_mb,leak_slope_without_trim_mb_per_cycle")
+    );
+
+    let two = mora().arg("report").arg(&run).arg(&run).arg("--in-place").output().unwrap();
+    assert_eq!(two.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&two.stderr).contains("--in-place re-renders one run in its own folder"));
+}
+
+/// `--batch-size` and `--sequence-length`: a trial per size (an image model's per batch size only),
+/// fed those sizes, labelled in the tables and the CSV; the advice counts each model once.
+#[test]
+fn a_sweep_is_a_trial_per_size_labelled_everywhere() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").vision("image-a", 16).write();
+    fx.bench(&["--scenario", "single", "--workers", "1", "--quiet", "--batch-size", "1,2", "--sequence-length", "8,16,8"])
+        .assert()
+        .success();
+    let r = fx.results();
+    let ids: Vec<&str> = r["trials"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cpu/text-a@b1s8/single",
+            "cpu/text-a@b1s16/single",
+            "cpu/text-a@b2s8/single",
+            "cpu/text-a@b2s16/single",
+            "cpu/image-a@b1/single",
+            "cpu/image-a@b2/single"
+        ],
+        "a repeated size runs once"
+    );
+    // The worker was fed the point's sizes.
+    let inputs = &trial(&r, "cpu/text-a@b2s16/single")["measurements"]["workers"][0]["inputs"];
+    assert_eq!(inputs[0]["shape"], serde_json::json!([2, 16]), "{inputs:#}");
+    assert_eq!(trial(&r, "cpu/image-a@b2/single")["point"], serde_json::json!({"batch_size": 2}));
+
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.contains("| text-a (batch 2, seq 16) |") && md.contains("| image-a (batch 2) |"), "{md}");
+    assert!(md.contains("Swept, a trial per size: batch sizes 1, 2; sequence lengths (text inputs) 8, 16."), "{md}");
+    let loading = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "loading_strategy").unwrap();
+    let per_model = |model: &str| {
+        loading["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e.as_str().unwrap().starts_with(&format!("{model}: warm worker load")))
+            .count()
+    };
+    assert_eq!((per_model("text-a"), per_model("image-a")), (1, 1), "each model once, at its first size: {loading:#}");
+    let csv = std::fs::read_to_string(fx.run_folder().join("results.csv")).unwrap();
+    assert!(csv.lines().any(|l| l.contains("cpu/text-a@b2s16/single,text-a,2,16,")), "{csv}");
+}

@@ -30,7 +30,9 @@ pub fn judge(results: &mut ResultsFile) {
     }
     // Runs from several machines are judged per machine class: one class's figures never average
     // with another's.
-    results.recommendations = if crate::fleet::is_fleet(results) { crate::fleet::recommend_per_class(results) } else { recommend(results) };
+    // A sweep's other sizes are in the tables; the advice rests on one size per model.
+    let judged = results.at_first_points().into_owned();
+    results.recommendations = if crate::fleet::is_fleet(&judged) { crate::fleet::recommend_per_class(&judged) } else { recommend(&judged) };
 }
 
 /// Recommendations per provider that ran, from the trials that succeeded.

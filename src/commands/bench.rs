@@ -9,8 +9,8 @@ use super::progress::{self, Progress};
 
 use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
-use crate::config::Config;
-use crate::plan::{drop_spanning_scenarios_without_two_models, plan};
+use crate::config::{Config, ModelType};
+use crate::plan::{Sweep, drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
 use crate::protocol::TrialSettings;
 use crate::report::table::Terminal;
@@ -64,7 +64,14 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     for note in &notes {
         eprintln!("note: {note}");
     }
-    let trials = plan(&ids, &runner::providers(&setups), &scenarios);
+    let sweep = Sweep { batch_sizes: dedup(&args.batch_size), sequence_lengths: dedup(&args.sequence_length) };
+    // Text inputs take a sequence length; an image model's point is its batch size alone.
+    let has_sequence = |id: &str| {
+        models
+            .iter()
+            .any(|m| m.id == id && (m.tokenizer.is_some() || matches!(m.model_type, ModelType::Embedding | ModelType::TextGeneration)))
+    };
+    let trials = sweep.expand(plan(&ids, &runner::providers(&setups), &scenarios), &has_sequence);
 
     if args.dry_run {
         println!(
@@ -183,4 +190,15 @@ fn point_latest_at(out: &Path, folder: &Path) {
     if std::os::unix::fs::symlink(name, &tmp).is_ok() && std::fs::rename(&tmp, &latest).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+}
+
+/// The values in the order given, each once.
+fn dedup(values: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for &v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }

@@ -30,6 +30,7 @@ pub fn run(args: ReportArgs) -> Result<i32> {
     if let Some(dir) = &args.out {
         refuse_to_overwrite_a_run(dir, &files)?;
     }
+    let in_place = if args.in_place { Some(run_folder_of(&files, &failed)?) } else { None };
     // Each run judged with today's rules, for the profile; the merge judges the whole again.
     let labelled: Vec<(String, ResultsFile)> = files
         .iter()
@@ -52,7 +53,58 @@ pub fn run(args: ReportArgs) -> Result<i32> {
             eprintln!("wrote {}", path.display());
         }
     }
-    Ok(0)
+    if let Some(dir) = &in_place {
+        // The record stays as the run wrote it; only what is rendered from it is written again.
+        for path in report::write_reports(dir, &merged, &labelled)? {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    match args.fail_on_regression {
+        Some(pct) => Ok(regression_gate(&labelled, pct)?),
+        None => Ok(0),
+    }
+}
+
+/// `--fail-on-regression PCT`: exit 5 when a later run is worse than the first beyond noise and PCT.
+fn regression_gate(runs: &[(String, ResultsFile)], pct: f64) -> Result<i32> {
+    if runs.len() < 2 {
+        bail!("--fail-on-regression compares runs: give two results files or more (the first is the baseline)");
+    }
+    let runs: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
+    let changes = report::compare::changes(&runs);
+    if changes.is_empty() {
+        bail!("--fail-on-regression: the runs share no successful single-scenario trial to compare");
+    }
+    let regressed = report::compare::regressions(&changes, pct);
+    for c in &regressed {
+        eprintln!(
+            "regression: {} {} in {}: {:.2} -> {:.2} (medians; {})",
+            c.trial,
+            c.figure,
+            c.run,
+            c.first.median,
+            c.later.median,
+            match c.verdict {
+                report::compare::Verdict::NoiseUnknown { .. } => "one sample on a side: noise unknown",
+                _ => "beyond both runs' noise",
+            }
+        );
+    }
+    if regressed.is_empty() {
+        eprintln!("no regression beyond {pct}% and the runs' noise ({} figures compared)", changes.len());
+        Ok(0)
+    } else {
+        eprintln!("{} of {} figures regressed by more than {pct}%", regressed.len(), changes.len());
+        Ok(5)
+    }
+}
+
+/// `--in-place`: the one run's folder, whose results.json was read.
+fn run_folder_of(files: &[(PathBuf, ResultsFile)], failed: &[FailedRun]) -> Result<PathBuf> {
+    match files {
+        [(path, _)] if failed.is_empty() => Ok(path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))),
+        _ => bail!("--in-place re-renders one run in its own folder: give exactly one run (use --out DIR for a merge)"),
+    }
 }
 
 /// What a path given to `mora report` holds: a run, or a failed run's record.

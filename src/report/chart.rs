@@ -29,7 +29,7 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
     let label = |t: &crate::results::TrialRecord| {
         let random = if t.weights.is_random() { ", random weights" } else { "" };
         let host = t.host.as_ref().filter(|_| fleet).map(|h| format!(", {h}")).unwrap_or_default();
-        format!("{} ({}{random}{host})", t.model(), t.provider)
+        format!("{} ({}{random}{host})", t.model_label(), t.provider)
     };
     let med = |s: &Option<crate::stats::Summary>| s.as_ref().map(|s| s.median);
     // Per-worker figures without a summary of their own: the median over the workers.

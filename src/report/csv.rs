@@ -13,6 +13,8 @@ const HEADER: &[&str] = &[
     "started_at",
     "trial",
     "model",
+    "batch_size",
+    "sequence_length",
     "weights",
     "provider",
     "scenario",
@@ -47,7 +49,7 @@ const HEADER: &[&str] = &[
     "leak_growth_after_trim_mb",
     "leak_slope_after_trim_mb_per_cycle",
     "leak_net_growth_after_trim_mb",
-    "leak_slope_mb_per_cycle",
+    "leak_slope_without_trim_mb_per_cycle",
     "leak_verdict",
     "rotation_growth_mb",
     "isolation_spawn_to_ready_ms",
@@ -76,6 +78,9 @@ pub fn render(r: &ResultsFile) -> String {
         set("started_at", r.run.started_at.clone());
         set("trial", t.id.clone());
         set("model", t.models.join("+"));
+        // Empty outside a sweep: the sizes are then models.yaml's (the inputs in results.json say them).
+        set("batch_size", t.point.and_then(|p| p.batch_size).map(|b| b.to_string()).unwrap_or_default());
+        set("sequence_length", t.point.and_then(|p| p.sequence_length).map(|s| s.to_string()).unwrap_or_default());
         set("weights", t.weights.to_string());
         set("provider", t.provider.to_string());
         set("scenario", t.scenario.to_string());
@@ -123,7 +128,7 @@ pub fn render(r: &ResultsFile) -> String {
                 set("leak_growth_after_trim_mb", f(Some(m.rss.growth_after_trim_mb)));
                 set("leak_slope_after_trim_mb_per_cycle", f(m.rss.slope_after_trim_mb_per_cycle));
                 set("leak_net_growth_after_trim_mb", f(Some(m.rss.net_growth_after_trim_mb)));
-                set("leak_slope_mb_per_cycle", f(m.rss.slope_mb_per_cycle));
+                set("leak_slope_without_trim_mb_per_cycle", f(m.rss.slope_mb_per_cycle));
                 set("leak_verdict", m.rss.verdict.to_string());
             }
             Some(Measurements::Rotation(m)) => {

@@ -2,6 +2,7 @@
 //! only render; what the tables contain is decided once, in [`sections`].
 
 pub mod chart;
+pub mod compare;
 pub mod csv;
 pub mod html;
 pub mod leak_chart;
@@ -37,7 +38,7 @@ fn build(results: &ResultsFile, runs: &[(String, ResultsFile)]) -> sections::Rep
     let mut report = sections::build(results);
     if runs.len() >= 2 && !crate::fleet::is_fleet(results) {
         let labelled: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
-        report.sections.extend(sections::comparison(&labelled));
+        report.sections.extend(compare::section(&labelled));
     }
     report
 }

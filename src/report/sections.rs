@@ -5,7 +5,7 @@ use crate::config::ArenaStrategy;
 use crate::recommendation::Recommendation;
 use crate::report::{num, signed, spread};
 use crate::results::derive::{WarmupSource, worker_warmups};
-use crate::results::{Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
+use crate::results::{InputPoint, Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::{Summary, median};
 
@@ -30,7 +30,11 @@ pub struct Section {
 
 impl Section {
     fn new(title: &str, header: &[&str]) -> Section {
-        Section { title: title.into(), header: header.iter().map(|s| s.to_string()).collect(), rows: vec![], notes: vec![], host: None }
+        Section::with_header(title, header.iter().map(|s| s.to_string()).collect())
+    }
+
+    pub fn with_header(title: &str, header: Vec<String>) -> Section {
+        Section { title: title.into(), header, rows: vec![], notes: vec![], host: None }
     }
 }
 
@@ -136,6 +140,24 @@ fn common_footnotes(r: &ResultsFile) -> Vec<String> {
             unknown.join(", ")
         ));
     }
+    let sizes = |get: fn(&InputPoint) -> Option<usize>| {
+        let mut v: Vec<usize> = r.trials.iter().filter_map(|t| t.point.as_ref().and_then(get)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    };
+    let (batches, sequences) = (sizes(|p| p.batch_size), sizes(|p| p.sequence_length));
+    if !batches.is_empty() || !sequences.is_empty() {
+        let swept: Vec<String> = [("batch sizes", batches), ("sequence lengths (text inputs)", sequences)]
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(what, v)| format!("{what} {v}"))
+            .collect();
+        footnotes.push(format!(
+            "Swept, a trial per size: {}. The recommendations and the profile rest on each model's first size; the tables show every one.",
+            swept.join("; ")
+        ));
+    }
     footnotes.push(
         "MB = 2^20 bytes. Memory is the process's RSS unless a column says otherwise; footprints are read after the first inference."
             .into(),
@@ -213,7 +235,7 @@ fn versus_best(x: Option<&Summary>, best: Option<&Summary>) -> String {
         "best".into()
     } else if x.n < 2 || best.n < 2 {
         format!("{ratio:.2}x (one sample)")
-    } else if x.min <= best.max && best.min <= x.max {
+    } else if x.overlaps(best) {
         format!("{ratio:.2}x, within noise")
     } else {
         format!("{ratio:.2}x")
@@ -223,7 +245,7 @@ fn versus_best(x: Option<&Summary>, best: Option<&Summary>) -> String {
 /// Whether two hosts' figures differ beyond the noise between their fresh workers (their ranges do
 /// not overlap, with two or more samples each).
 fn beyond_noise(a: &Summary, b: &Summary) -> bool {
-    a.n >= 2 && b.n >= 2 && (a.max < b.min || b.max < a.min)
+    a.n >= 2 && b.n >= 2 && !a.overlaps(b)
 }
 
 fn load(m: &SingleTrial) -> Option<&Summary> {
@@ -254,12 +276,12 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
     );
     let class_of = |host: &str| r.run.hosts.iter().find(|h| h.label == host).map(|h| h.machine_class.clone()).unwrap_or_default();
     let all = singles(r);
-    let mut pairs: Vec<(&str, Provider)> = all.iter().map(|(t, _)| (t.model(), t.provider)).collect();
+    let mut pairs: Vec<(&str, Option<InputPoint>, Provider)> = all.iter().map(|(t, _)| (t.model(), t.point, t.provider)).collect();
     pairs.dedup();
     let mut same_class_differs = Vec::new();
-    for (model, provider) in pairs {
+    for (model, point, provider) in pairs {
         let hosts: Vec<(&TrialRecord, &SingleTrial)> =
-            all.iter().filter(|(t, _)| t.model() == model && t.provider == provider).copied().collect();
+            all.iter().filter(|(t, _)| t.model() == model && t.point == point && t.provider == provider).copied().collect();
         let best =
             |f: fn(&SingleTrial) -> Option<&Summary>| hosts.iter().filter_map(|(_, m)| f(m)).min_by(|a, b| a.median.total_cmp(&b.median));
         for (t, m) in &hosts {
@@ -390,7 +412,8 @@ fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&
     let order = |id: &str| r.models.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
     let mut v: Vec<_> =
         r.trials.iter().filter(|t| t.outcome.is_ok()).filter_map(|t| t.measurements.as_ref().and_then(&pick).map(|m| (t, m))).collect();
-    v.sort_by_key(|(t, _)| (order(t.model()), t.provider));
+    // A sweep's sizes in order, the providers of each size side by side.
+    v.sort_by_key(|(t, _)| (order(t.model()), t.point, t.provider));
     v
 }
 
@@ -512,11 +535,11 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
         ],
     );
     for (t, x) in singles.iter().filter(|(t, _)| t.provider == a) {
-        let Some((_, y)) = singles.iter().find(|(u, _)| u.provider == b && u.model() == t.model()) else { continue };
+        let Some((_, y)) = singles.iter().find(|(u, _)| u.provider == b && u.model() == t.model() && u.point == t.point) else { continue };
         let (x, y) = (&x.summary, &y.summary);
         let speedup = med(&x.steady_p50_ms).zip(med(&y.steady_p50_ms)).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             weights(t),
             pair(num(med(&x.first_load_ms), 1), num(med(&y.first_load_ms), 1)),
             pair(num(later_loads_ms(r, t.model(), a), 1), num(later_loads_ms(r, t.model(), b), 1)),
@@ -554,7 +577,7 @@ fn fresh_workers(r: &ResultsFile) -> Option<Section> {
     for (t, m) in singles(r) {
         let x = &m.summary;
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             weights(t),
             t.provider.to_string(),
             m.workers.len().to_string(),
@@ -622,7 +645,7 @@ fn single(r: &ResultsFile) -> Option<Section> {
         let anon = median(&m.workers.iter().filter_map(|w| w.figures.memory_increase_anon_mb).collect::<Vec<_>>());
         let file = median(&m.workers.iter().filter_map(|w| w.figures.memory_increase_file_mb).collect::<Vec<_>>());
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             info.map(|i| i.model_type.to_string()).unwrap_or_default(),
             weights(t),
             t.provider.to_string(),
@@ -680,7 +703,7 @@ fn unload(r: &ResultsFile) -> Option<Section> {
                 .collect::<Vec<_>>(),
         );
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             weights(t),
             t.provider.to_string(),
             num(med(&x.unload_time_ms), 1),
@@ -717,7 +740,7 @@ fn cold(r: &ResultsFile) -> Option<Section> {
     for (t, m) in trials(r, |m| if let Measurements::Cold(x) = m { Some(x.as_ref()) } else { None }) {
         let w = m.warm_load.as_ref();
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             weights(t),
             t.provider.to_string(),
             num(Some(m.files_mb), 1),
@@ -759,7 +782,7 @@ fn leak(r: &ResultsFile) -> Option<Section> {
             let Some(x) = series else { continue };
             let list = |v: &[f64]| v.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(", ");
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 weights(t),
                 t.provider.to_string(),
                 what.into(),
@@ -863,7 +886,7 @@ fn levers(r: &ResultsFile) -> Option<Section> {
                 (None, Some(a)) => format!("DIFFER: {}", a.note.as_deref().unwrap_or("")),
             };
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 l.label.clone(),
                 spread(l.load_ms.as_ref(), 1, false),
@@ -880,7 +903,7 @@ fn levers(r: &ResultsFile) -> Option<Section> {
         let f = &m.floor;
         floors.push(format!(
             "{} on {}: floor {} ms = the model's {:.0} MB from the page cache in {} ms ({} MB/s; cold {} MB/s){}{}",
-            t.model(),
+            t.model_label(),
             t.provider,
             num(f.floor_ms, 1),
             crate::units::mib(f.bytes),
@@ -920,7 +943,7 @@ fn memory_levers(r: &ResultsFile) -> Option<Section> {
         for c in &m.configs {
             if let Some(e) = &c.error {
                 s.rows.push(
-                    vec![t.model().into(), t.provider.to_string(), c.label.clone(), format!("not tried: {e}")]
+                    vec![t.model_label(), t.provider.to_string(), c.label.clone(), format!("not tried: {e}")]
                         .into_iter()
                         .chain(std::iter::repeat_n(String::new(), 7))
                         .collect(),
@@ -928,7 +951,7 @@ fn memory_levers(r: &ResultsFile) -> Option<Section> {
                 continue;
             }
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 c.label.clone(),
                 spread(c.load_ms.as_ref(), 1, false),
@@ -959,7 +982,7 @@ fn idle(r: &ResultsFile) -> Option<Section> {
     let mut s =
         Section { title: "First request after an idle gap (scenario idle)".into(), header, rows: vec![], notes: vec![], host: None };
     for (t, m) in rows {
-        let mut row = vec![t.model().to_string(), t.provider.to_string(), spread(m.steady.as_ref(), 1, false)];
+        let mut row = vec![t.model_label(), t.provider.to_string(), spread(m.steady.as_ref(), 1, false)];
         row.extend(gaps.iter().map(|g| spread(m.gaps.iter().find(|x| x.gap_s == *g).and_then(|x| x.latency.as_ref()), 1, false)));
         row.push(match keep_alive_from(m) {
             Some((gap, extra)) => format!("{gap} s (+{extra:.1} ms)"),
@@ -981,7 +1004,7 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
     for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
         if let Some(why) = &m.not_applicable {
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 format!("— ({why})"),
                 String::new(),
@@ -994,7 +1017,7 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
         let warm = shapes_worth_warming(&m.shapes);
         for run in &m.shapes {
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string())),
                 num(Some(run.first_ms), 1),
@@ -1024,7 +1047,7 @@ fn soak(r: &ResultsFile) -> Option<Section> {
                 [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour)).collect();
             let worst = verdicts.iter().max().copied();
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 phase.into(),
                 num(Some(p.duration_s), 0),
@@ -1080,13 +1103,13 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
             if attempts.is_empty() {
                 if what == "RAM" {
                     if let crate::results::RamLimit::Unavailable(why) = &m.mechanism {
-                        notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model(), t.provider));
+                        notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model_label(), t.provider));
                     }
                 }
                 continue;
             }
             s.rows.push(vec![
-                t.model().into(),
+                t.model_label(),
                 t.provider.to_string(),
                 what.into(),
                 charges,
@@ -1138,11 +1161,11 @@ fn isolation(r: &ResultsFile) -> Option<Section> {
     for &(t, m) in &isolations {
         let in_process = singles
             .iter()
-            .find(|(st, _)| st.model() == t.model() && st.provider == t.provider)
+            .find(|(st, _)| st.model() == t.model() && st.point == t.point && st.provider == t.provider)
             .and_then(|(_, sm)| med(&sm.summary.reclamation_percentage));
         let trio = |a: Option<f64>, b: Option<f64>, c: Option<f64>| format!("{} / {} / {}", num(a, 0), num(b, 0), num(c, 0));
         s.rows.push(vec![
-            t.model().into(),
+            t.model_label(),
             weights(t),
             t.provider.to_string(),
             num(Some(m.spawn_to_ready_ms), 0),
@@ -1235,36 +1258,5 @@ fn failures(r: &ResultsFile) -> Option<Section> {
             ]);
         }
     }
-    (!s.rows.is_empty()).then_some(s)
-}
-
-/// Trials of scenario `single` that the first and the last file both hold, figure by figure.
-pub fn comparison(files: &[(String, &ResultsFile)]) -> Option<Section> {
-    let ((a_label, a), (b_label, b)) = (files.first()?, files.last()?);
-    let a_col = format!("A: {a_label}");
-    let b_col = format!("B: {b_label}");
-    let mut s = Section::new("Comparison (scenario single)", &["Trial", "Figure", &a_col, &b_col, "B / A"]);
-    let single = |r: &'_ ResultsFile, id: &str| {
-        r.trials.iter().find(|t| t.id == id && t.outcome.is_ok()).and_then(|t| match &t.measurements {
-            Some(Measurements::Single(m)) => Some(m.summary.clone()),
-            _ => None,
-        })
-    };
-    for t in &a.trials {
-        let (Some(x), Some(y)) = (single(a, &t.id), single(b, &t.id)) else { continue };
-        let figures = [
-            ("fresh worker load ms", med(&x.first_load_ms), med(&y.first_load_ms)),
-            ("load ms", med(&x.load_time_ms), med(&y.load_time_ms)),
-            ("first inference ms", med(&x.first_inference_ms), med(&y.first_inference_ms)),
-            ("p50 ms", med(&x.steady_p50_ms), med(&y.steady_p50_ms)),
-            ("memory +MB", med(&x.memory_increase_mb), med(&y.memory_increase_mb)),
-            ("reclaimed %", med(&x.reclamation_percentage), med(&y.reclamation_percentage)),
-        ];
-        for (name, va, vb) in figures {
-            let ratio = va.zip(vb).filter(|(a, _)| a.abs() > 1e-9).map(|(a, b)| b / a);
-            s.rows.push(vec![t.id.clone(), name.into(), num(va, 2), num(vb, 2), num(ratio, 3)]);
-        }
-    }
-    s.notes.push("Ratios of two runs are only as steady as the machines were: compare runs made on the same machine, or read the spread in the cold scenario.".into());
     (!s.rows.is_empty()).then_some(s)
 }

@@ -278,6 +278,9 @@ pub struct TrialRecord {
     pub runtime_log: Vec<RuntimeLogLine>,
     #[serde(default)]
     pub warnings: Vec<crate::warnings::Warning>,
+    /// In a sweep (`--batch-size`, `--sequence-length`): the sizes this trial's inputs had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<InputPoint>,
     /// In a merge: the run this record comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<String>,
@@ -345,6 +348,62 @@ pub struct OtherRun {
 impl TrialRecord {
     pub fn model(&self) -> &str {
         self.models.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The model as tables name it: "gpt2", or in a sweep "gpt2 (batch 8, seq 512)".
+    pub fn model_label(&self) -> String {
+        match &self.point {
+            Some(p) => format!("{} ({p})", self.model()),
+            None => self.model().to_string(),
+        }
+    }
+}
+
+/// The input sizes one trial of a sweep ran with; a size left `None` is models.yaml's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct InputPoint {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_length: Option<usize>,
+}
+
+impl InputPoint {
+    /// "@b8s512": how the point shows in a trial's id.
+    pub fn id_suffix(&self) -> String {
+        let b = self.batch_size.map(|b| format!("b{b}")).unwrap_or_default();
+        let s = self.sequence_length.map(|s| format!("s{s}")).unwrap_or_default();
+        format!("@{b}{s}")
+    }
+}
+
+impl std::fmt::Display for InputPoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [self.batch_size.map(|b| format!("batch {b}")), self.sequence_length.map(|s| format!("seq {s}"))]
+            .into_iter()
+            .flatten()
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl ResultsFile {
+    /// The run with, for each model, only the trials at the first point of a sweep: advice and the
+    /// profile rest on one size per model (the tables show every point). Unchanged without a sweep.
+    pub fn at_first_points(&self) -> std::borrow::Cow<'_, ResultsFile> {
+        if self.trials.iter().all(|t| t.point.is_none()) {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut first: Vec<(String, Option<InputPoint>)> = Vec::new();
+        for t in &self.trials {
+            let models = t.models.join("+");
+            if !first.iter().any(|(m, _)| *m == models) {
+                first.push((models, t.point));
+            }
+        }
+        let mut kept = self.clone();
+        kept.trials.retain(|t| first.iter().any(|(m, p)| *m == t.models.join("+") && *p == t.point));
+        std::borrow::Cow::Owned(kept)
     }
 }
 
