@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context;
+
 use mora::inputs::InputSettings;
 use mora::model::LoadedModel;
 use mora::onnx_model::{ElemType, ModelBuilder, named};
@@ -109,9 +111,9 @@ fn main() -> anyhow::Result<()> {
 fn bare_load(runtime: &Runtime, model: &Path) -> anyhow::Result<(ort::session::Session, f64)> {
     let start = Instant::now();
     let session = ort::session::Session::builder(&runtime.env)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("cannot create a session builder")?
         .commit_from_file(model)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .with_context(|| format!("ONNX Runtime could not load {}", model.display()))?;
     Ok((session, start.elapsed().as_secs_f64() * 1000.0))
 }
 
