@@ -13,6 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::Context;
+
 use mora::inputs::InputSettings;
 use mora::model::LoadedModel;
 use mora::onnx_model::{ElemType, ModelBuilder, named};
@@ -21,6 +23,7 @@ use mora::protocol::ModelSpec;
 use mora::runtime::providers::ProviderSetup;
 use mora::runtime::{Provider, Runtime, RuntimeLibrary, search_roots};
 use mora::stats::{Summary, median};
+use mora::units::{kib_to_bytes, mib};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -108,18 +111,18 @@ fn main() -> anyhow::Result<()> {
 fn bare_load(runtime: &Runtime, model: &Path) -> anyhow::Result<(ort::session::Session, f64)> {
     let start = Instant::now();
     let session = ort::session::Session::builder(&runtime.env)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .context("cannot create a session builder")?
         .commit_from_file(model)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .with_context(|| format!("ONNX Runtime could not load {}", model.display()))?;
     Ok((session, start.elapsed().as_secs_f64() * 1000.0))
 }
 
 fn statm_rss_mb() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(f64::NAN);
+    let Some(pages) = statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()) else { return f64::NAN };
     // SAFETY: sysconf takes a plain integer and reads a system constant.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as f64;
-    pages * page / 1048576.0
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    mib(pages * page)
 }
 
 fn ps_rss_mb() -> f64 {
@@ -127,12 +130,12 @@ fn ps_rss_mb() -> f64 {
         .args(["-o", "rss=", "-p", &std::process::id().to_string()])
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u64>().ok())
+        .map_or(f64::NAN, |kb| mib(kib_to_bytes(kb)))
 }
 
 fn file_mb(path: &Path) -> f64 {
-    std::fs::metadata(path).map(|m| m.len() as f64 / 1048576.0).unwrap_or(0.0)
+    std::fs::metadata(path).map(|m| mib(m.len())).unwrap_or(0.0)
 }
 
 fn default_model() -> anyhow::Result<PathBuf> {

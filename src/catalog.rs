@@ -103,7 +103,7 @@ impl ModelStatus {
     }
 
     pub fn size_mb(&self) -> f64 {
-        self.size_bytes as f64 / 1048576.0
+        crate::units::mib(self.size_bytes)
     }
 
     pub fn info(&self, model: &ModelConfig, config_dir: &Path) -> ModelInfo {

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{Context, Result, bail};
+
 /// Which cgroup interface a memory cgroup speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -45,13 +47,14 @@ pub struct LimitedCgroup {
 impl LimitedCgroup {
     /// Makes `name` under mora's memory cgroup with `limit_bytes` (none: only to account) and no swap
     /// to spill into.
-    pub fn create(name: &str, limit_bytes: Option<u64>) -> Result<LimitedCgroup, String> {
+    pub fn create(name: &str, limit_bytes: Option<u64>) -> Result<LimitedCgroup> {
         let Some((parent, version)) = own_memory_cgroups().into_iter().next() else {
-            return Err("mora runs in no memory cgroup it can read (/proc/self/cgroup, /sys/fs/cgroup)".into());
+            bail!("mora runs in no memory cgroup it can read (/proc/self/cgroup, /sys/fs/cgroup)");
         };
         let path = parent.join(name);
         let write = |dir: &Path, file: &str, value: &str| {
-            std::fs::write(dir.join(file), value).map_err(|e| format!("cannot write {value} to {}: {e}", dir.join(file).display()))
+            let target = dir.join(file);
+            std::fs::write(&target, value).with_context(|| format!("cannot write {value} to {}", target.display()))
         };
         if version == Version::V2 {
             // A v2 child gets a memory controller only if the parent delegates it; a cgroup with
@@ -59,14 +62,14 @@ impl LimitedCgroup {
             if let Err(e) = std::fs::write(parent.join("cgroup.subtree_control"), "+memory") {
                 let enabled = std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap_or_default();
                 if !enabled.split_whitespace().any(|c| c == "memory") {
-                    return Err(format!(
+                    bail!(
                         "cannot enable the memory controller below {} ({e}): run mora in a cgroup delegated to it, e.g. `systemd-run --user --scope -p Delegate=yes mora bench ...`",
                         parent.display()
-                    ));
+                    );
                 }
             }
         }
-        std::fs::create_dir(&path).map_err(|e| format!("cannot create the cgroup {}: {e}", path.display()))?;
+        std::fs::create_dir(&path).with_context(|| format!("cannot create the cgroup {}", path.display()))?;
         let cgroup = LimitedCgroup { path, version };
         let dir = cgroup.path.as_path();
         let Some(limit_bytes) = limit_bytes else { return Ok(cgroup) };
@@ -99,23 +102,25 @@ impl LimitedCgroup {
         text.lines().find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
     }
 
-    /// What the cgroup is charged now, in MB: anonymous memory, page cache first touched by its
+    /// What the cgroup is charged now, in bytes: anonymous memory, page cache first touched by its
     /// processes, kernel memory: the currency its limit is in.
-    pub fn usage_mb(&self) -> Option<f64> {
-        let file = match self.version {
+    pub fn usage_bytes(&self) -> Option<u64> {
+        self.read_bytes(match self.version {
             Version::V2 => "memory.current",
             Version::V1 => "memory.usage_in_bytes",
-        };
-        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse::<f64>().ok().map(|b| b / 1048576.0)
+        })
     }
 
-    /// The highest memory use the cgroup saw, in MB.
-    pub fn peak_mb(&self) -> Option<f64> {
-        let file = match self.version {
+    /// The highest memory use the cgroup saw, in bytes.
+    pub fn peak_bytes(&self) -> Option<u64> {
+        self.read_bytes(match self.version {
             Version::V2 => "memory.peak",
             Version::V1 => "memory.max_usage_in_bytes",
-        };
-        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse::<f64>().ok().map(|b| b / 1048576.0)
+        })
+    }
+
+    fn read_bytes(&self, file: &str) -> Option<u64> {
+        std::fs::read_to_string(self.path.join(file)).ok()?.trim().parse().ok()
     }
 
     /// What limits the worker, in words.
@@ -145,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_limited_cgroup_is_made_and_removed_or_the_reason_is_given() {
-        match LimitedCgroup::create(&format!("mora-test-{}", std::process::id()), Some(64 << 20)) {
+        match LimitedCgroup::create(&format!("mora-test-{}", std::process::id()), Some(64 * crate::units::MIB)) {
             Ok(cgroup) => {
                 let path = cgroup.path.clone();
                 assert!(path.is_dir() && cgroup.procs().exists());
@@ -153,7 +158,7 @@ mod tests {
                 drop(cgroup);
                 assert!(!path.exists(), "removed once empty");
             }
-            Err(why) => assert!(why.contains("cgroup"), "{why}"),
+            Err(why) => assert!(format!("{why:#}").contains("cgroup"), "{why:#}"),
         }
     }
 }

@@ -181,7 +181,7 @@ pub struct ProviderFlags {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// results.json files (a run folder works too).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "schema")]
     pub results: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -200,6 +200,9 @@ pub struct ReportArgs {
     /// on a figure of the single scenario, beyond both runs' noise (for CI pipelines).
     #[arg(long, value_name = "PCT", value_parser = percent)]
     pub fail_on_regression: Option<f64>,
+    /// Print results.json's JSON Schema (schema/results.schema.json) and exit.
+    #[arg(long, conflicts_with_all = ["results", "out", "in_place", "fail_on_regression"])]
+    pub schema: bool,
 }
 
 #[derive(Debug, Args)]

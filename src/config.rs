@@ -154,7 +154,7 @@ impl CudaOptions {
     /// The arena limit in bytes, as ONNX Runtime takes it (saturating: the MiB are range-checked
     /// where they are read, but a `CudaOptions` can be built in code too).
     pub fn gpu_mem_limit_bytes(&self) -> Option<u64> {
-        self.gpu_mem_limit_mb.map(|mb| mb.saturating_mul(1 << 20))
+        self.gpu_mem_limit_mb.map(|mb| mb.saturating_mul(crate::units::MIB))
     }
 }
 
@@ -662,7 +662,11 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     std::fs::File::open(path).and_then(|f| f.take(limits::CONFIG_BYTES + 1).read_to_end(&mut bytes)).with_context(cannot_read)?;
     if bytes.len() as u64 > limits::CONFIG_BYTES {
-        bail!("{} is larger than {} MiB: a models.yaml is a few KB; is this the right file?", path.display(), limits::CONFIG_BYTES >> 20);
+        bail!(
+            "{} is larger than {} MiB: a models.yaml is a few KB; is this the right file?",
+            path.display(),
+            limits::CONFIG_BYTES / crate::units::MIB
+        );
     }
     Ok(bytes)
 }

@@ -5,13 +5,16 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::phase::Phase;
+
 fn faults() -> Vec<String> {
     std::env::var("MORA_FAULT").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
 /// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
-pub fn inject(phase: &str) {
+pub fn inject(phase: &Phase) {
+    let phase = phase.to_string();
     for fault in faults() {
         let Some((kind, at)) = fault.split_once(':') else { continue };
         if !phase.starts_with(at) {
@@ -57,7 +60,7 @@ pub fn on_model_loaded() {
         return;
     }
     let Some(mb) = faults().iter().find_map(|f| f.strip_prefix("first-load-keeps:")?.parse::<usize>().ok()) else { return };
-    let mut block = vec![0u8; mb << 20];
+    let mut block = vec![0u8; mb * crate::units::MIB as usize];
     // Touch every page so the memory is resident, then keep it for the life of the process.
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
@@ -76,7 +79,7 @@ pub fn perturb_outputs(lever_label: &str) -> bool {
 /// known rate for the soak scenario's tests.
 pub fn on_inference() {
     let Some(kb) = faults().iter().find_map(|f| f.strip_prefix("leak-per-inference:")?.parse::<usize>().ok()) else { return };
-    let mut block = vec![0u8; kb << 10];
+    let mut block = vec![0u8; kb * crate::units::KIB as usize];
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
     }

@@ -5,13 +5,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Cache, Repo, RepoType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A hub model's files on disk and how they got there.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HubFetch {
     pub repo: String,
     pub revision: String,
@@ -50,14 +51,14 @@ pub fn fetch(req: &HubRequest) -> Result<HubFetch> {
                 cache.path().display()
             );
         }
-        let api = ApiBuilder::from_env().with_progress(false).build().map_err(|e| anyhow!("cannot set up the Hugging Face client: {e}"))?;
+        let api = ApiBuilder::from_env().with_progress(false).build().context("cannot set up the Hugging Face client")?;
         let api_repo = api.repo(repo.clone());
         let start = Instant::now();
         let mut paths = Vec::with_capacity(wanted.len());
         for (file, hit) in wanted.iter().zip(cached) {
             let path = match hit {
                 Some(p) => p,
-                None => api_repo.download(file).map_err(|e| anyhow!("downloading {file} from {}: {e}", api_repo.url(file)))?,
+                None => api_repo.download(file).with_context(|| format!("downloading {file} from {}", api_repo.url(file)))?,
             };
             paths.push(path);
         }

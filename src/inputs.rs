@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelType;
@@ -38,7 +39,7 @@ pub struct InputSettings {
 }
 
 /// What was fed to one input, recorded with the result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct InputDescription {
     pub name: String,
     pub dtype: String,
@@ -182,7 +183,7 @@ impl ModelInputs {
                     Data::I64(v) => Tensor::from_array((shape.clone(), v.clone())).map(|t| t.into_dyn()),
                     Data::I32(v) => Tensor::from_array((shape.clone(), v.clone())).map(|t| t.into_dyn()),
                 };
-                value.map(|v| (name.clone(), v)).map_err(|e| anyhow!("cannot create input `{name}`: {e}"))
+                value.map(|v| (name.clone(), v)).with_context(|| format!("cannot create input `{name}`"))
             })
             .collect()
     }
@@ -255,14 +256,20 @@ fn resolve_shape(input: &GraphInput, s: &InputSettings) -> Result<Vec<i64>> {
 
 /// Token ids for exactly `seq` tokens of the passage, special tokens included.
 fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
-    let mut tokenizer = tokenizers::Tokenizer::from_file(path).map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
+    let mut tokenizer = tokenizers::Tokenizer::from_file(path)
+        .map_err(anyhow::Error::from_boxed)
+        .with_context(|| format!("cannot load tokenizer {}", path.display()))?;
     tokenizer.with_padding(None);
     tokenizer
         .with_truncation(Some(tokenizers::TruncationParams { max_length: seq, ..Default::default() }))
-        .map_err(|e| anyhow!("tokenizer {}: {e}", path.display()))?;
+        .map_err(anyhow::Error::from_boxed)
+        .with_context(|| format!("tokenizer {}", path.display()))?;
     let mut text = PASSAGE.to_string();
     loop {
-        let encoding = tokenizer.encode(text.as_str(), true).map_err(|e| anyhow!("tokenizer {}: {e}", path.display()))?;
+        let encoding = tokenizer
+            .encode(text.as_str(), true)
+            .map_err(anyhow::Error::from_boxed)
+            .with_context(|| format!("tokenizer {}", path.display()))?;
         let ids = encoding.get_ids();
         // Truncation keeps the special tokens; a passage too short for `seq` is repeated until it fills it.
         if ids.len() >= seq || text.len() > seq * 64 {

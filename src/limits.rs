@@ -32,7 +32,7 @@ pub const INPUT_RANK: RangeInclusive<usize> = 1..=8;
 pub const INPUT_ELEMENTS: u64 = 1 << 30;
 
 /// A models.yaml is a few KB; the cap keeps `--config /dev/zero` or a runaway file out of memory.
-pub const CONFIG_BYTES: u64 = 4 << 20;
+pub const CONFIG_BYTES: u64 = 4 * crate::units::MIB;
 /// models.yaml nests about 6 deep; the YAML parser takes time quadratic in the depth.
 pub const CONFIG_DEPTH: usize = 64;
 

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use crate::cgroup::LimitedCgroup;
 use crate::isolation::{Serving, serve};
+use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
 use crate::protocol::{TrialSpec, WorkerMessage};
-use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome, WorkerInfo};
+use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome, RamLimit, WorkerInfo};
 use crate::supervise::KillIntent;
 use crate::trial::{self, WorkerRun};
+use crate::units::{mib, mib_to_bytes};
 
 pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let name = |what: &str| format!("mora-limit-{}-{what}", std::process::id());
@@ -27,8 +29,8 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         let procs = accounting.as_ref().ok().map(|c| c.procs());
         let watch = &mut |m: &WorkerMessage| {
             // The serve worker enters "load" right after the provider baseline.
-            if matches!(m, WorkerMessage::Phase { phase } if phase == "load") {
-                baseline_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_mb);
+            if matches!(m, WorkerMessage::Phase { phase: Phase::Load }) {
+                baseline_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_bytes).map(mib);
             }
         };
         match serve(spec, timeout, procs.as_deref(), watch) {
@@ -40,15 +42,18 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         return trial::finish(serving.worker, serving.report, timeout);
     };
     let memory = ProcessMemory::of_pid(worker.pid).unwrap_or_default();
-    let ready_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_mb);
+    let ready_charge = accounting.as_ref().ok().and_then(LimitedCgroup::usage_bytes).map(mib);
     let gpu_index = spec.provider.gpu_index();
     let vram_ready = gpu_index.and_then(|i| gpu::memory(i, worker.pid)).and_then(|g| g.process_mb);
     worker.kill(KillIntent::Deliberate);
     let mut run = trial::finish(worker, report, timeout);
-    let peak_charge = accounting.as_ref().ok().and_then(LimitedCgroup::peak_mb);
+    let peak_charge = accounting.as_ref().ok().and_then(LimitedCgroup::peak_bytes).map(mib);
 
     let mut result = MemoryLimitResult {
-        mechanism: accounting.as_ref().map(|c| c.mechanism().replace(&name("measure"), "<trial>")).map_err(Clone::clone),
+        mechanism: match &accounting {
+            Ok(c) => RamLimit::Cgroup(c.mechanism().replace(&name("measure"), "<trial>")),
+            Err(why) => RamLimit::Unavailable(format!("{why:#}")),
+        },
         baseline_rss_mb: ready.provider_baseline.after.process.rss_mb,
         ready_rss_mb: memory.rss_mb,
         footprint_mb: delta(memory.rss_mb, ready.provider_baseline.after.process.rss_mb),
@@ -65,14 +70,14 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     if let (Some(base), Some(charge)) = (baseline_charge, delta(ready_charge, baseline_charge)) {
         for (i, multiplier) in spec.settings.limit_multipliers.iter().enumerate() {
             let limit_mb = base + multiplier * charge.max(1.0);
-            match LimitedCgroup::create(&name(&i.to_string()), Some((limit_mb * 1048576.0) as u64)) {
+            match LimitedCgroup::create(&name(&i.to_string()), Some(mib_to_bytes(limit_mb))) {
                 Ok(cgroup) => {
                     let (attempt, worker) = under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb);
                     run.worker.absorb(&worker);
                     result.ram.push(attempt);
                 }
                 Err(why) => {
-                    result.mechanism = Err(why);
+                    result.mechanism = RamLimit::Unavailable(format!("{why:#}"));
                     break;
                 }
             }
@@ -114,7 +119,7 @@ fn under_ram_limit(spec: &TrialSpec, timeout: Duration, cgroup: &LimitedCgroup, 
         (false, true) => (LimitOutcome::KilledByLimit, Some(format!("killed by the memory limit: {summary}"))),
         (false, false) => (LimitOutcome::Failed, Some(summary)),
     };
-    (LimitAttempt { multiplier, limit_mb, outcome, peak_mb: cgroup.peak_mb(), detail }, worker)
+    (LimitAttempt { multiplier, limit_mb, outcome, peak_mb: cgroup.peak_bytes().map(mib), detail }, worker)
 }
 
 fn under_vram_limit(spec: &TrialSpec, timeout: Duration, multiplier: f64, footprint_mb: f64) -> (LimitAttempt, WorkerInfo) {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result};
 use ort::session::Session;
 use ort::value::DynValue;
 
@@ -52,7 +52,7 @@ impl LoadedModel {
                 input.vocabulary = summary.vocabulary(&input.name);
             }
         }
-        ModelInputs::build(&graph, &model.inputs).map_err(|e| anyhow!("model `{}`: {e:#}", model.id))
+        ModelInputs::build(&graph, &model.inputs).with_context(|| format!("model `{}`", model.id))
     }
 
     pub fn with_inputs(session: Session, inputs: &ModelInputs) -> Result<LoadedModel> {
@@ -91,7 +91,7 @@ impl LoadedModel {
             Some(options) => self.session.run_with_options(inputs, options),
             None => self.session.run(inputs),
         };
-        let mut outputs = run.map_err(|e| anyhow!("inference failed: {e}"))?;
+        let mut outputs = run.context("inference failed")?;
         let ms = ms_since(start);
         crate::fault::on_inference();
         let names: Vec<String> = outputs.keys().map(str::to_string).collect();
@@ -108,9 +108,9 @@ impl LoadedModel {
     pub fn set_run_option(&mut self, key: &str, value: &str) -> Result<()> {
         let options = match &mut self.run_options {
             Some(o) => o,
-            None => self.run_options.insert(ort::session::RunOptions::new().map_err(|e| anyhow!("cannot create run options: {e}"))?),
+            None => self.run_options.insert(ort::session::RunOptions::new().context("cannot create run options")?),
         };
-        options.set(key, value).map_err(|e| anyhow!("run option {key}={value}: {e}"))
+        options.set(key, value).with_context(|| format!("run option {key}={value}"))
     }
 
     /// Drops the session and its input values; returns the time it took in ms.

@@ -32,7 +32,7 @@ pub struct GraphSummary {
 }
 
 /// Names longer than this are not names: the file is not what it claims to be.
-const MAX_NAME: u64 = 64 << 10;
+const MAX_NAME: u64 = 64 * crate::units::KIB;
 
 impl GraphSummary {
     pub fn read(path: &Path) -> io::Result<GraphSummary> {

@@ -102,8 +102,9 @@ impl Figure {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelProfile {
     pub model: String,
-    /// "real" or "random": random weights give the real architecture's size and speed, meaningless outputs.
-    pub weights: String,
+    /// "real", "random" or "unknown" (your own file that does not say): random weights give the real
+    /// architecture's size and speed, meaningless outputs.
+    pub weights: crate::results::TrialWeights,
     pub file_mb: f64,
     /// A new worker's first load of the model (after the provider baseline).
     pub load_fresh_worker_ms: Option<Figure>,
@@ -329,7 +330,7 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
     };
     ModelProfile {
         model: model.to_string(),
-        weights: t.weights.clone(),
+        weights: t.weights,
         file_mb,
         load_fresh_worker_ms: fig(&x.first_load_ms),
         spawn_to_ready_ms: fig(&x.spawn_to_ready_ms),

@@ -5,9 +5,11 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSettings;
+use crate::phase::Phase;
 use crate::results::{Measurements, ProviderBaseline, Scenario};
 use crate::runtime::cuda::CudaDiagnosis;
 use crate::runtime::providers::ProviderSetup;
@@ -40,7 +42,7 @@ pub struct ModelSpec {
     pub inputs: InputSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrialSettings {
     pub warmup_runs: usize,
     pub runs: usize,
@@ -89,7 +91,7 @@ pub fn default_shape_sequences() -> Vec<usize> {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WorkerMessage {
     /// The worker entered a phase; a crash is reported as happening in the last one.
-    Phase { phase: String },
+    Phase { phase: Phase },
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
     Ready(Box<ReadyReport>),
     /// The trial finished; the worker exits next.
@@ -100,7 +102,7 @@ pub enum WorkerMessage {
         warnings: Vec<crate::warnings::Warning>,
     },
     /// The trial could not be run (an error, not a crash); the worker exits next.
-    Failed { phase: String, error: String, runtime_log: Vec<RuntimeLogLine> },
+    Failed { phase: Phase, error: String, runtime_log: Vec<RuntimeLogLine> },
     /// The answer to `mora worker --probe-cuda`.
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
     /// What `mora worker --replay FILE` measured (`mora simulate --replay`).
@@ -118,7 +120,7 @@ pub struct ReadyReport {
 /// The worker's end of the message channel.
 pub struct Channel {
     out: Box<dyn Write + Send>,
-    phase: String,
+    phase: Phase,
 }
 
 impl Channel {
@@ -134,19 +136,19 @@ impl Channel {
         } else {
             Box::new(std::io::stdout())
         };
-        Channel { out, phase: "start".into() }
+        Channel { out, phase: Phase::Start }
     }
 
     pub fn to_writer(out: Box<dyn Write + Send>) -> Channel {
-        Channel { out, phase: "start".into() }
+        Channel { out, phase: Phase::Start }
     }
 
-    pub fn phase(&mut self, phase: &str) {
-        self.phase = phase.to_string();
-        self.send(&WorkerMessage::Phase { phase: phase.to_string() });
+    pub fn phase(&mut self, phase: Phase) {
+        self.send(&WorkerMessage::Phase { phase: phase.clone() });
+        self.phase = phase;
     }
 
-    pub fn current_phase(&self) -> &str {
+    pub fn current_phase(&self) -> &Phase {
         &self.phase
     }
 
@@ -180,15 +182,15 @@ mod tests {
     fn messages_are_one_json_object_per_line() {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let mut ch = Channel::to_writer(Box::new(Shared(Arc::clone(&buf))));
-        ch.phase("load");
-        ch.send(&WorkerMessage::Failed { phase: "load".into(), error: "boom\nsecond line".into(), runtime_log: vec![] });
+        ch.phase(Phase::Load);
+        ch.send(&WorkerMessage::Failed { phase: Phase::Load, error: "boom\nsecond line".into(), runtime_log: vec![] });
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
         let first: WorkerMessage = serde_json::from_str(lines[0]).unwrap();
-        assert!(matches!(first, WorkerMessage::Phase { phase } if phase == "load"));
+        assert!(matches!(first, WorkerMessage::Phase { phase: Phase::Load }));
         let second: WorkerMessage = serde_json::from_str(lines[1]).unwrap();
         assert!(matches!(second, WorkerMessage::Failed { error, .. } if error.contains("second line")));
-        assert_eq!(ch.current_phase(), "load");
+        assert_eq!(ch.current_phase(), &Phase::Load);
     }
 }

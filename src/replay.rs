@@ -101,8 +101,7 @@ fn run_from(path: &Path, timeout: Duration) -> Result<ReplayReport> {
     let (intent, phase) = (worker.kill_intent, worker.last_phase.clone());
     let (exit, tail) = worker.reap();
     let ending = Ending { intent, interrupted: supervise::interrupted(), phase: &phase, timeout };
-    let failed = report.failed.as_ref().map(|f| (&f.0, &f.1));
-    match trial::classify(&exit, &ending, replayed.is_some(), failed, &tail) {
+    match trial::classify(&exit, &ending, replayed.is_some(), report.failed.as_ref(), &tail) {
         Outcome::Ok => Ok(replayed.expect("classified ok only with a report")),
         outcome => bail!("{}{}", outcome.summary(), details(&outcome)),
     }

@@ -5,15 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use crate::catalog::{ModelStatus, make_command};
 use crate::config::{Config, ModelConfig, Source};
 use crate::hub;
 use crate::inputs::InputSettings;
+use crate::phase::Phase;
 use crate::plan::PlannedTrial;
 use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
-use crate::results::{self, InputPoint, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord};
+use crate::results::{self, InputPoint, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::trial::{self, WorkerRun};
@@ -43,7 +44,7 @@ pub struct Bench<'a> {
 /// A model ready for workers: where its files are, and how the run describes it.
 struct Prepared {
     /// What a worker needs, or why the model cannot run (with the fix).
-    spec: Result<ModelSpec, String>,
+    spec: Result<ModelSpec>,
     info: ModelInfo,
 }
 
@@ -60,7 +61,7 @@ pub struct WriteFailure {
     /// Trials in the last results.json that was written whole (`None`: none was).
     pub kept_trials: Option<usize>,
     /// Every finished trial, written to a new file in the temporary folder, or why that failed too.
-    pub rescued: Result<PathBuf, String>,
+    pub rescued: Result<PathBuf>,
 }
 
 /// Writes results.json after every step; the first failure is kept and ends the run.
@@ -82,13 +83,12 @@ impl Store<'_> {
 }
 
 /// Writes what the run holds to a new file in the temporary folder, which is often on another disk.
-fn rescue(path: &Path, results: &ResultsFile) -> Result<PathBuf, String> {
+fn rescue(path: &Path, results: &ResultsFile) -> Result<PathBuf> {
     let run = path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
     let target = std::env::temp_dir().join(format!("mora-rescued-{run}-{}-results.json", std::process::id()));
-    let bytes = serde_json::to_vec_pretty(results).map_err(|e| e.to_string())?;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).open(&target).map_err(|e| format!("{}: {e}", target.display()))?;
-    std::io::Write::write_all(&mut file, &bytes).map_err(|e| format!("{}: {e}", target.display()))?;
+    let bytes = serde_json::to_vec_pretty(results).context("cannot serialise results")?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&target).with_context(|| target.display().to_string())?;
+    std::io::Write::write_all(&mut file, &bytes).with_context(|| target.display().to_string())?;
     Ok(target)
 }
 
@@ -131,8 +131,8 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         on_event(Event::TrialStarted { index, total, trial: planned });
         let setup = bench.setups.iter().find(|s| s.provider == planned.provider).expect("a setup for every planned provider");
         let specs: Vec<&Prepared> = planned.models.iter().filter_map(|id| prepared.iter().find(|(m, _)| m == id).map(|(_, p)| p)).collect();
-        let mut run = match specs.iter().find_map(|p| p.spec.as_ref().err().cloned()) {
-            Some(why) => WorkerRun::failed(Outcome::Error { phase: "preflight".into(), message: why }),
+        let mut run = match specs.iter().find_map(|p| p.spec.as_ref().err().map(|e| format!("{e:#}"))) {
+            Some(why) => WorkerRun::failed(Outcome::Error { phase: Phase::Preflight, message: why }),
             None => {
                 let spec = TrialSpec {
                     trial_id: planned.id(),
@@ -205,12 +205,10 @@ fn without_unready_models(planned: &PlannedTrial, prepared: &[(String, Prepared)
 }
 
 fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>, run: WorkerRun) -> TrialRecord {
-    let mut weights: Vec<String> = infos.iter().map(|i| i.weights.to_string()).collect();
-    weights.dedup();
     TrialRecord {
         id: planned.id(),
         models: planned.models.clone(),
-        weights: if weights.len() == 1 { weights.remove(0) } else { "mixed".into() },
+        weights: TrialWeights::of(infos.iter().map(|i| i.weights)),
         provider: planned.provider,
         scenario: planned.scenario,
         provider_setup: setup.clone(),
@@ -229,7 +227,7 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
 
 /// What a worker needs to load `model`, or why it cannot (with the fix), outside a bench run
 /// (`mora simulate --replay`).
-pub fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSpec, String> {
+pub fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSpec> {
     let config_dir = config.path.parent().unwrap_or(Path::new("."));
     prepare(model, config, config_dir, &mut |_| {}).spec
 }
@@ -255,8 +253,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         return match hub::fetch(&request) {
             Ok(fetched) => {
                 info.path = fetched.files[0].display().to_string();
-                info.size_mb =
-                    fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+                info.size_mb = crate::units::mib(fetched.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
                 let tokenizer = fetched.tokenizer.clone().or_else(|| model.resolved.tokenizer.clone());
                 let spec = ModelSpec {
                     id: model.id.clone(),
@@ -273,10 +270,10 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
                 info.hub = Some(fetched);
                 Prepared { spec: Ok(spec), info }
             }
-            Err(e) => Prepared { spec: Err(format!("{e:#}")), info },
+            Err(e) => Prepared { spec: Err(e), info },
         };
     }
-    let missing = |path: &Path| format!("{} is missing: make it with `{}`", path.display(), make_command(model, config));
+    let missing = |path: &Path| anyhow!("{} is missing: make it with `{}`", path.display(), make_command(model, config));
     let spec = if !status.present {
         Err(missing(status.missing.first().unwrap_or(&model.resolved.model)))
     } else if let (Some(false), Some(path)) = (status.tokenizer_present, &model.resolved.tokenizer) {

@@ -1,9 +1,10 @@
 //! Summary statistics over measured samples. Pure functions, no I/O.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Median, percentiles and spread of a set of samples (milliseconds or megabytes).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     pub n: usize,
     pub mean: f64,

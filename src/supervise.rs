@@ -17,10 +17,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 
+use crate::phase::Phase;
 use crate::protocol::{RESULT_FD, WorkerMessage};
 use crate::results::Termination;
+use crate::units::{kib_to_bytes, mib};
 
 /// How long a worker has between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(3);
@@ -120,7 +122,7 @@ pub struct RunningWorker {
     messages: Receiver<WorkerMessage>,
     stderr: Arc<Mutex<Vec<u8>>>,
     stdin: Option<ChildStdin>,
-    pub last_phase: String,
+    pub last_phase: Phase,
     pub kill_intent: Option<KillIntent>,
     /// When the worker said it was ready (its first load answered), in ms after the spawn.
     pub ready_after_ms: Option<f64>,
@@ -139,7 +141,7 @@ pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker>
 /// [`spawn`], with the worker joining the cgroup whose `cgroup.procs` is given before it runs a line
 /// of mora: its memory limit covers everything the worker allocates.
 pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
-    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find mora's own executable: {e}"))?;
+    let exe = std::env::current_exe().context("cannot find mora's own executable")?;
     let join = cgroup_procs
         .map(|p| {
             std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| anyhow!("a cgroup path with a NUL byte: {}", p.display()))
@@ -186,7 +188,7 @@ pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<
         });
     }
     let started = Instant::now();
-    let mut child = command.spawn().map_err(|e| anyhow!("cannot start the worker: {e}"))?;
+    let mut child = command.spawn().context("cannot start the worker")?;
     drop(write_end);
     let pid = child.id();
     CURRENT_GROUP.store(pid as i32, Ordering::SeqCst);
@@ -219,7 +221,7 @@ pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<
         messages,
         stderr,
         stdin,
-        last_phase: "start".into(),
+        last_phase: Phase::Start,
         kill_intent: None,
         ready_after_ms: None,
         _child: child,
@@ -363,7 +365,7 @@ impl RunningWorker {
             Termination::Unknown
         };
         // ru_maxrss is in KiB on Linux.
-        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| usage.ru_maxrss as f64 / 1024.0);
+        let peak_rss_mb = (rc >= 0 && usage.ru_maxrss > 0).then(|| mib(kib_to_bytes(usage.ru_maxrss as u64)));
         let exit = Exit { termination, peak_rss_mb, wall_ms };
         // Give the pipe readers a moment to collect the last bytes of stderr.
         thread::sleep(Duration::from_millis(20));

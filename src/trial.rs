@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::phase::Phase;
 use crate::protocol::{TrialSpec, WorkerMessage};
 use crate::results::{Measurements, Outcome, SingleTrial, Termination, WorkerInfo};
 use crate::runtime::RuntimeLogLine;
@@ -61,8 +62,14 @@ pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(Strin
 #[derive(Default)]
 pub struct Report {
     pub done: Option<Done>,
-    /// (phase, error, ONNX Runtime's log)
-    pub failed: Option<(String, String, Vec<RuntimeLogLine>)>,
+    pub failed: Option<Failed>,
+}
+
+/// The worker could not run its trial: where, why, and ONNX Runtime's log up to then.
+pub struct Failed {
+    pub phase: Phase,
+    pub error: String,
+    pub runtime_log: Vec<RuntimeLogLine>,
 }
 
 pub struct Done {
@@ -78,7 +85,7 @@ impl Report {
             WorkerMessage::Done { measurements, providers_registered, runtime_log, warnings } => {
                 self.done = Some(Done { measurements: *measurements, providers_registered, runtime_log, warnings });
             }
-            WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some((phase, error, runtime_log)),
+            WorkerMessage::Failed { phase, error, runtime_log } => self.failed = Some(Failed { phase, error, runtime_log }),
             _ => {}
         }
     }
@@ -165,7 +172,7 @@ pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
             Ok(Some(path)) => vec![("LD_PRELOAD".to_string(), path.display().to_string())],
             Ok(None) => vec![],
             Err(why) => {
-                configs.push(not_tried(why));
+                configs.push(not_tried(format!("{why:#}")));
                 continue;
             }
         };
@@ -188,16 +195,16 @@ pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         });
     }
     let Some(mut run) = merged else {
-        return WorkerRun::failed(Outcome::Error { phase: "start".into(), message: "no memory configuration could be tried".into() });
+        return WorkerRun::failed(Outcome::Error { phase: Phase::Start, message: "no memory configuration could be tried".into() });
     };
-    run.outcome = if supervise::interrupted() { Outcome::Interrupted { phase: "memory levers".into() } } else { Outcome::Ok };
+    run.outcome = if supervise::interrupted() { Outcome::Interrupted { phase: Phase::MemoryLevers } } else { Outcome::Ok };
     match baseline {
         Some(provider_baseline) => {
             run.measurements = Some(Measurements::MemoryLevers(Box::new(MemoryLeversResult { provider_baseline, configs })))
         }
         None => {
             run.outcome = Outcome::Error {
-                phase: "memory levers".into(),
+                phase: Phase::MemoryLevers,
                 message: configs.iter().filter_map(|c| c.error.clone()).collect::<Vec<_>>().join("; "),
             }
         }
@@ -211,7 +218,7 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
     let (exit, stderr_tail) = worker.reap();
     let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb, count: 1 };
     let ending = Ending { intent, interrupted: supervise::interrupted(), phase: &phase, timeout };
-    let outcome = classify(&exit, &ending, report.done.is_some(), report.failed.as_ref().map(|f| (&f.0, &f.1)), &stderr_tail);
+    let outcome = classify(&exit, &ending, report.done.is_some(), report.failed.as_ref(), &stderr_tail);
     let mut run = WorkerRun::failed(outcome);
     run.worker = info;
     run.spawn_to_ready_ms = ready;
@@ -222,8 +229,8 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
         run.providers_registered = done.providers_registered;
         run.runtime_log = done.runtime_log;
         run.warnings = done.warnings;
-    } else if let Some((_, _, log)) = report.failed {
-        run.runtime_log = log;
+    } else if let Some(failed) = report.failed {
+        run.runtime_log = failed.runtime_log;
     }
     run
 }
@@ -235,29 +242,29 @@ pub struct Ending<'a> {
     /// Whether mora was being interrupted: a second Ctrl-C (or `timeout`'s SIGTERM to mora and its
     /// group) kills workers from the signal handler, before the loop can record an intent.
     pub interrupted: bool,
-    pub phase: &'a str,
+    pub phase: &'a Phase,
     pub timeout: Duration,
 }
 
 /// How a worker ended, from mora's intent first, then what the worker said, then its exit status.
-pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&String, &String)>, stderr_tail: &str) -> Outcome {
+pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<&Failed>, stderr_tail: &str) -> Outcome {
     let last_phase = ending.phase;
     match ending.intent {
         Some(KillIntent::TimedOut) => {
-            return Outcome::TimedOut { phase: last_phase.into(), after_s: ending.timeout.as_secs_f64(), stderr_tail: stderr_tail.into() };
+            return Outcome::TimedOut { phase: last_phase.clone(), after_s: ending.timeout.as_secs_f64(), stderr_tail: stderr_tail.into() };
         }
-        Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.into() },
+        Some(KillIntent::Interrupted) => return Outcome::Interrupted { phase: last_phase.clone() },
         Some(KillIntent::Deliberate) | None => {}
     }
     if got_done && exit.succeeded() {
         return Outcome::Ok;
     }
     if ending.interrupted && ending.intent.is_none() {
-        return Outcome::Interrupted { phase: last_phase.into() };
+        return Outcome::Interrupted { phase: last_phase.clone() };
     }
-    if let Some((phase, message)) = failed {
+    if let Some(failed) = failed {
         if exit.signal().is_none() {
-            return Outcome::Error { phase: phase.clone(), message: message.clone() };
+            return Outcome::Error { phase: failed.phase.clone(), message: failed.error.clone() };
         }
     }
     let hint = match &exit.termination {
@@ -265,7 +272,7 @@ pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<(&S
         Termination::ExitCode { code: 0 } => Some("the worker exited without reporting a result".into()),
         _ => None,
     };
-    Outcome::Crashed { phase: last_phase.into(), termination: exit.termination.clone(), hint, stderr_tail: stderr_tail.into() }
+    Outcome::Crashed { phase: last_phase.clone(), termination: exit.termination.clone(), hint, stderr_tail: stderr_tail.into() }
 }
 
 #[cfg(test)]
@@ -283,27 +290,27 @@ mod tests {
 
     const T: Duration = Duration::from_secs(60);
 
-    fn ending(intent: Option<KillIntent>, phase: &str) -> Ending<'_> {
+    fn ending(intent: Option<KillIntent>, phase: &Phase) -> Ending<'_> {
         Ending { intent, interrupted: false, phase, timeout: T }
     }
 
     #[test]
     fn a_clean_exit_with_a_result_is_ok() {
-        assert_eq!(classify(&exit(Some(0), None), &ending(None, "report"), true, None, ""), Outcome::Ok);
+        assert_eq!(classify(&exit(Some(0), None), &ending(None, &Phase::Report), true, None, ""), Outcome::Ok);
     }
 
     #[test]
     fn a_reported_error_is_an_error_not_a_crash() {
-        let (p, m) = ("load".to_string(), "no such file".to_string());
-        let o = classify(&exit(Some(1), None), &ending(None, "load"), false, Some((&p, &m)), "");
-        assert_eq!(o, Outcome::Error { phase: "load".into(), message: "no such file".into() });
+        let failed = Failed { phase: Phase::Load, error: "no such file".into(), runtime_log: vec![] };
+        let o = classify(&exit(Some(1), None), &ending(None, &Phase::Load), false, Some(&failed), "");
+        assert_eq!(o, Outcome::Error { phase: Phase::Load, message: "no such file".into() });
     }
 
     #[test]
     fn an_unexpected_sigkill_suggests_the_oom_killer() {
-        let o = classify(&exit(None, Some(9)), &ending(None, "load"), false, None, "tail");
+        let o = classify(&exit(None, Some(9)), &ending(None, &Phase::Load), false, None, "tail");
         let Outcome::Crashed { phase, termination, hint, stderr_tail } = o else { panic!("{o:?}") };
-        assert_eq!(phase, "load");
+        assert_eq!(phase, Phase::Load);
         assert_eq!(termination, Termination::Signal { number: 9, name: "SIGKILL".into() });
         assert!(hint.unwrap().contains("OOM"));
         assert_eq!(stderr_tail, "tail");
@@ -311,31 +318,31 @@ mod tests {
 
     #[test]
     fn intent_decides_before_the_exit_status() {
-        let o = classify(&exit(None, Some(9)), &ending(Some(KillIntent::TimedOut), "steady_state"), false, None, "");
-        assert!(matches!(o, Outcome::TimedOut { ref phase, after_s, .. } if phase == "steady_state" && after_s == 60.0), "{o:?}");
-        let o = classify(&exit(None, Some(15)), &ending(Some(KillIntent::Interrupted), "load"), false, None, "");
-        assert_eq!(o, Outcome::Interrupted { phase: "load".into() });
+        let o = classify(&exit(None, Some(9)), &ending(Some(KillIntent::TimedOut), &Phase::SteadyState), false, None, "");
+        assert!(matches!(o, Outcome::TimedOut { phase: Phase::SteadyState, after_s, .. } if after_s == 60.0), "{o:?}");
+        let o = classify(&exit(None, Some(15)), &ending(Some(KillIntent::Interrupted), &Phase::Load), false, None, "");
+        assert_eq!(o, Outcome::Interrupted { phase: Phase::Load });
     }
 
     #[test]
     fn a_worker_killed_by_the_signal_handler_was_interrupted_not_oom_killed() {
         // Two SIGINTs 1 ms apart: the handler SIGKILLs the worker before the loop records an intent.
-        let mut e = ending(None, "load");
+        let mut e = ending(None, &Phase::Load);
         e.interrupted = true;
-        assert_eq!(classify(&exit(None, Some(9)), &e, false, None, ""), Outcome::Interrupted { phase: "load".into() });
+        assert_eq!(classify(&exit(None, Some(9)), &e, false, None, ""), Outcome::Interrupted { phase: Phase::Load });
         // A trial that finished before the interrupt keeps its result.
         assert_eq!(classify(&exit(Some(0), None), &e, true, None, ""), Outcome::Ok);
     }
 
     #[test]
     fn exit_zero_without_a_result_is_a_crash_with_a_hint() {
-        let o = classify(&exit(Some(0), None), &ending(None, "load"), false, None, "");
+        let o = classify(&exit(Some(0), None), &ending(None, &Phase::Load), false, None, "");
         assert!(matches!(o, Outcome::Crashed { hint: Some(ref h), .. } if h.contains("without reporting")), "{o:?}");
     }
 
     #[test]
     fn a_nonzero_exit_without_a_message_is_a_crash_with_its_code() {
-        let o = classify(&exit(Some(3), None), &ending(None, "first_inference"), false, None, "");
+        let o = classify(&exit(Some(3), None), &ending(None, &Phase::FirstInference), false, None, "");
         assert!(matches!(o, Outcome::Crashed { termination: Termination::ExitCode { code: 3 }, .. }), "{o:?}");
         assert_eq!(o.summary(), "crashed in first_inference (exit code 3)");
     }

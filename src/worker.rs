@@ -3,11 +3,12 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use ort::value::Tensor;
 
 use crate::model::ms_since;
 use crate::onnx_model::warmup_model;
+use crate::phase::Phase;
 use crate::probe::{GpuReading, Probe};
 use crate::protocol::{Channel, TrialSpec, WorkerMessage};
 use crate::results::{Measurements, ProviderBaseline, Scenario};
@@ -21,7 +22,7 @@ pub fn main(spec_json: &str) -> i32 {
     let spec: TrialSpec = match serde_json::from_str(spec_json) {
         Ok(spec) => spec,
         Err(e) => {
-            channel.send(&WorkerMessage::Failed { phase: "start".into(), error: format!("bad trial spec: {e}"), runtime_log: vec![] });
+            channel.send(&WorkerMessage::Failed { phase: Phase::Start, error: format!("bad trial spec: {e}"), runtime_log: vec![] });
             return 2;
         }
     };
@@ -29,7 +30,7 @@ pub fn main(spec_json: &str) -> i32 {
     match run(&spec, &mut channel, &mut log) {
         Ok(()) => 0,
         Err(e) => {
-            let phase = channel.current_phase().to_string();
+            let phase = channel.current_phase().clone();
             channel.send(&WorkerMessage::Failed { phase, error: format!("{e:#}"), runtime_log: log });
             1
         }
@@ -42,8 +43,8 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         // NVML's own memory belongs to no phase: initialise it before the first reading.
         let _ = crate::probe::gpu::nvml();
     }
-    channel.phase("provider_init");
-    crate::fault::inject("provider_init");
+    channel.phase(Phase::ProviderInit);
+    crate::fault::inject(&Phase::ProviderInit);
     let (runtime, provider_baseline) = init_provider(&spec.runtime, &spec.provider, &probe)?;
     let mut worker = TrialContext { spec, runtime, probe, channel, warnings: Vec::new(), provider_baseline };
     let result = match spec.scenario {
@@ -63,7 +64,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
     };
     match result {
         Ok(measurements) => {
-            worker.phase("report");
+            worker.phase(Phase::Report);
             let runtime_log = worker.runtime.take_log();
             let message = WorkerMessage::Done {
                 measurements: Box::new(measurements),
@@ -93,9 +94,9 @@ pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Pr
     let mut session =
         setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
     let init_ms = ms_since(start);
-    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).map_err(|e| anyhow!("{e}"))?;
+    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).context("the warm-up model's input")?;
     let start = Instant::now();
-    let outputs = session.run(ort::inputs!["x" => x]).map_err(|e| anyhow!("the warm-up model failed to run: {e}"))?;
+    let outputs = session.run(ort::inputs!["x" => x]).context("the warm-up model failed to run")?;
     let first_run_ms = ms_since(start);
     drop(outputs);
     drop(session);
@@ -112,7 +113,7 @@ pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
     let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
         let probe = Probe { gpu_index: None };
-        init_provider(library, setup, &probe).map(|_| ()).map_err(|e| format!("{e:#}"))
+        init_provider(library, setup, &probe).map(|_| ()).map_err(|e| cuda::CudaError::Session { message: format!("{e:#}") })
     });
     channel.send(&WorkerMessage::CudaProbe { diagnosis: Box::new(diagnosis) });
     0

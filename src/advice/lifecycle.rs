@@ -217,7 +217,7 @@ fn memory_limit(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str
             ));
         }
         if m.ram.is_empty() {
-            if let Err(why) = &m.mechanism {
+            if let crate::results::RamLimit::Unavailable(why) = &m.mechanism {
                 evidence.push(format!("{}: no RAM limit could be set here: {why}", label(t.model())));
             }
         }

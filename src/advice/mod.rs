@@ -427,7 +427,7 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
     let what = if provider == Provider::Cuda { "VRAM" } else { "RAM" };
     let mut action = format!(
         "reserve {per_worker:.0} MB {what} per worker (1.5 x {largest:.0} MB + {base:.0} MB provider baseline + {warmup:.0} MB worker warm-up); for {PLANNING_N} concurrent models: ~{:.1} GB {what} minimum ({PLANNING_N} x {largest:.0} MB x 1.5 + 10% buffer)",
-        n_models / 1024.0
+        crate::units::mib_to_gib(n_models)
     );
     if provider == Provider::Cuda {
         action.push_str(

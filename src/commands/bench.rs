@@ -32,7 +32,7 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
     };
     let rescued = match &failure.rescued {
         Ok(p) => format!("all {finished} finished trials were written to {}", p.display()),
-        Err(e) => format!("writing them to the temporary folder failed too ({e}): the figures above are all that is left"),
+        Err(e) => format!("writing them to the temporary folder failed too ({e:#}): the figures above are all that is left"),
     };
     format!("error: cannot write results: {}\nthe run stopped: {kept}; {rescued}", failure.error)
 }

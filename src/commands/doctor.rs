@@ -51,7 +51,10 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         d.provider_library.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "absent".into())
     );
     if let Some(driver) = &d.driver {
-        println!("  NVIDIA driver: {}", driver.as_ref().map(String::as_str).unwrap_or_else(|e| e));
+        match driver {
+            Ok(version) => println!("  NVIDIA driver: {version}"),
+            Err(e) => println!("  NVIDIA driver: {e}"),
+        }
     }
     if let Some(devices) = &d.devices {
         match devices {

@@ -16,7 +16,7 @@ use crate::cli::{Cli, Command, ProviderFlags, WorkerArgs};
 use crate::config::{CpuOptions, CudaOptions, ProviderSettings};
 use crate::protocol::WorkerMessage;
 use crate::results::ProviderStatus;
-use crate::runtime::cuda::{self, CudaDiagnosis};
+use crate::runtime::cuda::{self, CudaDiagnosis, CudaError};
 use crate::runtime::providers::{NvmlDevice, ProviderRequest, ProviderSetup};
 use crate::runtime::{FoundBy, Provider, RuntimeLibrary};
 use crate::supervise::{self, Flow};
@@ -112,21 +112,21 @@ pub fn resolve_providers(
 
 /// The NVML device that is the CUDA device the trials use, found by the PCI bus id the probe worker
 /// read from the driver.
-pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice, String> {
+pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice> {
     let bus_id = match &diagnosis.pci_bus_id {
         Some(Ok(id)) => id,
-        Some(Err(e)) => return Err(format!("the CUDA device's PCI bus id could not be read ({e})")),
-        None => return Err("the CUDA device's PCI bus id was not read".into()),
+        Some(Err(e)) => bail!("the CUDA device's PCI bus id could not be read ({e})"),
+        None => bail!("the CUDA device's PCI bus id was not read"),
     };
     let index = crate::probe::gpu::index_by_pci_bus_id(bus_id)?;
     Ok(NvmlDevice { index, pci_bus_id: bus_id.clone() })
 }
 
 /// Which GPU the probes read for CUDA device `device_id`, or why they read none, in words.
-pub fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice, String>) -> String {
+pub fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice>) -> String {
     match matched {
         Ok(d) => format!("CUDA device {device_id} is NVML GPU {} (PCI {})", d.index, d.pci_bus_id),
-        Err(why) => format!("CUDA device {device_id}: no GPU memory figures: {why}"),
+        Err(why) => format!("CUDA device {device_id}: no GPU memory figures: {why:#}"),
     }
 }
 
@@ -140,7 +140,7 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
     let mut args = vec!["--probe-cuda".to_string(), "--ort-lib".into(), runtime.path.display().to_string()];
     args.extend(["--device-id".into(), setup.cuda.device_id.to_string()]);
     let mut diagnosis = quick.clone();
-    diagnosis.session = Some(Err("the CUDA probe worker did not answer".into()));
+    diagnosis.session = Some(Err(CudaError::ProbeSilent));
     let Ok(mut worker) = supervise::spawn(&args, &[]) else { return diagnosis };
     worker.supervise(Instant::now() + Duration::from_secs(180), |_, message| match message {
         WorkerMessage::CudaProbe { diagnosis: d } => {
@@ -151,7 +151,8 @@ pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_sessi
     });
     let (exit, tail) = worker.reap();
     if let (Some(Err(e)), Some(sig)) = (&diagnosis.session, exit.signal()) {
-        diagnosis.session = Some(Err(format!("{e} (the probe worker died of {}: {tail})", supervise::signal_name(sig))));
+        let error = Box::new(e.clone());
+        diagnosis.session = Some(Err(CudaError::ProbeDied { error, signal: supervise::signal_name(sig), stderr_tail: tail }));
     }
     diagnosis
 }

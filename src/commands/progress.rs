@@ -41,7 +41,7 @@ impl Progress {
         if let Some(i) = self.remaining.iter().position(|s| *s == record.scenario) {
             self.remaining.remove(i);
         }
-        let random = if record.weights == "random" { " [random weights]" } else { "" };
+        let random = if record.weights.is_random() { " [random weights]" } else { "" };
         if self.quiet {
             if !record.outcome.is_ok() {
                 eprintln!("{}: {}", record.id, record.outcome.summary());

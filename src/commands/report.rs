@@ -11,6 +11,10 @@ use crate::report::{self, Format};
 use crate::results::{self, FailedRun, OtherRun, ResultsFile, RunHost};
 
 pub fn run(args: ReportArgs) -> Result<i32> {
+    if args.schema {
+        println!("{}", serde_json::to_string_pretty(&results::results_schema())?);
+        return Ok(0);
+    }
     let mut files: Vec<(PathBuf, ResultsFile)> = Vec::new();
     let mut failed: Vec<FailedRun> = Vec::new();
     for p in &args.results {

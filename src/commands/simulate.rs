@@ -250,7 +250,7 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
     let mut models = Vec::new();
     for id in &trace.models {
         let model = config.model(id).with_context(|| format!("model `{id}` of the trace is not in {}", config.path.display()))?;
-        models.push(crate::runner::model_spec(model, &config).map_err(|e| anyhow::anyhow!("{id}: {e}"))?);
+        models.push(crate::runner::model_spec(model, &config).with_context(|| id.clone())?);
     }
     let roots = crate::runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;

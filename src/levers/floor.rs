@@ -6,13 +6,16 @@
 use std::path::Path;
 use std::time::Instant;
 
+use anyhow::{Result, anyhow, bail};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::probe::page_cache;
 use crate::stats::median;
+use crate::units::{MIB, mib};
 
 /// How fast the model's own files read, and (CUDA) how fast bytes reach the device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Floor {
     pub bytes: u64,
     /// Reading every file of the model from the page cache (median of three reads).
@@ -34,8 +37,6 @@ pub struct Floor {
     pub floor_ms: Option<f64>,
 }
 
-const MB: f64 = 1048576.0;
-
 /// Measures the floor for `files`; `cuda_device` adds the host-to-device copy on that device.
 pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -47,7 +48,7 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
         }
         Some(start.elapsed().as_secs_f64() * 1000.0)
     };
-    let rate = |ms: f64| (ms > 0.0).then(|| bytes as f64 / MB / (ms / 1000.0));
+    let rate = |ms: f64| (ms > 0.0).then(|| mib(bytes) / (ms / 1000.0));
 
     // Cold first: evict, check that it worked, read once.
     let evicted = files.iter().all(|f| page_cache::evict(f.as_ref()).is_ok())
@@ -69,10 +70,10 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
             Ok((pageable, pinned)) => {
                 floor.h2d_pageable_mb_per_s = Some(pageable);
                 floor.h2d_pinned_mb_per_s = Some(pinned);
-                copy_ms = Some(bytes as f64 / MB / pageable * 1000.0);
+                copy_ms = Some(mib(bytes) / pageable * 1000.0);
             }
             Err(why) => {
-                floor.notes.push(format!("no host-to-device rate: {why}"));
+                floor.notes.push(format!("no host-to-device rate: {why:#}"));
                 copy_ms = None;
             }
         }
@@ -83,20 +84,20 @@ pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
 
 /// Host-to-device copy rates in MB/s (pageable, pinned) of a 256 MB buffer, best of three each,
 /// through the CUDA runtime the CUDA provider already loaded (libcudart.so.13, else .12).
-fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
+fn cuda_copy_rates(device: i32) -> Result<(f64, f64)> {
     type Status = std::ffi::c_int;
     const HOST_TO_DEVICE: std::ffi::c_int = 1;
-    const SIZE: usize = 256 << 20;
+    const SIZE: usize = 256 * MIB as usize;
     // SAFETY: loading the CUDA runtime runs its initialisers, which is what the CUDA provider did
     // already in this process; nothing else is executed by loading it.
     let lib = ["libcudart.so.13", "libcudart.so.12"]
         .iter()
         .find_map(|name| unsafe { libloading::Library::new(*name) }.ok())
-        .ok_or("the CUDA runtime library (libcudart.so.13) could not be loaded")?;
+        .ok_or_else(|| anyhow!("the CUDA runtime library (libcudart.so.13) could not be loaded"))?;
     // SAFETY: the signatures below are the CUDA runtime API's (cuda_runtime_api.h), for symbols that
     // exist in every libcudart since CUDA 2.
     unsafe {
-        let sym = |name: &[u8]| lib.get::<*const ()>(name).map(|s| *s).map_err(|e| crate::runtime::loader_error(&e));
+        let sym = |name: &[u8]| lib.get::<*const ()>(name).map(|s| *s).map_err(|e| anyhow!(crate::runtime::loader_error(&e)));
         let set_device: extern "C" fn(std::ffi::c_int) -> Status = std::mem::transmute(sym(b"cudaSetDevice\0")?);
         let malloc: extern "C" fn(*mut *mut std::ffi::c_void, usize) -> Status = std::mem::transmute(sym(b"cudaMalloc\0")?);
         let free: extern "C" fn(*mut std::ffi::c_void) -> Status = std::mem::transmute(sym(b"cudaFree\0")?);
@@ -105,18 +106,18 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
         let memcpy: extern "C" fn(*mut std::ffi::c_void, *const std::ffi::c_void, usize, std::ffi::c_int) -> Status =
             std::mem::transmute(sym(b"cudaMemcpy\0")?);
         if set_device(device) != 0 {
-            return Err(format!("cudaSetDevice({device}) failed"));
+            bail!("cudaSetDevice({device}) failed");
         }
         let mut dev: *mut std::ffi::c_void = std::ptr::null_mut();
         if malloc(&mut dev, SIZE) != 0 {
-            return Err("cudaMalloc of 256 MB failed".into());
+            bail!("cudaMalloc of 256 MB failed");
         }
         let best = |src: *const std::ffi::c_void| -> Option<f64> {
             (0..3)
                 .filter_map(|_| {
                     let start = Instant::now();
                     // cudaMemcpy from host to device is synchronous for pageable and pinned memory.
-                    (memcpy(dev, src, SIZE, HOST_TO_DEVICE) == 0).then(|| SIZE as f64 / MB / start.elapsed().as_secs_f64())
+                    (memcpy(dev, src, SIZE, HOST_TO_DEVICE) == 0).then(|| mib(SIZE as u64) / start.elapsed().as_secs_f64())
                 })
                 .fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))
         };
@@ -134,7 +135,7 @@ fn cuda_copy_rates(device: i32) -> Result<(f64, f64), String> {
         free(dev);
         match (pageable, pinned) {
             (Some(a), Some(b)) => Ok((a, b)),
-            _ => Err("cudaMemcpy failed".into()),
+            _ => bail!("cudaMemcpy failed"),
         }
     }
 }

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ArenaStrategy;
@@ -13,7 +14,7 @@ use crate::runtime::Provider;
 use crate::runtime::providers::{ProviderSetup, SessionExtras};
 
 /// One memory configuration of a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "config", rename_all = "kebab-case")]
 pub enum MemoryConfig {
     /// ONNX Runtime's defaults under glibc's malloc.
@@ -57,7 +58,7 @@ impl MemoryConfig {
     }
 
     /// The library to preload for this configuration, or why it cannot be tried here.
-    pub fn preload(self) -> Result<Option<PathBuf>, String> {
+    pub fn preload(self) -> anyhow::Result<Option<PathBuf>> {
         let MemoryConfig::Allocator { allocator } = self else { return Ok(None) };
         let (_, file, package) = LIBRARIES.iter().find(|(a, ..)| *a == allocator).expect("every preloadable allocator is listed");
         LIBRARY_DIRS
@@ -65,7 +66,7 @@ impl MemoryConfig {
             .map(|d| PathBuf::from(d).join(file))
             .find(|p| p.exists())
             .map(Some)
-            .ok_or_else(|| format!("{file} is not installed (Debian: apt-get install {package})"))
+            .ok_or_else(|| anyhow::anyhow!("{file} is not installed (Debian: apt-get install {package})"))
     }
 
     /// The provider setup and session options this configuration loads with, on top of `base`.
@@ -113,8 +114,8 @@ mod tests {
         for config in MemoryConfig::all(Provider::Cpu) {
             match (config, config.preload()) {
                 (MemoryConfig::Allocator { .. }, Ok(Some(path))) => assert!(path.exists()),
-                (MemoryConfig::Allocator { .. }, Err(why)) => assert!(why.contains("apt-get install"), "{why}"),
-                (_, result) => assert_eq!(result, Ok(None)),
+                (MemoryConfig::Allocator { .. }, Err(why)) => assert!(why.to_string().contains("apt-get install"), "{why}"),
+                (_, result) => assert_eq!(result.ok(), Some(None)),
             }
         }
         assert!(!MemoryConfig::all(Provider::Cpu).contains(&MemoryConfig::CudaArenaSameAsRequested));

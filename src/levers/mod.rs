@@ -10,6 +10,7 @@ pub mod outputs;
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch};
@@ -17,7 +18,7 @@ use crate::runtime::Provider;
 use crate::runtime::providers::{OptLevel, ProviderSetup, SessionExtras};
 
 /// Where a lever's model comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoadFrom {
     /// The model file (ONNX Runtime reads it and its external data).
@@ -32,7 +33,7 @@ pub enum LoadFrom {
 }
 
 /// One configuration of the load path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "lever", rename_all = "kebab-case")]
 pub enum Lever {
     /// ONNX Runtime's defaults: what every other lever is compared with.

@@ -2,6 +2,7 @@
 //! outputs differ from the default's is reported and never recommended.
 
 use ort::value::DynValue;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Outputs agree when every element is within `REL_TOLERANCE` of the largest magnitude in the
@@ -55,7 +56,7 @@ impl Outputs {
 }
 
 /// How a configuration's outputs compare with the default's on the same inputs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Agreement {
     pub same: bool,
     /// The largest absolute difference over every compared element.

@@ -3,18 +3,29 @@
 
 use std::sync::OnceLock;
 
+use anyhow::Context;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enums::device::UsedGpuMemory;
+use nvml_wrapper::error::NvmlError;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-static NVML: OnceLock<Result<Nvml, String>> = OnceLock::new();
+use crate::units::mib;
 
-/// The NVML handle, or why there is none (no driver, no libnvidia-ml, no permission).
-pub fn nvml() -> Result<&'static Nvml, &'static str> {
-    NVML.get_or_init(|| Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))).as_ref().map_err(String::as_str)
+static NVML: OnceLock<Result<Nvml, NvmlError>> = OnceLock::new();
+
+/// Why this process has no NVML (no driver, no libnvidia-ml, no permission): the error of its one
+/// attempt to initialise it.
+#[derive(Debug, thiserror::Error)]
+#[error("NVML unavailable: {0}")]
+pub struct NvmlUnavailable(&'static NvmlError);
+
+/// The NVML handle, or why there is none.
+pub fn nvml() -> Result<&'static Nvml, NvmlUnavailable> {
+    NVML.get_or_init(Nvml::init).as_ref().map_err(NvmlUnavailable)
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuInfo {
     pub index: u32,
     pub name: String,
@@ -40,14 +51,14 @@ pub fn gpus() -> Vec<GpuInfo> {
                 uuid: device.uuid().ok(),
                 driver_version: driver.clone(),
                 driver_cuda_version: cuda.clone(),
-                memory_total_mb: device.memory_info().ok().map(|m| mb(m.total)),
+                memory_total_mb: device.memory_info().ok().map(|m| mib(m.total)),
             })
         })
         .collect()
 }
 
 /// GPU memory at one instant, in MB.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GpuMemory {
     /// This process's own use, as NVML lists it among the device's compute processes. `None` where
     /// the process is not visible (containers with their own PID namespace): use the device delta.
@@ -60,10 +71,10 @@ pub struct GpuMemory {
 pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
     let nvml = nvml().ok()?;
     let device = nvml.device_by_index(index).ok()?;
-    let device_used_mb = device.memory_info().ok().map(|m| mb(m.used));
+    let device_used_mb = device.memory_info().ok().map(|m| mib(m.used));
     let process_mb = device.running_compute_processes().ok().and_then(|procs| {
         procs.iter().find(|p| p.pid == pid).and_then(|p| match p.used_gpu_memory {
-            UsedGpuMemory::Used(bytes) => Some(mb(bytes)),
+            UsedGpuMemory::Used(bytes) => Some(mib(bytes)),
             UsedGpuMemory::Unavailable => None,
         })
     });
@@ -71,14 +82,9 @@ pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
 }
 
 /// NVML's index of the GPU at this PCI bus id ("0000:3B:00.0", as the CUDA driver writes it).
-pub fn index_by_pci_bus_id(bus_id: &str) -> Result<u32, String> {
-    let nvml = nvml().map_err(str::to_string)?;
-    let device = nvml.device_by_pci_bus_id(bus_id).map_err(|e| format!("NVML has no GPU at PCI {bus_id}: {e}"))?;
-    device.index().map_err(|e| format!("NVML cannot number the GPU at PCI {bus_id}: {e}"))
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
+pub fn index_by_pci_bus_id(bus_id: &str) -> anyhow::Result<u32> {
+    let device = nvml()?.device_by_pci_bus_id(bus_id).with_context(|| format!("NVML has no GPU at PCI {bus_id}"))?;
+    device.index().with_context(|| format!("NVML cannot number the GPU at PCI {bus_id}"))
 }
 
 #[cfg(test)]
@@ -90,7 +96,7 @@ mod tests {
         // On a machine without a driver this is the path taken; with one, the figures are real.
         match nvml() {
             Err(reason) => {
-                assert!(reason.starts_with("NVML unavailable"));
+                assert!(reason.to_string().starts_with("NVML unavailable"), "{reason}");
                 assert!(gpus().is_empty());
                 assert_eq!(memory(0, std::process::id()), None);
             }

@@ -5,6 +5,7 @@ pub mod page_cache;
 pub mod process;
 pub mod system;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use gpu::GpuMemory;
@@ -12,7 +13,7 @@ pub use process::ProcessMemory;
 pub use system::{HostInfo, SystemMemory};
 
 /// Process memory and, where a GPU is in play, GPU memory, taken together at one phase of a trial.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MemorySnapshot {
     #[serde(flatten)]
     pub process: ProcessMemory,
@@ -21,7 +22,7 @@ pub struct MemorySnapshot {
 }
 
 /// Which GPU figure a trial compares across its phases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GpuReading {
     /// The process's own use, as NVML lists it.
@@ -75,7 +76,7 @@ pub(crate) static MEMORY_TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new
 
 /// The process's allocator, as the symbols it exports show: glibc's malloc unless another was
 /// preloaded (the memory-levers scenario starts workers under jemalloc, mimalloc or tcmalloc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Allocator {
     Glibc,

@@ -22,7 +22,7 @@ pub fn evict(path: &Path) -> io::Result<()> {
 /// Reads the whole file so that its pages are cached; returns the bytes read.
 pub fn read_through(path: &Path) -> io::Result<u64> {
     let mut file = File::open(path)?;
-    let mut buf = vec![0u8; 8 << 20];
+    let mut buf = vec![0u8; 8 * crate::units::MIB as usize];
     let mut total = 0u64;
     loop {
         let n = file.read(&mut buf)?;

@@ -1,10 +1,13 @@
 //! Memory of one process, from /proc on Linux (sysinfo elsewhere). A figure the platform cannot give
 //! is `None`, never an error.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::units::{kib_to_bytes, mib};
+
 /// Memory of a process at one instant, in MB (2^20 bytes, as the proof of concept computed them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProcessMemory {
     /// Resident set size (VmRSS).
     pub rss_mb: Option<f64>,
@@ -36,14 +39,16 @@ impl ProcessMemory {
     fn of_pid_path(pid: &str) -> Option<ProcessMemory> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok();
+        let rollup = rollup.as_deref();
+        let mb = |text: &str, key: &str| kb_field(text, key).map(mib);
         Some(ProcessMemory {
-            rss_mb: kb_field(&status, "VmRSS:"),
-            rss_anon_mb: kb_field(&status, "RssAnon:"),
-            rss_file_mb: kb_field(&status, "RssFile:"),
-            peak_rss_mb: kb_field(&status, "VmHWM:"),
-            pss_mb: rollup.as_deref().and_then(|r| kb_field(r, "Pss:")),
-            private_mb: rollup.as_deref().and_then(|r| Some(kb_field(r, "Private_Clean:")? + kb_field(r, "Private_Dirty:")?)),
-            swap_mb: kb_field(&status, "VmSwap:"),
+            rss_mb: mb(&status, "VmRSS:"),
+            rss_anon_mb: mb(&status, "RssAnon:"),
+            rss_file_mb: mb(&status, "RssFile:"),
+            peak_rss_mb: mb(&status, "VmHWM:"),
+            pss_mb: rollup.and_then(|r| mb(r, "Pss:")),
+            private_mb: rollup.and_then(|r| Some(mib(kb_field(r, "Private_Clean:")? + kb_field(r, "Private_Dirty:")?))),
+            swap_mb: mb(&status, "VmSwap:"),
         })
     }
 }
@@ -54,11 +59,11 @@ pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// Parses "Key:   1234 kB" from a /proc file into MB.
-pub fn kb_field(text: &str, key: &str) -> Option<f64> {
+/// Parses "Key:   1234 kB" from a /proc file into bytes.
+pub fn kb_field(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(key))?;
-    let kb: f64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
-    Some(kb / 1024.0)
+    let kb: u64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
+    Some(kib_to_bytes(kb))
 }
 
 fn fallback_self() -> ProcessMemory {
@@ -66,7 +71,7 @@ fn fallback_self() -> ProcessMemory {
         return ProcessMemory::default();
     };
     system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
-    let rss = system.process(pid).map(|p| p.memory() as f64 / (1024.0 * 1024.0));
+    let rss = system.process(pid).map(|p| mib(p.memory()));
     ProcessMemory { rss_mb: rss, ..ProcessMemory::default() }
 }
 
@@ -82,9 +87,9 @@ mod tests {
     #[test]
     fn parses_kb_fields() {
         let status = "Name:\tmora\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nRssAnon:\t     512 kB\n";
-        assert_eq!(kb_field(status, "VmRSS:"), Some(1.0));
-        assert_eq!(kb_field(status, "VmHWM:"), Some(2.0));
-        assert_eq!(kb_field(status, "RssAnon:"), Some(0.5));
+        assert_eq!(kb_field(status, "VmRSS:"), Some(1 << 20));
+        assert_eq!(kb_field(status, "VmHWM:"), Some(2 << 20));
+        assert_eq!(kb_field(status, "RssAnon:"), Some(512 << 10));
         assert_eq!(kb_field(status, "RssFile:"), None);
     }
 
@@ -106,7 +111,7 @@ mod tests {
         }
         let _serial = crate::probe::MEMORY_TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         // Touch 64 MB, free it, then reset: the peak must fall back towards the current RSS.
-        let mut block = vec![0u8; 64 << 20];
+        let mut block = vec![0u8; 64 * crate::units::MIB as usize];
         for i in (0..block.len()).step_by(4096) {
             block[i] = 1;
         }

@@ -1,11 +1,13 @@
 //! The machine: host facts for run metadata, and system-wide memory for the isolation scenario.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::process::kb_field;
+use crate::units::mib;
 
 /// System-wide memory at one instant, in MB, and the memory cgroup mora runs in where there is one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SystemMemory {
     pub total_mb: Option<f64>,
     pub available_mb: Option<f64>,
@@ -32,10 +34,20 @@ impl SystemMemory {
     pub fn current() -> SystemMemory {
         let mut m = Self::meminfo();
         if let Some((anon, file)) = cgroup_memory() {
-            m.cgroup_anon_mb = Some(anon);
-            m.cgroup_file_mb = Some(file);
+            m.cgroup_anon_mb = Some(mib(anon));
+            m.cgroup_file_mb = Some(mib(file));
         }
         m
+    }
+
+    /// The record of a total and an available figure in bytes.
+    fn of_bytes(total: Option<u64>, available: Option<u64>) -> SystemMemory {
+        SystemMemory {
+            total_mb: total.map(mib),
+            available_mb: available.map(mib),
+            used_mb: total.zip(available).map(|(t, a)| mib(t.saturating_sub(a))),
+            ..Default::default()
+        }
     }
 
     fn meminfo() -> SystemMemory {
@@ -43,31 +55,20 @@ impl SystemMemory {
             Ok(text) => {
                 let total = kb_field(&text, "MemTotal:");
                 let available = kb_field(&text, "MemAvailable:");
-                SystemMemory {
-                    total_mb: total,
-                    available_mb: available,
-                    used_mb: super::process::delta(total, available),
-                    ..Default::default()
-                }
+                Self::of_bytes(total, available)
             }
             Err(_) => {
                 let Ok(mut s) = sysinfo::System::new() else { return SystemMemory::default() };
                 s.refresh_memory();
-                let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-                SystemMemory {
-                    total_mb: Some(mb(s.total_memory())),
-                    available_mb: Some(mb(s.available_memory())),
-                    used_mb: Some(mb(s.total_memory() - s.available_memory())),
-                    ..Default::default()
-                }
+                Self::of_bytes(Some(s.total_memory()), Some(s.available_memory()))
             }
         }
     }
 }
 
-/// (anon, file) MB of this process's memory cgroup: cgroup v2 `memory.stat` (anon, file), else the v1
+/// (anon, file) bytes of this process's memory cgroup: cgroup v2 `memory.stat` (anon, file), else the v1
 /// memory controller's (total_rss, total_cache). `None` outside a memory cgroup one can read.
-pub fn cgroup_memory() -> Option<(f64, f64)> {
+pub fn cgroup_memory() -> Option<(u64, u64)> {
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let mut candidates = Vec::new();
     for line in membership.lines() {
@@ -82,19 +83,19 @@ pub fn cgroup_memory() -> Option<(f64, f64)> {
     }
     candidates.into_iter().find_map(|(file, anon_key, file_key)| {
         let stat = std::fs::read_to_string(file).ok()?;
-        let value = |key: &str| -> Option<f64> {
+        let value = |key: &str| -> Option<u64> {
             stat.lines().find_map(|l| {
                 let (k, v) = l.split_once(' ')?;
-                (k == key).then(|| v.trim().parse::<f64>().ok()).flatten()
+                (k == key).then(|| v.trim().parse::<u64>().ok()).flatten()
             })
         };
-        Some((value(anon_key)? / 1048576.0, value(file_key)? / 1048576.0))
+        Some((value(anon_key)?, value(file_key)?))
     })
 }
 
 /// How busy the machine is: the 1-minute load average against the cores, and the share of CPU time
 /// the hypervisor took (steal) since the previous sample. A busy machine makes every figure suspect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MachineLoad {
     /// Seconds since the run started.
     pub at_s: f64,
@@ -130,7 +131,7 @@ pub fn machine_load(at_s: f64, previous: &mut Option<(u64, u64)>) -> MachineLoad
 }
 
 /// Facts about the host recorded with every run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HostInfo {
     pub hostname: String,
     pub os: Option<String>,
@@ -158,7 +159,7 @@ impl HostInfo {
             cpu_model,
             logical_cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             physical_cores: sysinfo::System::physical_core_count().ok(),
-            ram_total_mb: system.map(|s| s.total_memory() as f64 / (1024.0 * 1024.0)).filter(|v| *v > 0.0),
+            ram_total_mb: system.map(|s| mib(s.total_memory())).filter(|v| *v > 0.0),
         }
     }
 }
@@ -183,13 +184,13 @@ mod tests {
         // tries, and most of the 256 MB rather than all of it.
         let moved: Vec<f64> = (0..3)
             .map(|_| {
-                let before = cgroup_memory().unwrap().0;
-                let mut block = vec![0u8; 256 << 20];
+                let before = mib(cgroup_memory().unwrap().0);
+                let mut block = vec![0u8; 256 * crate::units::MIB as usize];
                 for i in (0..block.len()).step_by(4096) {
                     block[i] = 1;
                 }
                 std::hint::black_box(&block);
-                let during = cgroup_memory().unwrap().0;
+                let during = mib(cgroup_memory().unwrap().0);
                 drop(block);
                 during - before
             })

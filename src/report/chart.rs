@@ -27,7 +27,7 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
     // A fleet's bars name their host too: the same model from two machines is two bars.
     let fleet = crate::fleet::is_fleet(r);
     let label = |t: &crate::results::TrialRecord| {
-        let random = if t.weights == "random" { ", random weights" } else { "" };
+        let random = if t.weights.is_random() { ", random weights" } else { "" };
         let host = t.host.as_ref().filter(|_| fleet).map(|h| format!(", {h}")).unwrap_or_default();
         format!("{} ({}{random}{host})", t.model_label(), t.provider)
     };

@@ -81,7 +81,7 @@ pub fn render(r: &ResultsFile) -> String {
         // Empty outside a sweep: the sizes are then models.yaml's (the inputs in results.json say them).
         set("batch_size", t.point.and_then(|p| p.batch_size).map(|b| b.to_string()).unwrap_or_default());
         set("sequence_length", t.point.and_then(|p| p.sequence_length).map(|s| s.to_string()).unwrap_or_default());
-        set("weights", t.weights.clone());
+        set("weights", t.weights.to_string());
         set("provider", t.provider.to_string());
         set("scenario", t.scenario.to_string());
         set("status", t.outcome.summary());

@@ -210,7 +210,7 @@ fn hosts(r: &ResultsFile) -> Option<Section> {
             h.machine_class.clone(),
             h.host.cpu_model.clone().unwrap_or_else(|| "unknown".into()),
             h.host.logical_cores.to_string(),
-            num(h.host.ram_total_mb.map(|mb| mb / 1024.0), 1),
+            num(h.host.ram_total_mb.map(crate::units::mib_to_gib), 1),
             if gpus.is_empty() { "none".into() } else { gpus.join(", ") },
             h.runtime_version.clone(),
             h.host.kernel.clone().unwrap_or_default(),
@@ -454,7 +454,7 @@ fn arena_note(r: &ResultsFile) -> Option<String> {
 }
 
 fn weights(t: &TrialRecord) -> String {
-    t.weights.clone()
+    t.weights.to_string()
 }
 
 fn baseline(r: &ResultsFile) -> Option<Section> {
@@ -906,7 +906,7 @@ fn levers(r: &ResultsFile) -> Option<Section> {
             t.model_label(),
             t.provider,
             num(f.floor_ms, 1),
-            f.bytes as f64 / 1048576.0,
+            crate::units::mib(f.bytes),
             num(f.page_cache_read_ms, 1),
             num(f.page_cache_mb_per_s, 0),
             num(f.cold_mb_per_s, 0),
@@ -1102,7 +1102,7 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
         ] {
             if attempts.is_empty() {
                 if what == "RAM" {
-                    if let Err(why) = &m.mechanism {
+                    if let crate::results::RamLimit::Unavailable(why) = &m.mechanism {
                         notes.push(format!("{} on {}: no RAM limit could be set: {why}", t.model_label(), t.provider));
                     }
                 }
@@ -1123,7 +1123,7 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
         }
     }
     if let Some((_, m)) = trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }).first() {
-        if let Ok(mechanism) = &m.mechanism {
+        if let crate::results::RamLimit::Cgroup(mechanism) = &m.mechanism {
             s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's charge (ready - baseline), measured first without a limit; charged is what a container's limit counts (anonymous memory, page cache the worker first touched, kernel memory). VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
         }
     }
@@ -1245,14 +1245,14 @@ fn failures(r: &ResultsFile) -> Option<Section> {
                 }
                 _ => String::new(),
             };
-            s.rows.push(vec![t.id.clone(), t.weights.clone(), format!("{}{}", t.outcome.summary(), in_run(&t.run)), tail]);
+            s.rows.push(vec![t.id.clone(), t.weights.to_string(), format!("{}{}", t.outcome.summary(), in_run(&t.run)), tail]);
         }
         // A merge keeps a successful measurement over a failed one; the failure is still a fact.
         for other in t.other_runs.iter().filter(|o| !o.outcome.is_ok()) {
             let kept = if t.outcome.is_ok() { format!("; the measurement{} is kept", in_run(&t.run)) } else { String::new() };
             s.rows.push(vec![
                 t.id.clone(),
-                t.weights.clone(),
+                t.weights.to_string(),
                 format!("{} (run {}){kept}", other.outcome.summary(), other.run),
                 String::new(),
             ]);

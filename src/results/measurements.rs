@@ -1,6 +1,7 @@
 //! What each scenario measured: raw samples and memory snapshots, with the figures derived from them
 //! beside them (computed in [`super::derive`], recomputed by `mora report` with the current rules).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputDescription;
@@ -9,7 +10,7 @@ use crate::stats::Summary;
 
 /// Initialising the provider with a tiny model before any real one: time and memory that every worker
 /// pays once, reported apart from the model.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderBaseline {
     /// Environment + provider libraries + (CUDA) context: the tiny model's session creation.
     pub init_ms: f64,
@@ -26,7 +27,7 @@ pub struct ProviderBaseline {
 /// unload, `malloc_trim(0)`. What stays after it is the worker's one-time warm-up (libraries and
 /// kernels the tiny warm-up model never touched, caches), which is neither the model's footprint nor
 /// a leak.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct FirstLoad {
     pub load_time_ms: f64,
     pub first_inference_ms: f64,
@@ -38,7 +39,7 @@ pub struct FirstLoad {
 
 /// Scenario `single` in one fresh worker: the model's first load in the worker ([`FirstLoad`]), then
 /// the measured load in the warmed worker: load, first inference, steady state, unload, trim.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SingleResult {
     pub provider_baseline: ProviderBaseline,
     /// Measured by mora from outside: from starting the worker to the end of the first inference of
@@ -70,7 +71,7 @@ pub struct SingleResult {
 
 /// Scenario `single` over several fresh workers: each worker's record, and the median and spread of
 /// every figure across them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SingleTrial {
     /// One per fresh worker, in the order they ran.
     pub workers: Vec<SingleResult>,
@@ -79,7 +80,7 @@ pub struct SingleTrial {
 
 /// The single scenario's figures across its workers (each a [`Summary`]: n, median, min, max...).
 /// `first_load_*` and `warmup_*` describe a fresh worker; the others the model in a warmed worker.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SingleSummary {
     pub spawn_to_ready_ms: Option<Summary>,
     /// The model's first load in a fresh worker (after the provider baseline).
@@ -113,7 +114,7 @@ pub struct SingleSummary {
 }
 
 /// Memory at each phase of a load/unload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct PhaseMemory {
     /// After the provider baseline (and the first load, from schema 2), right before the load.
     pub before_load: MemorySnapshot,
@@ -127,7 +128,7 @@ pub struct PhaseMemory {
 
 /// The proof of concept's load and unload figures, computed from [`PhaseMemory`]. `None` where a
 /// reading was missing or the footprint too small to divide by.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UnloadFigures {
     /// RSS after the first inference minus RSS before the load.
     pub memory_increase_mb: Option<f64>,
@@ -151,7 +152,7 @@ pub struct UnloadFigures {
 }
 
 /// One load in the cold/warm scenario.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LoadSample {
     pub resident_fraction_before: Option<f64>,
     pub load_time_ms: f64,
@@ -160,7 +161,7 @@ pub struct LoadSample {
 
 /// Scenario `cold`: the model's first load in the worker (its warm-up), then a load after evicting the
 /// files from the page cache, then warm loads.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ColdResult {
     pub provider_baseline: ProviderBaseline,
     /// The warm-up load before the eviction, so the cold load pays for the disk and not for the
@@ -179,7 +180,7 @@ pub struct ColdResult {
 }
 
 /// One cycle of the leak scenario.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CycleSample {
     pub load_time_ms: f64,
     pub first_inference_ms: f64,
@@ -189,7 +190,7 @@ pub struct CycleSample {
     pub after_trim: MemorySnapshot,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LeakVerdict {
     Pass,
@@ -210,7 +211,7 @@ impl std::fmt::Display for LeakVerdict {
 /// Memory after each cycle of a worker's life, for RSS or VRAM. The first cycle is the worker's first
 /// load of the model: what it leaves is a one-time cost, reported apart; growth is judged over the
 /// cycles after it, which is what a long-running worker sees.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeakSeries {
     /// Before the first cycle (after the provider baseline and a trim).
     pub baseline_mb: f64,
@@ -242,7 +243,7 @@ pub struct LeakSeries {
 
 /// Scenario `leak`: a first cycle (the worker's warm-up) and then `--cycles` cycles of load, infer,
 /// unload, trim in one process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeakResult {
     pub provider_baseline: ProviderBaseline,
     /// Every cycle, the first (warm-up) included.
@@ -255,7 +256,7 @@ pub struct LeakResult {
 }
 
 /// Scenario `isolation`: a worker loads and infers; mora kills it and measures from outside.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct IsolationResult {
     pub spawn_to_ready_ms: f64,
     /// What the worker reported when ready.
@@ -288,7 +289,7 @@ pub struct IsolationResult {
 }
 
 /// One model within the concurrent scenario.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ConcurrentModel {
     pub model: String,
     pub load_time_ms: f64,
@@ -297,7 +298,7 @@ pub struct ConcurrentModel {
 
 /// Scenario `concurrent`: each model loaded once alone (the worker's warm-up), then all of them at
 /// once in one process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ConcurrentResult {
     pub provider_baseline: ProviderBaseline,
     /// The warm-up: each model loaded, run and unloaded alone, one after the other. Empty in schema 1.
@@ -321,7 +322,7 @@ pub struct ConcurrentResult {
 }
 
 /// One load in the rotation scenario: a model loaded, run once, unloaded and trimmed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RotationStep {
     /// 1-based round.
     pub round: usize,
@@ -335,7 +336,7 @@ pub struct RotationStep {
 /// Scenario `rotation`: one worker loads, runs and unloads every selected model in turn, for several
 /// rounds, as a lifecycle manager cycling many models through one worker does. Round 1 shows what
 /// each new model adds to the worker for good; the later rounds whether cycling grows memory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RotationResult {
     pub provider_baseline: ProviderBaseline,
     /// After the provider baseline and a trim, before the first model.
@@ -350,14 +351,14 @@ pub struct RotationResult {
 }
 
 /// A model's share of what stays in the worker after its first load, in the order models came.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelAmount {
     pub model: String,
     pub mb: f64,
 }
 
 /// The rotation's memory after each trim, for RSS or VRAM.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RotationSeries {
     pub baseline_mb: f64,
     /// After each step's trim, in order.
@@ -375,7 +376,7 @@ pub struct RotationSeries {
 }
 
 /// One model's loads in the rotation: the first in the worker against the later ones.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RotationModel {
     pub model: String,
     pub first_load_ms: f64,
@@ -385,7 +386,7 @@ pub struct RotationModel {
 }
 
 /// Scenario `levers`: the load path under each configuration, against the default and the floor.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeversResult {
     pub provider_baseline: ProviderBaseline,
     /// How fast the hardware can bring the model's bytes in.
@@ -397,7 +398,7 @@ pub struct LeversResult {
 }
 
 /// One configuration's load path.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct LeverResult {
     pub lever: crate::levers::Lever,
     pub label: String,
@@ -424,14 +425,14 @@ pub struct LeverResult {
 
 /// Scenario `memory-levers`: the same measurements under each memory configuration, each in a worker
 /// of its own.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryLeversResult {
     pub provider_baseline: ProviderBaseline,
     pub configs: Vec<MemoryConfigResult>,
 }
 
 /// What a worker under one memory configuration measured (medians over three of each).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryConfigResult {
     pub config: crate::levers::memory::MemoryConfig,
     pub label: String,
@@ -461,7 +462,7 @@ pub struct MemoryConfigResult {
 }
 
 /// Scenario `idle`: the next request after an idle gap, in a warm session.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct IdleResult {
     pub provider_baseline: ProviderBaseline,
     /// The busy session's steady state, for comparison.
@@ -469,7 +470,7 @@ pub struct IdleResult {
     pub gaps: Vec<IdleGap>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct IdleGap {
     pub gap_s: f64,
     /// Each request after the gap.
@@ -478,7 +479,7 @@ pub struct IdleGap {
 }
 
 /// Scenario `shapes`: the first run at each new input shape against that shape's steady p50.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ShapesResult {
     pub provider_baseline: ProviderBaseline,
     /// Why no shape was tried (a model whose inputs have no open dimension), where none was.
@@ -487,7 +488,7 @@ pub struct ShapesResult {
     pub shapes: Vec<ShapeRun>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ShapeRun {
     pub batch_size: usize,
     /// `None` for models without a sequence dimension.
@@ -500,14 +501,14 @@ pub struct ShapeRun {
 
 /// Scenario `soak`: memory sampled over time while a worker cycles a model (load, traffic, unload)
 /// and then serves it from one resident session; the growth rate by least squares.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SoakResult {
     pub provider_baseline: ProviderBaseline,
     pub cycling: SoakPhase,
     pub resident: SoakPhase,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SoakPhase {
     pub duration_s: f64,
     /// Loads in the cycling phase, inferences in both.
@@ -519,7 +520,7 @@ pub struct SoakPhase {
 }
 
 /// Memory at one moment of a soak.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SoakSample {
     /// Seconds since the phase started.
     pub at_s: f64,
@@ -528,7 +529,7 @@ pub struct SoakSample {
 }
 
 /// Memory growth in MB/hour from a least-squares line through the samples, with its standard error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct GrowthRate {
     pub mb_per_hour: f64,
     pub stderr_mb_per_hour: f64,
@@ -537,11 +538,11 @@ pub struct GrowthRate {
 
 /// Scenario `memory-limit`: the worker run under memory limits at multiples of its measured
 /// footprint, to check the seed's "1.5 x footprint" rule.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct MemoryLimitResult {
     pub provider_baseline: ProviderBaseline,
     /// What limits the worker's RAM (a child memory cgroup), or why no limit could be set.
-    pub mechanism: Result<String, String>,
+    pub mechanism: RamLimit,
     /// Measured first without a limit: the worker's RSS after the provider baseline and once ready.
     pub baseline_rss_mb: Option<f64>,
     pub ready_rss_mb: Option<f64>,
@@ -567,7 +568,19 @@ pub struct MemoryLimitResult {
     pub vram: Vec<LimitAttempt>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What limits a worker's RAM in the memory-limit scenario, or why nothing could. Written
+/// `{"Ok": ...}` and `{"Err": ...}`, as when it was a `Result`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub enum RamLimit {
+    /// The child memory cgroup's limit, in words.
+    #[serde(rename = "Ok")]
+    Cgroup(String),
+    /// Why no cgroup limit could be set here.
+    #[serde(rename = "Err")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LimitAttempt {
     pub multiplier: f64,
     pub limit_mb: f64,
@@ -580,7 +593,7 @@ pub struct LimitAttempt {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LimitOutcome {
     /// Loaded and answered.

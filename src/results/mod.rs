@@ -8,14 +8,18 @@
 
 pub mod derive;
 pub mod measurements;
+mod schema;
 pub mod store;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use measurements::*;
+pub use schema::results_schema;
 pub use store::{read, write_atomic, write_json_atomic};
 
 use crate::config::{ModelType, Weights};
+use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
 use crate::recommendation::Recommendation;
@@ -26,16 +30,21 @@ use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
 /// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).
 pub const SCHEMA_VERSION: u32 = 2;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A run's results.json, results schema 2: the run, its models, its trials and the advice. Units are
+/// in the field names (`_ms`, `_mb`; MB = 2^20 bytes). A results.json of schema 1 (mora 0.1) does not
+/// validate against this schema: `mora report` reads it by bringing it to schema 2 first.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "mora results.json")]
 pub struct ResultsFile {
+    #[schemars(schema_with = "schema::version")]
     pub schema_version: u32,
     pub run: RunInfo,
     pub models: Vec<ModelInfo>,
     pub trials: Vec<TrialRecord>,
     #[serde(default)]
     pub recommendations: Vec<Recommendation>,
-    /// The version of the rules that judged the verdicts and advice in this file
-    /// ([`crate::advice::RULES_VERSION`]); schema 1 files were judged by rules 1.
+    /// The version of the rules that judged the verdicts and advice in this file (`mora report` judges
+    /// again with its own); schema 1 files were judged by rules 1.
     #[serde(default = "rules_v1")]
     pub rules_version: u32,
 }
@@ -44,7 +53,7 @@ fn rules_v1() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct RunInfo {
     pub tool: ToolInfo,
     pub started_at: String,
@@ -81,7 +90,7 @@ pub struct RunInfo {
 
 /// One machine of a merge: its label (the host name, with the machine class where two machines of
 /// the merge share a name), its machine class, its facts and the runs made on it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunHost {
     pub label: String,
     pub machine_class: String,
@@ -94,7 +103,7 @@ pub struct RunHost {
 
 /// A run that has no results: what a fleet task writes as `failed.json` in its run folder when it
 /// could not run `mora bench` or `mora bench` stopped before the run (README, "Fleet").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedRun {
     /// The run's folder name.
@@ -111,7 +120,7 @@ pub struct FailedRun {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
@@ -128,14 +137,14 @@ impl ToolInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ConfigInfo {
     pub path: String,
     pub sha256: String,
 }
 
 /// Whether a provider ran in this run, or why it was skipped.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderStatus {
     pub provider: Provider,
     pub ran: bool,
@@ -148,7 +157,7 @@ pub struct ProviderStatus {
     pub gpu: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunSettings {
     /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
     #[serde(flatten)]
@@ -162,7 +171,7 @@ fn one() -> usize {
     1
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     Single,
@@ -212,7 +221,7 @@ impl std::fmt::Display for Scenario {
 }
 
 /// A model as the run saw it: the label `weights` travels into every table and record.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ModelInfo {
     pub id: String,
     #[serde(rename = "type")]
@@ -232,13 +241,13 @@ pub struct ModelInfo {
     pub hub: Option<crate::hub::HubFetch>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct FileInfo {
     pub path: String,
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ManifestSummary {
     pub opset: Option<u32>,
     pub exporter: Option<String>,
@@ -247,13 +256,14 @@ pub struct ManifestSummary {
 }
 
 /// One (model, provider, scenario) trial: what ran, how it ended, and what it measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct TrialRecord {
     pub id: String,
     /// The model(s) measured; one except for the concurrent scenario.
     pub models: Vec<String>,
-    /// "real", "random" or "mixed" for several models: outputs of random weights are meaningless.
-    pub weights: String,
+    /// The model's weights, or mixed for several models whose weights differ: outputs of random
+    /// weights are meaningless.
+    pub weights: TrialWeights,
     pub provider: Provider,
     pub scenario: Scenario,
     pub provider_setup: ProviderSetup,
@@ -282,8 +292,54 @@ pub struct TrialRecord {
     pub other_runs: Vec<OtherRun>,
 }
 
+/// A trial's weights: its models' weights (`real`, `random`, `unknown`) where they all agree, else
+/// `mixed` (a concurrent or rotation trial of real and random models). Outputs of random weights are
+/// meaningless; their load times and memory are representative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrialWeights {
+    Real,
+    Random,
+    Unknown,
+    Mixed,
+}
+
+impl TrialWeights {
+    /// The weights of a trial of these models.
+    pub fn of(models: impl IntoIterator<Item = Weights>) -> TrialWeights {
+        let mut models = models.into_iter();
+        let Some(first) = models.next() else { return TrialWeights::Mixed };
+        if models.all(|w| w == first) { first.into() } else { TrialWeights::Mixed }
+    }
+
+    pub fn is_random(self) -> bool {
+        self == TrialWeights::Random
+    }
+}
+
+impl From<Weights> for TrialWeights {
+    fn from(w: Weights) -> TrialWeights {
+        match w {
+            Weights::Real => TrialWeights::Real,
+            Weights::Random => TrialWeights::Random,
+            Weights::Unknown => TrialWeights::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for TrialWeights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrialWeights::Real => Weights::Real.fmt(f),
+            TrialWeights::Random => Weights::Random.fmt(f),
+            TrialWeights::Unknown => Weights::Unknown.fmt(f),
+            TrialWeights::Mixed => f.write_str("mixed"),
+        }
+    }
+}
+
 /// The same trial in another merged run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct OtherRun {
     pub run: String,
     pub outcome: Outcome,
@@ -304,7 +360,7 @@ impl TrialRecord {
 }
 
 /// The input sizes one trial of a sweep ran with; a size left `None` is models.yaml's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct InputPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
@@ -352,30 +408,30 @@ impl ResultsFile {
 }
 
 /// How a worker ended, decided by mora's intent before reaping (a deliberate kill is not a crash).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Ok,
     /// The worker reported an error (a model that does not load, a missing file) and exited.
     Error {
-        phase: String,
+        phase: Phase,
         message: String,
     },
     /// The worker died on its own: an exit code or a signal.
     Crashed {
-        phase: String,
+        phase: Phase,
         termination: Termination,
         hint: Option<String>,
         stderr_tail: String,
     },
     TimedOut {
-        phase: String,
+        phase: Phase,
         after_s: f64,
         stderr_tail: String,
     },
     /// Stopped by the user (Ctrl-C) before it finished.
     Interrupted {
-        phase: String,
+        phase: Phase,
     },
     SpawnFailed {
         message: String,
@@ -383,7 +439,7 @@ pub enum Outcome {
 }
 
 /// How a process ended: an exit code or a signal, never both (nextest's FailureStatus).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Termination {
     ExitCode {
@@ -430,7 +486,7 @@ impl Outcome {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct WorkerInfo {
     /// The (first) worker's pid.
     pub pid: Option<u32>,
@@ -456,7 +512,7 @@ impl WorkerInfo {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "scenario", rename_all = "kebab-case")]
 pub enum Measurements {
     Single(Box<SingleTrial>),
@@ -489,6 +545,30 @@ impl Measurements {
             Measurements::Shapes(m) => Some(&m.provider_baseline),
             Measurements::Soak(m) => Some(&m.provider_baseline),
             Measurements::MemoryLimit(m) => Some(&m.provider_baseline),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trials_weights_are_its_models_or_mixed() {
+        assert_eq!(TrialWeights::of([Weights::Random]), TrialWeights::Random);
+        assert_eq!(TrialWeights::of([Weights::Real, Weights::Real]), TrialWeights::Real);
+        assert_eq!(TrialWeights::of([Weights::Real, Weights::Random, Weights::Real]), TrialWeights::Mixed);
+        assert_eq!(TrialWeights::of([Weights::Unknown]), TrialWeights::Unknown);
+        // The same strings as the config's, and "mixed".
+        for (w, text) in [
+            (TrialWeights::Real, "real"),
+            (TrialWeights::Random, "random"),
+            (TrialWeights::Unknown, "unknown"),
+            (TrialWeights::Mixed, "mixed"),
+        ] {
+            assert_eq!(serde_json::to_value(w).unwrap(), text);
+            assert_eq!(w.to_string(), text);
+            assert_eq!(serde_json::from_value::<TrialWeights>(text.into()).unwrap(), w);
         }
     }
 }

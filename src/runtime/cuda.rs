@@ -18,13 +18,13 @@ pub struct CudaDiagnosis {
     /// libonnxruntime_providers_cuda.so next to the runtime library, when present.
     pub provider_library: Option<PathBuf>,
     /// NVIDIA driver version (from libcuda), or why it could not be read.
-    pub driver: Option<Result<String, String>>,
+    pub driver: Option<Result<String, CudaError>>,
     /// Number of CUDA devices, or the CUDA error that says why there are none.
-    pub devices: Option<Result<u32, String>>,
+    pub devices: Option<Result<u32, CudaError>>,
     /// The PCI bus id of the CUDA device the trials use, as this process numbers it: the key to the
     /// same GPU in NVML, whose numbering ignores CUDA_VISIBLE_DEVICES and CUDA's device order.
     #[serde(default)]
-    pub pci_bus_id: Option<Result<String, String>>,
+    pub pci_bus_id: Option<Result<String, CudaError>>,
     /// The CUDA device id the trials ask for (`--device-id`).
     #[serde(default)]
     pub device_id: Option<u32>,
@@ -33,7 +33,34 @@ pub struct CudaDiagnosis {
     /// The NVIDIA pip wheels' library folders that were preloaded, if any.
     pub preloaded_from: Vec<PathBuf>,
     /// A tiny CUDA session: created (Ok) or ONNX Runtime's error.
-    pub session: Option<Result<(), String>>,
+    pub session: Option<Result<(), CudaError>>,
+}
+
+/// Why a CUDA check failed, in the driver's or ONNX Runtime's words. [`CudaDiagnosis::blocker`]
+/// decides on it, and it travels from the probe worker to the parent inside the diagnosis, so it is
+/// data as well as an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CudaError {
+    /// No NVIDIA driver: the loader's reason.
+    #[error("libcuda.so.1 cannot be loaded ({loader})")]
+    NoDriver { loader: String },
+    #[error("libcuda.so.1 lacks {symbols}")]
+    DriverLacks { symbols: String },
+    /// A driver call's error code, with cuGetErrorString's text where the driver gives it.
+    #[error("CUDA error {code}{}", .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    Driver { code: i32, message: Option<String> },
+    #[error("cuInit failed: {error}")]
+    Init { error: Box<CudaError> },
+    #[error("CUDA device {device_id} does not exist here: this process sees {count} device(s)")]
+    NoSuchDevice { device_id: u32, count: u32 },
+    /// The tiny CUDA session failed: ONNX Runtime's error chain, as text (it comes from the worker).
+    #[error("{message}")]
+    Session { message: String },
+    #[error("the CUDA probe worker did not answer")]
+    ProbeSilent,
+    #[error("{error} (the probe worker died of {signal}: {stderr_tail})")]
+    ProbeDied { error: Box<CudaError>, signal: String, stderr_tail: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +149,7 @@ pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
 }
 
 /// Every check, including a CUDA session on `env`: run it in a process of its own.
-pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnce() -> Result<(), String>) -> CudaDiagnosis {
+pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnce() -> Result<(), CudaError>) -> CudaDiagnosis {
     let mut d = static_checks(runtime);
     if !d.runtime_has_cuda || d.provider_library.is_none() {
         return d;
@@ -179,7 +206,7 @@ fn check_libraries(preloaded: &[PathBuf]) -> Vec<LibraryCheck> {
             };
             let (found_in, error) = match open_for_good(&target) {
                 Ok(()) => (Some(place), None),
-                Err(e) => (None, Some(e)),
+                Err(e) => (None, Some(loader_error(&e))),
             };
             LibraryCheck { name: name.into(), found_in, error, on_demand: !REQUIRED_LIBRARIES.contains(&name) }
         })
@@ -187,23 +214,19 @@ fn check_libraries(preloaded: &[PathBuf]) -> Vec<LibraryCheck> {
 }
 
 /// dlopen that keeps the library for the life of the process, as the CUDA provider expects.
-fn open_for_good(name_or_path: &str) -> Result<(), String> {
+fn open_for_good(name_or_path: &str) -> Result<(), libloading::Error> {
     // SAFETY: these are NVIDIA's CUDA libraries, whose initialisers only register themselves.
-    match unsafe { libloading::Library::new(name_or_path) } {
-        Ok(lib) => {
-            std::mem::forget(lib);
-            Ok(())
-        }
-        Err(e) => Err(loader_error(&e)),
-    }
+    let lib = unsafe { libloading::Library::new(name_or_path) }?;
+    std::mem::forget(lib);
+    Ok(())
 }
 
 /// What the NVIDIA driver (libcuda.so.1) says: its CUDA version, how many devices this process sees,
 /// and the PCI bus id of one of them.
 struct Driver {
-    version: Result<String, String>,
-    devices: Result<u32, String>,
-    pci_bus_id: Result<String, String>,
+    version: Result<String, CudaError>,
+    devices: Result<u32, CudaError>,
+    pci_bus_id: Result<String, CudaError>,
 }
 
 impl Driver {
@@ -211,7 +234,7 @@ impl Driver {
         // SAFETY: loading the NVIDIA driver library runs its initialisers, as the CUDA provider would.
         let lib = match unsafe { libloading::Library::new("libcuda.so.1") } {
             Ok(lib) => lib,
-            Err(e) => return Driver::failed(format!("libcuda.so.1 cannot be loaded ({})", loader_error(&e))),
+            Err(e) => return Driver::failed(CudaError::NoDriver { loader: loader_error(&e) }),
         };
         // SAFETY: the driver API's signatures, as cuda.h declares them.
         let driver = unsafe { Driver::ask(&lib, device_id) };
@@ -220,8 +243,8 @@ impl Driver {
         driver
     }
 
-    fn failed(msg: String) -> Driver {
-        Driver { version: Err(msg.clone()), devices: Err(msg.clone()), pci_bus_id: Err(msg) }
+    fn failed(error: CudaError) -> Driver {
+        Driver { version: Err(error.clone()), devices: Err(error.clone()), pci_bus_id: Err(error) }
     }
 
     /// # Safety
@@ -236,23 +259,22 @@ impl Driver {
         let (init, version, count) = unsafe {
             match (lib.get::<Init>(b"cuInit"), lib.get::<OutInt>(b"cuDriverGetVersion"), lib.get::<OutInt>(b"cuDeviceGetCount")) {
                 (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-                _ => return Driver::failed("libcuda.so.1 lacks cuInit / cuDriverGetVersion / cuDeviceGetCount".into()),
+                _ => {
+                    return Driver::failed(CudaError::DriverLacks { symbols: "cuInit / cuDriverGetVersion / cuDeviceGetCount".into() });
+                }
             }
         };
         // SAFETY: as above.
         let error_string = unsafe { lib.get::<ErrorString>(b"cuGetErrorString").ok() };
-        let describe = |code: c_int| -> String {
+        let describe = |code: c_int| -> CudaError {
             let mut s: *const c_char = std::ptr::null();
             if let Some(f) = &error_string {
                 // SAFETY: cuGetErrorString writes a pointer to a static string into `s`.
                 unsafe { f(code, &mut s) };
             }
-            if s.is_null() {
-                format!("CUDA error {code}")
-            } else {
-                // SAFETY: `s` is non-null and points to the driver's static NUL-terminated message.
-                format!("CUDA error {code}: {}", unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy())
-            }
+            // SAFETY: `s`, where non-null, points to the driver's static NUL-terminated message.
+            let message = (!s.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned());
+            CudaError::Driver { code, message }
         };
         let mut v: c_int = 0;
         // SAFETY: cuDriverGetVersion writes one int, which lives for the call.
@@ -270,7 +292,7 @@ impl Driver {
                     code => Err(describe(code)),
                 }
             }
-            code => Err(format!("cuInit failed: {}", describe(code))),
+            code => Err(CudaError::Init { error: Box::new(describe(code)) }),
         };
         let pci_bus_id = match &devices {
             // SAFETY: cuDeviceGet writes one int; cuDeviceGetPCIBusId writes at most `len` bytes
@@ -288,10 +310,10 @@ impl Driver {
                             code => Err(describe(code)),
                         }
                     }
-                    _ => Err("libcuda.so.1 lacks cuDeviceGet / cuDeviceGetPCIBusId".into()),
+                    _ => Err(CudaError::DriverLacks { symbols: "cuDeviceGet / cuDeviceGetPCIBusId".into() }),
                 }
             },
-            Ok(n) => Err(format!("CUDA device {device_id} does not exist here: this process sees {n} device(s)")),
+            Ok(n) => Err(CudaError::NoSuchDevice { device_id, count: *n }),
             Err(e) => Err(e.clone()),
         };
         Driver { version, devices, pci_bus_id }
@@ -371,12 +393,12 @@ mod tests {
         assert_eq!(diagnosis().blocker(&rt), None);
 
         let mut d = diagnosis();
-        d.driver = Some(Err("libcuda.so.1 cannot be loaded (not found)".into()));
+        d.driver = Some(Err(CudaError::NoDriver { loader: "not found".into() }));
         assert!(d.blocker(&rt).unwrap().starts_with("no NVIDIA driver: libcuda.so.1"));
 
         let mut d = diagnosis();
-        d.devices = Some(Err("cuInit failed: CUDA error 100".into()));
-        assert!(d.blocker(&rt).unwrap().contains("no usable CUDA device: cuInit failed"));
+        d.devices = Some(Err(CudaError::Init { error: Box::new(CudaError::Driver { code: 100, message: None }) }));
+        assert!(d.blocker(&rt).unwrap().contains("no usable CUDA device: cuInit failed: CUDA error 100"));
 
         let mut d = diagnosis();
         d.devices = Some(Ok(0));
@@ -400,8 +422,24 @@ mod tests {
         assert!(why.contains("missing CUDA 13 / cuDNN 9 libraries: libcudnn.so.9 ("), "{why}");
 
         let mut d = diagnosis();
-        d.session = Some(Err("CUDA failure 999".into()));
+        d.session = Some(Err(CudaError::Session { message: "CUDA failure 999".into() }));
         assert!(d.blocker(&rt).unwrap().contains("failed to create a session: CUDA failure 999"));
+    }
+
+    #[test]
+    fn cuda_errors_say_what_the_driver_said_and_cross_from_the_probe_worker() {
+        let init = CudaError::Init {
+            error: Box::new(CudaError::Driver { code: 100, message: Some("no CUDA-capable device is detected".into()) }),
+        };
+        assert_eq!(init.to_string(), "cuInit failed: CUDA error 100: no CUDA-capable device is detected");
+        assert_eq!(CudaError::Driver { code: 3, message: None }.to_string(), "CUDA error 3");
+        let died = CudaError::ProbeDied { error: Box::new(CudaError::ProbeSilent), signal: "SIGSEGV".into(), stderr_tail: "boom".into() };
+        assert_eq!(died.to_string(), "the CUDA probe worker did not answer (the probe worker died of SIGSEGV: boom)");
+        let mut d = diagnosis();
+        d.devices = Some(Err(init));
+        d.session = Some(Err(died));
+        let back: CudaDiagnosis = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        assert_eq!(back, d);
     }
 
     #[test]
@@ -427,7 +465,7 @@ mod tests {
         match &driver.version {
             // No driver: every figure says why, none panics.
             Err(why) => {
-                assert!(why.contains("libcuda.so.1"), "{why}");
+                assert!(why.to_string().contains("libcuda.so.1"), "{why}");
                 assert!(driver.devices.is_err() && driver.pci_bus_id.is_err());
             }
             // A driver: a version, and a device count or the reason there is none.

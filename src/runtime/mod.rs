@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow, bail};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use providers::{Provider, ProviderSetup};
@@ -22,7 +23,7 @@ pub const SETUP_HINT: &str = "run `scripts/setup.sh` (installs onnxruntime==1.31
 /// The ONNX Runtime API version mora is built against; older libraries lack functions it calls.
 pub const REQUIRED_MINOR: u32 = ort::MINOR_VERSION;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FoundBy {
     Flag,
@@ -31,7 +32,7 @@ pub enum FoundBy {
 }
 
 /// A located ONNX Runtime library and what it says about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RuntimeLibrary {
     pub path: PathBuf,
     pub version: String,
@@ -173,7 +174,7 @@ pub fn search_roots(config_dir: Option<&Path>) -> Vec<PathBuf> {
 
 /// A line ONNX Runtime logged at warning level or above while a trial ran: node placement fallbacks
 /// to CPU and the like belong in the result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RuntimeLogLine {
     pub level: String,
     pub message: String,
@@ -205,12 +206,14 @@ impl Runtime {
             }
         });
         let env = ort::init_from(&library.path)
-            .map_err(|e| anyhow!("{e}. Fix: {SETUP_HINT}"))?
+            .with_context(|| {
+                format!("ONNX Runtime {} at {} cannot be initialised. Fix: {SETUP_HINT}", library.version, library.path.display())
+            })?
             .with_name("mora")
             .with_telemetry(false)
             .with_logger(logger)
             .build()
-            .map_err(|e| anyhow!("cannot create the ONNX Runtime environment: {e}"))?;
+            .context("cannot create the ONNX Runtime environment")?;
         // The custom logger is created at verbose level; verbose logging would slow every load.
         env.set_log_level(ort::logging::LogLevel::Warning);
         Ok(Runtime { env, library, log })

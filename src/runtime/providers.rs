@@ -8,14 +8,15 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use ort::ep::{self, ArenaExtendStrategy};
 use ort::session::Session;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     Cpu,
@@ -84,7 +85,7 @@ impl FromStr for ProviderRequest {
 }
 
 /// A provider with the options a trial registers it with; recorded in every result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderSetup {
     pub provider: Provider,
     pub cpu: CpuOptions,
@@ -96,7 +97,7 @@ pub struct ProviderSetup {
     pub nvml_device: Option<NvmlDevice>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NvmlDevice {
     pub index: u32,
     pub pci_bus_id: String,
@@ -172,25 +173,27 @@ impl ProviderSetup {
     /// A session builder with this provider and `extras`; the options it applied can be read back
     /// from it ([`read_config_entry`]).
     pub fn builder(&self, env: &ort::environment::Environment, extras: &SessionExtras) -> Result<ort::session::builder::SessionBuilder> {
-        let mut builder = Session::builder(env).map_err(|e| anyhow!("cannot create a session builder: {e}"))?;
+        let mut builder = Session::builder(env).context("cannot create a session builder")?;
         if let Some(n) = self.cpu.intra_threads {
-            builder = builder.with_intra_threads(n).map_err(|e| anyhow!("intra_threads {n}: {e}"))?;
+            builder = builder.with_intra_threads(n).map_err(unbuilt).with_context(|| format!("intra_threads {n}"))?;
         }
         if let Some(level) = extras.optimization {
-            builder = builder.with_optimization_level(level.ort()).map_err(|e| anyhow!("optimization level {level}: {e}"))?;
+            builder =
+                builder.with_optimization_level(level.ort()).map_err(unbuilt).with_context(|| format!("optimization level {level}"))?;
         }
         if let Some(on) = extras.prepacking {
-            builder = builder.with_prepacking(on).map_err(|e| anyhow!("prepacking {on}: {e}"))?;
+            builder = builder.with_prepacking(on).map_err(unbuilt).with_context(|| format!("prepacking {on}"))?;
         }
         if extras.device_allocator_for_initializers {
-            builder = builder.with_device_allocated_initializers().map_err(|e| anyhow!("device allocator for initializers: {e}"))?;
+            builder = builder.with_device_allocated_initializers().map_err(unbuilt).context("device allocator for initializers")?;
         }
         if let Some(path) = &extras.save_optimized {
             builder = save_optimized_to(builder, path)?;
         }
         builder
             .with_execution_providers(self.dispatches())
-            .map_err(|e| anyhow!("the {} execution provider did not register: {e}", self.provider))
+            .map_err(unbuilt)
+            .with_context(|| format!("the {} execution provider did not register", self.provider))
     }
 
     /// Creates a session from a model file (ONNX Runtime finds external data next to it).
@@ -209,17 +212,24 @@ impl ProviderSetup {
         match source {
             ModelSource::File(path) => builder
                 .commit_from_file(path)
-                .map_err(|e| anyhow!("ONNX Runtime could not load {} on {}: {e}", path.display(), self.provider)),
+                .with_context(|| format!("ONNX Runtime could not load {} on {}", path.display(), self.provider)),
             ModelSource::Memory { model, external } => {
                 for (name, bytes) in external.iter() {
                     builder = builder
                         .with_external_initializer_file_in_memory(name, Arc::clone(bytes))
-                        .map_err(|e| anyhow!("external data {name} in memory: {e}"))?;
+                        .map_err(unbuilt)
+                        .with_context(|| format!("external data {name} in memory"))?;
                 }
-                builder.commit_from_memory(model).map_err(|e| anyhow!("ONNX Runtime could not create a session on {}: {e}", self.provider))
+                builder.commit_from_memory(model).with_context(|| format!("ONNX Runtime could not create a session on {}", self.provider))
             }
         }
     }
+}
+
+/// A session builder's error without the builder it hands back for recovery (which is not `Send`),
+/// so that it can carry context.
+pub(crate) fn unbuilt(e: ort::Error<ort::session::builder::SessionBuilder>) -> ort::Error {
+    e.into()
 }
 
 /// Where a session's model comes from.
@@ -233,7 +243,7 @@ pub enum ModelSource<'a> {
 }
 
 /// ONNX Runtime's graph optimisation levels (its default is `all`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptLevel {
     Disabled,
@@ -286,9 +296,10 @@ pub struct SessionExtras {
 /// Asks ONNX Runtime to write the optimised graph to `path` when the session is created: ORT format
 /// for `.ort`, else ONNX with the weights in `<name>.data` beside it (a protobuf cannot exceed 2 GB).
 fn save_optimized_to(builder: ort::session::builder::SessionBuilder, path: &Path) -> Result<ort::session::builder::SessionBuilder> {
-    let mut builder = builder.with_optimized_model_path(path).map_err(|e| anyhow!("optimised model path {}: {e}", path.display()))?;
+    let mut builder =
+        builder.with_optimized_model_path(path).map_err(unbuilt).with_context(|| format!("optimised model path {}", path.display()))?;
     let entry = |b: ort::session::builder::SessionBuilder, k: &str, v: &str| {
-        b.with_config_entry(k, v).map_err(|e| anyhow!("session option {k}={v}: {e}"))
+        b.with_config_entry(k, v).map_err(unbuilt).with_context(|| format!("session option {k}={v}"))
     };
     if path.extension().is_some_and(|e| e == "ort") {
         builder = entry(builder, "session.save_model_format", "ORT")?;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 
 use super::TrialContext;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::probe::page_cache;
 use crate::protocol::ModelSpec;
 use crate::results::{ColdResult, LoadSample};
@@ -17,14 +18,14 @@ pub const EVICTED_FRACTION: f64 = 0.05;
 
 pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let model = super::only_model(w)?;
-    let files_mb = model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len() as f64).sum::<f64>() / 1048576.0;
+    let files_mb = crate::units::mib(model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
     let mut inputs = None;
     super::read_through(model)?;
     let first = super::first_load(w, model, &mut inputs)?;
     let first_load =
         LoadSample { resident_fraction_before: None, load_time_ms: first.load_time_ms, first_inference_ms: first.first_inference_ms };
 
-    w.phase("evict");
+    w.phase(Phase::Evict);
     for file in &model.files {
         page_cache::evict(file).with_context(|| format!("cannot evict {} from the page cache", file.display()))?;
     }
@@ -34,10 +35,10 @@ pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
         w.warnings.push(Warning::EvictionIneffective { resident_fraction: after_evict.unwrap_or(1.0) });
     }
 
-    w.phase("cold_load");
+    w.phase(Phase::ColdLoad);
     let cold = load_and_infer(w, model, &mut inputs)?;
 
-    w.phase("warm_loads");
+    w.phase(Phase::WarmLoads);
     super::read_through(model)?;
     let mut warm = Vec::with_capacity(w.spec.settings.repeats);
     for _ in 0..w.spec.settings.repeats {

@@ -10,12 +10,13 @@ use rayon::prelude::*;
 
 use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
+use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{GpuReading, malloc_trim};
 use crate::results::{ConcurrentModel, ConcurrentResult};
 
 pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
-    w.phase("warmup");
+    w.phase(Phase::Warmup);
     malloc_trim();
     let before_warmup = w.snapshot();
     let mut warmup = Vec::with_capacity(w.spec.models.len());
@@ -27,7 +28,7 @@ pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
         warmup.push(ConcurrentModel { model: model.id.clone(), load_time_ms, first_inference_ms });
     }
     malloc_trim();
-    w.phase("concurrent_load");
+    w.phase(Phase::ConcurrentLoad);
     let before = w.snapshot();
     let (runtime, setup) = (&w.runtime, &w.spec.provider);
     let start = Instant::now();
@@ -43,7 +44,7 @@ pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
         .collect::<Result<_>>()?;
     let load_wall_ms = ms_since(start);
     let after_first_inference = w.snapshot();
-    w.phase("unload");
+    w.phase(Phase::Unload);
     let (per_model, models): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
     drop(models);
     let reading = GpuReading::choose([&after_first_inference]);

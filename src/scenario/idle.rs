@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::TrialContext;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::results::{IdleGap, IdleResult};
 use crate::stats::Summary;
 
@@ -19,7 +20,7 @@ pub fn run(w: &mut TrialContext) -> Result<IdleResult> {
     super::read_through(model)?;
     let mut inputs = None;
     super::first_load(w, model, &mut inputs)?;
-    w.phase("steady_state");
+    w.phase(Phase::SteadyState);
     let (mut loaded, _) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
     for _ in 0..w.spec.settings.warmup_runs {
         loaded.run()?;
@@ -27,7 +28,7 @@ pub fn run(w: &mut TrialContext) -> Result<IdleResult> {
     let steady: Vec<f64> = (0..w.spec.settings.runs).map(|_| loaded.run()).collect::<Result<_>>()?;
     let mut gaps = Vec::new();
     for &gap_s in &w.spec.settings.idle_gaps_s {
-        w.phase(&format!("idle {gap_s} s"));
+        w.phase(Phase::Idle { gap_s });
         let mut samples_ms = Vec::with_capacity(SAMPLES_PER_GAP);
         for _ in 0..SAMPLES_PER_GAP {
             // Busy first, as a served model is between gaps, then idle, then the request.

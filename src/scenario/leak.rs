@@ -9,6 +9,7 @@ use super::TrialContext;
 use crate::advice::leak_verdict;
 use crate::fault;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{CycleSample, LeakResult, LeakSeries};
 
@@ -24,7 +25,7 @@ pub fn run(w: &mut TrialContext) -> Result<LeakResult> {
     let mut kept_outputs = Vec::new();
     let mut kept_sessions = Vec::new();
     for cycle in 1..=total {
-        w.phase(&format!("cycle {cycle}"));
+        w.phase(Phase::Cycle(cycle));
         let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
         let (first_inference_ms, outputs) = loaded.run_keeping_outputs()?;
         let after_first_inference = w.snapshot();

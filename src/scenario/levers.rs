@@ -15,6 +15,7 @@ use crate::levers::outputs::{Outputs, compare};
 use crate::levers::{Lever, LoadFrom, floor};
 use crate::model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
+use crate::phase::Phase;
 use crate::probe::{GpuReading, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
 use crate::results::{LeverResult, LeversResult};
@@ -44,12 +45,12 @@ pub fn run(w: &mut TrialContext) -> Result<LeversResult> {
     super::first_load(w, model, &mut planned)?;
     let inputs = planned.expect("the first load plans the inputs");
 
-    w.phase("floor");
+    w.phase(Phase::Floor);
     let cuda_device = (w.spec.provider.provider == Provider::Cuda).then_some(w.spec.provider.cuda.device_id as i32);
     let floor = floor::measure(&model.files, cuda_device);
     super::read_through(model)?;
 
-    w.phase("preoptimize");
+    w.phase(Phase::Preoptimize);
     let workdir = Workdir(std::env::temp_dir().join(format!("mora-levers-{}", std::process::id())));
     std::fs::create_dir_all(&workdir.0).with_context(|| format!("cannot create {}", workdir.0.display()))?;
     let start = Instant::now();
@@ -63,7 +64,7 @@ pub fn run(w: &mut TrialContext) -> Result<LeversResult> {
     let mut default_threads = None;
     let mut levers = Vec::new();
     for lever in Lever::all(w.spec.provider.provider, physical) {
-        w.phase(&format!("lever {lever}"));
+        w.phase(Phase::Lever(lever.to_string()));
         let source = match lever.load_from() {
             LoadFrom::File => Ok(ModelSource::File(&model.path)),
             LoadFrom::Memory => Ok(ModelSource::Memory { model: &in_memory.model, external: &in_memory.external }),

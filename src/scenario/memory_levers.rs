@@ -13,6 +13,7 @@ use super::TrialContext;
 use crate::inputs::ModelInputs;
 use crate::levers::memory::MemoryConfig;
 use crate::model::{LoadedModel, ms_since};
+use crate::phase::Phase;
 use crate::probe::{Allocator, GpuReading, MemorySnapshot, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
 use crate::results::{MemoryConfigResult, MemoryLeversResult};
@@ -31,7 +32,7 @@ pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
     let inputs = planned.expect("the first load plans the inputs");
     let m = &mut Measure { w, model, setup: &setup, extras: &extras, inputs: &inputs, config };
 
-    m.w.phase("loads");
+    m.w.phase(Phase::Loads);
     let (mut loads, mut rss, mut gpu, mut back, mut back_trim, mut gpu_back) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..SAMPLES {
         malloc_trim();
@@ -56,7 +57,7 @@ pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
         }
     }
 
-    m.w.phase("trim_price");
+    m.w.phase(Phase::TrimPrice);
     let (mut kept, mut released) = (vec![], vec![]);
     malloc_trim();
     m.load(&ModelSource::File(&model.path))?.0.unload();
@@ -72,7 +73,7 @@ pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
         loaded.unload();
     }
 
-    m.w.phase("reload_from_memory");
+    m.w.phase(Phase::ReloadFromMemory);
     let bytes = std::fs::read(&model.path).with_context(|| format!("cannot read {}", model.path.display()))?;
     let external = super::external_data(model)?;
     let from_memory = ModelSource::Memory { model: &bytes, external: &external };
@@ -85,7 +86,7 @@ pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
     }
     drop((bytes, external));
 
-    m.w.phase("replicas");
+    m.w.phase(Phase::Replicas);
     let (replica, replica_gpu) = m.replicas(None)?;
     let (shared, _) = m.replicas(Some(&ort::session::builder::PrepackedWeights::new()))?;
 
@@ -145,9 +146,12 @@ impl Measure<'_, '_> {
         for _ in 0..3 {
             let mut builder = self.setup.builder(&self.w.runtime.env, self.extras)?;
             if let Some(weights) = shared {
-                builder = builder.with_prepacked_weights(weights).map_err(|e| anyhow::anyhow!("prepacked weights container: {e}"))?;
+                builder = builder
+                    .with_prepacked_weights(weights)
+                    .map_err(crate::runtime::providers::unbuilt)
+                    .context("prepacked weights container")?;
             }
-            let session = builder.commit_from_file(&self.model.path).map_err(|e| anyhow::anyhow!("replica: {e}"))?;
+            let session = builder.commit_from_file(&self.model.path).context("replica")?;
             held.push(self.ready(session)?);
             readings.push(self.w.snapshot());
         }

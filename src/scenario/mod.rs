@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use crate::fault;
 use crate::inputs::ModelInputs;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::probe::{MemorySnapshot, Probe, malloc_trim, page_cache};
 use crate::protocol::{Channel, ModelSpec, ReadyReport, TrialSpec, WorkerMessage};
 use crate::results::{FirstLoad, ProviderBaseline};
@@ -40,9 +41,9 @@ pub struct TrialContext<'a> {
 
 impl TrialContext<'_> {
     /// Enters a phase: the parent hears of it, and a crash from here on is reported as in this phase.
-    pub fn phase(&mut self, phase: &str) {
+    pub fn phase(&mut self, phase: Phase) {
         self.channel.phase(phase);
-        fault::inject(phase);
+        fault::inject(self.channel.current_phase());
     }
 
     pub fn snapshot(&self) -> MemorySnapshot {
@@ -71,11 +72,11 @@ pub fn read_through(model: &ModelSpec) -> Result<()> {
 /// the process and is measured here instead of in the model's figures. Inputs are planned here and
 /// reused by later loads.
 pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<ModelInputs>) -> Result<FirstLoad> {
-    w.phase("first_load");
+    w.phase(Phase::FirstLoad);
     malloc_trim();
     let before_load = w.snapshot();
     let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, inputs)?;
-    w.phase("first_load_inference");
+    w.phase(Phase::FirstLoadInference);
     let first_inference_ms = loaded.run()?;
     let after_first_inference = w.snapshot();
     w.channel.send(&WorkerMessage::Ready(Box::new(ReadyReport {
@@ -84,7 +85,7 @@ pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<M
         first_inference_ms,
         providers_registered: w.spec.provider.registered_names(),
     })));
-    w.phase("first_load_unload");
+    w.phase(Phase::FirstLoadUnload);
     loaded.unload();
     let after_unload = w.snapshot();
     malloc_trim();

@@ -16,6 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::inputs::ModelInputs;
 use crate::model::{LoadedModel, ms_since};
+use crate::phase::Phase;
 use crate::probe::{Probe, gpu, malloc_trim, process};
 use crate::protocol::{Channel, WorkerMessage};
 use crate::replay::{ReplayReport, ReplaySpec};
@@ -36,18 +37,18 @@ pub fn main(path: &Path) -> i32 {
     {
         Ok(spec) => spec,
         Err(e) => {
-            channel.send(&WorkerMessage::Failed { phase: "start".into(), error: format!("{}: {e}", path.display()), runtime_log: vec![] });
+            channel.send(&WorkerMessage::Failed { phase: Phase::Start, error: format!("{}: {e}", path.display()), runtime_log: vec![] });
             return 2;
         }
     };
     match run(&spec, &mut channel) {
         Ok(report) => {
-            channel.phase("report");
+            channel.phase(Phase::Report);
             channel.send(&WorkerMessage::Replay(Box::new(report)));
             0
         }
         Err(e) => {
-            let phase = channel.current_phase().to_string();
+            let phase = channel.current_phase().clone();
             channel.send(&WorkerMessage::Failed { phase, error: format!("{e:#}"), runtime_log: vec![] });
             1
         }
@@ -55,9 +56,9 @@ pub fn main(path: &Path) -> i32 {
 }
 
 /// Enters a phase: the parent hears of it, and a fault injected for it fires.
-fn phase(channel: &mut Channel, name: &str) {
-    channel.phase(name);
-    crate::fault::inject(name);
+fn phase(channel: &mut Channel, phase: Phase) {
+    channel.phase(phase);
+    crate::fault::inject(channel.current_phase());
 }
 
 fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
@@ -67,13 +68,13 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
     }
     let memory = MemoryReader { gpu_index: probe.gpu_index };
     let process_start_mb = memory.now();
-    phase(channel, "provider_init");
+    phase(channel, Phase::ProviderInit);
     let (runtime, provider_baseline) = crate::worker::init_provider(&spec.runtime, &spec.provider, &probe)?;
-    phase(channel, "read_through");
+    phase(channel, Phase::ReadThrough);
     for model in &spec.models {
         super::read_through(model)?;
     }
-    phase(channel, "preload");
+    phase(channel, Phase::Preload);
     let mut inputs: Vec<Option<ModelInputs>> = vec![None; spec.models.len()];
     let mut state = State::new(spec);
     let start = Instant::now();
@@ -85,7 +86,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
         state.first_done.insert((m, 1));
     }
     let preload_ms = ms_since(start);
-    phase(channel, "replay");
+    phase(channel, Phase::Replay);
     let shared = Shared { state: Mutex::new(state), changed: Condvar::new() };
     let t0 = Instant::now();
     if probe.gpu_index.is_none() {
@@ -111,7 +112,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
     let sampled_peak = samples.iter().map(|s| s.1).fold(0.0, f64::max);
     let kernel_peak = if probe.gpu_index.is_none() { process::ProcessMemory::current().peak_rss_mb.map(|p| p - base) } else { None };
     let memory_points: Vec<(f64, f64)> = samples.iter().map(|&(t, mb)| (t, mb - base)).collect();
-    phase(channel, "measure_again");
+    phase(channel, Phase::MeasureAgain);
     // The trace is over: its sessions go before each model is measured alone.
     state.sessions.clear();
     malloc_trim();
@@ -177,7 +178,7 @@ impl MemoryReader {
     fn now(&self) -> Option<f64> {
         match self.gpu_index {
             Some(i) => gpu::memory(i, std::process::id()).and_then(|g| g.process_mb.or(g.device_used_mb)),
-            None => std::fs::read_to_string("/proc/self/status").ok().and_then(|s| process::kb_field(&s, "VmRSS:")),
+            None => std::fs::read_to_string("/proc/self/status").ok().and_then(|s| process::kb_field(&s, "VmRSS:")).map(crate::units::mib),
         }
     }
 }

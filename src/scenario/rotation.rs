@@ -8,6 +8,7 @@ use anyhow::Result;
 use super::TrialContext;
 use crate::advice::leak_verdict;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{RotationResult, RotationStep};
 
@@ -21,7 +22,7 @@ pub fn run(w: &mut TrialContext) -> Result<RotationResult> {
     let mut steps = Vec::new();
     for round in 1..=w.spec.settings.cycles {
         for (index, model) in w.spec.models.iter().enumerate() {
-            w.phase(&format!("round {round} {}", model.id));
+            w.phase(Phase::Round { round, model: model.id.clone() });
             let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs[index])?;
             let first_inference_ms = loaded.run()?;
             let after_first_inference = w.snapshot();

@@ -7,15 +7,16 @@ use anyhow::{Result, bail};
 
 use super::TrialContext;
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::protocol::{ReadyReport, WorkerMessage};
 
 pub fn run(w: &mut TrialContext) -> Result<()> {
     let model = super::only_model(w)?;
-    w.phase("load");
+    w.phase(Phase::Load);
     let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut None)?;
-    w.phase("first_inference");
+    w.phase(Phase::FirstInference);
     let first_inference_ms = loaded.run()?;
-    w.phase("ready");
+    w.phase(Phase::Ready);
     w.channel.send(&WorkerMessage::Ready(Box::new(ReadyReport {
         provider_baseline: w.provider_baseline.clone(),
         load_time_ms,

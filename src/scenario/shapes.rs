@@ -7,6 +7,7 @@ use anyhow::Result;
 use super::TrialContext;
 use crate::inputs::{GraphInput, ModelInputs};
 use crate::model::LoadedModel;
+use crate::phase::Phase;
 use crate::results::{ShapeRun, ShapesResult};
 use crate::stats::Summary;
 
@@ -18,7 +19,7 @@ pub fn run(w: &mut TrialContext) -> Result<ShapesResult> {
     super::read_through(model)?;
     let mut planned = None;
     super::first_load(w, model, &mut planned)?;
-    w.phase("load");
+    w.phase(Phase::Load);
     let (session, _) = LoadedModel::load(&w.runtime, &w.spec.provider, model)?;
     let graph = GraphInput::from_outlets(session.inputs())?;
     let batch_open = graph.iter().any(|g| g.shape.first().is_some_and(|d| *d < 0));
@@ -37,7 +38,7 @@ pub fn run(w: &mut TrialContext) -> Result<ShapesResult> {
     let mut shapes = Vec::new();
     for &batch_size in &batches {
         for &sequence_length in &sequences {
-            w.phase(&format!("shape {batch_size}x{}", sequence_length.map_or("-".into(), |s| s.to_string())));
+            w.phase(Phase::Shape { batch_size, sequence_length });
             let mut settings = model.inputs.clone();
             settings.batch_size = batch_size;
             if let Some(s) = sequence_length {

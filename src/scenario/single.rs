@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::TrialContext;
 use crate::model::{LoadedModel, ms_since};
+use crate::phase::Phase;
 use crate::probe::{malloc_trim, page_cache, process};
 use crate::results::{PhaseMemory, SingleResult, SingleTrial, UnloadFigures};
 use crate::stats::Summary;
@@ -27,7 +28,7 @@ pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let first_load = super::first_load(w, model, &mut planned)?;
     let inputs = planned.expect("the first load plans the inputs");
 
-    w.phase("load");
+    w.phase(Phase::Load);
     super::read_through(model)?;
     let resident = page_cache::resident_fraction_of(&model.files).ok().flatten();
     // Start from a trimmed heap, as the leak scenario does: what a trim returns later is then the
@@ -40,16 +41,16 @@ pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let peak_rss_during_load_mb = if peak_reset { after_load.process.peak_rss_mb } else { None };
     let mut loaded = LoadedModel::with_inputs(session, &inputs)?;
 
-    w.phase("first_inference");
+    w.phase(Phase::FirstInference);
     let first_inference_ms = loaded.run()?;
     let after_first_inference = w.snapshot();
 
-    w.phase("steady_state");
+    w.phase(Phase::SteadyState);
     let warmup_ms = (0..settings.warmup_runs).map(|_| loaded.run()).collect::<Result<Vec<_>>>()?;
     let steady_ms = (0..settings.runs).map(|_| loaded.run()).collect::<Result<Vec<_>>>()?;
     let before_unload = w.snapshot();
 
-    w.phase("unload");
+    w.phase(Phase::Unload);
     let unload_time_ms = loaded.unload();
     let after_unload = w.snapshot();
     let start = Instant::now();

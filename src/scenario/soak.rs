@@ -23,7 +23,7 @@ pub fn run(w: &mut TrialContext) -> Result<SoakResult> {
     super::first_load(w, model, &mut inputs)?;
     let half = Duration::from_secs_f64(w.spec.settings.soak_s / 2.0);
 
-    w.phase("soak_cycling");
+    w.phase(crate::phase::Phase::SoakCycling);
     // One cycle before the clock starts: what the first cycles settle (allocator pools) is not a rate.
     let (mut loaded, _) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
     for _ in 0..BURST {
@@ -44,7 +44,7 @@ pub fn run(w: &mut TrialContext) -> Result<SoakResult> {
         cycling.sample(w.snapshot());
     }
 
-    w.phase("soak_resident");
+    w.phase(crate::phase::Phase::SoakResident);
     let (mut loaded, _) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
     // A burst before the clock starts, for the same reason: the session's first runs size its arena.
     for _ in 0..BURST {
