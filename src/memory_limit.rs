@@ -112,7 +112,13 @@ fn outcome_of(serving: Result<Serving, Box<WorkerRun>>, timeout: Duration) -> (b
     (survived, run.outcome.summary(), run.worker)
 }
 
-fn under_ram_limit(spec: &TrialSpec, timeout: Duration, cgroup: &LimitedCgroup, multiplier: f64, limit_mb: f64) -> (LimitAttempt, WorkerInfo) {
+fn under_ram_limit(
+    spec: &TrialSpec,
+    timeout: Duration,
+    cgroup: &LimitedCgroup,
+    multiplier: f64,
+    limit_mb: f64,
+) -> (LimitAttempt, WorkerInfo) {
     let (survived, summary, worker) = outcome_of(serve(spec, timeout, Some(&cgroup.procs()), &mut |_| {}), timeout);
     let (outcome, detail) = match (survived, cgroup.oom_kills().is_some_and(|n| n > 0)) {
         (true, _) => (LimitOutcome::Survived, None),
