@@ -254,15 +254,19 @@ pub struct OptimizeArgs {
     /// Default: MODEL.optimized-PROVIDER.onnx next to the model.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// The model's tokenizer.json, for text models; without it, seeded random token ids.
+    /// The model's tokenizer.json, for text models (default: its models.yaml entry's); without one,
+    /// seeded random token ids.
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
-    /// Sequence length of token inputs for the output check.
-    #[arg(long, default_value_t = 128, value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
-    pub sequence_length: usize,
-    /// Image size of image inputs for the output check.
-    #[arg(long, default_value_t = 224, value_parser = RangedU64ValueParser::<usize>::new().range(limits::IMAGE_SIZE))]
-    pub image_size: usize,
+    /// Sequence length of token inputs for the output check (default: its models.yaml entry's, else 128).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    pub sequence_length: Option<usize>,
+    /// Image size of image inputs for the output check (default: its models.yaml entry's, else 224).
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::IMAGE_SIZE))]
+    pub image_size: Option<usize>,
+    /// A models.yaml whose entry for MODEL (same file) gives its input sizes and tokenizer.
+    #[arg(long, default_value = "models.yaml")]
+    pub config: PathBuf,
     /// Loads of each form to compare (alternating).
     #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..=1000))]
     pub repeats: usize,
@@ -272,7 +276,6 @@ pub struct OptimizeArgs {
     pub options: ProviderFlags,
 }
 
-/// An idle gap in seconds: 0 to an hour.
 /// A tolerance in percent: 0 to 1000.
 fn percent(s: &str) -> Result<f64, String> {
     match s.trim_end_matches('%').parse::<f64>() {
@@ -281,6 +284,7 @@ fn percent(s: &str) -> Result<f64, String> {
     }
 }
 
+/// An idle gap in seconds: 0 to an hour.
 fn idle_gap(s: &str) -> Result<f64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if (0.0..=3600.0).contains(&v) { Ok(v) } else { Err(format!("{v} s is out of range: use 0 to 3600")) }

@@ -116,6 +116,45 @@ fn optimize_writes_a_model_that_loads_with_the_same_outputs_and_only_where_it_wa
     assert!(out.exists());
 }
 
+/// A vision model that runs only at 32x32 pixels: Reshape to [batch, 3*32*32] fails at other sizes.
+fn vision_model_at_32_pixels() -> Vec<u8> {
+    use mora::onnx_model::{Dim, ElemType, ModelBuilder, named};
+    let w: Vec<f32> = (0..3 * 32 * 32 * 4).map(|i| (i % 7) as f32 / 7.0).collect();
+    let mut b = ModelBuilder::new(17);
+    b.input("pixel_values", ElemType::Float, &[named("batch"), Dim::Fixed(3), named("height"), named("width")])
+        .output("features", ElemType::Float, &[named("batch"), Dim::Fixed(4)])
+        .initializer_i64("flat_shape", &[2], &[0, 3 * 32 * 32])
+        .initializer_f32("w", &[3 * 32 * 32, 4], &w)
+        .node("Reshape", &["pixel_values", "flat_shape"], &["flat"], &[])
+        .node("MatMul", &["flat", "w"], &["features"], &[]);
+    b.build()
+}
+
+#[test]
+fn optimize_checks_outputs_at_the_sizes_models_yaml_gives_the_model() {
+    let fx = Fixture::new().entry("  - id: small-vision\n    type: vision\n    weights: real\n    image_size: 32\n    source: {kind: onnx-file, package: fixture==1, file: model.onnx}\n").write();
+    let folder = fx.path().join("models/small-vision");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("model.onnx"), vision_model_at_32_pixels()).unwrap();
+    let optimize = |extra: &[&str]| {
+        let mut cmd = mora();
+        cmd.current_dir(fx.path()).args(["optimize", "models/small-vision/model.onnx", "--repeats", "2", "--output"]);
+        cmd.arg(folder.join("model.optimized-cpu.onnx")).args(extra);
+        cmd
+    };
+    // models.yaml in the working folder lists it: its 32 pixels are used, and said so.
+    optimize(&[])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("input sizes and tokenizer from models.yaml's entry `small-vision`"))
+        .stdout(predicate::str::contains("outputs agree with the original's"));
+    // A flag wins over the entry; at 224 pixels the model cannot run, and the error says what to pass.
+    optimize(&["--image-size", "224"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("pass its sizes (--sequence-length, --image-size)"));
+}
+
 #[test]
 fn optimize_names_a_missing_or_broken_model() {
     let dir = tempfile::tempdir().unwrap();

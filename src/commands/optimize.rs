@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::OptimizeArgs;
-use crate::config::{ProviderSettings, sha256_hex};
+use crate::config::{Config, ProviderSettings, sha256_hex};
 use crate::inputs::{GraphInput, InputSettings, ModelInputs};
 use crate::levers::optimized::{self, OptimizedManifest};
 use crate::levers::outputs::{Outputs, compare};
@@ -19,6 +19,29 @@ use crate::onnx_graph::GraphSummary;
 use crate::runtime::providers::{ModelSource, OptLevel, ProviderRequest, ProviderSetup, SessionExtras};
 use crate::runtime::{self, Provider, Runtime, RuntimeLibrary, cuda};
 use crate::stats::Summary;
+
+/// The output check's inputs: the flags, else the model's entry in models.yaml (the same file), else
+/// 128 tokens and 224 pixels. A models.yaml that is not there is no entry; one that is there must parse.
+fn input_settings(args: &OptimizeArgs) -> Result<InputSettings> {
+    let config = if args.config.is_file() { Some(Config::load(&args.config)?) } else { None };
+    let same_file = |p: &Path| match (p.canonicalize(), args.model.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let entry = config.as_ref().and_then(|c| c.models.iter().find(|m| same_file(&m.resolved.model)).map(|m| (c, m)));
+    if let Some((c, m)) = entry {
+        eprintln!("input sizes and tokenizer from {}'s entry `{}`", c.path.display(), m.id);
+    }
+    Ok(InputSettings {
+        batch_size: 1,
+        sequence_length: args.sequence_length.or(entry.map(|(c, m)| m.sequence_length(&c.defaults))).unwrap_or(128),
+        image_size: args.image_size.or(entry.map(|(c, m)| m.image_size(&c.defaults))).unwrap_or(224),
+        shapes: entry.map(|(_, m)| m.inputs.clone()).unwrap_or_default(),
+        tokenizer: args.tokenizer.clone().or_else(|| entry.and_then(|(_, m)| m.resolved.tokenizer.clone())),
+        seed: crate::runner::INPUT_SEED,
+        random_tokens: true,
+    })
+}
 
 pub fn run(args: OptimizeArgs) -> Result<i32> {
     let model = &args.model;
@@ -45,17 +68,14 @@ pub fn run(args: OptimizeArgs) -> Result<i32> {
     for g in &mut graph {
         g.vocabulary = summary.vocabulary(&g.name);
     }
-    let settings = InputSettings {
-        batch_size: 1,
-        sequence_length: args.sequence_length,
-        image_size: args.image_size,
-        shapes: Default::default(),
-        tokenizer: args.tokenizer.clone(),
-        seed: crate::runner::INPUT_SEED,
-        random_tokens: true,
-    };
+    let settings = input_settings(&args)?;
     let inputs = ModelInputs::build(&graph, &settings).with_context(|| format!("inputs for {}", model.display()))?;
-    let reference = outputs_of(original, &inputs)?;
+    let reference = outputs_of(original, &inputs).with_context(|| {
+        format!(
+            "the output check's inputs do not fit {}: pass its sizes (--sequence-length, --image-size) or a models.yaml that lists it (--config)",
+            model.display()
+        )
+    })?;
 
     // Written into a folder of its own next to the target, then moved: a failed check leaves nothing.
     let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
