@@ -160,7 +160,7 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
         topic: Topic::LoadingStrategy,
         provider,
         level,
-        verdict: format!("{} cached load time (avg {avg:.0} ms over {} models, warm worker)", capitalise(&level.to_string()), loads.len()),
+        verdict: format!("{} cached load time (avg {avg:.0} ms over {}, warm worker)", capitalise(&level.to_string()), models(loads.len())),
         action,
         evidence,
         figures,
@@ -592,7 +592,7 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
         topic: Topic::ModelRotation,
         provider,
         level,
-        verdict: format!("{worst}: {} models cycled {rounds} times through one worker", rss.first_round_added.len()),
+        verdict: format!("{worst}: {} cycled {rounds} times through one worker", models(rss.first_round_added.len())),
         action,
         evidence,
         figures: BTreeMap::from([
@@ -806,6 +806,11 @@ fn capitalise(s: &str) -> String {
         Some(first) => first.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// "1 model", "3 models".
+fn models(n: usize) -> String {
+    if n == 1 { "1 model".into() } else { format!("{n} models") }
 }
 
 #[cfg(test)]
