@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::recommendation::{Level, Recommendation, Topic};
-use crate::results::{IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measurements, ShapeRun, TrialRecord};
+use crate::results::{GrowthRate, IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measurements, ShapeRun, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
@@ -32,16 +32,51 @@ pub fn keep_alive_from(idle: &IdleResult) -> Option<(f64, f64)> {
 /// The seed's alert on memory growth.
 pub const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
 
-/// A growth rate against the alert, with its uncertainty (two standard errors): clearly below is a
-/// pass, clearly above a fail, and a rate whose interval straddles the alert needs a longer soak.
-pub fn soak_verdict(mb_per_hour: f64, stderr_mb_per_hour: f64) -> LeakVerdict {
-    let (low, high) = (mb_per_hour - 2.0 * stderr_mb_per_hour, mb_per_hour + 2.0 * stderr_mb_per_hour);
-    if high < LEAK_ALERT_MB_PER_HOUR {
-        LeakVerdict::Pass
-    } else if low > LEAK_ALERT_MB_PER_HOUR {
-        LeakVerdict::Fail
-    } else {
-        LeakVerdict::Caution
+/// Fewer samples than this leave a rate's uncertainty unknown (two points fit any line exactly).
+pub const MIN_SOAK_SAMPLES: usize = 5;
+
+/// Why a soak's rate could not be judged against the alert.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SoakTooShort {
+    /// Fewer than [`MIN_SOAK_SAMPLES`] samples: the error of the slope cannot be told.
+    FewSamples,
+    /// The rate is above the alert, but the memory gained over the soak is less than the leak
+    /// scenario's pass bound: a short soak's settling, extrapolated to an hour, is not yet a leak.
+    LittleGrowth { grew_mb: f64 },
+}
+
+/// A growth rate over `duration_s` against the alert, with its uncertainty (two standard errors):
+/// clearly below is a pass; a fail needs the interval clearly above and, since a rate per hour from
+/// seconds of samples extrapolates whatever the first cycles settle, more growth over the soak than
+/// the leak scenario already passes; anything else is a caution that asks for a longer soak.
+pub fn soak_verdict(rate: &GrowthRate, duration_s: f64) -> (LeakVerdict, Option<SoakTooShort>) {
+    if rate.samples < MIN_SOAK_SAMPLES {
+        return (LeakVerdict::Caution, Some(SoakTooShort::FewSamples));
+    }
+    let (mb_per_hour, two_se) = (rate.mb_per_hour, 2.0 * rate.stderr_mb_per_hour);
+    if mb_per_hour + two_se < LEAK_ALERT_MB_PER_HOUR {
+        return (LeakVerdict::Pass, None);
+    }
+    if mb_per_hour - two_se <= LEAK_ALERT_MB_PER_HOUR {
+        return (LeakVerdict::Caution, None);
+    }
+    let grew_mb = mb_per_hour * duration_s / 3600.0;
+    if grew_mb < super::rules::LEAK_CAUTION_MB {
+        return (LeakVerdict::Caution, Some(SoakTooShort::LittleGrowth { grew_mb }));
+    }
+    (LeakVerdict::Fail, None)
+}
+
+impl std::fmt::Display for SoakTooShort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SoakTooShort::FewSamples => write!(f, "fewer than {MIN_SOAK_SAMPLES} samples: the rate's error is unknown"),
+            SoakTooShort::LittleGrowth { grew_mb } => write!(
+                f,
+                "grew {grew_mb:.1} MB over the soak, under the {:.0} MB the leak check passes: too short to call a leak",
+                super::rules::LEAK_CAUTION_MB
+            ),
+        }
     }
 }
 
@@ -144,16 +179,17 @@ fn soak(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> Str
         for (phase, p) in [("cycling", &m.cycling), ("resident", &m.resident)] {
             for (what, rate) in [("RAM", &p.rss), ("VRAM", &p.vram)] {
                 let Some(g) = rate else { continue };
-                let v = soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour);
+                let (v, too_short) = soak_verdict(g, p.duration_s);
                 worst = Some(worst.map_or(v, |w: LeakVerdict| w.max(v)));
                 figures.insert(format!("{}.{phase}.{what}.mb_per_hour", t.model()), g.mb_per_hour);
                 evidence.push(format!(
-                    "{} {phase} {what}: {v} {:+.1} ± {:.1} MB/hour over {:.0} s ({} samples)",
+                    "{} {phase} {what}: {v} {:+.1} ± {:.1} MB/hour over {:.0} s ({} samples){}",
                     label(t.model()),
                     g.mb_per_hour,
                     2.0 * g.stderr_mb_per_hour,
                     p.duration_s,
-                    g.samples
+                    g.samples,
+                    too_short.map_or(String::new(), |why| format!("; {why}"))
                 ));
             }
         }
@@ -163,9 +199,10 @@ fn soak(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> Str
         LeakVerdict::Pass => {
             (Level::Excellent, format!("no growth near the {LEAK_ALERT_MB_PER_HOUR:.0} MB/hour alert; keep the alert in production"))
         }
-        LeakVerdict::Caution => {
-            (Level::Moderate, "the rate's uncertainty straddles the alert: soak longer (--soak-duration 10m) before trusting it".into())
-        }
+        LeakVerdict::Caution => (
+            Level::Moderate,
+            "too short or too uncertain to judge against the alert: soak longer (--soak-duration 10m) before trusting it".into(),
+        ),
         LeakVerdict::Fail => (
             Level::Poor,
             format!(
@@ -358,11 +395,21 @@ mod tests {
     }
 
     #[test]
-    fn a_soak_rate_is_judged_with_its_uncertainty() {
-        assert_eq!(soak_verdict(10.0, 5.0), LeakVerdict::Pass);
-        assert_eq!(soak_verdict(100.0, 10.0), LeakVerdict::Fail);
-        assert_eq!(soak_verdict(40.0, 10.0), LeakVerdict::Caution, "40 +- 20 straddles 50: soak longer");
-        assert_eq!(soak_verdict(3518.0, 2394.0), LeakVerdict::Caution, "a 5 s soak says little");
+    fn a_soak_rate_is_judged_with_its_uncertainty_and_its_length() {
+        let rate = |mb_per_hour, stderr_mb_per_hour, samples| GrowthRate { mb_per_hour, stderr_mb_per_hour, samples };
+        let hour = 3600.0;
+        assert_eq!(soak_verdict(&rate(10.0, 5.0, 20), hour), (LeakVerdict::Pass, None));
+        assert_eq!(soak_verdict(&rate(100.0, 10.0, 20), hour), (LeakVerdict::Fail, None));
+        assert_eq!(soak_verdict(&rate(40.0, 10.0, 20), hour).0, LeakVerdict::Caution, "40 +- 20 straddles 50: soak longer");
+        assert_eq!(soak_verdict(&rate(3518.0, 2394.0, 20), 5.0).0, LeakVerdict::Caution, "a 5 s soak says little");
+        // Two samples fit a line exactly: a zero error is no certainty (a 35 s soak measured this).
+        assert_eq!(soak_verdict(&rate(160.0, 0.0, 2), 35.0), (LeakVerdict::Caution, Some(SoakTooShort::FewSamples)));
+        // +220 +- 86 MB/hour over 21 s is 1.3 MB gained: the first cycles settling, not yet a leak.
+        let (v, why) = soak_verdict(&rate(220.0, 43.0, 24), 21.0);
+        assert_eq!(v, LeakVerdict::Caution);
+        assert!(matches!(why, Some(SoakTooShort::LittleGrowth { grew_mb }) if (grew_mb - 1.28).abs() < 0.01), "{why:?}");
+        // The same rate over a quarter of an hour gained 55 MB: a leak.
+        assert_eq!(soak_verdict(&rate(220.0, 43.0, 200), 900.0), (LeakVerdict::Fail, None));
     }
 
     fn attempt(multiplier: f64, outcome: LimitOutcome) -> LimitAttempt {

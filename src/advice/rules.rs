@@ -8,7 +8,9 @@ use crate::results::LeakVerdict;
 /// 1: mora 0.1 (leak verdicts against the baseline before the first cycle, one fresh worker).
 /// 2: the worker's one-time warm-up apart: leak verdicts on the growth after the first cycle,
 ///    per-model figures from a warmed worker, fresh-worker figures over several workers.
-pub const RULES_VERSION: u32 = 2;
+/// 3: a soak's rate fails the alert only with five samples or more and more growth over the soak
+///    than the leak check passes (10 MB); otherwise it is a caution that asks for a longer soak.
+pub const RULES_VERSION: u32 = 3;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
 pub fn load_level(ms: f64) -> Level {

@@ -1043,8 +1043,7 @@ fn soak(r: &ResultsFile) -> Option<Section> {
             let rate = |g: &Option<crate::results::GrowthRate>| {
                 g.as_ref().map_or("—".into(), |g| format!("{:+.1} ± {:.1}", g.mb_per_hour, 2.0 * g.stderr_mb_per_hour))
             };
-            let verdicts: Vec<_> =
-                [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g.mb_per_hour, g.stderr_mb_per_hour)).collect();
+            let verdicts: Vec<_> = [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g, p.duration_s).0).collect();
             let worst = verdicts.iter().max().copied();
             s.rows.push(vec![
                 t.model_label(),
@@ -1060,7 +1059,7 @@ fn soak(r: &ResultsFile) -> Option<Section> {
             ]);
         }
     }
-    s.notes.push("Cycling: load, ten requests, unload and release, over and over; resident: one session answering bursts of ten. The rate is the slope of a least-squares line through the memory samples (± two standard errors), per hour. Verdict against the seed's alert of 50 MB/hour: pass when the whole interval is below it, fail when above, caution when it straddles it (soak longer: --soak-duration).".into());
+    s.notes.push("Cycling: load, ten requests, unload and release, over and over; resident: one session answering bursts of ten. The rate is the slope of a least-squares line through the memory samples (± two standard errors), per hour. Verdict against the seed's alert of 50 MB/hour: pass when the whole interval is below it, fail when above and the soak gained more than the 10 MB the leak check passes (a rate per hour from seconds of samples extrapolates what the first cycles settle), caution otherwise or with fewer than 5 samples (soak longer: --soak-duration).".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
