@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de};
 use sha2::{Digest, Sha256};
 
+use crate::inputs::ModelType;
 use crate::limits;
 
 mod schema;
@@ -171,27 +172,6 @@ pub enum ConvAlgoSearch {
     Exhaustive,
     Heuristic,
     Default,
-}
-
-/// What the model does, which decides the inputs mora builds for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelType {
-    Embedding,
-    TextGeneration,
-    Vision,
-    ImageGeneration,
-}
-
-impl fmt::Display for ModelType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModelType::Embedding => "embedding",
-            ModelType::TextGeneration => "text-generation",
-            ModelType::Vision => "vision",
-            ModelType::ImageGeneration => "image-generation",
-        })
-    }
 }
 
 /// Whether a model carries its trained weights or random ones of the same architecture and size.

@@ -1,10 +1,10 @@
 //! A fleet: runs from several machines merged into one report (README, "Fleet"). Which host a run
-//! was made on, its machine class (the hardware that makes two hosts comparable), the view of one
-//! host's trials that the report's sections read, and the advice per machine class. Pure.
+//! was made on, its machine class (the hardware that makes two hosts comparable) and the view of one
+//! host's trials that the report's sections read; the advice per machine class is
+//! [`crate::advice`]'s. Pure.
 
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
-use crate::recommendation::Recommendation;
 use crate::results::{ResultsFile, RunHost, RunInfo};
 
 /// The hardware that makes two hosts comparable: their GPUs, CPU model and core count, e.g.
@@ -95,34 +95,6 @@ pub fn host_view(r: &ResultsFile, host: &RunHost) -> ResultsFile {
     view.run.failed_runs.clear();
     view.recommendations.retain(|rec| rec.machine_class.as_deref() == Some(host.machine_class.as_str()));
     view
-}
-
-/// The advice per machine class: each class's trials judged together, tagged with the class. Where
-/// a class has several hosts, a model measured on each counts once per host ("gpt2 @ node-1"), so
-/// the averages and the largest footprint rest on every host and the evidence names them.
-pub fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    for class in classes(r) {
-        let hosts: Vec<&RunHost> = r.run.hosts.iter().filter(|h| h.machine_class == class).collect();
-        let mut view = r.clone();
-        view.trials.retain(|t| hosts.iter().any(|h| t.host.as_deref() == Some(h.label.as_str())));
-        if hosts.len() > 1 {
-            let per_host = |model: &str, host: &str| format!("{model} @ {host}");
-            view.models = hosts
-                .iter()
-                .flat_map(|h| r.models.iter().map(|m| crate::results::ModelInfo { id: per_host(&m.id, &h.label), ..m.clone() }))
-                .collect();
-            for t in &mut view.trials {
-                let host = t.host.clone().unwrap_or_default();
-                t.models = t.models.iter().map(|m| per_host(m, &host)).collect();
-            }
-        }
-        out.extend(crate::advice::recommend(&view).into_iter().map(|mut rec| {
-            rec.machine_class = Some(class.to_string());
-            rec
-        }));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! Real, deterministic inputs for a model's graph inputs: token ids from the model's tokenizer.json at
 //! the configured sequence length, image-shaped tensors from a fixed seed. Built once, before any
-//! timing, from the names, types and shapes the session declares.
+//! timing, from the names, types and shapes the session declares. A model's [`ModelType`] (from
+//! models.yaml, or guessed from its graph) decides which it gets.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -10,7 +12,6 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ModelType;
 use crate::limits;
 
 /// The passage every text model reads: plain English, repeated until it fills the sequence length.
@@ -19,6 +20,27 @@ that is not loaded, the server must decide whether to load it on demand or to ha
 how much memory to reserve for each worker, and whether unloading a model inside a long-running process gives \
 its memory back or whether only ending the process does. These measurements answer those questions with \
 figures taken on the machine that will serve the models.";
+
+/// What the model does, which decides the inputs mora builds for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelType {
+    Embedding,
+    TextGeneration,
+    Vision,
+    ImageGeneration,
+}
+
+impl fmt::Display for ModelType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelType::Embedding => "embedding",
+            ModelType::TextGeneration => "text-generation",
+            ModelType::Vision => "vision",
+            ModelType::ImageGeneration => "image-generation",
+        })
+    }
+}
 
 /// How to size a model's inputs; from models.yaml.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

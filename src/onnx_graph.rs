@@ -68,8 +68,8 @@ impl GraphSummary {
     /// What kind of model the graph looks like, for a model given without a models.yaml entry: an
     /// image input makes it vision (image-generation for a latent one), token ids with a `logits`
     /// output text generation, other token ids embedding.
-    pub fn likely_type(&self) -> crate::config::ModelType {
-        use crate::config::ModelType;
+    pub fn likely_type(&self) -> crate::inputs::ModelType {
+        use crate::inputs::ModelType;
         let image = self.inputs.iter().any(|(_, _, dims)| dims.len() == 4);
         let latent = self.inputs.iter().any(|(name, _, _)| name.contains("sample") || name.contains("latent"));
         match (image, latent, self.outputs.iter().any(|o| o.contains("logits"))) {

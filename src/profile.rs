@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::advice::lifecycle::STARTUP_PROBE_MARGIN;
 use crate::advice::{RULES_VERSION, consistent_cost, lifecycle, worker_budget_mb};
 use crate::fleet::HostKey;
 use crate::results::derive::worker_warmups;
@@ -21,8 +22,6 @@ pub const PROFILE_VERSION: u32 = 1;
 pub const SLOW_LOAD_FACTOR: f64 = 2.0;
 /// The seed's alert: memory growing faster than this.
 pub const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
-/// A startup probe waits for the p95 fresh-worker spawn-to-ready plus this share of it.
-pub const STARTUP_PROBE_MARGIN: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Profile {

@@ -5,15 +5,16 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSettings;
 use crate::phase::Phase;
-use crate::results::{Measurements, ProviderBaseline, Scenario};
+use crate::results::{Measurements, ProviderBaseline, Scenario, TrialSettings};
 use crate::runtime::cuda::CudaDiagnosis;
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
+use crate::simulate::costs::MeasuredTimes;
+use crate::simulate::run::Run;
 
 /// The descriptor a worker writes its messages to.
 pub const RESULT_FD: i32 = 3;
@@ -42,50 +43,6 @@ pub struct ModelSpec {
     pub inputs: InputSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct TrialSettings {
-    pub warmup_runs: usize,
-    pub runs: usize,
-    /// Warm loads in the cold scenario.
-    pub repeats: usize,
-    /// Load/unload cycles in the leak scenario.
-    pub cycles: usize,
-    /// Idle gaps before a request, in seconds (scenario idle).
-    #[serde(default = "default_idle_gaps")]
-    pub idle_gaps_s: Vec<f64>,
-    /// How long the soak scenario runs, in seconds (half cycling, half resident).
-    #[serde(default = "default_soak_s")]
-    pub soak_s: f64,
-    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
-    #[serde(default = "default_shape_batches")]
-    pub shape_batches: Vec<usize>,
-    #[serde(default = "default_shape_sequences")]
-    pub shape_sequences: Vec<usize>,
-    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
-    #[serde(default = "default_limit_multipliers")]
-    pub limit_multipliers: Vec<f64>,
-}
-
-pub fn default_limit_multipliers() -> Vec<f64> {
-    vec![1.1, 1.25, 1.5, 2.0]
-}
-
-pub fn default_idle_gaps() -> Vec<f64> {
-    vec![0.0, 1.0, 5.0, 30.0]
-}
-
-pub fn default_soak_s() -> f64 {
-    30.0
-}
-
-pub fn default_shape_batches() -> Vec<usize> {
-    vec![1, 4]
-}
-
-pub fn default_shape_sequences() -> Vec<usize> {
-    vec![32, 128, 512]
-}
-
 /// A message from the worker to the parent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -106,7 +63,7 @@ pub enum WorkerMessage {
     /// The answer to `mora worker --probe-cuda`.
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
     /// What `mora worker --replay FILE` measured (`mora simulate --replay`).
-    Replay(Box<crate::replay::ReplayReport>),
+    Replay(Box<ReplayReport>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +72,21 @@ pub struct ReadyReport {
     pub load_time_ms: f64,
     pub first_inference_ms: f64,
     pub providers_registered: Vec<String>,
+}
+
+/// What the worker measured in a replay (`mora simulate --replay`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplayReport {
+    pub provider_baseline: ProviderBaseline,
+    pub providers_registered: Vec<String>,
+    /// Memory in the run counts from the worker's RSS (VRAM on CUDA) before the provider started,
+    /// as the profile's baseline does.
+    pub run: Run,
+    /// The worker's own RSS before the provider started (what the run's memory is counted from).
+    pub process_start_mb: Option<f64>,
+    /// Each model's times measured again alone right after the trace, under the same conditions.
+    pub measured_times: Vec<MeasuredTimes>,
+    pub runtime_log: Vec<RuntimeLogLine>,
 }
 
 /// The worker's end of the message channel.

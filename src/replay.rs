@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ModelSpec, WorkerMessage};
-use crate::results::{Outcome, ProviderBaseline, write_atomic};
+use crate::protocol::{ModelSpec, ReplayReport, WorkerMessage};
+use crate::results::{Outcome, write_atomic};
+use crate::runtime::RuntimeLibrary;
 use crate::runtime::providers::ProviderSetup;
-use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
-use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::{Action, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
@@ -54,21 +53,6 @@ impl ReplaySpec {
             .collect();
         ReplaySpec { provider, runtime, models, preloads: plan.preloads.clone(), requests, sample_every_ms: SAMPLE_EVERY_MS }
     }
-}
-
-/// What the worker measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplayReport {
-    pub provider_baseline: ProviderBaseline,
-    pub providers_registered: Vec<String>,
-    /// Memory in the run counts from the worker's RSS (VRAM on CUDA) before the provider started,
-    /// as the profile's baseline does.
-    pub run: Run,
-    /// The worker's own RSS before the provider started (what the run's memory is counted from).
-    pub process_start_mb: Option<f64>,
-    /// Each model's times measured again alone right after the trace, under the same conditions.
-    pub measured_times: Vec<MeasuredTimes>,
-    pub runtime_log: Vec<RuntimeLogLine>,
 }
 
 /// Writes the spec next to nothing else (a file of its own in the temporary folder), runs the worker,

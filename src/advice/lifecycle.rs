@@ -10,6 +10,9 @@ use crate::results::{IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measur
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
+/// A startup probe waits for the p95 fresh-worker spawn-to-ready plus this share of it.
+pub const STARTUP_PROBE_MARGIN: f64 = 0.5;
+
 /// A first request this much slower than the busy median counts as a penalty...
 pub const SLOW_FACTOR: f64 = 1.5;
 
@@ -300,7 +303,7 @@ fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&st
     let mut longest: Option<(String, f64)> = None;
     for (t, m) in &rows {
         let Some(ready) = &m.summary.spawn_to_ready_ms else { continue };
-        let budget = ready.p95 * (1.0 + crate::profile::STARTUP_PROBE_MARGIN);
+        let budget = ready.p95 * (1.0 + STARTUP_PROBE_MARGIN);
         if longest.as_ref().is_none_or(|(_, b)| budget > *b) {
             longest = Some((t.model().to_string(), budget));
         }

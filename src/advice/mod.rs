@@ -1,6 +1,7 @@
 //! The proof of concept's verdicts and recommendations, computed from measured figures. Pure: results
 //! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
-//! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
+//! in [`rules`]; [`judge`] applies the current rules to a run, old or new, and a fleet's per machine
+//! class ([`recommend_per_class`]).
 
 pub mod lifecycle;
 pub mod rules;
@@ -12,7 +13,7 @@ pub use crate::recommendation::{Level, Recommendation, Topic};
 pub use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};
-use crate::results::{LeakSeries, LeakVerdict, Measurements, ResultsFile, SingleTrial, TrialRecord};
+use crate::results::{LeakSeries, LeakVerdict, Measurements, ModelInfo, ResultsFile, RunHost, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
@@ -32,7 +33,33 @@ pub fn judge(results: &mut ResultsFile) {
     // with another's.
     // A sweep's other sizes are in the tables; the advice rests on one size per model.
     let judged = results.at_first_points().into_owned();
-    results.recommendations = if crate::fleet::is_fleet(&judged) { crate::fleet::recommend_per_class(&judged) } else { recommend(&judged) };
+    results.recommendations = if crate::fleet::is_fleet(&judged) { recommend_per_class(&judged) } else { recommend(&judged) };
+}
+
+/// The advice per machine class: each class's trials judged together, tagged with the class. Where
+/// a class has several hosts, a model measured on each counts once per host ("gpt2 @ node-1"), so
+/// the averages and the largest footprint rest on every host and the evidence names them.
+pub fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    for class in crate::fleet::classes(r) {
+        let hosts: Vec<&RunHost> = r.run.hosts.iter().filter(|h| h.machine_class == class).collect();
+        let mut view = r.clone();
+        view.trials.retain(|t| hosts.iter().any(|h| t.host.as_deref() == Some(h.label.as_str())));
+        if hosts.len() > 1 {
+            let per_host = |model: &str, host: &str| format!("{model} @ {host}");
+            view.models =
+                hosts.iter().flat_map(|h| r.models.iter().map(|m| ModelInfo { id: per_host(&m.id, &h.label), ..m.clone() })).collect();
+            for t in &mut view.trials {
+                let host = t.host.clone().unwrap_or_default();
+                t.models = t.models.iter().map(|m| per_host(m, &host)).collect();
+            }
+        }
+        out.extend(recommend(&view).into_iter().map(|mut rec| {
+            rec.machine_class = Some(class.to_string());
+            rec
+        }));
+    }
+    out
 }
 
 /// Recommendations per provider that ran, from the trials that succeeded.

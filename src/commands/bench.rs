@@ -9,13 +9,13 @@ use super::progress::{self, Progress};
 
 use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
-use crate::config::{Config, ModelType};
+use crate::config::Config;
+use crate::inputs::ModelType;
 use crate::plan::{Sweep, drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
-use crate::protocol::TrialSettings;
 use crate::report::table::Terminal;
 use crate::report::{self, Format};
-use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo};
+use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo, TrialSettings};
 use crate::runner::{self, Bench};
 use crate::runtime::{self, RuntimeLibrary};
 

@@ -18,7 +18,8 @@ pub use measurements::*;
 pub use schema::results_schema;
 pub use store::{read, write_atomic, write_json_atomic};
 
-use crate::config::{ModelType, Weights};
+use crate::config::Weights;
+use crate::inputs::ModelType;
 use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
@@ -158,10 +159,54 @@ pub struct ProviderStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrialSettings {
+    pub warmup_runs: usize,
+    pub runs: usize,
+    /// Warm loads in the cold scenario.
+    pub repeats: usize,
+    /// Load/unload cycles in the leak scenario.
+    pub cycles: usize,
+    /// Idle gaps before a request, in seconds (scenario idle).
+    #[serde(default = "default_idle_gaps")]
+    pub idle_gaps_s: Vec<f64>,
+    /// How long the soak scenario runs, in seconds (half cycling, half resident).
+    #[serde(default = "default_soak_s")]
+    pub soak_s: f64,
+    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
+    #[serde(default = "default_shape_batches")]
+    pub shape_batches: Vec<usize>,
+    #[serde(default = "default_shape_sequences")]
+    pub shape_sequences: Vec<usize>,
+    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
+    #[serde(default = "default_limit_multipliers")]
+    pub limit_multipliers: Vec<f64>,
+}
+
+pub fn default_limit_multipliers() -> Vec<f64> {
+    vec![1.1, 1.25, 1.5, 2.0]
+}
+
+pub fn default_idle_gaps() -> Vec<f64> {
+    vec![0.0, 1.0, 5.0, 30.0]
+}
+
+pub fn default_soak_s() -> f64 {
+    30.0
+}
+
+pub fn default_shape_batches() -> Vec<usize> {
+    vec![1, 4]
+}
+
+pub fn default_shape_sequences() -> Vec<usize> {
+    vec![32, 128, 512]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunSettings {
     /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
     #[serde(flatten)]
-    pub trial: crate::protocol::TrialSettings,
+    pub trial: TrialSettings,
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,

@@ -1,6 +1,7 @@
 //! The scenarios that run inside a worker, one file each. Isolation runs on the parent's side
 //! (`crate::isolation`); its worker half is `serve`; `replay` is `mora simulate --replay`'s worker
-//! half. Every scenario but isolation starts with the model's first load in the fresh worker
+//! half. Every worker starts its provider first ([`init_provider`], the provider baseline). Every
+//! scenario but isolation starts with the model's first load in the fresh worker
 //! ([`first_load`]), so that the worker's one-time warm-up is measured apart and kept out of the
 //! model's figures.
 
@@ -17,16 +18,21 @@ pub mod shapes;
 pub mod single;
 pub mod soak;
 
+use std::time::Instant;
+
 use anyhow::{Context, Result, bail};
+use ort::value::Tensor;
 
 use crate::fault;
 use crate::inputs::ModelInputs;
-use crate::model::LoadedModel;
+use crate::model::{LoadedModel, ms_since};
+use crate::onnx_model::warmup_model;
 use crate::phase::Phase;
-use crate::probe::{MemorySnapshot, Probe, malloc_trim, page_cache};
+use crate::probe::{GpuReading, MemorySnapshot, Probe, malloc_trim, page_cache};
 use crate::protocol::{Channel, ModelSpec, ReadyReport, TrialSpec, WorkerMessage};
 use crate::results::{FirstLoad, ProviderBaseline};
-use crate::runtime::Runtime;
+use crate::runtime::providers::ProviderSetup;
+use crate::runtime::{Provider, Runtime, RuntimeLibrary, cuda};
 
 /// What a scenario works with inside the worker: the trial, the runtime, the probe, the channel to
 /// the parent, and what it has to report besides its measurements.
@@ -107,4 +113,30 @@ pub fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u
             Ok((name.clone(), std::sync::Arc::from(bytes.into_boxed_slice())))
         })
         .collect()
+}
+
+/// Initialises the environment and the provider with the tiny embedded model, measuring what that
+/// costs and what stays after it is dropped: the provider baseline every worker pays.
+pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Probe) -> Result<(Runtime, ProviderBaseline)> {
+    let before = probe.snapshot();
+    let start = Instant::now();
+    if setup.provider == Provider::Cuda {
+        cuda::preload_pip_wheels(library);
+    }
+    let runtime = Runtime::init(library.clone())?;
+    let mut session =
+        setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
+    let init_ms = ms_since(start);
+    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).context("the warm-up model's input")?;
+    let start = Instant::now();
+    let outputs = session.run(ort::inputs!["x" => x]).context("the warm-up model failed to run")?;
+    let first_run_ms = ms_since(start);
+    drop(outputs);
+    drop(session);
+    let after = probe.snapshot();
+    let rss_mb = crate::probe::process::delta(after.process.rss_mb, before.process.rss_mb);
+    // Before the context exists the process is absent from NVML's list: it read as zero then.
+    let reading = GpuReading::choose([&after]);
+    let gpu_mb = reading.and_then(|r| crate::probe::process::delta(r.read(&after), r.read(&before)));
+    Ok((runtime, ProviderBaseline { init_ms, first_run_ms, before, after, rss_mb, gpu_mb }))
 }
