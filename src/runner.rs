@@ -145,10 +145,10 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                 };
                 let timeout = bench.config.defaults.trial_timeout(planned.models.len()) + scenario_time(planned.scenario, &bench.settings);
                 match planned.scenario {
-                    Scenario::Isolation => crate::isolation::run(&spec, timeout),
+                    Scenario::Isolation => crate::scenario::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
                     Scenario::MemoryLevers => trial::run_memory_levers(&spec, timeout),
-                    Scenario::MemoryLimit => crate::memory_limit::run(&spec, timeout),
+                    Scenario::MemoryLimit => crate::scenario::isolation::memory_limit::run(&spec, timeout),
                     _ => trial::run_in_worker(&spec, timeout),
                 }
             }

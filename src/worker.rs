@@ -54,7 +54,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         Scenario::Shapes => scenario::shapes::run(&mut worker).map(|r| Measurements::Shapes(Box::new(r))),
         Scenario::Soak => scenario::soak::run(&mut worker).map(|r| Measurements::Soak(Box::new(r))),
         Scenario::Isolation | Scenario::MemoryLimit => {
-            scenario::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error"))
+            scenario::isolation::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error"))
         }
     };
     match result {

@@ -57,7 +57,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let roots = runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     eprintln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
-    let (setups, statuses) = super::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
+    let (setups, statuses) = crate::resolve::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
     for s in statuses.iter().filter(|s| !s.ran) {
         eprintln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
     }

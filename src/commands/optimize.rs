@@ -50,8 +50,12 @@ pub fn run(args: OptimizeArgs) -> Result<i32> {
     }
     let summary = GraphSummary::read(model).with_context(|| format!("{} is not an ONNX model", model.display()))?;
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &runtime::search_roots(None))?;
-    let (setups, _) =
-        super::resolve_providers(&ProviderRequest::Explicit(vec![args.provider]), &library, &ProviderSettings::default(), &args.options)?;
+    let (setups, _) = crate::resolve::resolve_providers(
+        &ProviderRequest::Explicit(vec![args.provider]),
+        &library,
+        &ProviderSettings::default(),
+        &args.options,
+    )?;
     let setup = setups.into_iter().next().expect("one provider asked, one resolved");
     let out = args.output.clone().unwrap_or_else(|| default_output(model, args.provider));
     if out.exists() && optimized::read_manifest(&out).ok().flatten().is_none() {

@@ -1,19 +1,19 @@
-//! The scenarios that run inside a worker, one file each. Isolation runs on the parent's side
-//! (`crate::isolation`); its worker half is `serve`; `replay` is `mora simulate --replay`'s worker
-//! half. Every worker starts its provider first ([`init_provider`], the provider baseline). Every
-//! scenario but isolation starts with the model's first load in the fresh worker
-//! ([`first_load`]), so that the worker's one-time warm-up is measured apart and kept out of the
-//! model's figures.
+//! The scenarios, one file each, as they run inside a worker. Isolation and memory-limit are measured
+//! from the parent's side ([`isolation`], beside their worker half `isolation::serve`); `replay` is
+//! `mora simulate --replay`'s worker half. Every worker starts its provider first
+//! ([`init_provider`], the provider baseline). Every scenario but isolation starts with the model's
+//! first load in the fresh worker ([`first_load`]), so that the worker's one-time warm-up is
+//! measured apart and kept out of the model's figures.
 
 pub mod cold;
 pub mod concurrent;
 pub mod idle;
+pub mod isolation;
 pub mod leak;
 pub mod levers;
 pub mod memory_levers;
 pub mod replay;
 pub mod rotation;
-pub mod serve;
 pub mod shapes;
 pub mod single;
 pub mod soak;

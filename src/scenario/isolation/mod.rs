@@ -1,5 +1,10 @@
 //! Scenario `isolation`, on the parent's side: start a worker that loads and answers, measure the
 //! system (and the GPU) before the spawn, while loaded and after the kill, and time spawn-to-ready.
+//! Its worker half is [`serve`](mod@serve); [`memory_limit`], the parent's side of scenario
+//! `memory-limit`, runs the same `serve` worker under memory limits.
+
+pub mod memory_limit;
+pub mod serve;
 
 use std::time::{Duration, Instant};
 

@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use super::{Serving, serve};
 use crate::cgroup::LimitedCgroup;
-use crate::isolation::{Serving, serve};
 use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
