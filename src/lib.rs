@@ -27,7 +27,6 @@ pub mod plan;
 pub mod probe;
 pub mod profile;
 pub mod protocol;
-pub mod recommendation;
 pub mod replay;
 pub mod report;
 pub mod resolve;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::recommendation::{Level, Recommendation, Topic};
+use crate::results::recommendation::{Level, Recommendation, Topic};
 use crate::results::{IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measurements, ShapeRun, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;

@@ -9,7 +9,7 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub use crate::recommendation::{Level, Recommendation, Topic};
+use crate::results::recommendation::{Level, Recommendation, Topic};
 pub use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};

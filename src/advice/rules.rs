@@ -2,8 +2,8 @@
 //! tested at every boundary. The rules version names this set: a change to any threshold or to what
 //! a verdict rests on bumps it, and `mora report` says which version judged a run.
 
-use crate::recommendation::Level;
 use crate::results::LeakVerdict;
+use crate::results::recommendation::Level;
 
 /// 1: mora 0.1 (leak verdicts against the baseline before the first cycle, one fresh worker).
 /// 2: the worker's one-time warm-up apart: leak verdicts on the growth after the first cycle,

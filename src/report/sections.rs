@@ -2,9 +2,9 @@
 //! (providers side by side), the failures, and the recommendations.
 
 use crate::config::ArenaStrategy;
-use crate::recommendation::Recommendation;
 use crate::report::{num, signed, spread};
 use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::recommendation::Recommendation;
 use crate::results::{InputPoint, Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::{Summary, median};
@@ -332,7 +332,7 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
 
 /// The planning advice per machine class and provider, from the recommendations judged per class.
 fn planning_per_class(r: &ResultsFile) -> Option<Section> {
-    use crate::recommendation::Topic;
+    use crate::results::recommendation::Topic;
     let concurrent = format!("concurrent_{}_models_mb", crate::advice::PLANNING_N);
     let mut s = Section::new(
         "Planning per machine class",

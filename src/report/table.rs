@@ -160,8 +160,8 @@ enum Color {
     Red,
 }
 
-fn level_color(level: crate::recommendation::Level) -> Color {
-    use crate::recommendation::Level;
+fn level_color(level: crate::results::recommendation::Level) -> Color {
+    use crate::results::recommendation::Level;
     match level {
         Level::Excellent | Level::Good => Color::Green,
         Level::Moderate => Color::Yellow,

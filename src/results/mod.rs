@@ -4,10 +4,12 @@
 //! (`load_time_ms`, `memory_increase_mb`, ...) are kept where they apply, each defined in README's
 //! "Results" section; mora's finer figures sit beside them. Raw samples are kept next to summaries.
 //! What each scenario measured is in [`measurements`], the figures derived from raw samples in
-//! [`derive`], reading and writing files (and reading schema 1) in [`store`].
+//! [`derive`], the recommendations the advice writes in [`recommendation`], reading and writing files
+//! (and reading schema 1) in [`store`].
 
 pub mod derive;
 pub mod measurements;
+pub mod recommendation;
 mod schema;
 pub mod store;
 
@@ -23,9 +25,9 @@ use crate::inputs::ModelType;
 use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
-use crate::recommendation::Recommendation;
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
+use recommendation::Recommendation;
 
 /// Schema 2 added fresh workers (`single.workers`), the first load in every worker, the rotation
 /// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).

@@ -1,4 +1,5 @@
-//! The recommendation types: what the advice says, in results.json and in every report.
+//! The recommendation types: what the advice ([`crate::advice`]) says, in results.json and in every
+//! report.
 
 use std::collections::BTreeMap;
 use std::fmt;
