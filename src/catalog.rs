@@ -201,7 +201,7 @@ mod tests {
     }
 
     fn model_with_external_data(dir: &Path) -> PathBuf {
-        let mut b = crate::onnx_model::ModelBuilder::new(17);
+        let mut b = crate::onnx_writer::ModelBuilder::new(17);
         b.initializer_external("w", &[4, 4], "model.onnx.data", 0);
         let model = dir.join("model.onnx");
         std::fs::write(&model, b.build()).unwrap();

@@ -2,7 +2,7 @@
 //! initializers, the external data files they live in, and its Gather nodes (to find the vocabulary
 //! of a token embedding). A protobuf walk that seeks over tensor data, so a 3 GB model costs a few
 //! hundred KB of reads; the parent uses it to check a model against models.yaml before any worker
-//! starts. Field numbers follow onnx/onnx.proto, as in `onnx_model` (the writer).
+//! starts. Field numbers follow onnx/onnx.proto, as in `onnx_writer`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -314,7 +314,7 @@ pub fn missing_external_data(summary: &GraphSummary, dir: &Path) -> BTreeSet<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx_model::{Dim, ElemType, ModelBuilder, named, warmup_model};
+    use crate::onnx_writer::{Dim, ElemType, ModelBuilder, named, warmup_model};
 
     fn read_bytes(bytes: &[u8]) -> io::Result<GraphSummary> {
         GraphSummary::from_reader(io::Cursor::new(bytes), bytes.len() as u64)

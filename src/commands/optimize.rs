@@ -14,7 +14,7 @@ use crate::config::{Config, ProviderSettings, sha256_hex};
 use crate::inputs::{GraphInput, InputSettings, ModelInputs};
 use crate::levers::optimized::{self, OptimizedManifest};
 use crate::levers::outputs::{Outputs, compare};
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
 use crate::runtime::providers::{ModelSource, OptLevel, ProviderRequest, ProviderSetup, SessionExtras};
 use crate::runtime::{self, Provider, Runtime, RuntimeLibrary, cuda};

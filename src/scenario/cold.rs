@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::probe::page_cache;
 use crate::protocol::ModelSpec;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::results::{IdleGap, IdleResult};
 use crate::stats::Summary;

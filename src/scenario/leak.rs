@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::TrialContext;
 use crate::advice::leak_verdict;
 use crate::fault;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{CycleSample, LeakResult, LeakSeries};

@@ -12,7 +12,7 @@ use ort::session::Session;
 use super::TrialContext;
 use crate::inputs::ModelInputs;
 use crate::levers::memory::MemoryConfig;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{Allocator, GpuReading, MemorySnapshot, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;

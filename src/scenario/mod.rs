@@ -25,8 +25,8 @@ use ort::value::Tensor;
 
 use crate::fault;
 use crate::inputs::ModelInputs;
-use crate::model::{LoadedModel, ms_since};
-use crate::onnx_model::warmup_model;
+use crate::loaded_model::{LoadedModel, ms_since};
+use crate::onnx_writer::warmup_model;
 use crate::phase::Phase;
 use crate::probe::{GpuReading, MemorySnapshot, Probe, malloc_trim, page_cache};
 use crate::protocol::{Channel, ModelSpec, ReadyReport, TrialSpec, WorkerMessage};

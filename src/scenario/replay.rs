@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::inputs::ModelInputs;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{Probe, gpu, malloc_trim, process};
 use crate::protocol::{Channel, ReplayReport, WorkerMessage};

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::TrialContext;
 use crate::inputs::{GraphInput, ModelInputs};
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::results::{ShapeRun, ShapesResult};
 use crate::stats::Summary;

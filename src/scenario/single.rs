@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{malloc_trim, page_cache, process};
 use crate::results::{PhaseMemory, SingleResult, SingleTrial, UnloadFigures};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::probe::{GpuReading, MemorySnapshot, malloc_trim};
 use crate::results::{GrowthRate, SoakPhase, SoakResult, SoakSample};
 use crate::stats::linear_fit;

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use anyhow::{Result, bail};
 
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::protocol::{ReadyReport, WorkerMessage};
 use crate::scenario::TrialContext;
