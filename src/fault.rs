@@ -61,11 +61,12 @@ pub fn on_model_loaded() {
     }
     let Some(mb) = faults().iter().find_map(|f| f.strip_prefix("first-load-keeps:")?.parse::<usize>().ok()) else { return };
     let mut block = vec![0u8; mb * crate::units::MIB as usize];
-    // Touch every page so the memory is resident, then keep it for the life of the process.
+    // Touch every page so the memory is resident, then keep it for the life of the process. The
+    // block goes through black_box: nothing reads it, and the optimiser may otherwise drop it.
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
     }
-    std::mem::forget(block);
+    std::mem::forget(std::hint::black_box(block));
 }
 
 /// `perturb-outputs:LEVER`: the levers scenario shifts the outputs it compares for levers whose
@@ -83,5 +84,6 @@ pub fn on_inference() {
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
     }
-    std::mem::forget(block);
+    // As above: black_box keeps the optimiser from dropping a block nothing reads.
+    std::mem::forget(std::hint::black_box(block));
 }
