@@ -78,14 +78,14 @@ enum Data {
 
 /// Input data for one model, ready to be turned into ONNX Runtime values for each session.
 #[derive(Debug, Clone)]
-pub struct ModelInputs {
+pub(crate) struct ModelInputs {
     tensors: Vec<(String, Vec<i64>, Data)>,
     pub described: Vec<InputDescription>,
 }
 
 /// The name, element type and declared shape (-1 where dynamic) of one graph input.
 #[derive(Debug, Clone)]
-pub struct GraphInput {
+pub(crate) struct GraphInput {
     pub name: String,
     pub elem: TensorElementType,
     pub shape: Vec<i64>,
@@ -95,7 +95,7 @@ pub struct GraphInput {
 }
 
 impl GraphInput {
-    pub fn from_outlets(outlets: &[ort::value::Outlet]) -> Result<Vec<GraphInput>> {
+    pub(crate) fn from_outlets(outlets: &[ort::value::Outlet]) -> Result<Vec<GraphInput>> {
         outlets
             .iter()
             .map(|o| match o.dtype() {
@@ -109,7 +109,7 @@ impl GraphInput {
 }
 
 impl ModelInputs {
-    pub fn build(graph: &[GraphInput], settings: &InputSettings) -> Result<ModelInputs> {
+    pub(crate) fn build(graph: &[GraphInput], settings: &InputSettings) -> Result<ModelInputs> {
         if let Some(unknown) = settings.shapes.keys().find(|name| !graph.iter().any(|g| &g.name == *name)) {
             let names: Vec<&str> = graph.iter().map(|g| g.name.as_str()).collect();
             bail!(
@@ -196,7 +196,7 @@ impl ModelInputs {
     }
 
     /// ONNX Runtime values for one session; created once and reused by every run.
-    pub fn values(&self) -> Result<Vec<(String, DynValue)>> {
+    pub(crate) fn values(&self) -> Result<Vec<(String, DynValue)>> {
         self.tensors
             .iter()
             .map(|(name, shape, data)| {
@@ -314,7 +314,7 @@ fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
 /// model): a text type on a graph that takes an image and no token ids, or an image type on a graph
 /// that takes token ids and no image without a tokenizer to make them. An image type with token ids
 /// and a tokenizer is fine: CLIP's and Stable Diffusion's text towers are listed with their family.
-pub fn type_contradiction(declared: ModelType, has_tokenizer: bool, graph: &[GraphInput]) -> Option<String> {
+pub(crate) fn type_contradiction(declared: ModelType, has_tokenizer: bool, graph: &[GraphInput]) -> Option<String> {
     let image = graph.iter().find(|g| is_image(g));
     let token = graph.iter().find(|g| Role::of(&g.name, g.elem) == Role::TokenIds);
     match (declared, image, token) {

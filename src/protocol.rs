@@ -17,11 +17,11 @@ use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::run::Run;
 
 /// The descriptor a worker writes its messages to.
-pub const RESULT_FD: i32 = 3;
+pub(crate) const RESULT_FD: i32 = 3;
 
 /// Everything a worker needs to run one trial, with no access to models.yaml.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrialSpec {
+pub(crate) struct TrialSpec {
     pub trial_id: String,
     pub scenario: Scenario,
     pub provider: ProviderSetup,
@@ -46,7 +46,7 @@ pub struct ModelSpec {
 /// A message from the worker to the parent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// The worker entered a phase; a crash is reported as happening in the last one.
     Phase { phase: Phase },
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
@@ -67,7 +67,7 @@ pub enum WorkerMessage {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReadyReport {
+pub(crate) struct ReadyReport {
     pub provider_baseline: ProviderBaseline,
     pub load_time_ms: f64,
     pub first_inference_ms: f64,
@@ -76,7 +76,7 @@ pub struct ReadyReport {
 
 /// What the worker measured in a replay (`mora simulate --replay`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplayReport {
+pub(crate) struct ReplayReport {
     pub provider_baseline: ProviderBaseline,
     pub providers_registered: Vec<String>,
     /// Memory in the run counts from the worker's RSS (VRAM on CUDA) before the provider started,
@@ -90,14 +90,14 @@ pub struct ReplayReport {
 }
 
 /// The worker's end of the message channel.
-pub struct Channel {
+pub(crate) struct Channel {
     out: Box<dyn Write + Send>,
     phase: Phase,
 }
 
 impl Channel {
     /// Descriptor 3 when the parent opened it; stdout otherwise (a worker run by hand).
-    pub fn open() -> Channel {
+    pub(crate) fn open() -> Channel {
         use std::os::fd::FromRawFd;
         // SAFETY: fcntl(F_GETFD) only asks whether the descriptor is open.
         let valid = unsafe { libc::fcntl(RESULT_FD, libc::F_GETFD) } != -1;
@@ -111,20 +111,21 @@ impl Channel {
         Channel { out, phase: Phase::Start }
     }
 
-    pub fn to_writer(out: Box<dyn Write + Send>) -> Channel {
+    #[cfg(test)]
+    fn to_writer(out: Box<dyn Write + Send>) -> Channel {
         Channel { out, phase: Phase::Start }
     }
 
-    pub fn phase(&mut self, phase: Phase) {
+    pub(crate) fn phase(&mut self, phase: Phase) {
         self.send(&WorkerMessage::Phase { phase: phase.clone() });
         self.phase = phase;
     }
 
-    pub fn current_phase(&self) -> &Phase {
+    pub(crate) fn current_phase(&self) -> &Phase {
         &self.phase
     }
 
-    pub fn send(&mut self, message: &WorkerMessage) {
+    pub(crate) fn send(&mut self, message: &WorkerMessage) {
         // The parent treats a worker that cannot report as failed; nothing better to do here.
         if let Ok(mut line) = serde_json::to_vec(message) {
             line.push(b'\n');

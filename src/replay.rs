@@ -21,11 +21,11 @@ use crate::supervise::{self, Flow};
 use crate::trial::{self, Ending, Report};
 
 /// How often the worker reads its memory during the replay.
-pub const SAMPLE_EVERY_MS: u64 = 10;
+pub(crate) const SAMPLE_EVERY_MS: u64 = 10;
 
 /// What the worker replays, written to a file it is given the path of.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplaySpec {
+pub(crate) struct ReplaySpec {
     pub provider: ProviderSetup,
     pub runtime: RuntimeLibrary,
     /// Indexed as the trace's models.
@@ -37,14 +37,14 @@ pub struct ReplaySpec {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplayRequest {
+pub(crate) struct ReplayRequest {
     pub time_ms: f64,
     pub model: usize,
     pub action: Action,
 }
 
 impl ReplaySpec {
-    pub fn new(provider: ProviderSetup, runtime: RuntimeLibrary, models: Vec<ModelSpec>, trace: &Trace, plan: &Plan) -> ReplaySpec {
+    pub(crate) fn new(provider: ProviderSetup, runtime: RuntimeLibrary, models: Vec<ModelSpec>, trace: &Trace, plan: &Plan) -> ReplaySpec {
         let requests = trace
             .requests
             .iter()
@@ -57,7 +57,7 @@ impl ReplaySpec {
 
 /// Writes the spec next to nothing else (a file of its own in the temporary folder), runs the worker,
 /// and returns its report, or how it ended when it did not report (crash, timeout, error).
-pub fn run(spec: &ReplaySpec, timeout: Duration) -> Result<ReplayReport> {
+pub(crate) fn run(spec: &ReplaySpec, timeout: Duration) -> Result<ReplayReport> {
     let path = spec_path();
     write_atomic(&path, &serde_json::to_vec(spec).context("cannot serialise the replay")?)?;
     let result = run_from(&path, timeout);
@@ -103,7 +103,7 @@ fn details(outcome: &Outcome) -> String {
 
 /// How long a replay may take: five times the simulated makespan and pre-warming (a machine shared
 /// with other work can be that much slower than its profile), plus two minutes for the worker's start.
-pub fn timeout_for(simulated: &Run) -> Duration {
+pub(crate) fn timeout_for(simulated: &Run) -> Duration {
     let end_ms = simulated.served.iter().map(|s| s.end_ms).fold(0.0, f64::max);
     Duration::from_secs_f64(((end_ms + simulated.preload_ms) * 5.0 / 1000.0 + 120.0).min(7.0 * 24.0 * 3600.0))
 }

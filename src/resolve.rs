@@ -17,7 +17,7 @@ use crate::runtime::{Provider, RuntimeLibrary};
 use crate::supervise::{self, Flow};
 
 /// A provider's options: models.yaml's, then the command-line flags over them.
-pub fn setup_for(provider: Provider, settings: &ProviderSettings, flags: &ProviderFlags) -> ProviderSetup {
+pub(crate) fn setup_for(provider: Provider, settings: &ProviderSettings, flags: &ProviderFlags) -> ProviderSetup {
     let cpu = CpuOptions {
         arena: flags.cpu_arena.unwrap_or(settings.cpu.arena),
         intra_threads: flags.intra_threads.or(settings.cpu.intra_threads),
@@ -33,7 +33,7 @@ pub fn setup_for(provider: Provider, settings: &ProviderSettings, flags: &Provid
 
 /// Which providers run. `auto` keeps what works and says why the rest was skipped; an explicit
 /// provider that cannot run is an error naming the missing piece.
-pub fn resolve_providers(
+pub(crate) fn resolve_providers(
     request: &ProviderRequest,
     runtime: &RuntimeLibrary,
     settings: &ProviderSettings,
@@ -77,7 +77,7 @@ pub fn resolve_providers(
 
 /// The NVML device that is the CUDA device the trials use, found by the PCI bus id the probe worker
 /// read from the driver.
-pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice> {
+pub(crate) fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice> {
     let bus_id = match &diagnosis.pci_bus_id {
         Some(Ok(id)) => id,
         Some(Err(e)) => bail!("the CUDA device's PCI bus id could not be read ({e})"),
@@ -88,7 +88,7 @@ pub fn match_nvml_device(diagnosis: &CudaDiagnosis) -> Result<NvmlDevice> {
 }
 
 /// Which GPU the probes read for CUDA device `device_id`, or why they read none, in words.
-pub fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice>) -> String {
+pub(crate) fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice>) -> String {
     match matched {
         Ok(d) => format!("CUDA device {device_id} is NVML GPU {} (PCI {})", d.index, d.pci_bus_id),
         Err(why) => format!("CUDA device {device_id}: no GPU memory figures: {why:#}"),
@@ -97,7 +97,7 @@ pub fn describe_nvml_match(device_id: u32, matched: &Result<NvmlDevice>) -> Stri
 
 /// The CUDA checks: the cheap ones here, the rest (driver, libraries, a real session) in a
 /// throwaway worker so a CUDA crash or its memory never lands in this process.
-pub fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_session: bool) -> CudaDiagnosis {
+pub(crate) fn diagnose_cuda(runtime: &RuntimeLibrary, setup: &ProviderSetup, with_session: bool) -> CudaDiagnosis {
     let quick = cuda::static_checks(runtime);
     if quick.blocker(runtime).is_some() || !with_session {
         return quick;

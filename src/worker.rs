@@ -12,7 +12,7 @@ use crate::runtime::{RuntimeLibrary, cuda};
 use crate::scenario::{self, TrialContext};
 
 /// Runs the trial described by `spec_json`; returns the process exit code.
-pub fn main(spec_json: &str) -> i32 {
+pub(crate) fn main(spec_json: &str) -> i32 {
     let mut channel = Channel::open();
     let spec: TrialSpec = match serde_json::from_str(spec_json) {
         Ok(spec) => spec,
@@ -78,7 +78,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
 }
 
 /// `mora worker --probe-cuda`: every CUDA check, including a real CUDA session, in this process.
-pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
+pub(crate) fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
     let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
         let probe = Probe { gpu_index: None };

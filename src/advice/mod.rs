@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::results::recommendation::{Level, Recommendation, Topic};
-pub use rules::*;
+pub(crate) use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};
 use crate::results::{LeakSeries, LeakVerdict, Measurements, ModelInfo, ResultsFile, RunHost, SingleTrial, TrialRecord};
@@ -39,7 +39,7 @@ pub fn judge(results: &mut ResultsFile) {
 /// The advice per machine class: each class's trials judged together, tagged with the class. Where
 /// a class has several hosts, a model measured on each counts once per host ("gpt2 @ node-1"), so
 /// the averages and the largest footprint rest on every host and the evidence names them.
-pub fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
+pub(crate) fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
     let mut out = Vec::new();
     for class in crate::fleet::classes(r) {
         let hosts: Vec<&RunHost> = r.run.hosts.iter().filter(|h| h.machine_class == class).collect();
@@ -63,7 +63,7 @@ pub fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
 }
 
 /// Recommendations per provider that ran, from the trials that succeeded.
-pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
+pub(crate) fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let mut providers: Vec<Provider> = results.trials.iter().map(|t| t.provider).collect();
     providers.sort();
@@ -117,7 +117,7 @@ fn with_spread(s: &Summary, unit: &str) -> String {
 /// A one-time cost that every worker showed: the median where the whole range is above zero, else
 /// `None` (within the noise between workers). A single sample is taken at its word; the evidence
 /// labels it as one sample.
-pub fn consistent_cost(s: &Summary) -> Option<f64> {
+pub(crate) fn consistent_cost(s: &Summary) -> Option<f64> {
     (s.min > 0.0).then_some(s.median)
 }
 
@@ -631,10 +631,10 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
 }
 
 /// The target: the best configuration within this multiple of the hardware's floor.
-pub const FLOOR_TARGET: f64 = 2.0;
+pub(crate) const FLOOR_TARGET: f64 = 2.0;
 /// A load path that slows every inference by more than this share is not a faster load path: a
 /// server pays it on every request.
-pub const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
+pub(crate) const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
 
 /// The fastest load path whose outputs agree with the default's, per model: its gain, its distance to
 /// the floor, what it costs, and where the time goes when it is far from the floor.

@@ -20,9 +20,9 @@ use crate::runner::{self, Bench};
 use crate::runtime::{self, RuntimeLibrary};
 
 /// Exit code when the run finished but some trials failed (their records say why).
-pub const SOME_TRIALS_FAILED: i32 = 3;
+pub(crate) const SOME_TRIALS_FAILED: i32 = 3;
 /// Exit code when results.json could not be written (a full disk): the run stopped there.
-pub const RESULTS_NOT_WRITTEN: i32 = 4;
+pub(crate) const RESULTS_NOT_WRITTEN: i32 = 4;
 
 /// What was kept when results.json could not be written, in words.
 fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path, finished: usize) -> String {
@@ -37,7 +37,7 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
     format!("error: cannot write results: {}\nthe run stopped: {kept}; {rescued}", failure.error)
 }
 
-pub fn run(args: BenchArgs) -> Result<i32> {
+pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let config = match &args.model {
         Some(model) => Config::for_model(model, args.tokenizer.as_deref(), args.model_type)?,
         None => Config::load(&args.config)?,

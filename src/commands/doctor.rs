@@ -8,7 +8,7 @@ use crate::probe::{HostInfo, gpu};
 use crate::report::num;
 use crate::runtime::{self, Provider, RuntimeLibrary, cuda};
 
-pub fn run(args: DoctorArgs) -> Result<i32> {
+pub(crate) fn run(args: DoctorArgs) -> Result<i32> {
     let host = HostInfo::current();
     println!("mora {}", env!("CARGO_PKG_VERSION"));
     println!("Host: {} ({}, {})", host.hostname, host.os.as_deref().unwrap_or("unknown OS"), host.arch);

@@ -43,7 +43,7 @@ fn input_settings(args: &OptimizeArgs) -> Result<InputSettings> {
     })
 }
 
-pub fn run(args: OptimizeArgs) -> Result<i32> {
+pub(crate) fn run(args: OptimizeArgs) -> Result<i32> {
     let model = &args.model;
     if !model.is_file() {
         bail!("{} is not a model file: give the path of an .onnx file", model.display());

@@ -24,9 +24,9 @@ use crate::simulate::trace::Trace;
 use crate::simulate::{PolicyRun, Setup};
 
 /// Exit code when the simulation was printed but the replay did not finish.
-pub const REPLAY_FAILED: i32 = 3;
+pub(crate) const REPLAY_FAILED: i32 = 3;
 
-pub fn run(args: SimulateArgs) -> Result<i32> {
+pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     if args.replay && args.unload == UnloadMode::KillWorker {
         bail!(
             "--replay runs the in-process mode only: kill-worker would need a supervised worker per model at once, and mora supervises one at a time; simulate kill-worker without --replay"

@@ -9,7 +9,7 @@ use crate::results::{InputPoint, Measurements, ModelInfo, Outcome, ResultsFile, 
 use crate::runtime::Provider;
 use crate::stats::{Summary, median};
 
-pub struct Report {
+pub(crate) struct Report {
     pub title: String,
     /// Label / value pairs about the run.
     pub facts: Vec<(String, String)>,
@@ -19,7 +19,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone)]
-pub struct Section {
+pub(crate) struct Section {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -33,14 +33,14 @@ impl Section {
         Section::with_header(title, header.iter().map(|s| s.to_string()).collect())
     }
 
-    pub fn with_header(title: &str, header: Vec<String>) -> Section {
+    pub(crate) fn with_header(title: &str, header: Vec<String>) -> Section {
         Section { title: title.into(), header, rows: vec![], notes: vec![], host: None }
     }
 }
 
 /// The report of a run, of runs merged from one machine, or of a fleet (runs from several machines:
 /// the hosts compared, planning per machine class, then each host's tables).
-pub fn build(r: &ResultsFile) -> Report {
+pub(crate) fn build(r: &ResultsFile) -> Report {
     if crate::fleet::is_fleet(r) { fleet(r) } else { run(r) }
 }
 

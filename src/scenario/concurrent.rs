@@ -15,7 +15,7 @@ use crate::probe::process::delta;
 use crate::probe::{GpuReading, malloc_trim};
 use crate::results::{ConcurrentModel, ConcurrentResult};
 
-pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
     w.phase(Phase::Warmup);
     malloc_trim();
     let before_warmup = w.snapshot();

@@ -13,7 +13,7 @@ use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{CycleSample, LeakResult, LeakSeries};
 
-pub fn run(w: &mut TrialContext) -> Result<LeakResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<LeakResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     malloc_trim();

@@ -38,7 +38,7 @@ struct InMemory {
     external: Vec<(String, std::sync::Arc<[u8]>)>,
 }
 
-pub fn run(w: &mut TrialContext) -> Result<LeversResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<LeversResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     let mut planned = None;

@@ -22,7 +22,7 @@ use crate::stats::{Summary, percentage};
 
 const SAMPLES: usize = 3;
 
-pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
     let model = super::only_model(w)?;
     let config = w.spec.memory_config.unwrap_or(MemoryConfig::Default);
     let (setup, extras) = config.apply(&w.spec.provider);

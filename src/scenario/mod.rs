@@ -36,7 +36,7 @@ use crate::runtime::{Provider, Runtime, RuntimeLibrary, cuda};
 
 /// What a scenario works with inside the worker: the trial, the runtime, the probe, the channel to
 /// the parent, and what it has to report besides its measurements.
-pub struct TrialContext<'a> {
+pub(crate) struct TrialContext<'a> {
     pub spec: &'a TrialSpec,
     pub runtime: Runtime,
     pub probe: Probe,
@@ -47,18 +47,18 @@ pub struct TrialContext<'a> {
 
 impl TrialContext<'_> {
     /// Enters a phase: the parent hears of it, and a crash from here on is reported as in this phase.
-    pub fn phase(&mut self, phase: Phase) {
+    pub(crate) fn phase(&mut self, phase: Phase) {
         self.channel.phase(phase);
         fault::inject(self.channel.current_phase());
     }
 
-    pub fn snapshot(&self) -> MemorySnapshot {
+    pub(crate) fn snapshot(&self) -> MemorySnapshot {
         self.probe.snapshot()
     }
 }
 
 /// The one model of a single-model scenario.
-pub fn only_model<'a>(worker: &TrialContext<'a>) -> Result<&'a ModelSpec> {
+pub(crate) fn only_model<'a>(worker: &TrialContext<'a>) -> Result<&'a ModelSpec> {
     match worker.spec.models.as_slice() {
         [model] => Ok(model),
         models => bail!("scenario {} takes one model, got {}", worker.spec.scenario, models.len()),
@@ -66,7 +66,7 @@ pub fn only_model<'a>(worker: &TrialContext<'a>) -> Result<&'a ModelSpec> {
 }
 
 /// Reads every file of the model through the page cache: the loads after it are cached ones.
-pub fn read_through(model: &ModelSpec) -> Result<()> {
+pub(crate) fn read_through(model: &ModelSpec) -> Result<()> {
     for file in &model.files {
         page_cache::read_through(file).with_context(|| format!("cannot read {}", file.display()))?;
     }
@@ -77,7 +77,7 @@ pub fn read_through(model: &ModelSpec) -> Result<()> {
 /// times spawn-to-ready by it), unload and trim. Whatever the provider sets up on first use stays in
 /// the process and is measured here instead of in the model's figures. Inputs are planned here and
 /// reused by later loads.
-pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<ModelInputs>) -> Result<FirstLoad> {
+pub(crate) fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<ModelInputs>) -> Result<FirstLoad> {
     w.phase(Phase::FirstLoad);
     malloc_trim();
     let before_load = w.snapshot();
@@ -101,7 +101,7 @@ pub fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut Option<M
 
 /// The model's external data files in memory, by the names the model gives them: what a load from
 /// memory needs besides the model's own bytes.
-pub fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u8]>)>> {
+pub(crate) fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u8]>)>> {
     let dir = model.path.parent().unwrap_or(std::path::Path::new("."));
     let summary = crate::onnx_graph::GraphSummary::read(&model.path).with_context(|| format!("cannot read {}", model.path.display()))?;
     summary
@@ -117,7 +117,7 @@ pub fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync::Arc<[u
 
 /// Initialises the environment and the provider with the tiny embedded model, measuring what that
 /// costs and what stays after it is dropped: the provider baseline every worker pays.
-pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Probe) -> Result<(Runtime, ProviderBaseline)> {
+pub(crate) fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Probe) -> Result<(Runtime, ProviderBaseline)> {
     let before = probe.snapshot();
     let start = Instant::now();
     if setup.provider == Provider::Cuda {

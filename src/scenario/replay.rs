@@ -29,7 +29,7 @@ use crate::simulate::run::{LoadSpan, Run, Served};
 type Instance = (usize, u32);
 
 /// `mora worker --replay FILE`: returns the process exit code.
-pub fn main(path: &Path) -> i32 {
+pub(crate) fn main(path: &Path) -> i32 {
     let mut channel = Channel::open();
     let spec: ReplaySpec = match std::fs::read(path)
         .map_err(|e| e.to_string())

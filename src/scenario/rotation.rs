@@ -12,7 +12,7 @@ use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{RotationResult, RotationStep};
 
-pub fn run(w: &mut TrialContext) -> Result<RotationResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<RotationResult> {
     for model in &w.spec.models {
         super::read_through(model)?;
     }

@@ -17,9 +17,9 @@ use crate::stats::Summary;
 use crate::warnings::Warning;
 
 /// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
-pub const CACHE_HIT_FRACTION: f64 = 0.99;
+pub(crate) const CACHE_HIT_FRACTION: f64 = 0.99;
 
-pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let model = super::only_model(w)?;
     let settings = &w.spec.settings;
 

@@ -10,7 +10,7 @@ use crate::phase::Phase;
 use crate::protocol::{ReadyReport, WorkerMessage};
 use crate::scenario::TrialContext;
 
-pub fn run(w: &mut TrialContext) -> Result<()> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<()> {
     let model = crate::scenario::only_model(w)?;
     w.phase(Phase::Load);
     let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut None)?;
