@@ -1,4 +1,6 @@
 //! One model loaded into an ONNX Runtime session with its inputs: load (timed), run (timed), unload.
+//! [`Loader`] and [`Measured`] are that lifecycle as a scenario measures it, so a scenario's loop can
+//! run against a fake model in its unit tests ([`SessionLoader`] is the real one).
 
 use std::time::Instant;
 
@@ -118,5 +120,52 @@ impl LoadedModel {
         let start = Instant::now();
         drop(self);
         ms_since(start)
+    }
+}
+
+/// Loads a model, as a scenario's loop does it again and again: the ONNX Runtime session in a worker
+/// ([`SessionLoader`]), a fake in the scenarios' unit tests.
+pub(crate) trait Loader {
+    type Model: Measured;
+    /// Loads the model (timed); returns it with the load time in ms.
+    fn load(&mut self) -> Result<(Self::Model, f64)>;
+}
+
+/// A loaded model as a scenario measures it: inferences and the unload, each timed.
+pub(crate) trait Measured {
+    /// An inference's outputs, which hold memory while the caller keeps them.
+    type Outputs;
+    /// One inference whose outputs the caller keeps; returns its time in ms.
+    fn run_keeping_outputs(&mut self) -> Result<(f64, Self::Outputs)>;
+    /// Drops the model; returns the time it took in ms.
+    fn unload(self) -> f64;
+}
+
+/// The real [`Loader`]: a session of `model` on `setup`'s provider, its inputs planned on the first
+/// load and reused by the later ones ([`LoadedModel::load_with_inputs`]).
+pub(crate) struct SessionLoader<'a> {
+    pub runtime: &'a Runtime,
+    pub setup: &'a ProviderSetup,
+    pub model: &'a ModelSpec,
+    pub inputs: Option<ModelInputs>,
+}
+
+impl Loader for SessionLoader<'_> {
+    type Model = LoadedModel;
+
+    fn load(&mut self) -> Result<(LoadedModel, f64)> {
+        LoadedModel::load_with_inputs(self.runtime, self.setup, self.model, &mut self.inputs)
+    }
+}
+
+impl Measured for LoadedModel {
+    type Outputs = Vec<(String, DynValue)>;
+
+    fn run_keeping_outputs(&mut self) -> Result<(f64, Self::Outputs)> {
+        LoadedModel::run_keeping_outputs(self)
+    }
+
+    fn unload(self) -> f64 {
+        LoadedModel::unload(self)
     }
 }

@@ -48,11 +48,41 @@ pub(crate) struct TrialContext<'a> {
 impl TrialContext<'_> {
     /// Enters a phase: the parent hears of it, and a crash from here on is reported as in this phase.
     pub(crate) fn phase(&mut self, phase: Phase) {
+        self.meter().0.phase(phase);
+    }
+
+    pub(crate) fn snapshot(&self) -> MemorySnapshot {
+        self.probe.snapshot()
+    }
+
+    /// The channel and the probe as a [`Meter`], beside the runtime: a loop can then measure while a
+    /// [`crate::loaded_model::SessionLoader`] holds the runtime.
+    pub(crate) fn meter(&mut self) -> (WorkerMeter<'_>, &Runtime) {
+        (WorkerMeter { channel: &mut *self.channel, probe: &self.probe }, &self.runtime)
+    }
+}
+
+/// Where a scenario's loop says which phase it is in and reads memory: the worker's channel and
+/// probe ([`WorkerMeter`]), a fake in the scenarios' unit tests.
+pub(crate) trait Meter {
+    /// Enters a phase, as [`TrialContext::phase`] does.
+    fn phase(&mut self, phase: Phase);
+    fn snapshot(&self) -> MemorySnapshot;
+}
+
+/// The worker's [`Meter`]: [`TrialContext`]'s channel and probe.
+pub(crate) struct WorkerMeter<'a> {
+    channel: &'a mut Channel,
+    probe: &'a Probe,
+}
+
+impl Meter for WorkerMeter<'_> {
+    fn phase(&mut self, phase: Phase) {
         self.channel.phase(phase);
         fault::inject(self.channel.current_phase());
     }
 
-    pub(crate) fn snapshot(&self) -> MemorySnapshot {
+    fn snapshot(&self) -> MemorySnapshot {
         self.probe.snapshot()
     }
 }
