@@ -16,8 +16,8 @@ use std::time::Instant;
 use anyhow::Context;
 
 use mora::inputs::InputSettings;
-use mora::model::LoadedModel;
-use mora::onnx_model::{ElemType, ModelBuilder, named};
+use mora::loaded_model::LoadedModel;
+use mora::onnx_writer::{ElemType, ModelBuilder, named};
 use mora::probe::{Probe, ProcessMemory, process};
 use mora::protocol::ModelSpec;
 use mora::runtime::providers::ProviderSetup;
@@ -151,7 +151,7 @@ fn default_model() -> anyhow::Result<PathBuf> {
         let emb: Vec<f32> = (0..vocab * hidden).map(|i| (i % 101) as f32 / 101.0).collect();
         let mut b = ModelBuilder::new(17);
         b.input("input_ids", ElemType::Int64, &[named("batch"), named("sequence")])
-            .output("hidden", ElemType::Float, &[named("batch"), named("sequence"), mora::onnx_model::Dim::Fixed(hidden)])
+            .output("hidden", ElemType::Float, &[named("batch"), named("sequence"), mora::onnx_writer::Dim::Fixed(hidden)])
             .initializer_f32("embedding", &[vocab, hidden], &emb)
             .node("Gather", &["embedding", "input_ids"], &["hidden"], &[]);
         std::fs::write(&path, b.build())?;

@@ -36,14 +36,14 @@ pub struct ManifestExporter {
 }
 
 impl Manifest {
-    pub fn read(path: &Path) -> Option<Manifest> {
+    pub(crate) fn read(path: &Path) -> Option<Manifest> {
         serde_json::from_slice(&std::fs::read(path).ok()?).ok()
     }
 }
 
 /// A configured model and what was found for it.
 #[derive(Debug, Clone)]
-pub struct ModelStatus {
+pub(crate) struct ModelStatus {
     /// Every file a load reads is there: the ONNX file and all of its external data.
     pub present: bool,
     /// The ONNX file and its external data that are there.
@@ -62,7 +62,7 @@ pub struct ModelStatus {
 }
 
 impl ModelStatus {
-    pub fn of(model: &ModelConfig) -> ModelStatus {
+    pub(crate) fn of(model: &ModelConfig) -> ModelStatus {
         let manifest = Manifest::read(&model.resolved.manifest);
         let (files, missing, graph) = if model.resolved.model.is_file() {
             let graph = GraphSummary::read(&model.resolved.model).ok();
@@ -95,18 +95,18 @@ impl ModelStatus {
 
     /// Where the model's `type:` contradicts its graph: what is wrong and the fix, after the config
     /// file, line and model.
-    pub fn contradiction(&self, model: &ModelConfig, config: &Path) -> Option<String> {
+    pub(crate) fn contradiction(&self, model: &ModelConfig, config: &Path) -> Option<String> {
         let inputs = self.graph.as_ref()?.graph_inputs()?;
         let why = type_contradiction(model.model_type, model.tokenizer.is_some(), &inputs)?;
         let line = model.resolved.line.map(|l| format!(":{l}")).unwrap_or_default();
         Some(format!("{}{line}: model `{}`: {why}", config.display(), model.id))
     }
 
-    pub fn size_mb(&self) -> f64 {
+    pub(crate) fn size_mb(&self) -> f64 {
         crate::units::mib(self.size_bytes)
     }
 
-    pub fn info(&self, model: &ModelConfig, config_dir: &Path) -> ModelInfo {
+    pub(crate) fn info(&self, model: &ModelConfig, config_dir: &Path) -> ModelInfo {
         let rel = |p: &Path| p.strip_prefix(config_dir).unwrap_or(p).display().to_string();
         ModelInfo {
             id: model.id.clone(),
@@ -168,7 +168,7 @@ pub fn model_files(model: &Path, manifest: Option<&Manifest>, graph: Option<&Gra
 }
 
 /// The command that makes a missing model.
-pub fn make_command(model: &ModelConfig, config: &Config) -> String {
+pub(crate) fn make_command(model: &ModelConfig, config: &Config) -> String {
     if model.source.is_exported() {
         let config_arg = if config.path.file_name().is_some_and(|n| n == "models.yaml")
             && config.path.parent().is_some_and(|p| p == Path::new("") || p == Path::new("."))
@@ -201,7 +201,7 @@ mod tests {
     }
 
     fn model_with_external_data(dir: &Path) -> PathBuf {
-        let mut b = crate::onnx_model::ModelBuilder::new(17);
+        let mut b = crate::onnx_writer::ModelBuilder::new(17);
         b.initializer_external("w", &[4, 4], "model.onnx.data", 0);
         let model = dir.join("model.onnx");
         std::fs::write(&model, b.build()).unwrap();

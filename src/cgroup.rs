@@ -8,13 +8,13 @@ use anyhow::{Context, Result, bail};
 
 /// Which cgroup interface a memory cgroup speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
+pub(crate) enum Version {
     V1,
     V2,
 }
 
 /// The memory cgroups this process belongs to, as (folder, version), v2 first; only ones that exist.
-pub fn own_memory_cgroups() -> Vec<(PathBuf, Version)> {
+pub(crate) fn own_memory_cgroups() -> Vec<(PathBuf, Version)> {
     let Ok(membership) = std::fs::read_to_string("/proc/self/cgroup") else { return vec![] };
     let mut found = Vec::new();
     for line in membership.lines() {
@@ -39,7 +39,7 @@ pub fn own_memory_cgroups() -> Vec<(PathBuf, Version)> {
 
 /// A child of mora's memory cgroup with a memory limit, removed when dropped (once empty).
 #[derive(Debug)]
-pub struct LimitedCgroup {
+pub(crate) struct LimitedCgroup {
     pub path: PathBuf,
     pub version: Version,
 }
@@ -47,7 +47,7 @@ pub struct LimitedCgroup {
 impl LimitedCgroup {
     /// Makes `name` under mora's memory cgroup with `limit_bytes` (none: only to account) and no swap
     /// to spill into.
-    pub fn create(name: &str, limit_bytes: Option<u64>) -> Result<LimitedCgroup> {
+    pub(crate) fn create(name: &str, limit_bytes: Option<u64>) -> Result<LimitedCgroup> {
         let Some((parent, version)) = own_memory_cgroups().into_iter().next() else {
             bail!("mora runs in no memory cgroup it can read (/proc/self/cgroup, /sys/fs/cgroup)");
         };
@@ -88,12 +88,12 @@ impl LimitedCgroup {
     }
 
     /// The file a process writes "0" to in order to join.
-    pub fn procs(&self) -> PathBuf {
+    pub(crate) fn procs(&self) -> PathBuf {
         self.path.join("cgroup.procs")
     }
 
     /// How many times the kernel's OOM killer ran in this cgroup.
-    pub fn oom_kills(&self) -> Option<u64> {
+    pub(crate) fn oom_kills(&self) -> Option<u64> {
         let file = match self.version {
             Version::V2 => "memory.events",
             Version::V1 => "memory.oom_control",
@@ -104,7 +104,7 @@ impl LimitedCgroup {
 
     /// What the cgroup is charged now, in bytes: anonymous memory, page cache first touched by its
     /// processes, kernel memory: the currency its limit is in.
-    pub fn usage_bytes(&self) -> Option<u64> {
+    pub(crate) fn usage_bytes(&self) -> Option<u64> {
         self.read_bytes(match self.version {
             Version::V2 => "memory.current",
             Version::V1 => "memory.usage_in_bytes",
@@ -112,7 +112,7 @@ impl LimitedCgroup {
     }
 
     /// The highest memory use the cgroup saw, in bytes.
-    pub fn peak_bytes(&self) -> Option<u64> {
+    pub(crate) fn peak_bytes(&self) -> Option<u64> {
         self.read_bytes(match self.version {
             Version::V2 => "memory.peak",
             Version::V1 => "memory.max_usage_in_bytes",
@@ -124,7 +124,7 @@ impl LimitedCgroup {
     }
 
     /// What limits the worker, in words.
-    pub fn mechanism(&self) -> String {
+    pub(crate) fn mechanism(&self) -> String {
         match self.version {
             Version::V2 => format!("cgroup v2 memory.max on {}", self.path.display()),
             Version::V1 => format!("cgroup v1 memory.limit_in_bytes on {}", self.path.display()),

@@ -33,7 +33,7 @@ pub enum Command {
     /// Write a model pre-optimised for one provider (loads faster), with a manifest, and compare loads.
     Optimize(OptimizeArgs),
     /// Which models to keep loaded under a memory budget, simulated from a lifecycle profile (and replayed for real).
-    Simulate(crate::commands::simulate::SimulateArgs),
+    Simulate(SimulateArgs),
     /// The child side of every trial (internal).
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -58,7 +58,7 @@ pub struct BenchArgs {
     pub tokenizer: Option<PathBuf>,
     /// With --model: its type (default: told from the graph's inputs and outputs).
     #[arg(long = "type", value_enum, requires = "model")]
-    pub model_type: Option<crate::config::ModelType>,
+    pub model_type: Option<crate::inputs::ModelType>,
     /// Which suite when --models is not given.
     #[arg(long, value_enum, default_value = "default")]
     pub suite: Suite,
@@ -69,16 +69,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub cycles: u32,
     /// Idle gaps before a request in the idle scenario, in seconds (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_idle_gaps(), value_parser = idle_gap)]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::results::default_idle_gaps(), value_parser = idle_gap)]
     pub idle_gaps: Vec<f64>,
     /// How long the soak scenario runs per model and provider (e.g. 30s, 10m).
     #[arg(long, default_value = "30s", value_parser = soak_duration)]
     pub soak_duration: std::time::Duration,
     /// Batch sizes whose first runs the shapes scenario times (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_batches(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::BATCH_SIZE))]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::results::default_shape_batches(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::BATCH_SIZE))]
     pub shape_batches: Vec<usize>,
     /// Sequence lengths whose first runs the shapes scenario times (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_shape_sequences(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::results::default_shape_sequences(), value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
     pub shape_sequences: Vec<usize>,
     /// A sweep: each batch size a trial of its own, labelled in every table (comma-separated; default:
     /// models.yaml's). Advice rests on each model's first size.
@@ -88,7 +88,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = RangedU64ValueParser::<usize>::new().range(limits::SEQUENCE_LENGTH))]
     pub sequence_length: Vec<usize>,
     /// Multiples of the footprint the memory-limit scenario tries as limits (comma-separated).
-    #[arg(long, value_delimiter = ',', default_values_t = crate::protocol::default_limit_multipliers(), value_parser = limit_multiplier)]
+    #[arg(long, value_delimiter = ',', default_values_t = crate::results::default_limit_multipliers(), value_parser = limit_multiplier)]
     pub limit_multipliers: Vec<f64>,
     /// Fresh worker processes per single trial: fresh-worker figures (first load, first inference,
     /// spawn-to-ready) vary from process to process and are reported as median and range.
@@ -241,6 +241,93 @@ pub struct WorkerArgs {
     pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub options: ProviderFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// A lifecycle profile: a run folder's profile.json, or `mora report RUN --format profile`.
+    #[arg(long)]
+    pub profile: PathBuf,
+    /// The memory budget in MB: RSS on CPU, VRAM on CUDA.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
+    pub budget_mb: u64,
+    /// Whose figures: cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    pub provider: crate::runtime::Provider,
+    /// The host whose figures to use, where the profile holds several.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// A CSV of requests, one `time,model` line each (seconds; a `time_ms,model` header for ms).
+    #[arg(long, conflicts_with_all = ["zipf", "requests", "rate"], required_unless_present = "zipf")]
+    pub trace: Option<PathBuf>,
+    /// Draw the requests instead: Zipf exponent over --models (0 is uniform).
+    #[arg(long, requires_all = ["requests", "rate"], value_parser = non_negative)]
+    pub zipf: Option<f64>,
+    /// The models for --zipf, most requested first (default: the profile's, in its order).
+    #[arg(long, value_delimiter = ',', requires = "zipf")]
+    pub models: Vec<String>,
+    /// How many requests --zipf draws.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub requests: Option<u32>,
+    /// Requests per second for --zipf (Poisson arrivals).
+    #[arg(long, value_parser = positive)]
+    pub rate: Option<f64>,
+    /// Seeds the drawn trace and the steady-latency draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The policies to compare; --replay runs the first.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lru,lfu,size-aware,cost-aware,keep-all,static-top-k")]
+    pub policies: Vec<crate::simulate::policy::PolicyKind>,
+    /// How an evicted model goes: dropped in its worker, or its worker killed.
+    #[arg(long, value_enum, default_value = "in-process")]
+    pub unload: crate::simulate::costs::UnloadMode,
+    /// Recommend the policy and budget that keep p99 request latency at or under this.
+    #[arg(long, value_parser = positive)]
+    pub target_p99_ms: Option<f64>,
+    /// A reload of a model evicted within this many seconds of its last use counts as thrash.
+    #[arg(long, default_value_t = 60.0, value_parser = positive)]
+    pub thrash_window_s: f64,
+    /// How much slower a load and an inference run while both do: 1 models no contention; a replay
+    /// measures it (its "slowdown during a load").
+    #[arg(long, default_value_t = 1.0, value_parser = at_least_one)]
+    pub interference: f64,
+    /// Also run the first policy's plan for real on this machine (in-process) and compare.
+    #[arg(long)]
+    pub replay: bool,
+    /// Where the replay finds the models.
+    #[arg(long, default_value = "models.yaml")]
+    pub config: PathBuf,
+    /// Write simulate.md, simulate.json, the trace and the charts here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// How the terminal tables draw: full (box drawing), plain (none, for logs) or ascii.
+    #[arg(long, value_enum, default_value = "full")]
+    pub style: crate::report::table::Style,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    #[command(flatten)]
+    pub options: ProviderFlags,
+}
+
+fn positive(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a positive number")),
+    }
+}
+
+fn at_least_one(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a factor of 1 or more")),
+    }
+}
+
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a number of 0 or more")),
+    }
 }
 
 #[derive(Debug, Args)]

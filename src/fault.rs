@@ -13,7 +13,7 @@ fn faults() -> Vec<String> {
 
 /// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
 /// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
-pub fn inject(phase: &Phase) {
+pub(crate) fn inject(phase: &Phase) {
     let phase = phase.to_string();
     for fault in faults() {
         let Some((kind, at)) = fault.split_once(':') else { continue };
@@ -32,12 +32,12 @@ pub fn inject(phase: &Phase) {
 }
 
 /// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.
-pub fn keep_outputs() -> bool {
+pub(crate) fn keep_outputs() -> bool {
     faults().iter().any(|f| f == "keep-outputs")
 }
 
 /// `keep-sessions`: the leak scenario never drops its sessions, a deliberate leak of every model.
-pub fn keep_sessions() -> bool {
+pub(crate) fn keep_sessions() -> bool {
     faults().iter().any(|f| f == "keep-sessions")
 }
 
@@ -45,7 +45,7 @@ static RESULTS_WRITES: AtomicUsize = AtomicUsize::new(0);
 
 /// `disk-full:N`: in mora (the parent), the N-th and every later file write fails half way with
 /// ENOSPC, as on a full disk. Counts every atomic write (results.json after each trial, reports).
-pub fn disk_full_now() -> bool {
+pub(crate) fn disk_full_now() -> bool {
     let Some(n) = faults().iter().find_map(|f| f.strip_prefix("disk-full:")?.parse::<usize>().ok()) else { return false };
     RESULTS_WRITES.fetch_add(1, Ordering::SeqCst) + 1 >= n
 }
@@ -55,33 +55,35 @@ static FIRST_LOAD_DONE: AtomicBool = AtomicBool::new(false);
 /// `first-load-keeps:MB`: the first model load in a worker keeps MB of memory for the worker's life,
 /// as a provider does with the libraries and kernels it loads on first use (CUDA: +160 to +455 MB
 /// RSS). A stand-in for that one-time cost where no GPU is at hand.
-pub fn on_model_loaded() {
+pub(crate) fn on_model_loaded() {
     if FIRST_LOAD_DONE.swap(true, Ordering::SeqCst) {
         return;
     }
     let Some(mb) = faults().iter().find_map(|f| f.strip_prefix("first-load-keeps:")?.parse::<usize>().ok()) else { return };
     let mut block = vec![0u8; mb * crate::units::MIB as usize];
-    // Touch every page so the memory is resident, then keep it for the life of the process.
+    // Touch every page so the memory is resident, then keep it for the life of the process. The
+    // block goes through black_box: nothing reads it, and the optimiser may otherwise drop it.
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
     }
-    std::mem::forget(block);
+    std::mem::forget(std::hint::black_box(block));
 }
 
 /// `perturb-outputs:LEVER`: the levers scenario shifts the outputs it compares for levers whose
 /// label contains LEVER, so a test can see a configuration that differs reported and never
 /// recommended.
-pub fn perturb_outputs(lever_label: &str) -> bool {
+pub(crate) fn perturb_outputs(lever_label: &str) -> bool {
     faults().iter().any(|f| f.strip_prefix("perturb-outputs:").is_some_and(|l| lever_label.contains(l)))
 }
 
 /// `leak-per-inference:KB`: every inference keeps KB of memory for the worker's life, a leak at a
 /// known rate for the soak scenario's tests.
-pub fn on_inference() {
+pub(crate) fn on_inference() {
     let Some(kb) = faults().iter().find_map(|f| f.strip_prefix("leak-per-inference:")?.parse::<usize>().ok()) else { return };
     let mut block = vec![0u8; kb * crate::units::KIB as usize];
     for i in (0..block.len()).step_by(4096) {
         block[i] = 1;
     }
-    std::mem::forget(block);
+    // As above: black_box keeps the optimiser from dropping a block nothing reads.
+    std::mem::forget(std::hint::black_box(block));
 }

@@ -1,15 +1,15 @@
 //! A fleet: runs from several machines merged into one report (README, "Fleet"). Which host a run
-//! was made on, its machine class (the hardware that makes two hosts comparable), the view of one
-//! host's trials that the report's sections read, and the advice per machine class. Pure.
+//! was made on, its machine class (the hardware that makes two hosts comparable) and the view of one
+//! host's trials that the report's sections read; the advice per machine class is
+//! [`crate::advice`]'s. Pure.
 
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
-use crate::recommendation::Recommendation;
 use crate::results::{ResultsFile, RunHost, RunInfo};
 
 /// The hardware that makes two hosts comparable: their GPUs, CPU model and core count, e.g.
 /// "1x NVIDIA H200, 16 cores Intel(R) Xeon(R) Processor" or "no GPU, 2 cores AMD EPYC 7B13".
-pub fn machine_class(host: &HostInfo, gpus: &[GpuInfo]) -> String {
+pub(crate) fn machine_class(host: &HostInfo, gpus: &[GpuInfo]) -> String {
     let mut names: Vec<&str> = gpus.iter().map(|g| g.name.as_str()).collect();
     names.sort_unstable();
     let mut counted: Vec<(usize, &str)> = Vec::new();
@@ -30,17 +30,17 @@ pub fn machine_class(host: &HostInfo, gpus: &[GpuInfo]) -> String {
 /// A machine as a merge tells machines apart: by host name and machine class together, since VMs
 /// and containers often share a host name (both committed 2-core and H200 runs say "vm").
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostKey {
+pub(crate) struct HostKey {
     pub hostname: String,
     pub class: String,
 }
 
 impl HostKey {
-    pub fn of_run(run: &RunInfo) -> HostKey {
+    pub(crate) fn of_run(run: &RunInfo) -> HostKey {
         HostKey { hostname: run.host.hostname.clone(), class: machine_class(&run.host, &run.gpus) }
     }
 
-    pub fn of_host(host: &RunHost) -> HostKey {
+    pub(crate) fn of_host(host: &RunHost) -> HostKey {
         HostKey { hostname: host.host.hostname.clone(), class: host.machine_class.clone() }
     }
 }
@@ -48,7 +48,7 @@ impl HostKey {
 /// One label per key, in the same order: the host name, or where another machine of the merge has
 /// the same name, the name with what tells them apart: GPUs and cores ("vm (1x NVIDIA H200, 16
 /// cores)"), or the whole machine class where those are the same too.
-pub fn labels(keys: &[HostKey]) -> Vec<String> {
+pub(crate) fn labels(keys: &[HostKey]) -> Vec<String> {
     // The class without its CPU model: "1x NVIDIA H200, 16 cores".
     let short = |class: &str| class.split(" cores").next().map(|s| format!("{s} cores")).unwrap_or_else(|| class.to_string());
     keys.iter()
@@ -66,7 +66,7 @@ pub fn labels(keys: &[HostKey]) -> Vec<String> {
 }
 
 /// The machine classes of a merge, in the order of their first host.
-pub fn classes(r: &ResultsFile) -> Vec<&str> {
+pub(crate) fn classes(r: &ResultsFile) -> Vec<&str> {
     let mut classes: Vec<&str> = Vec::new();
     for h in &r.run.hosts {
         if !classes.contains(&h.machine_class.as_str()) {
@@ -77,12 +77,12 @@ pub fn classes(r: &ResultsFile) -> Vec<&str> {
 }
 
 /// Whether a results file holds runs from several machines (the report then compares them).
-pub fn is_fleet(r: &ResultsFile) -> bool {
+pub(crate) fn is_fleet(r: &ResultsFile) -> bool {
     r.run.hosts.len() >= 2
 }
 
 /// One host's trials of a merge as a run of its own, for the report's per-host sections.
-pub fn host_view(r: &ResultsFile, host: &RunHost) -> ResultsFile {
+pub(crate) fn host_view(r: &ResultsFile, host: &RunHost) -> ResultsFile {
     let mut view = r.clone();
     view.trials.retain(|t| t.host.as_deref() == Some(host.label.as_str()));
     view.models.retain(|m| view.trials.iter().any(|t| t.models.contains(&m.id)));
@@ -95,34 +95,6 @@ pub fn host_view(r: &ResultsFile, host: &RunHost) -> ResultsFile {
     view.run.failed_runs.clear();
     view.recommendations.retain(|rec| rec.machine_class.as_deref() == Some(host.machine_class.as_str()));
     view
-}
-
-/// The advice per machine class: each class's trials judged together, tagged with the class. Where
-/// a class has several hosts, a model measured on each counts once per host ("gpt2 @ node-1"), so
-/// the averages and the largest footprint rest on every host and the evidence names them.
-pub fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
-    let mut out = Vec::new();
-    for class in classes(r) {
-        let hosts: Vec<&RunHost> = r.run.hosts.iter().filter(|h| h.machine_class == class).collect();
-        let mut view = r.clone();
-        view.trials.retain(|t| hosts.iter().any(|h| t.host.as_deref() == Some(h.label.as_str())));
-        if hosts.len() > 1 {
-            let per_host = |model: &str, host: &str| format!("{model} @ {host}");
-            view.models = hosts
-                .iter()
-                .flat_map(|h| r.models.iter().map(|m| crate::results::ModelInfo { id: per_host(&m.id, &h.label), ..m.clone() }))
-                .collect();
-            for t in &mut view.trials {
-                let host = t.host.clone().unwrap_or_default();
-                t.models = t.models.iter().map(|m| per_host(m, &host)).collect();
-            }
-        }
-        out.extend(crate::advice::recommend(&view).into_iter().map(|mut rec| {
-            rec.machine_class = Some(class.to_string());
-            rec
-        }));
-    }
-    out
 }
 
 #[cfg(test)]

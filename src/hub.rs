@@ -25,7 +25,7 @@ pub struct HubFetch {
     pub download_ms: Option<f64>,
 }
 
-pub struct HubRequest<'a> {
+pub(crate) struct HubRequest<'a> {
     pub repo: &'a str,
     pub revision: Option<&'a str>,
     pub file: &'a str,
@@ -33,7 +33,7 @@ pub struct HubRequest<'a> {
     pub tokenizer_file: Option<&'a str>,
 }
 
-pub fn fetch(req: &HubRequest) -> Result<HubFetch> {
+pub(crate) fn fetch(req: &HubRequest) -> Result<HubFetch> {
     let revision = req.revision.unwrap_or("main").to_string();
     let repo = Repo::with_revision(req.repo.to_string(), RepoType::Model, revision.clone());
     let cache = Cache::from_env();

@@ -1,8 +1,10 @@
 //! Real, deterministic inputs for a model's graph inputs: token ids from the model's tokenizer.json at
 //! the configured sequence length, image-shaped tensors from a fixed seed. Built once, before any
-//! timing, from the names, types and shapes the session declares.
+//! timing, from the names, types and shapes the session declares. A model's [`ModelType`] (from
+//! models.yaml, or guessed from its graph) decides which it gets.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -10,7 +12,6 @@ use ort::value::{DynValue, Tensor, TensorElementType, ValueType};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ModelType;
 use crate::limits;
 
 /// The passage every text model reads: plain English, repeated until it fills the sequence length.
@@ -19,6 +20,27 @@ that is not loaded, the server must decide whether to load it on demand or to ha
 how much memory to reserve for each worker, and whether unloading a model inside a long-running process gives \
 its memory back or whether only ending the process does. These measurements answer those questions with \
 figures taken on the machine that will serve the models.";
+
+/// What the model does, which decides the inputs mora builds for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelType {
+    Embedding,
+    TextGeneration,
+    Vision,
+    ImageGeneration,
+}
+
+impl fmt::Display for ModelType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelType::Embedding => "embedding",
+            ModelType::TextGeneration => "text-generation",
+            ModelType::Vision => "vision",
+            ModelType::ImageGeneration => "image-generation",
+        })
+    }
+}
 
 /// How to size a model's inputs; from models.yaml.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,14 +78,14 @@ enum Data {
 
 /// Input data for one model, ready to be turned into ONNX Runtime values for each session.
 #[derive(Debug, Clone)]
-pub struct ModelInputs {
+pub(crate) struct ModelInputs {
     tensors: Vec<(String, Vec<i64>, Data)>,
     pub described: Vec<InputDescription>,
 }
 
 /// The name, element type and declared shape (-1 where dynamic) of one graph input.
 #[derive(Debug, Clone)]
-pub struct GraphInput {
+pub(crate) struct GraphInput {
     pub name: String,
     pub elem: TensorElementType,
     pub shape: Vec<i64>,
@@ -73,7 +95,7 @@ pub struct GraphInput {
 }
 
 impl GraphInput {
-    pub fn from_outlets(outlets: &[ort::value::Outlet]) -> Result<Vec<GraphInput>> {
+    pub(crate) fn from_outlets(outlets: &[ort::value::Outlet]) -> Result<Vec<GraphInput>> {
         outlets
             .iter()
             .map(|o| match o.dtype() {
@@ -87,7 +109,7 @@ impl GraphInput {
 }
 
 impl ModelInputs {
-    pub fn build(graph: &[GraphInput], settings: &InputSettings) -> Result<ModelInputs> {
+    pub(crate) fn build(graph: &[GraphInput], settings: &InputSettings) -> Result<ModelInputs> {
         if let Some(unknown) = settings.shapes.keys().find(|name| !graph.iter().any(|g| &g.name == *name)) {
             let names: Vec<&str> = graph.iter().map(|g| g.name.as_str()).collect();
             bail!(
@@ -174,7 +196,7 @@ impl ModelInputs {
     }
 
     /// ONNX Runtime values for one session; created once and reused by every run.
-    pub fn values(&self) -> Result<Vec<(String, DynValue)>> {
+    pub(crate) fn values(&self) -> Result<Vec<(String, DynValue)>> {
         self.tensors
             .iter()
             .map(|(name, shape, data)| {
@@ -292,7 +314,7 @@ fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
 /// model): a text type on a graph that takes an image and no token ids, or an image type on a graph
 /// that takes token ids and no image without a tokenizer to make them. An image type with token ids
 /// and a tokenizer is fine: CLIP's and Stable Diffusion's text towers are listed with their family.
-pub fn type_contradiction(declared: ModelType, has_tokenizer: bool, graph: &[GraphInput]) -> Option<String> {
+pub(crate) fn type_contradiction(declared: ModelType, has_tokenizer: bool, graph: &[GraphInput]) -> Option<String> {
     let image = graph.iter().find(|g| is_image(g));
     let token = graph.iter().find(|g| Role::of(&g.name, g.elem) == Role::TokenIds);
     match (declared, image, token) {

@@ -2,9 +2,9 @@
 //! initializers, the external data files they live in, and its Gather nodes (to find the vocabulary
 //! of a token embedding). A protobuf walk that seeks over tensor data, so a 3 GB model costs a few
 //! hundred KB of reads; the parent uses it to check a model against models.yaml before any worker
-//! starts. Field numbers follow onnx/onnx.proto, as in `onnx_model` (the writer).
+//! starts. Field numbers follow onnx/onnx.proto, as in `onnx_writer`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek};
 use std::path::Path;
@@ -42,7 +42,7 @@ impl GraphSummary {
     }
 
     /// Reads a ModelProto of `len` bytes.
-    pub fn from_reader<R: Read + Seek>(r: R, len: u64) -> io::Result<GraphSummary> {
+    pub(crate) fn from_reader<R: Read + Seek>(r: R, len: u64) -> io::Result<GraphSummary> {
         let mut walker = Walker { r: BufReader::new(r), pos: 0 };
         let mut summary = GraphSummary::default();
         walker.message(len, &mut |w, field, value| match (field, value) {
@@ -56,7 +56,7 @@ impl GraphSummary {
 
     /// The inputs as the session would declare them; `None` where an element type is not one
     /// ONNX Runtime feeds.
-    pub fn graph_inputs(&self) -> Option<Vec<GraphInput>> {
+    pub(crate) fn graph_inputs(&self) -> Option<Vec<GraphInput>> {
         self.inputs
             .iter()
             .map(|(name, elem, shape)| {
@@ -68,8 +68,8 @@ impl GraphSummary {
     /// What kind of model the graph looks like, for a model given without a models.yaml entry: an
     /// image input makes it vision (image-generation for a latent one), token ids with a `logits`
     /// output text generation, other token ids embedding.
-    pub fn likely_type(&self) -> crate::config::ModelType {
-        use crate::config::ModelType;
+    pub(crate) fn likely_type(&self) -> crate::inputs::ModelType {
+        use crate::inputs::ModelType;
         let image = self.inputs.iter().any(|(_, _, dims)| dims.len() == 4);
         let latent = self.inputs.iter().any(|(name, _, _)| name.contains("sample") || name.contains("latent"));
         match (image, latent, self.outputs.iter().any(|o| o.contains("logits"))) {
@@ -82,7 +82,7 @@ impl GraphSummary {
 
     /// The embedding table that `input` indexes directly (a rank-2 initializer gathered by it), and
     /// its number of rows: token ids at or above it are out of the model's vocabulary.
-    pub fn vocabulary(&self, input: &str) -> Option<(String, u64)> {
+    pub(crate) fn vocabulary(&self, input: &str) -> Option<(String, u64)> {
         self.gathers.iter().filter(|(_, indices)| indices == input).find_map(|(data, _)| match self.initializers.get(data)?.as_slice() {
             [rows, _] => Some((data.clone(), u64::try_from(*rows).ok()?)),
             _ => None,
@@ -306,15 +306,10 @@ fn element_type(code: i64) -> Option<TensorElementType> {
     })
 }
 
-/// The distinct external data files of a graph that are missing from `dir`.
-pub fn missing_external_data(summary: &GraphSummary, dir: &Path) -> BTreeSet<String> {
-    summary.external_data.iter().filter(|l| !dir.join(l).is_file()).cloned().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx_model::{Dim, ElemType, ModelBuilder, named, warmup_model};
+    use crate::onnx_writer::{Dim, ElemType, ModelBuilder, named, warmup_model};
 
     fn read_bytes(bytes: &[u8]) -> io::Result<GraphSummary> {
         GraphSummary::from_reader(io::Cursor::new(bytes), bytes.len() as u64)
@@ -350,9 +345,6 @@ mod tests {
             .node("MatMul", &["x", "w"], &["y"], &[]);
         let s = read_bytes(&b.build()).unwrap();
         assert_eq!(s.external_data, ["model.onnx.data", "other.bin"]);
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("other.bin"), b"").unwrap();
-        assert_eq!(missing_external_data(&s, dir.path()).into_iter().collect::<Vec<_>>(), ["model.onnx.data"]);
     }
 
     #[test]

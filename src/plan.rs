@@ -6,7 +6,7 @@ use crate::results::{InputPoint, Scenario};
 use crate::runtime::Provider;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedTrial {
+pub(crate) struct PlannedTrial {
     pub provider: Provider,
     pub scenario: Scenario,
     pub models: Vec<String>,
@@ -16,7 +16,7 @@ pub struct PlannedTrial {
 
 impl PlannedTrial {
     /// "cpu/gpt2/single"; in a sweep "cpu/gpt2@b8s512/single".
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         let point = self.point.map(|p| p.id_suffix()).unwrap_or_default();
         format!("{}/{}{point}/{}", self.provider, self.models.join("+"), self.scenario)
     }
@@ -25,7 +25,7 @@ impl PlannedTrial {
 /// `--batch-size` and `--sequence-length`: each value (each pair, with both) is a trial of its own,
 /// optimum-benchmark's multirun. Empty lists keep models.yaml's sizes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Sweep {
+pub(crate) struct Sweep {
     pub batch_sizes: Vec<usize>,
     pub sequence_lengths: Vec<usize>,
 }
@@ -33,7 +33,7 @@ pub struct Sweep {
 impl Sweep {
     /// The points for a model, batch size by batch size; a model without a sequence dimension (an
     /// image input) gets one point per batch size only. `[None]` without a sweep.
-    pub fn points(&self, has_sequence: bool) -> Vec<Option<InputPoint>> {
+    pub(crate) fn points(&self, has_sequence: bool) -> Vec<Option<InputPoint>> {
         if self.batch_sizes.is_empty() && self.sequence_lengths.is_empty() {
             return vec![None];
         }
@@ -59,7 +59,7 @@ impl Sweep {
 
     /// Each trial once per point of its models (the trials over several models: every point of
     /// the sweep), points innermost so a model's sizes sit side by side.
-    pub fn expand(&self, trials: Vec<PlannedTrial>, has_sequence: &dyn Fn(&str) -> bool) -> Vec<PlannedTrial> {
+    pub(crate) fn expand(&self, trials: Vec<PlannedTrial>, has_sequence: &dyn Fn(&str) -> bool) -> Vec<PlannedTrial> {
         trials
             .into_iter()
             .flat_map(|t| {
@@ -73,7 +73,7 @@ impl Sweep {
 /// Provider by provider (a whole provider's figures come together), model by model, scenarios in
 /// the order asked; the scenarios over all the models (`concurrent`, `rotation`) last for each
 /// provider, when there are two or more models.
-pub fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -> Vec<PlannedTrial> {
+pub(crate) fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -> Vec<PlannedTrial> {
     let mut trials = Vec::new();
     for &provider in providers {
         for model in models {
@@ -93,7 +93,7 @@ pub fn plan(models: &[String], providers: &[Provider], scenarios: &[Scenario]) -
 /// The scenarios that span the models (`concurrent`, `rotation`) need two or more, so with one they
 /// have nothing to run. Asked for alone, that is an error; beside other scenarios they are dropped,
 /// and the note returned says why.
-pub fn drop_spanning_scenarios_without_two_models(models: &[String], scenarios: &mut Vec<Scenario>) -> Result<Option<String>> {
+pub(crate) fn drop_spanning_scenarios_without_two_models(models: &[String], scenarios: &mut Vec<Scenario>) -> Result<Option<String>> {
     let spanning: Vec<String> = scenarios.iter().filter(|s| s.spans_models()).map(ToString::to_string).collect();
     if models.len() >= 2 || spanning.is_empty() {
         return Ok(None);

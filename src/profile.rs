@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::advice::lifecycle::STARTUP_PROBE_MARGIN;
 use crate::advice::{RULES_VERSION, consistent_cost, lifecycle, worker_budget_mb};
 use crate::fleet::HostKey;
 use crate::results::derive::worker_warmups;
@@ -15,24 +16,22 @@ use crate::results::{Measurements, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
-pub const PROFILE_VERSION: u32 = 1;
+pub(crate) const PROFILE_VERSION: u32 = 1;
 
 /// The seed's alert: a load taking more than this many times its expected (p50) time.
-pub const SLOW_LOAD_FACTOR: f64 = 2.0;
+pub(crate) const SLOW_LOAD_FACTOR: f64 = 2.0;
 /// The seed's alert: memory growing faster than this.
-pub const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
-/// A startup probe waits for the p95 fresh-worker spawn-to-ready plus this share of it.
-pub const STARTUP_PROBE_MARGIN: f64 = 0.5;
+pub(crate) const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Profile {
+pub(crate) struct Profile {
     pub profile_version: u32,
     pub generated_by: Generator,
     pub hosts: Vec<HostProfile>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Generator {
+pub(crate) struct Generator {
     pub tool: String,
     pub version: String,
     /// The advice rules whose definitions the figures follow.
@@ -41,7 +40,7 @@ pub struct Generator {
 
 /// One machine: its facts, the runs behind its figures, and its providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HostProfile {
+pub(crate) struct HostProfile {
     /// The host name; with the machine class where two machines of the runs share a name.
     pub host: String,
     /// The hardware that makes hosts comparable: GPUs, CPU model and cores (README, "Fleet"); empty
@@ -59,7 +58,7 @@ pub struct HostProfile {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProviderProfile {
+pub(crate) struct ProviderProfile {
     pub provider: Provider,
     /// What every worker pays before any model (environment, provider libraries, CUDA context).
     pub baseline: Baseline,
@@ -69,14 +68,14 @@ pub struct ProviderProfile {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     pub rss_mb: Option<f64>,
     pub vram_mb: Option<f64>,
     pub init_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Warmup {
+pub(crate) struct Warmup {
     pub rss_mb: Option<f64>,
     pub vram_mb: Option<f64>,
     pub first_load_extra_ms: Option<f64>,
@@ -85,7 +84,7 @@ pub struct Warmup {
 
 /// A measured figure: its median (p50), p95 and range over `n` samples.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Figure {
+pub(crate) struct Figure {
     pub p50: f64,
     pub p95: f64,
     pub min: f64,
@@ -100,7 +99,7 @@ impl Figure {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelProfile {
+pub(crate) struct ModelProfile {
     pub model: String,
     /// "real", "random" or "unknown" (your own file that does not say): random weights give the real
     /// architecture's size and speed, meaningless outputs.
@@ -145,7 +144,7 @@ pub struct ModelProfile {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct KeepAlive {
+pub(crate) struct KeepAlive {
     /// `None`: no penalty up to the longest gap tried.
     pub penalty_from_s: Option<f64>,
     pub penalty_ms: Option<f64>,
@@ -153,7 +152,7 @@ pub struct KeepAlive {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Soak {
+pub(crate) struct Soak {
     pub cycling_mb_per_hour: Option<f64>,
     pub resident_mb_per_hour: Option<f64>,
     /// Two standard errors of the larger rate.
@@ -162,7 +161,7 @@ pub struct Soak {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Unload {
+pub(crate) struct Unload {
     pub unload_ms: Option<f64>,
     /// Of the footprint, given back by dropping the session (GPU memory on CUDA).
     pub reclaimed_pct: Option<f64>,
@@ -171,13 +170,13 @@ pub struct Unload {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Kill {
+pub(crate) struct Kill {
     pub reclaimed_pct: Option<f64>,
     pub spawn_to_ready_ms: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alerts {
+pub(crate) struct Alerts {
     /// Alert when a load in a warm worker takes longer than this (`SLOW_LOAD_FACTOR` x its p50).
     pub load_ms_above: Option<f64>,
     pub leak_mb_per_hour_above: f64,
@@ -185,7 +184,7 @@ pub struct Alerts {
 
 /// One profile from several runs: grouped by host (a host name and machine class, as a merge tells
 /// machines apart); within a host, a later run's figures for a model replace an earlier run's.
-pub fn build(runs: &[(String, ResultsFile)]) -> Profile {
+pub(crate) fn build(runs: &[(String, ResultsFile)]) -> Profile {
     let keys: Vec<HostKey> = runs.iter().map(|(_, r)| HostKey::of_run(&r.run)).collect();
     let mut hosts: BTreeMap<String, HostProfile> = BTreeMap::new();
     for (((label, run), key), host_label) in runs.iter().zip(&keys).zip(crate::fleet::labels(&keys)) {

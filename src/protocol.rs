@@ -5,22 +5,23 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSettings;
 use crate::phase::Phase;
-use crate::results::{Measurements, ProviderBaseline, Scenario};
+use crate::results::{Measurements, ProviderBaseline, Scenario, TrialSettings};
 use crate::runtime::cuda::CudaDiagnosis;
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
+use crate::simulate::costs::MeasuredTimes;
+use crate::simulate::run::Run;
 
 /// The descriptor a worker writes its messages to.
-pub const RESULT_FD: i32 = 3;
+pub(crate) const RESULT_FD: i32 = 3;
 
 /// Everything a worker needs to run one trial, with no access to models.yaml.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrialSpec {
+pub(crate) struct TrialSpec {
     pub trial_id: String,
     pub scenario: Scenario,
     pub provider: ProviderSetup,
@@ -42,54 +43,10 @@ pub struct ModelSpec {
     pub inputs: InputSettings,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct TrialSettings {
-    pub warmup_runs: usize,
-    pub runs: usize,
-    /// Warm loads in the cold scenario.
-    pub repeats: usize,
-    /// Load/unload cycles in the leak scenario.
-    pub cycles: usize,
-    /// Idle gaps before a request, in seconds (scenario idle).
-    #[serde(default = "default_idle_gaps")]
-    pub idle_gaps_s: Vec<f64>,
-    /// How long the soak scenario runs, in seconds (half cycling, half resident).
-    #[serde(default = "default_soak_s")]
-    pub soak_s: f64,
-    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
-    #[serde(default = "default_shape_batches")]
-    pub shape_batches: Vec<usize>,
-    #[serde(default = "default_shape_sequences")]
-    pub shape_sequences: Vec<usize>,
-    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
-    #[serde(default = "default_limit_multipliers")]
-    pub limit_multipliers: Vec<f64>,
-}
-
-pub fn default_limit_multipliers() -> Vec<f64> {
-    vec![1.1, 1.25, 1.5, 2.0]
-}
-
-pub fn default_idle_gaps() -> Vec<f64> {
-    vec![0.0, 1.0, 5.0, 30.0]
-}
-
-pub fn default_soak_s() -> f64 {
-    30.0
-}
-
-pub fn default_shape_batches() -> Vec<usize> {
-    vec![1, 4]
-}
-
-pub fn default_shape_sequences() -> Vec<usize> {
-    vec![32, 128, 512]
-}
-
 /// A message from the worker to the parent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// The worker entered a phase; a crash is reported as happening in the last one.
     Phase { phase: Phase },
     /// Isolation: the model is loaded and has answered; the parent may now measure and kill.
@@ -106,26 +63,41 @@ pub enum WorkerMessage {
     /// The answer to `mora worker --probe-cuda`.
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
     /// What `mora worker --replay FILE` measured (`mora simulate --replay`).
-    Replay(Box<crate::replay::ReplayReport>),
+    Replay(Box<ReplayReport>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReadyReport {
+pub(crate) struct ReadyReport {
     pub provider_baseline: ProviderBaseline,
     pub load_time_ms: f64,
     pub first_inference_ms: f64,
     pub providers_registered: Vec<String>,
 }
 
+/// What the worker measured in a replay (`mora simulate --replay`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ReplayReport {
+    pub provider_baseline: ProviderBaseline,
+    pub providers_registered: Vec<String>,
+    /// Memory in the run counts from the worker's RSS (VRAM on CUDA) before the provider started,
+    /// as the profile's baseline does.
+    pub run: Run,
+    /// The worker's own RSS before the provider started (what the run's memory is counted from).
+    pub process_start_mb: Option<f64>,
+    /// Each model's times measured again alone right after the trace, under the same conditions.
+    pub measured_times: Vec<MeasuredTimes>,
+    pub runtime_log: Vec<RuntimeLogLine>,
+}
+
 /// The worker's end of the message channel.
-pub struct Channel {
+pub(crate) struct Channel {
     out: Box<dyn Write + Send>,
     phase: Phase,
 }
 
 impl Channel {
     /// Descriptor 3 when the parent opened it; stdout otherwise (a worker run by hand).
-    pub fn open() -> Channel {
+    pub(crate) fn open() -> Channel {
         use std::os::fd::FromRawFd;
         // SAFETY: fcntl(F_GETFD) only asks whether the descriptor is open.
         let valid = unsafe { libc::fcntl(RESULT_FD, libc::F_GETFD) } != -1;
@@ -139,20 +111,21 @@ impl Channel {
         Channel { out, phase: Phase::Start }
     }
 
-    pub fn to_writer(out: Box<dyn Write + Send>) -> Channel {
+    #[cfg(test)]
+    fn to_writer(out: Box<dyn Write + Send>) -> Channel {
         Channel { out, phase: Phase::Start }
     }
 
-    pub fn phase(&mut self, phase: Phase) {
+    pub(crate) fn phase(&mut self, phase: Phase) {
         self.send(&WorkerMessage::Phase { phase: phase.clone() });
         self.phase = phase;
     }
 
-    pub fn current_phase(&self) -> &Phase {
+    pub(crate) fn current_phase(&self) -> &Phase {
         &self.phase
     }
 
-    pub fn send(&mut self, message: &WorkerMessage) {
+    pub(crate) fn send(&mut self, message: &WorkerMessage) {
         // The parent treats a worker that cannot report as failed; nothing better to do here.
         if let Ok(mut line) = serde_json::to_vec(message) {
             line.push(b'\n');

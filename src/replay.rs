@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ModelSpec, WorkerMessage};
-use crate::results::{Outcome, ProviderBaseline, write_atomic};
+use crate::protocol::{ModelSpec, ReplayReport, WorkerMessage};
+use crate::results::{Outcome, write_atomic};
+use crate::runtime::RuntimeLibrary;
 use crate::runtime::providers::ProviderSetup;
-use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
-use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::{Action, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
@@ -22,11 +21,11 @@ use crate::supervise::{self, Flow};
 use crate::trial::{self, Ending, Report};
 
 /// How often the worker reads its memory during the replay.
-pub const SAMPLE_EVERY_MS: u64 = 10;
+pub(crate) const SAMPLE_EVERY_MS: u64 = 10;
 
 /// What the worker replays, written to a file it is given the path of.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplaySpec {
+pub(crate) struct ReplaySpec {
     pub provider: ProviderSetup,
     pub runtime: RuntimeLibrary,
     /// Indexed as the trace's models.
@@ -38,14 +37,14 @@ pub struct ReplaySpec {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplayRequest {
+pub(crate) struct ReplayRequest {
     pub time_ms: f64,
     pub model: usize,
     pub action: Action,
 }
 
 impl ReplaySpec {
-    pub fn new(provider: ProviderSetup, runtime: RuntimeLibrary, models: Vec<ModelSpec>, trace: &Trace, plan: &Plan) -> ReplaySpec {
+    pub(crate) fn new(provider: ProviderSetup, runtime: RuntimeLibrary, models: Vec<ModelSpec>, trace: &Trace, plan: &Plan) -> ReplaySpec {
         let requests = trace
             .requests
             .iter()
@@ -56,24 +55,9 @@ impl ReplaySpec {
     }
 }
 
-/// What the worker measured.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ReplayReport {
-    pub provider_baseline: ProviderBaseline,
-    pub providers_registered: Vec<String>,
-    /// Memory in the run counts from the worker's RSS (VRAM on CUDA) before the provider started,
-    /// as the profile's baseline does.
-    pub run: Run,
-    /// The worker's own RSS before the provider started (what the run's memory is counted from).
-    pub process_start_mb: Option<f64>,
-    /// Each model's times measured again alone right after the trace, under the same conditions.
-    pub measured_times: Vec<MeasuredTimes>,
-    pub runtime_log: Vec<RuntimeLogLine>,
-}
-
 /// Writes the spec next to nothing else (a file of its own in the temporary folder), runs the worker,
 /// and returns its report, or how it ended when it did not report (crash, timeout, error).
-pub fn run(spec: &ReplaySpec, timeout: Duration) -> Result<ReplayReport> {
+pub(crate) fn run(spec: &ReplaySpec, timeout: Duration) -> Result<ReplayReport> {
     let path = spec_path();
     write_atomic(&path, &serde_json::to_vec(spec).context("cannot serialise the replay")?)?;
     let result = run_from(&path, timeout);
@@ -119,7 +103,7 @@ fn details(outcome: &Outcome) -> String {
 
 /// How long a replay may take: five times the simulated makespan and pre-warming (a machine shared
 /// with other work can be that much slower than its profile), plus two minutes for the worker's start.
-pub fn timeout_for(simulated: &Run) -> Duration {
+pub(crate) fn timeout_for(simulated: &Run) -> Duration {
     let end_ms = simulated.served.iter().map(|s| s.end_ms).fold(0.0, f64::max);
     Duration::from_secs_f64(((end_ms + simulated.preload_ms) * 5.0 / 1000.0 + 120.0).min(7.0 * 24.0 * 3600.0))
 }

@@ -13,23 +13,23 @@ use crate::hub;
 use crate::inputs::InputSettings;
 use crate::phase::Phase;
 use crate::plan::PlannedTrial;
-use crate::protocol::{ModelSpec, TrialSettings, TrialSpec};
-use crate::results::{self, InputPoint, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialWeights};
+use crate::protocol::{ModelSpec, TrialSpec};
+use crate::results::{self, InputPoint, ModelInfo, Outcome, ResultsFile, RunInfo, Scenario, TrialRecord, TrialSettings, TrialWeights};
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary};
 use crate::trial::{self, WorkerRun};
 use crate::warnings::Warning;
 
 /// Seeds every float input (see `inputs`): the same tensors in every run of mora.
-pub const INPUT_SEED: u64 = 0x6d6f_7261;
+pub(crate) const INPUT_SEED: u64 = 0x6d6f_7261;
 
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     TrialStarted { index: usize, total: usize, trial: &'a PlannedTrial },
-    TrialFinished { index: usize, total: usize, record: &'a TrialRecord },
+    TrialFinished { record: &'a TrialRecord },
     Note(String),
 }
 
-pub struct Bench<'a> {
+pub(crate) struct Bench<'a> {
     pub config: &'a Config,
     pub models: Vec<&'a ModelConfig>,
     pub setups: Vec<ProviderSetup>,
@@ -49,14 +49,14 @@ struct Prepared {
 }
 
 /// What a run produced: its results, and whether results.json could not be written at some point.
-pub struct RunOutcome {
+pub(crate) struct RunOutcome {
     pub results: ResultsFile,
     pub write_failure: Option<WriteFailure>,
 }
 
 /// results.json could not be written (a full disk, a folder made read-only): the run stopped there.
 #[derive(Debug)]
-pub struct WriteFailure {
+pub(crate) struct WriteFailure {
     pub error: String,
     /// Trials in the last results.json that was written whole (`None`: none was).
     pub kept_trials: Option<usize>,
@@ -92,7 +92,7 @@ fn rescue(path: &Path, results: &ResultsFile) -> Result<PathBuf> {
     Ok(target)
 }
 
-pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> RunOutcome {
+pub(crate) fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Event)) -> RunOutcome {
     let config_dir = bench.config.path.parent().unwrap_or(Path::new("."));
     let prepared: Vec<(String, Prepared)> =
         bench.models.iter().map(|m| (m.id.clone(), prepare(m, bench.config, config_dir, on_event))).collect();
@@ -145,10 +145,10 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
                 };
                 let timeout = bench.config.defaults.trial_timeout(planned.models.len()) + scenario_time(planned.scenario, &bench.settings);
                 match planned.scenario {
-                    Scenario::Isolation => crate::isolation::run(&spec, timeout),
+                    Scenario::Isolation => crate::scenario::isolation::run(&spec, timeout),
                     Scenario::Single => trial::run_in_fresh_workers(&spec, timeout, bench.workers),
                     Scenario::MemoryLevers => trial::run_memory_levers(&spec, timeout),
-                    Scenario::MemoryLimit => crate::memory_limit::run(&spec, timeout),
+                    Scenario::MemoryLimit => crate::scenario::isolation::memory_limit::run(&spec, timeout),
                     _ => trial::run_in_worker(&spec, timeout),
                 }
             }
@@ -158,7 +158,7 @@ pub fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn FnMut(Eve
         results.trials.push(record);
         sample_load(&mut results, on_event);
         let saved = store.save(&results);
-        on_event(Event::TrialFinished { index, total, record: results.trials.last().expect("just pushed") });
+        on_event(Event::TrialFinished { record: results.trials.last().expect("just pushed") });
         if let Err(failure) = saved {
             return RunOutcome { results, write_failure: Some(failure) };
         }
@@ -227,7 +227,7 @@ fn record(planned: &PlannedTrial, setup: &ProviderSetup, infos: Vec<&ModelInfo>,
 
 /// What a worker needs to load `model`, or why it cannot (with the fix), outside a bench run
 /// (`mora simulate --replay`).
-pub fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSpec> {
+pub(crate) fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSpec> {
     let config_dir = config.path.parent().unwrap_or(Path::new("."));
     prepare(model, config, config_dir, &mut |_| {}).spec
 }
@@ -290,7 +290,7 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
 }
 
 /// The header of a new results file.
-pub fn new_results(run: RunInfo) -> ResultsFile {
+pub(crate) fn new_results(run: RunInfo) -> ResultsFile {
     ResultsFile {
         schema_version: results::SCHEMA_VERSION,
         run,
@@ -301,14 +301,14 @@ pub fn new_results(run: RunInfo) -> ResultsFile {
     }
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Creates `results/<timestamp>-<host>/` for a new run: sortable by time, one folder per run, made
 /// with mkdir so that two runs started in the same second (or one right after another) never share
 /// one: the second gets `-2`, and so on.
-pub fn create_run_folder(out: &Path, host: &str) -> Result<PathBuf> {
+pub(crate) fn create_run_folder(out: &Path, host: &str) -> Result<PathBuf> {
     let stamp: String = now_rfc3339().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     let host: String = host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' }).collect();
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -326,7 +326,7 @@ pub fn create_run_folder(out: &Path, host: &str) -> Result<PathBuf> {
 
 /// Creates `<out>/<name>/` for a run named by the caller (`--run-name`): with mkdir, so a name that
 /// is taken, by a finished run or by one running now, is an error and never a shared folder.
-pub fn create_named_run_folder(out: &Path, name: &str) -> Result<PathBuf> {
+pub(crate) fn create_named_run_folder(out: &Path, name: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let folder = out.join(name);
     match std::fs::create_dir(&folder) {
@@ -339,6 +339,6 @@ pub fn create_named_run_folder(out: &Path, name: &str) -> Result<PathBuf> {
 }
 
 /// Providers in the order they appear in setups, for the plan.
-pub fn providers(setups: &[ProviderSetup]) -> Vec<Provider> {
+pub(crate) fn providers(setups: &[ProviderSetup]) -> Vec<Provider> {
     setups.iter().map(|s| s.provider).collect()
 }

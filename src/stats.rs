@@ -22,7 +22,7 @@ pub struct Summary {
 impl Summary {
     /// Whether the two ranges (min..max) share a value: two sets of repeats whose ranges overlap
     /// cannot be told apart.
-    pub fn overlaps(&self, other: &Summary) -> bool {
+    pub(crate) fn overlaps(&self, other: &Summary) -> bool {
         self.min <= other.max && other.min <= self.max
     }
 
@@ -58,7 +58,7 @@ pub fn median(samples: &[f64]) -> Option<f64> {
 
 /// The p-th percentile (0..=100) with linear interpolation between closest ranks
 /// (the definition numpy uses by default).
-pub fn percentile(samples: &[f64], p: f64) -> Option<f64> {
+pub(crate) fn percentile(samples: &[f64], p: f64) -> Option<f64> {
     if samples.is_empty() {
         return None;
     }
@@ -86,14 +86,14 @@ fn stddev(samples: &[f64], mean: f64) -> f64 {
 
 /// Least-squares slope of `ys` against their index (1, 2, 3, ...): growth per cycle.
 /// `None` for fewer than two points.
-pub fn slope_per_step(ys: &[f64]) -> Option<f64> {
+pub(crate) fn slope_per_step(ys: &[f64]) -> Option<f64> {
     let xs: Vec<f64> = (1..=ys.len()).map(|i| i as f64).collect();
     linear_fit(&xs, ys).map(|(slope, _)| slope)
 }
 
 /// The least-squares line through (x, y): its slope and the slope's standard error (0 for two
 /// points, which fit exactly). `None` for fewer than two points or no spread in x.
-pub fn linear_fit(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn linear_fit(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
     let n = xs.len().min(ys.len());
     if n < 2 {
         return None;
@@ -115,7 +115,7 @@ pub fn linear_fit(xs: &[f64], ys: &[f64]) -> Option<(f64, f64)> {
 }
 
 /// `part / whole` as a percentage; `None` when the whole is too small to divide by meaningfully.
-pub fn percentage(part: f64, whole: f64) -> Option<f64> {
+pub(crate) fn percentage(part: f64, whole: f64) -> Option<f64> {
     if whole.abs() < 1e-9 { None } else { Some(part / whole * 100.0) }
 }
 

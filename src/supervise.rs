@@ -25,7 +25,7 @@ use crate::results::Termination;
 use crate::units::{kib_to_bytes, mib};
 
 /// How long a worker has between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(3);
+pub(crate) const GRACE: Duration = Duration::from_secs(3);
 const STDERR_CAP: usize = 16 * 1024;
 
 static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
@@ -44,7 +44,7 @@ extern "C" fn on_interrupt(_: libc::c_int) {
 
 /// Installs mora's Ctrl-C handler: the first stops the run after ending the trial in flight, the
 /// second kills the worker at once.
-pub fn install_interrupt_handler() {
+pub(crate) fn install_interrupt_handler() {
     // SAFETY: the handler only touches atomics and calls kill, which are async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
@@ -52,13 +52,13 @@ pub fn install_interrupt_handler() {
     }
 }
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTS.load(Ordering::SeqCst) > 0
 }
 
 /// Why mora ended a worker, set before the kill so the reaped status is read right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillIntent {
+pub(crate) enum KillIntent {
     /// The isolation scenario measures what a kill gives back.
     Deliberate,
     TimedOut,
@@ -67,7 +67,7 @@ pub enum KillIntent {
 
 /// What a message handler tells the supervision loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
+pub(crate) enum Flow {
     Continue,
     /// Stop listening; the worker is left running for the caller (isolation measures, then kills).
     Stop,
@@ -75,7 +75,7 @@ pub enum Flow {
 
 /// How the supervision loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
+pub(crate) enum Ended {
     /// The worker closed its message channel (it exited, or is about to).
     Closed,
     /// The handler said stop.
@@ -96,7 +96,7 @@ enum Next {
 
 /// How a reaped worker ended.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Exit {
+pub(crate) struct Exit {
     pub termination: Termination,
     pub peak_rss_mb: Option<f64>,
     pub wall_ms: f64,
@@ -104,19 +104,19 @@ pub struct Exit {
 
 impl Exit {
     /// The signal that ended the worker, if one did.
-    pub fn signal(&self) -> Option<i32> {
+    pub(crate) fn signal(&self) -> Option<i32> {
         match self.termination {
             Termination::Signal { number, .. } => Some(number),
             _ => None,
         }
     }
 
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.termination == Termination::ExitCode { code: 0 }
     }
 }
 
-pub struct RunningWorker {
+pub(crate) struct RunningWorker {
     pub pid: u32,
     pub started: Instant,
     messages: Receiver<WorkerMessage>,
@@ -134,13 +134,13 @@ pub struct RunningWorker {
 /// Starts `mora worker` with `args`, its messages on descriptor 3, in a process group of its own.
 /// Call it from the thread that will outlive the worker (mora's main thread): the parent-death signal
 /// fires when the thread that forked the worker ends.
-pub fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker> {
+pub(crate) fn spawn(args: &[String], env: &[(String, String)]) -> Result<RunningWorker> {
     spawn_in(args, env, None)
 }
 
 /// [`spawn`], with the worker joining the cgroup whose `cgroup.procs` is given before it runs a line
 /// of mora: its memory limit covers everything the worker allocates.
-pub fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
+pub(crate) fn spawn_in(args: &[String], env: &[(String, String)], cgroup_procs: Option<&std::path::Path>) -> Result<RunningWorker> {
     let exe = std::env::current_exe().context("cannot find mora's own executable")?;
     let join = cgroup_procs
         .map(|p| {
@@ -259,7 +259,7 @@ impl RunningWorker {
     /// The one supervision loop: hands every message to `on_message` until the worker closes its
     /// channel or the handler says stop; past `deadline`, or when mora is interrupted, it ends the
     /// worker (SIGTERM to its group, a grace period, SIGKILL) with that intent recorded first.
-    pub fn supervise(&mut self, deadline: Instant, mut on_message: impl FnMut(&mut RunningWorker, WorkerMessage) -> Flow) -> Ended {
+    pub(crate) fn supervise(&mut self, deadline: Instant, mut on_message: impl FnMut(&mut RunningWorker, WorkerMessage) -> Flow) -> Ended {
         loop {
             match self.next(deadline) {
                 Next::Message(message) => {
@@ -310,7 +310,7 @@ impl RunningWorker {
 
     /// Ends the worker: SIGKILL for a deliberate kill, else SIGTERM to its group, a grace period,
     /// then SIGKILL. The intent is recorded first.
-    pub fn kill(&mut self, intent: KillIntent) {
+    pub(crate) fn kill(&mut self, intent: KillIntent) {
         self.kill_intent = Some(intent);
         if intent == KillIntent::Deliberate {
             self.signal_group(libc::SIGKILL);
@@ -337,7 +337,7 @@ impl RunningWorker {
     /// Reaps the worker (blocking until it has exited), with the kernel's peak RSS for it. Whatever
     /// the worker left in its group is killed between its exit and its reaping, while the zombie still
     /// holds the group id, so the kill cannot reach a group that reused it.
-    pub fn reap(mut self) -> (Exit, String) {
+    pub(crate) fn reap(mut self) -> (Exit, String) {
         drop(self.stdin.take());
         exited(self.pid, true);
         self.signal_group(libc::SIGKILL);
@@ -373,7 +373,7 @@ impl RunningWorker {
         (exit, tail)
     }
 
-    pub fn stderr_tail(&self) -> String {
+    pub(crate) fn stderr_tail(&self) -> String {
         let bytes = self.stderr.lock().map(|b| b.clone()).unwrap_or_default();
         tail_of(&String::from_utf8_lossy(&bytes))
     }
@@ -419,7 +419,7 @@ fn exited(pid: u32, block: bool) -> bool {
 
 /// A signal's name, e.g. 9 -> "SIGKILL", 35 -> "SIGRTMIN+1"; "signal N" for a number Linux does not
 /// name.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     let named = [
         (libc::SIGHUP, "SIGHUP"),
         (libc::SIGINT, "SIGINT"),
@@ -465,7 +465,7 @@ pub fn signal_name(signal: i32) -> String {
 }
 
 /// What a signal that mora did not send probably means.
-pub fn signal_hint(signal: i32) -> Option<String> {
+pub(crate) fn signal_hint(signal: i32) -> Option<String> {
     match signal {
         libc::SIGKILL => Some("killed from outside mora: possibly the OOM killer (see `dmesg`)".into()),
         libc::SIGSEGV | libc::SIGBUS => Some("a memory fault inside the worker, often in the runtime or a provider library".into()),

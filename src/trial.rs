@@ -9,7 +9,7 @@ use crate::runtime::RuntimeLogLine;
 use crate::supervise::{self, Exit, Flow, KillIntent, RunningWorker};
 
 /// What a worker trial produced, before it becomes a [`crate::results::TrialRecord`].
-pub struct WorkerRun {
+pub(crate) struct WorkerRun {
     pub outcome: Outcome,
     pub worker: WorkerInfo,
     pub measurements: Option<Measurements>,
@@ -21,7 +21,7 @@ pub struct WorkerRun {
 }
 
 impl WorkerRun {
-    pub fn failed(outcome: Outcome) -> WorkerRun {
+    pub(crate) fn failed(outcome: Outcome) -> WorkerRun {
         WorkerRun {
             outcome,
             worker: WorkerInfo::default(),
@@ -35,17 +35,17 @@ impl WorkerRun {
 }
 
 /// The arguments that make `mora worker` run `spec`.
-pub fn worker_args(spec: &TrialSpec) -> Vec<String> {
+pub(crate) fn worker_args(spec: &TrialSpec) -> Vec<String> {
     vec!["--spec".into(), serde_json::to_string(spec).expect("a trial spec always serialises")]
 }
 
 /// Runs a worker-side scenario to its end, its deadline or an interrupt.
-pub fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+pub(crate) fn run_in_worker(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     run_in_worker_with_env(spec, timeout, &[])
 }
 
 /// The same, with variables set in the worker's environment (LD_PRELOAD of an allocator).
-pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(String, String)]) -> WorkerRun {
+pub(crate) fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(String, String)]) -> WorkerRun {
     let mut worker = match supervise::spawn(&worker_args(spec), env) {
         Ok(w) => w,
         Err(e) => return WorkerRun::failed(Outcome::SpawnFailed { message: format!("{e:#}") }),
@@ -60,19 +60,19 @@ pub fn run_in_worker_with_env(spec: &TrialSpec, timeout: Duration, env: &[(Strin
 
 /// What the worker said before it ended.
 #[derive(Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub done: Option<Done>,
     pub failed: Option<Failed>,
 }
 
 /// The worker could not run its trial: where, why, and ONNX Runtime's log up to then.
-pub struct Failed {
+pub(crate) struct Failed {
     pub phase: Phase,
     pub error: String,
     pub runtime_log: Vec<RuntimeLogLine>,
 }
 
-pub struct Done {
+pub(crate) struct Done {
     pub measurements: Measurements,
     pub providers_registered: Vec<String>,
     pub runtime_log: Vec<RuntimeLogLine>,
@@ -80,7 +80,7 @@ pub struct Done {
 }
 
 impl Report {
-    pub fn take(&mut self, message: WorkerMessage) {
+    pub(crate) fn take(&mut self, message: WorkerMessage) {
         match message {
             WorkerMessage::Done { measurements, providers_registered, runtime_log, warnings } => {
                 self.done = Some(Done { measurements: *measurements, providers_registered, runtime_log, warnings });
@@ -95,7 +95,7 @@ impl Report {
 /// and keeps them all: a fresh worker's figures (first load, first inference, spawn-to-ready) vary
 /// from process to process, and one sample cannot carry a recommendation. The first worker that does
 /// not finish ends the trial with its outcome; the workers that finished stay in the record.
-pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize) -> WorkerRun {
+pub(crate) fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize) -> WorkerRun {
     let mut finished: Vec<crate::results::SingleResult> = Vec::new();
     let mut merged: Option<WorkerRun> = None;
     for _ in 0..workers.max(1) {
@@ -140,7 +140,7 @@ pub fn run_in_fresh_workers(spec: &TrialSpec, timeout: Duration, workers: usize)
 /// Runs the memory-levers scenario: one worker per memory configuration (an allocator is chosen when
 /// a process starts), each with its own environment; a configuration that cannot be tried here (an
 /// allocator not installed) or whose worker fails is recorded with the reason, and the others go on.
-pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+pub(crate) fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     use crate::levers::memory::MemoryConfig;
     use crate::results::{MemoryConfigResult, MemoryLeversResult};
     let mut configs = Vec::new();
@@ -213,7 +213,7 @@ pub fn run_memory_levers(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
 }
 
 /// Reaps the worker and assembles the run from its report and exit.
-pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> WorkerRun {
+pub(crate) fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> WorkerRun {
     let (pid, intent, phase, ready) = (worker.pid, worker.kill_intent, worker.last_phase.clone(), worker.ready_after_ms);
     let (exit, stderr_tail) = worker.reap();
     let info = WorkerInfo { pid: Some(pid), wall_ms: exit.wall_ms, peak_rss_mb: exit.peak_rss_mb, count: 1 };
@@ -236,7 +236,7 @@ pub fn finish(worker: RunningWorker, report: Report, timeout: Duration) -> Worke
 }
 
 /// What mora knew about a worker's end besides its exit status.
-pub struct Ending<'a> {
+pub(crate) struct Ending<'a> {
     /// Why mora ended it, if it did.
     pub intent: Option<KillIntent>,
     /// Whether mora was being interrupted: a second Ctrl-C (or `timeout`'s SIGTERM to mora and its
@@ -247,7 +247,7 @@ pub struct Ending<'a> {
 }
 
 /// How a worker ended, from mora's intent first, then what the worker said, then its exit status.
-pub fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<&Failed>, stderr_tail: &str) -> Outcome {
+pub(crate) fn classify(exit: &Exit, ending: &Ending, got_done: bool, failed: Option<&Failed>, stderr_tail: &str) -> Outcome {
     let last_phase = ending.phase;
     match ending.intent {
         Some(KillIntent::TimedOut) => {

@@ -4,10 +4,10 @@
 //! record, and every other conversion between the two goes through here too.
 
 /// Bytes in a KiB: /proc's and cgroups' "kB".
-pub const KIB: u64 = 1 << 10;
+pub(crate) const KIB: u64 = 1 << 10;
 
 /// Bytes in a MiB: what every `_mb` figure counts.
-pub const MIB: u64 = 1 << 20;
+pub(crate) const MIB: u64 = 1 << 20;
 
 /// Bytes as MB (MiB).
 pub fn mib(bytes: u64) -> f64 {
@@ -20,13 +20,13 @@ pub fn kib_to_bytes(kib: u64) -> u64 {
 }
 
 /// MB (MiB) as whole bytes, for a limit handed to the kernel: rounded down, never below zero.
-pub fn mib_to_bytes(mb: f64) -> u64 {
+pub(crate) fn mib_to_bytes(mb: f64) -> u64 {
     // `as` saturates: a negative or NaN figure gives 0, a huge one u64::MAX.
     (mb * MIB as f64) as u64
 }
 
 /// MB (MiB) as GB (GiB), for tables that show RAM in GB.
-pub fn mib_to_gib(mb: f64) -> f64 {
+pub(crate) fn mib_to_gib(mb: f64) -> f64 {
     mb / (KIB as f64)
 }
 

@@ -1,23 +1,18 @@
 //! The child side of every trial: `mora worker --spec JSON` runs one trial in a fresh process and
 //! reports on descriptor 3. A crash here costs one trial, never the run.
 
-use std::time::Instant;
+use anyhow::Result;
 
-use anyhow::{Context, Result};
-use ort::value::Tensor;
-
-use crate::model::ms_since;
-use crate::onnx_model::warmup_model;
 use crate::phase::Phase;
-use crate::probe::{GpuReading, Probe};
+use crate::probe::Probe;
 use crate::protocol::{Channel, TrialSpec, WorkerMessage};
-use crate::results::{Measurements, ProviderBaseline, Scenario};
+use crate::results::{Measurements, Scenario};
 use crate::runtime::providers::ProviderSetup;
-use crate::runtime::{Provider, Runtime, RuntimeLibrary, cuda};
+use crate::runtime::{RuntimeLibrary, cuda};
 use crate::scenario::{self, TrialContext};
 
 /// Runs the trial described by `spec_json`; returns the process exit code.
-pub fn main(spec_json: &str) -> i32 {
+pub(crate) fn main(spec_json: &str) -> i32 {
     let mut channel = Channel::open();
     let spec: TrialSpec = match serde_json::from_str(spec_json) {
         Ok(spec) => spec,
@@ -45,7 +40,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
     }
     channel.phase(Phase::ProviderInit);
     crate::fault::inject(&Phase::ProviderInit);
-    let (runtime, provider_baseline) = init_provider(&spec.runtime, &spec.provider, &probe)?;
+    let (runtime, provider_baseline) = scenario::init_provider(&spec.runtime, &spec.provider, &probe)?;
     let mut worker = TrialContext { spec, runtime, probe, channel, warnings: Vec::new(), provider_baseline };
     let result = match spec.scenario {
         Scenario::Single => scenario::single::run(&mut worker).map(|r| Measurements::Single(Box::new(r))),
@@ -59,7 +54,7 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
         Scenario::Shapes => scenario::shapes::run(&mut worker).map(|r| Measurements::Shapes(Box::new(r))),
         Scenario::Soak => scenario::soak::run(&mut worker).map(|r| Measurements::Soak(Box::new(r))),
         Scenario::Isolation | Scenario::MemoryLimit => {
-            scenario::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error"))
+            scenario::isolation::serve::run(&mut worker).map(|()| unreachable!("serve only returns by error"))
         }
     };
     match result {
@@ -82,38 +77,12 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
     }
 }
 
-/// Initialises the environment and the provider with the tiny embedded model, measuring what that
-/// costs and what stays after it is dropped: the provider baseline every worker pays.
-pub fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Probe) -> Result<(Runtime, ProviderBaseline)> {
-    let before = probe.snapshot();
-    let start = Instant::now();
-    if setup.provider == Provider::Cuda {
-        cuda::preload_pip_wheels(library);
-    }
-    let runtime = Runtime::init(library.clone())?;
-    let mut session =
-        setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
-    let init_ms = ms_since(start);
-    let x = Tensor::from_array(([1i64, 16], vec![0.5f32; 16])).context("the warm-up model's input")?;
-    let start = Instant::now();
-    let outputs = session.run(ort::inputs!["x" => x]).context("the warm-up model failed to run")?;
-    let first_run_ms = ms_since(start);
-    drop(outputs);
-    drop(session);
-    let after = probe.snapshot();
-    let rss_mb = crate::probe::process::delta(after.process.rss_mb, before.process.rss_mb);
-    // Before the context exists the process is absent from NVML's list: it read as zero then.
-    let reading = GpuReading::choose([&after]);
-    let gpu_mb = reading.and_then(|r| crate::probe::process::delta(r.read(&after), r.read(&before)));
-    Ok((runtime, ProviderBaseline { init_ms, first_run_ms, before, after, rss_mb, gpu_mb }))
-}
-
 /// `mora worker --probe-cuda`: every CUDA check, including a real CUDA session, in this process.
-pub fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
+pub(crate) fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
     let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
         let probe = Probe { gpu_index: None };
-        init_provider(library, setup, &probe).map(|_| ()).map_err(|e| cuda::CudaError::Session { message: format!("{e:#}") })
+        scenario::init_provider(library, setup, &probe).map(|_| ()).map_err(|e| cuda::CudaError::Session { message: format!("{e:#}") })
     });
     channel.send(&WorkerMessage::CudaProbe { diagnosis: Box::new(diagnosis) });
     0

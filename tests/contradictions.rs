@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Fixture, mora, trial};
-use mora::onnx_model::{Dim, ElemType, ModelBuilder};
+use mora::onnx_writer::{Dim, ElemType, ModelBuilder};
 use predicates::prelude::*;
 
 /// A model whose weights live in `model.onnx.data`, as the exporter writes large models.

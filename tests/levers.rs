@@ -118,7 +118,7 @@ fn optimize_writes_a_model_that_loads_with_the_same_outputs_and_only_where_it_wa
 
 /// A vision model that runs only at 32x32 pixels: Reshape to [batch, 3*32*32] fails at other sizes.
 fn vision_model_at_32_pixels() -> Vec<u8> {
-    use mora::onnx_model::{Dim, ElemType, ModelBuilder, named};
+    use mora::onnx_writer::{Dim, ElemType, ModelBuilder, named};
     let w: Vec<f32> = (0..3 * 32 * 32 * 4).map(|i| (i % 7) as f32 / 7.0).collect();
     let mut b = ModelBuilder::new(17);
     b.input("pixel_values", ElemType::Float, &[named("batch"), Dim::Fixed(3), named("height"), named("width")])

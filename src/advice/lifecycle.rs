@@ -5,13 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::recommendation::{Level, Recommendation, Topic};
+use crate::results::recommendation::{Level, Recommendation, Topic};
 use crate::results::{GrowthRate, IdleResult, LeakVerdict, LimitAttempt, LimitOutcome, Measurements, ShapeRun, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
+/// A startup probe waits for the p95 fresh-worker spawn-to-ready plus this share of it.
+pub(crate) const STARTUP_PROBE_MARGIN: f64 = 0.5;
+
 /// A first request this much slower than the busy median counts as a penalty...
-pub const SLOW_FACTOR: f64 = 1.5;
+pub(crate) const SLOW_FACTOR: f64 = 1.5;
 
 /// ...and only when every sample of it is slower than the slowest busy request: noise is not a penalty.
 fn clearly_slower(after: &Summary, busy: &Summary) -> bool {
@@ -20,7 +23,7 @@ fn clearly_slower(after: &Summary, busy: &Summary) -> bool {
 
 /// The shortest idle gap after which the next request is clearly slower than a busy one; a
 /// keep-alive at a shorter interval would avoid it. `None`: no penalty up to the longest gap tried.
-pub fn keep_alive_from(idle: &IdleResult) -> Option<(f64, f64)> {
+pub(crate) fn keep_alive_from(idle: &IdleResult) -> Option<(f64, f64)> {
     let busy = idle.steady.as_ref()?;
     idle.gaps
         .iter()
@@ -30,14 +33,14 @@ pub fn keep_alive_from(idle: &IdleResult) -> Option<(f64, f64)> {
 }
 
 /// The seed's alert on memory growth.
-pub const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
+pub(crate) const LEAK_ALERT_MB_PER_HOUR: f64 = 50.0;
 
 /// Fewer samples than this leave a rate's uncertainty unknown (two points fit any line exactly).
-pub const MIN_SOAK_SAMPLES: usize = 5;
+pub(crate) const MIN_SOAK_SAMPLES: usize = 5;
 
 /// Why a soak's rate could not be judged against the alert.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SoakTooShort {
+pub(crate) enum SoakTooShort {
     /// Fewer than [`MIN_SOAK_SAMPLES`] samples: the error of the slope cannot be told.
     FewSamples,
     /// The rate is above the alert, but the memory gained over the soak is less than the leak
@@ -49,7 +52,7 @@ pub enum SoakTooShort {
 /// clearly below is a pass; a fail needs the interval clearly above and, since a rate per hour from
 /// seconds of samples extrapolates whatever the first cycles settle, more growth over the soak than
 /// the leak scenario already passes; anything else is a caution that asks for a longer soak.
-pub fn soak_verdict(rate: &GrowthRate, duration_s: f64) -> (LeakVerdict, Option<SoakTooShort>) {
+pub(crate) fn soak_verdict(rate: &GrowthRate, duration_s: f64) -> (LeakVerdict, Option<SoakTooShort>) {
     if rate.samples < MIN_SOAK_SAMPLES {
         return (LeakVerdict::Caution, Some(SoakTooShort::FewSamples));
     }
@@ -81,11 +84,11 @@ impl std::fmt::Display for SoakTooShort {
 }
 
 /// The seed's per-worker limit: 1.5 x the footprint.
-pub const SEED_LIMIT_MULTIPLIER: f64 = 1.5;
+pub(crate) const SEED_LIMIT_MULTIPLIER: f64 = 1.5;
 
 /// The smallest multiplier tried under which the worker loaded and answered, and whether it and
 /// every larger one held (a limit that held at 1.25 but not at 1.5 would be noise, not a threshold).
-pub fn smallest_limit_that_held(attempts: &[LimitAttempt]) -> Option<f64> {
+pub(crate) fn smallest_limit_that_held(attempts: &[LimitAttempt]) -> Option<f64> {
     let mut sorted: Vec<&LimitAttempt> = attempts.iter().collect();
     sorted.sort_by(|a, b| a.multiplier.total_cmp(&b.multiplier));
     let first_failure_above = |m: f64| sorted.iter().any(|a| a.multiplier > m && a.outcome != LimitOutcome::Survived);
@@ -93,18 +96,18 @@ pub fn smallest_limit_that_held(attempts: &[LimitAttempt]) -> Option<f64> {
 }
 
 /// Whether the seed's 1.5x held; `None` where 1.5 was not tried.
-pub fn seed_limit_holds(attempts: &[LimitAttempt]) -> Option<bool> {
+pub(crate) fn seed_limit_holds(attempts: &[LimitAttempt]) -> Option<bool> {
     attempts.iter().find(|a| (a.multiplier - SEED_LIMIT_MULTIPLIER).abs() < 1e-9).map(|a| a.outcome == LimitOutcome::Survived)
 }
 
 /// Shapes whose first run is clearly slower than their steady state: worth running once at warm-up.
-pub fn shapes_worth_warming(shapes: &[ShapeRun]) -> Vec<&ShapeRun> {
+pub(crate) fn shapes_worth_warming(shapes: &[ShapeRun]) -> Vec<&ShapeRun> {
     shapes.iter().filter(|s| s.steady.as_ref().is_some_and(|st| s.first_ms > SLOW_FACTOR * st.median && s.first_ms > st.max)).collect()
 }
 
 /// The lifecycle recommendations of one provider: keep-alive, soak, memory limit, shapes, startup
 /// probe; each only where its scenario ran.
-pub fn recommend(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Vec<Recommendation> {
+pub(crate) fn recommend(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Vec<Recommendation> {
     [
         keep_alive(provider, trials, label),
         soak(provider, trials, label),
@@ -337,7 +340,7 @@ fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&st
     let mut longest: Option<(String, f64)> = None;
     for (t, m) in &rows {
         let Some(ready) = &m.summary.spawn_to_ready_ms else { continue };
-        let budget = ready.p95 * (1.0 + crate::profile::STARTUP_PROBE_MARGIN);
+        let budget = ready.p95 * (1.0 + STARTUP_PROBE_MARGIN);
         if longest.as_ref().is_none_or(|(_, b)| budget > *b) {
             longest = Some((t.model().to_string(), budget));
         }

@@ -1,6 +1,7 @@
 //! The proof of concept's verdicts and recommendations, computed from measured figures. Pure: results
 //! in, recommendations out. Every recommendation names the numbers it came from. The thresholds are
-//! in [`rules`]; [`judge`] applies the current rules to a run, old or new.
+//! in [`rules`]; [`judge`] applies the current rules to a run, old or new, and a fleet's per machine
+//! class ([`recommend_per_class`]).
 
 pub mod lifecycle;
 pub mod rules;
@@ -8,11 +9,11 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub use crate::recommendation::{Level, Recommendation, Topic};
-pub use rules::*;
+use crate::results::recommendation::{Level, Recommendation, Topic};
+pub(crate) use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};
-use crate::results::{LeakSeries, LeakVerdict, Measurements, ResultsFile, SingleTrial, TrialRecord};
+use crate::results::{LeakSeries, LeakVerdict, Measurements, ModelInfo, ResultsFile, RunHost, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
 
@@ -32,11 +33,37 @@ pub fn judge(results: &mut ResultsFile) {
     // with another's.
     // A sweep's other sizes are in the tables; the advice rests on one size per model.
     let judged = results.at_first_points().into_owned();
-    results.recommendations = if crate::fleet::is_fleet(&judged) { crate::fleet::recommend_per_class(&judged) } else { recommend(&judged) };
+    results.recommendations = if crate::fleet::is_fleet(&judged) { recommend_per_class(&judged) } else { recommend(&judged) };
+}
+
+/// The advice per machine class: each class's trials judged together, tagged with the class. Where
+/// a class has several hosts, a model measured on each counts once per host ("gpt2 @ node-1"), so
+/// the averages and the largest footprint rest on every host and the evidence names them.
+pub(crate) fn recommend_per_class(r: &ResultsFile) -> Vec<Recommendation> {
+    let mut out = Vec::new();
+    for class in crate::fleet::classes(r) {
+        let hosts: Vec<&RunHost> = r.run.hosts.iter().filter(|h| h.machine_class == class).collect();
+        let mut view = r.clone();
+        view.trials.retain(|t| hosts.iter().any(|h| t.host.as_deref() == Some(h.label.as_str())));
+        if hosts.len() > 1 {
+            let per_host = |model: &str, host: &str| format!("{model} @ {host}");
+            view.models =
+                hosts.iter().flat_map(|h| r.models.iter().map(|m| ModelInfo { id: per_host(&m.id, &h.label), ..m.clone() })).collect();
+            for t in &mut view.trials {
+                let host = t.host.clone().unwrap_or_default();
+                t.models = t.models.iter().map(|m| per_host(m, &host)).collect();
+            }
+        }
+        out.extend(recommend(&view).into_iter().map(|mut rec| {
+            rec.machine_class = Some(class.to_string());
+            rec
+        }));
+    }
+    out
 }
 
 /// Recommendations per provider that ran, from the trials that succeeded.
-pub fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
+pub(crate) fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
     let mut out = Vec::new();
     let mut providers: Vec<Provider> = results.trials.iter().map(|t| t.provider).collect();
     providers.sort();
@@ -90,7 +117,7 @@ fn with_spread(s: &Summary, unit: &str) -> String {
 /// A one-time cost that every worker showed: the median where the whole range is above zero, else
 /// `None` (within the noise between workers). A single sample is taken at its word; the evidence
 /// labels it as one sample.
-pub fn consistent_cost(s: &Summary) -> Option<f64> {
+pub(crate) fn consistent_cost(s: &Summary) -> Option<f64> {
     (s.min > 0.0).then_some(s.median)
 }
 
@@ -604,10 +631,10 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
 }
 
 /// The target: the best configuration within this multiple of the hardware's floor.
-pub const FLOOR_TARGET: f64 = 2.0;
+pub(crate) const FLOOR_TARGET: f64 = 2.0;
 /// A load path that slows every inference by more than this share is not a faster load path: a
 /// server pays it on every request.
-pub const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
+pub(crate) const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
 
 /// The fastest load path whose outputs agree with the default's, per model: its gain, its distance to
 /// the floor, what it costs, and where the time goes when it is far from the floor.

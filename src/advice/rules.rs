@@ -2,18 +2,18 @@
 //! tested at every boundary. The rules version names this set: a change to any threshold or to what
 //! a verdict rests on bumps it, and `mora report` says which version judged a run.
 
-use crate::recommendation::Level;
 use crate::results::LeakVerdict;
+use crate::results::recommendation::Level;
 
 /// 1: mora 0.1 (leak verdicts against the baseline before the first cycle, one fresh worker).
 /// 2: the worker's one-time warm-up apart: leak verdicts on the growth after the first cycle,
 ///    per-model figures from a warmed worker, fresh-worker figures over several workers.
 /// 3: a soak's rate fails the alert only with five samples or more and more growth over the soak
 ///    than the leak check passes (10 MB); otherwise it is a caution that asks for a longer soak.
-pub const RULES_VERSION: u32 = 3;
+pub(crate) const RULES_VERSION: u32 = 3;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
-pub fn load_level(ms: f64) -> Level {
+pub(crate) fn load_level(ms: f64) -> Level {
     if ms < 2_000.0 {
         Level::Excellent
     } else if ms < 5_000.0 {
@@ -25,7 +25,7 @@ pub fn load_level(ms: f64) -> Level {
     }
 }
 
-pub fn load_action(level: Level) -> &'static str {
+pub(crate) fn load_action(level: Level) -> &'static str {
     match level {
         Level::Excellent => "lazy loading viable: load models on first request",
         Level::Good => "lazy loading acceptable",
@@ -35,7 +35,7 @@ pub fn load_action(level: Level) -> &'static str {
 }
 
 /// Reclamation: > 90 % excellent; 70-90 % good; 50-70 % moderate; < 50 % poor.
-pub fn reclamation_level(pct: f64) -> Level {
+pub(crate) fn reclamation_level(pct: f64) -> Level {
     if pct > 90.0 {
         Level::Excellent
     } else if pct >= 70.0 {
@@ -47,7 +47,7 @@ pub fn reclamation_level(pct: f64) -> Level {
     }
 }
 
-pub fn reclamation_action(level: Level) -> &'static str {
+pub(crate) fn reclamation_action(level: Level) -> &'static str {
     match level {
         Level::Excellent => "in-process unload is enough",
         Level::Good => "in-process unload will do; watch the memory of long-running processes",
@@ -57,11 +57,11 @@ pub fn reclamation_action(level: Level) -> &'static str {
 }
 
 /// Growth after the first cycle from which a leak series is CAUTION, and above which it is FAIL (MB).
-pub const LEAK_CAUTION_MB: f64 = 10.0;
-pub const LEAK_FAIL_MB: f64 = 50.0;
+pub(crate) const LEAK_CAUTION_MB: f64 = 10.0;
+pub(crate) const LEAK_FAIL_MB: f64 = 50.0;
 
 /// Leak (growth over the cycles after the first, after malloc_trim): < 10 MB pass; 10-50 MB caution; > 50 MB fail.
-pub fn leak_verdict(net_growth_mb: f64) -> LeakVerdict {
+pub(crate) fn leak_verdict(net_growth_mb: f64) -> LeakVerdict {
     if net_growth_mb < LEAK_CAUTION_MB {
         LeakVerdict::Pass
     } else if net_growth_mb <= LEAK_FAIL_MB {
@@ -71,7 +71,7 @@ pub fn leak_verdict(net_growth_mb: f64) -> LeakVerdict {
     }
 }
 
-pub fn leak_action(v: LeakVerdict) -> &'static str {
+pub(crate) fn leak_action(v: LeakVerdict) -> &'static str {
     match v {
         LeakVerdict::Pass => "no significant leak",
         LeakVerdict::Caution => "monitor in production",
@@ -81,17 +81,17 @@ pub fn leak_action(v: LeakVerdict) -> &'static str {
 
 /// Planning: a worker reserves 1.5 x its model's footprint plus what every worker pays once: the
 /// provider baseline and the warm-up its first model triggers.
-pub fn worker_budget_mb(footprint_mb: f64, provider_baseline_mb: f64, warmup_mb: f64) -> f64 {
+pub(crate) fn worker_budget_mb(footprint_mb: f64, provider_baseline_mb: f64, warmup_mb: f64) -> f64 {
     1.5 * footprint_mb + provider_baseline_mb + warmup_mb
 }
 
 /// Planning: N concurrent models need N x largest x 1.5, plus a 10 % buffer.
-pub fn concurrent_budget_mb(n: usize, largest_mb: f64) -> f64 {
+pub(crate) fn concurrent_budget_mb(n: usize, largest_mb: f64) -> f64 {
     n as f64 * largest_mb * 1.5 * 1.1
 }
 
 /// The seed's "N concurrent models" example.
-pub const PLANNING_N: usize = 10;
+pub(crate) const PLANNING_N: usize = 10;
 
 #[cfg(test)]
 mod tests {

@@ -9,20 +9,20 @@ use super::progress::{self, Progress};
 
 use crate::catalog::ModelStatus;
 use crate::cli::BenchArgs;
-use crate::config::{Config, ModelType};
+use crate::config::Config;
+use crate::inputs::ModelType;
 use crate::plan::{Sweep, drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
-use crate::protocol::TrialSettings;
 use crate::report::table::Terminal;
 use crate::report::{self, Format};
-use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo};
+use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo, TrialSettings};
 use crate::runner::{self, Bench};
 use crate::runtime::{self, RuntimeLibrary};
 
 /// Exit code when the run finished but some trials failed (their records say why).
-pub const SOME_TRIALS_FAILED: i32 = 3;
+pub(crate) const SOME_TRIALS_FAILED: i32 = 3;
 /// Exit code when results.json could not be written (a full disk): the run stopped there.
-pub const RESULTS_NOT_WRITTEN: i32 = 4;
+pub(crate) const RESULTS_NOT_WRITTEN: i32 = 4;
 
 /// What was kept when results.json could not be written, in words.
 fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path, finished: usize) -> String {
@@ -37,7 +37,7 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
     format!("error: cannot write results: {}\nthe run stopped: {kept}; {rescued}", failure.error)
 }
 
-pub fn run(args: BenchArgs) -> Result<i32> {
+pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let config = match &args.model {
         Some(model) => Config::for_model(model, args.tokenizer.as_deref(), args.model_type)?,
         None => Config::load(&args.config)?,
@@ -57,7 +57,7 @@ pub fn run(args: BenchArgs) -> Result<i32> {
     let roots = runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     eprintln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
-    let (setups, statuses) = super::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
+    let (setups, statuses) = crate::resolve::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
     for s in statuses.iter().filter(|s| !s.ran) {
         eprintln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
     }

@@ -8,7 +8,7 @@ use crate::probe::{HostInfo, gpu};
 use crate::report::num;
 use crate::runtime::{self, Provider, RuntimeLibrary, cuda};
 
-pub fn run(args: DoctorArgs) -> Result<i32> {
+pub(crate) fn run(args: DoctorArgs) -> Result<i32> {
     let host = HostInfo::current();
     println!("mora {}", env!("CARGO_PKG_VERSION"));
     println!("Host: {} ({}, {})", host.hostname, host.os.as_deref().unwrap_or("unknown OS"), host.arch);
@@ -42,8 +42,8 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
     println!("ONNX Runtime: {} at {} (found by {:?})", library.version, library.path.display(), library.found_by);
     println!("  providers in this build: {}", library.providers.join(", "));
 
-    let setup = super::setup_for(Provider::Cuda, &ProviderSettings::default(), &Default::default());
-    let d = super::diagnose_cuda(&library, &setup, !args.no_cuda_session);
+    let setup = crate::resolve::setup_for(Provider::Cuda, &ProviderSettings::default(), &Default::default());
+    let d = crate::resolve::diagnose_cuda(&library, &setup, !args.no_cuda_session);
     println!("CUDA:");
     println!("  CUDA provider in the runtime build: {}", yes_no(d.runtime_has_cuda));
     println!(
@@ -63,9 +63,9 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         }
     }
     if matches!(d.devices, Some(Ok(n)) if n > 0) {
-        let matched = super::match_nvml_device(&d);
+        let matched = crate::resolve::match_nvml_device(&d);
         let read = if matched.is_ok() { " (its memory is what the probes read)" } else { "" };
-        println!("  {}{read}", super::describe_nvml_match(setup.cuda.device_id, &matched));
+        println!("  {}{read}", crate::resolve::describe_nvml_match(setup.cuda.device_id, &matched));
     }
     if !d.libraries.is_empty() {
         println!("  CUDA / cuDNN libraries ({}):", cuda::describe_source(&d.preloaded_from));

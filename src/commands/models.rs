@@ -9,7 +9,7 @@ use crate::catalog::{ModelStatus, make_command};
 use crate::cli::ModelsArgs;
 use crate::config::{Config, Suite};
 
-pub fn run(args: ModelsArgs) -> Result<i32> {
+pub(crate) fn run(args: ModelsArgs) -> Result<i32> {
     if args.schema {
         println!("{}", serde_json::to_string_pretty(&crate::config::models_schema())?);
         return Ok(0);

@@ -14,7 +14,7 @@ use crate::config::{Config, ProviderSettings, sha256_hex};
 use crate::inputs::{GraphInput, InputSettings, ModelInputs};
 use crate::levers::optimized::{self, OptimizedManifest};
 use crate::levers::outputs::{Outputs, compare};
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
 use crate::runtime::providers::{ModelSource, OptLevel, ProviderRequest, ProviderSetup, SessionExtras};
 use crate::runtime::{self, Provider, Runtime, RuntimeLibrary, cuda};
@@ -43,15 +43,19 @@ fn input_settings(args: &OptimizeArgs) -> Result<InputSettings> {
     })
 }
 
-pub fn run(args: OptimizeArgs) -> Result<i32> {
+pub(crate) fn run(args: OptimizeArgs) -> Result<i32> {
     let model = &args.model;
     if !model.is_file() {
         bail!("{} is not a model file: give the path of an .onnx file", model.display());
     }
     let summary = GraphSummary::read(model).with_context(|| format!("{} is not an ONNX model", model.display()))?;
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &runtime::search_roots(None))?;
-    let (setups, _) =
-        super::resolve_providers(&ProviderRequest::Explicit(vec![args.provider]), &library, &ProviderSettings::default(), &args.options)?;
+    let (setups, _) = crate::resolve::resolve_providers(
+        &ProviderRequest::Explicit(vec![args.provider]),
+        &library,
+        &ProviderSettings::default(),
+        &args.options,
+    )?;
     let setup = setups.into_iter().next().expect("one provider asked, one resolved");
     let out = args.output.clone().unwrap_or_else(|| default_output(model, args.provider));
     if out.exists() && optimized::read_manifest(&out).ok().flatten().is_none() {

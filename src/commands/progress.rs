@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::results::{Scenario, TrialRecord};
 use crate::runner::Event;
 
-pub struct Progress {
+pub(crate) struct Progress {
     quiet: bool,
     started: Instant,
     /// Seconds per finished trial, by scenario.
@@ -19,18 +19,18 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(quiet: bool, plan: &[crate::plan::PlannedTrial]) -> Progress {
+    pub(crate) fn new(quiet: bool, plan: &[crate::plan::PlannedTrial]) -> Progress {
         Progress { quiet, started: Instant::now(), done: BTreeMap::new(), remaining: plan.iter().map(|t| t.scenario).collect() }
     }
 
-    pub fn on_event(&mut self, event: Event) {
+    pub(crate) fn on_event(&mut self, event: Event) {
         match event {
             Event::TrialStarted { index, total, trial } => {
                 if !self.quiet {
                     eprint!("[{}/{}] {} ... ", index + 1, total, trial.id());
                 }
             }
-            Event::TrialFinished { record, .. } => self.finished(record),
+            Event::TrialFinished { record } => self.finished(record),
             Event::Note(note) => eprintln!("note: {note}"),
         }
     }
@@ -56,7 +56,7 @@ impl Progress {
     }
 
     /// What the trials still to run should take, from the ones that finished.
-    pub fn estimate_left(&self) -> Option<Duration> {
+    pub(crate) fn estimate_left(&self) -> Option<Duration> {
         let all: Vec<f64> = self.done.values().flatten().copied().collect();
         if all.is_empty() || self.remaining.is_empty() {
             return None;
@@ -66,13 +66,13 @@ impl Progress {
         Some(Duration::from_secs_f64(self.remaining.iter().map(per).sum()))
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
     }
 }
 
 /// "42 s", "3 m 05 s", "1 h 02 m".
-pub fn duration(d: Duration) -> String {
+pub(crate) fn duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s} s"),

@@ -10,7 +10,7 @@ use crate::fleet::{self, HostKey};
 use crate::report::{self, Format};
 use crate::results::{self, FailedRun, OtherRun, ResultsFile, RunHost};
 
-pub fn run(args: ReportArgs) -> Result<i32> {
+pub(crate) fn run(args: ReportArgs) -> Result<i32> {
     if args.schema {
         println!("{}", serde_json::to_string_pretty(&results::results_schema())?);
         return Ok(0);
@@ -167,7 +167,7 @@ fn label(path: &Path, r: &ResultsFile) -> String {
 /// earlier one of the same kind; the other is kept beside it in `other_runs` (and the comparison
 /// section shows both measurements). Every trial says which run and host it came from; the merge
 /// lists its hosts and the runs that failed without results.
-pub fn merge(files: Vec<(String, ResultsFile)>, failed: Vec<FailedRun>) -> ResultsFile {
+pub(crate) fn merge(files: Vec<(String, ResultsFile)>, failed: Vec<FailedRun>) -> ResultsFile {
     let several = files.len() > 1 || !failed.is_empty();
     let (hosts, trial_hosts) = hosts_of(&files);
     let host_label = |i: usize| Some(hosts[i].label.clone());

@@ -3,12 +3,12 @@
 //! supervised worker and print simulated against replayed. Every input is checked before anything
 //! runs or is written; `--out` files are written whole (atomically).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
-use crate::cli::{ProviderFlags, RuntimeArgs};
+use crate::cli::SimulateArgs;
 use crate::config::Config;
 use crate::profile::{PROFILE_VERSION, Profile};
 use crate::replay::{self, ReplaySpec};
@@ -24,96 +24,9 @@ use crate::simulate::trace::Trace;
 use crate::simulate::{PolicyRun, Setup};
 
 /// Exit code when the simulation was printed but the replay did not finish.
-pub const REPLAY_FAILED: i32 = 3;
+pub(crate) const REPLAY_FAILED: i32 = 3;
 
-#[derive(Debug, clap::Args)]
-pub struct SimulateArgs {
-    /// A lifecycle profile: a run folder's profile.json, or `mora report RUN --format profile`.
-    #[arg(long)]
-    pub profile: PathBuf,
-    /// The memory budget in MB: RSS on CPU, VRAM on CUDA.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
-    pub budget_mb: u64,
-    /// Whose figures: cpu or cuda.
-    #[arg(long, default_value = "cpu")]
-    pub provider: Provider,
-    /// The host whose figures to use, where the profile holds several.
-    #[arg(long)]
-    pub host: Option<String>,
-    /// A CSV of requests, one `time,model` line each (seconds; a `time_ms,model` header for ms).
-    #[arg(long, conflicts_with_all = ["zipf", "requests", "rate"], required_unless_present = "zipf")]
-    pub trace: Option<PathBuf>,
-    /// Draw the requests instead: Zipf exponent over --models (0 is uniform).
-    #[arg(long, requires_all = ["requests", "rate"], value_parser = non_negative)]
-    pub zipf: Option<f64>,
-    /// The models for --zipf, most requested first (default: the profile's, in its order).
-    #[arg(long, value_delimiter = ',', requires = "zipf")]
-    pub models: Vec<String>,
-    /// How many requests --zipf draws.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
-    pub requests: Option<u32>,
-    /// Requests per second for --zipf (Poisson arrivals).
-    #[arg(long, value_parser = positive)]
-    pub rate: Option<f64>,
-    /// Seeds the drawn trace and the steady-latency draws.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// The policies to compare; --replay runs the first.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "lru,lfu,size-aware,cost-aware,keep-all,static-top-k")]
-    pub policies: Vec<PolicyKind>,
-    /// How an evicted model goes: dropped in its worker, or its worker killed.
-    #[arg(long, value_enum, default_value = "in-process")]
-    pub unload: UnloadMode,
-    /// Recommend the policy and budget that keep p99 request latency at or under this.
-    #[arg(long, value_parser = positive)]
-    pub target_p99_ms: Option<f64>,
-    /// A reload of a model evicted within this many seconds of its last use counts as thrash.
-    #[arg(long, default_value_t = 60.0, value_parser = positive)]
-    pub thrash_window_s: f64,
-    /// How much slower a load and an inference run while both do: 1 models no contention; a replay
-    /// measures it (its "slowdown during a load").
-    #[arg(long, default_value_t = 1.0, value_parser = at_least_one)]
-    pub interference: f64,
-    /// Also run the first policy's plan for real on this machine (in-process) and compare.
-    #[arg(long)]
-    pub replay: bool,
-    /// Where the replay finds the models.
-    #[arg(long, default_value = "models.yaml")]
-    pub config: PathBuf,
-    /// Write simulate.md, simulate.json, the trace and the charts here.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// How the terminal tables draw: full (box drawing), plain (none, for logs) or ascii.
-    #[arg(long, value_enum, default_value = "full")]
-    pub style: crate::report::table::Style,
-    #[command(flatten)]
-    pub runtime: RuntimeArgs,
-    #[command(flatten)]
-    pub options: ProviderFlags,
-}
-
-fn positive(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a positive number")),
-    }
-}
-
-fn at_least_one(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a factor of 1 or more")),
-    }
-}
-
-fn non_negative(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a number of 0 or more")),
-    }
-}
-
-pub fn run(args: SimulateArgs) -> Result<i32> {
+pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     if args.replay && args.unload == UnloadMode::KillWorker {
         bail!(
             "--replay runs the in-process mode only: kill-worker would need a supervised worker per model at once, and mora supervises one at a time; simulate kill-worker without --replay"
@@ -255,7 +168,7 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
     let roots = crate::runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     let request = crate::runtime::providers::ProviderRequest::Explicit(vec![args.provider]);
-    let (setups, _) = super::resolve_providers(&request, &library, &config.providers, &args.options)?;
+    let (setups, _) = crate::resolve::resolve_providers(&request, &library, &config.providers, &args.options)?;
     let setup = setups.into_iter().next().context("no provider setup")?;
     let here = crate::probe::HostInfo::current();
     let mut notes = Vec::new();

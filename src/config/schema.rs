@@ -12,7 +12,7 @@ use super::{RawConfig, SCHEMA_VERSION};
 /// Where editors and validators find the schema by name; nothing is served there.
 const ID: &str = "https://modelmora.example/mora/models.schema.json";
 
-pub fn models_schema() -> Value {
+pub(crate) fn models_schema() -> Value {
     let mut schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<RawConfig>();
     schema.insert("$id".into(), ID.into());
     schema.to_value()

@@ -10,9 +10,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, de};
 
 /// `name==version`, as `pinned_pypi` checks it.
-pub const PYPI_PIN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+$";
+pub(crate) const PYPI_PIN: &str = "^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+$";
 /// `name@version` or `@scope/name@version`, as `pinned_npm` checks it.
-pub const NPM_PIN: &str = "^(@[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9.+_-]+$";
+pub(crate) const NPM_PIN: &str = "^(@[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9.+_-]+$";
 
 /// A pinned PyPI requirement, `name==version`: the exporter downloads exactly that wheel, so an
 /// export can be repeated.
@@ -214,29 +214,29 @@ pub mod text {
         }
     }
 
-    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Ok(d.deserialize_any(Text { null: false })?.unwrap_or_default())
     }
 
-    pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         d.deserialize_any(Text { null: true })
     }
 
     /// An optional key that, when present, has a value: `null` is refused, so the rules that join
     /// keys (`weights_package` with `weights_dir`) mean the same in mora and in the schema, whose
     /// `required` counts a key set to null as present.
-    pub fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    pub(crate) fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
         match Option::<T>::deserialize(d)? {
             Some(v) => Ok(Some(v)),
             None => Err(de::Error::custom("a key set to null: give it a value or leave it out")),
         }
     }
 
-    pub fn path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    pub(crate) fn path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
         string(d).map(PathBuf::from)
     }
 
-    pub fn opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    pub(crate) fn opt_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
         opt_string(d).map(|s| s.map(PathBuf::from))
     }
 }

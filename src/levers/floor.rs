@@ -38,7 +38,7 @@ pub struct Floor {
 }
 
 /// Measures the floor for `files`; `cuda_device` adds the host-to-device copy on that device.
-pub fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
+pub(crate) fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let mut floor = Floor { bytes, ..Floor::default() };
     let read_all = || -> Option<f64> {

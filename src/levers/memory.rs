@@ -43,7 +43,7 @@ const LIBRARIES: &[(Allocator, &str, &str)] = &[
 const LIBRARY_DIRS: &[&str] = &["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
 
 impl MemoryConfig {
-    pub fn all(provider: Provider) -> Vec<MemoryConfig> {
+    pub(crate) fn all(provider: Provider) -> Vec<MemoryConfig> {
         let mut configs = vec![
             MemoryConfig::Default,
             MemoryConfig::ArenaShrinkage,
@@ -58,7 +58,7 @@ impl MemoryConfig {
     }
 
     /// The library to preload for this configuration, or why it cannot be tried here.
-    pub fn preload(self) -> anyhow::Result<Option<PathBuf>> {
+    pub(crate) fn preload(self) -> anyhow::Result<Option<PathBuf>> {
         let MemoryConfig::Allocator { allocator } = self else { return Ok(None) };
         let (_, file, package) = LIBRARIES.iter().find(|(a, ..)| *a == allocator).expect("every preloadable allocator is listed");
         LIBRARY_DIRS
@@ -70,7 +70,7 @@ impl MemoryConfig {
     }
 
     /// The provider setup and session options this configuration loads with, on top of `base`.
-    pub fn apply(self, base: &ProviderSetup) -> (ProviderSetup, SessionExtras) {
+    pub(crate) fn apply(self, base: &ProviderSetup) -> (ProviderSetup, SessionExtras) {
         let mut setup = base.clone();
         let mut extras = SessionExtras::default();
         match self {
@@ -83,7 +83,7 @@ impl MemoryConfig {
     }
 
     /// The run option `memory.enable_memory_arena_shrinkage`, where this configuration sets it.
-    pub fn shrinkage(self, provider: Provider) -> Option<&'static str> {
+    pub(crate) fn shrinkage(self, provider: Provider) -> Option<&'static str> {
         match (self, provider) {
             (MemoryConfig::ArenaShrinkage, Provider::Cpu) => Some("cpu:0"),
             (MemoryConfig::ArenaShrinkage, Provider::Cuda) => Some("cpu:0;gpu:0"),

@@ -63,7 +63,7 @@ pub enum Lever {
 
 impl Lever {
     /// Every lever worth trying for `provider` on a machine with `physical_cores` cores.
-    pub fn all(provider: Provider, physical_cores: usize) -> Vec<Lever> {
+    pub(crate) fn all(provider: Provider, physical_cores: usize) -> Vec<Lever> {
         let mut levers = vec![
             Lever::Default,
             Lever::Optimization { level: OptLevel::Disabled },
@@ -88,7 +88,7 @@ impl Lever {
     }
 
     /// The provider setup and session options this lever loads with, on top of `base`.
-    pub fn apply(self, base: &ProviderSetup) -> (ProviderSetup, SessionExtras) {
+    pub(crate) fn apply(self, base: &ProviderSetup) -> (ProviderSetup, SessionExtras) {
         let mut setup = base.clone();
         let mut extras = SessionExtras::default();
         match self {
@@ -108,7 +108,7 @@ impl Lever {
     }
 
     /// Where the model comes from under this lever.
-    pub fn load_from(self) -> LoadFrom {
+    pub(crate) fn load_from(self) -> LoadFrom {
         match self {
             Lever::Load { from } => from,
             _ => LoadFrom::File,

@@ -14,7 +14,7 @@ use crate::runtime::Provider;
 
 /// What a pre-optimised model was made with and from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OptimizedManifest {
+pub(crate) struct OptimizedManifest {
     pub made_by: String,
     pub onnxruntime_version: String,
     pub provider: Provider,
@@ -29,7 +29,7 @@ pub struct OptimizedManifest {
 }
 
 /// `model.onnx` -> `model.onnx.mora.json`.
-pub fn manifest_path(model: &Path) -> PathBuf {
+pub(crate) fn manifest_path(model: &Path) -> PathBuf {
     let mut name = model.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".mora.json");
     model.with_file_name(name)
@@ -37,7 +37,7 @@ pub fn manifest_path(model: &Path) -> PathBuf {
 
 /// The files an optimised model at `path` consists of: itself, its external data (ONNX format), its
 /// manifest.
-pub fn files_of(path: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_of(path: &Path) -> Vec<PathBuf> {
     let mut files = vec![path.to_path_buf()];
     if path.extension().is_none_or(|e| e != "ort") {
         let mut data = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
@@ -49,7 +49,7 @@ pub fn files_of(path: &Path) -> Vec<PathBuf> {
 }
 
 /// The manifest beside `model`, if it has one: then it is a pre-optimised model.
-pub fn read_manifest(model: &Path) -> Result<Option<OptimizedManifest>> {
+pub(crate) fn read_manifest(model: &Path) -> Result<Option<OptimizedManifest>> {
     let path = manifest_path(model);
     match std::fs::read(&path) {
         Ok(bytes) => {
@@ -62,7 +62,7 @@ pub fn read_manifest(model: &Path) -> Result<Option<OptimizedManifest>> {
 
 /// Refuses a pre-optimised model made by another runtime version or for another provider, naming
 /// both and the fix.
-pub fn check(model: &Path, manifest: &OptimizedManifest, runtime_version: &str, provider: Provider) -> Result<()> {
+pub(crate) fn check(model: &Path, manifest: &OptimizedManifest, runtime_version: &str, provider: Provider) -> Result<()> {
     if manifest.onnxruntime_version != runtime_version || manifest.provider != provider {
         bail!(
             "{} was optimised by ONNX Runtime {} for {}; this is ONNX Runtime {runtime_version} on {provider}: a pre-optimised graph is only valid for the version and provider it was made with. Make it again: `mora optimize {} --provider {provider}`",

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 /// Outputs agree when every element is within `REL_TOLERANCE` of the largest magnitude in the
 /// reference output (floor 1.0): graph rewrites reorder floating-point sums, which moves the last
 /// digits, not the answer.
-pub const REL_TOLERANCE: f64 = 1e-3;
+pub(crate) const REL_TOLERANCE: f64 = 1e-3;
 
 /// One output's values, by element type.
 #[derive(Debug, Clone, PartialEq)]
-pub enum OutputData {
+pub(crate) enum OutputData {
     F32(Vec<f32>),
     I64(Vec<i64>),
     /// An element type mora does not compare; its name.
@@ -21,10 +21,10 @@ pub enum OutputData {
 
 /// A run's outputs by name.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Outputs(pub Vec<(String, OutputData)>);
+pub(crate) struct Outputs(pub Vec<(String, OutputData)>);
 
 impl Outputs {
-    pub fn capture(named: &[(String, DynValue)]) -> Outputs {
+    pub(crate) fn capture(named: &[(String, DynValue)]) -> Outputs {
         Outputs(
             named
                 .iter()
@@ -45,7 +45,7 @@ impl Outputs {
 
 impl Outputs {
     /// Shifts every float output by one: a configuration made to differ (`MORA_FAULT`, tests only).
-    pub fn perturbed(mut self) -> Outputs {
+    pub(crate) fn perturbed(mut self) -> Outputs {
         for (_, data) in &mut self.0 {
             if let OutputData::F32(v) = data {
                 v.iter_mut().for_each(|x| *x += 1.0);
@@ -68,7 +68,7 @@ pub struct Agreement {
     pub note: Option<String>,
 }
 
-pub fn compare(reference: &Outputs, other: &Outputs) -> Agreement {
+pub(crate) fn compare(reference: &Outputs, other: &Outputs) -> Agreement {
     let mut agreement = Agreement { same: true, max_abs_diff: 0.0, scale: 1.0, note: None };
     let differ = |why: String, a: &mut Agreement| {
         a.same = false;

@@ -18,10 +18,10 @@ static NVML: OnceLock<Result<Nvml, NvmlError>> = OnceLock::new();
 /// attempt to initialise it.
 #[derive(Debug, thiserror::Error)]
 #[error("NVML unavailable: {0}")]
-pub struct NvmlUnavailable(&'static NvmlError);
+pub(crate) struct NvmlUnavailable(&'static NvmlError);
 
 /// The NVML handle, or why there is none.
-pub fn nvml() -> Result<&'static Nvml, NvmlUnavailable> {
+pub(crate) fn nvml() -> Result<&'static Nvml, NvmlUnavailable> {
     NVML.get_or_init(Nvml::init).as_ref().map_err(NvmlUnavailable)
 }
 
@@ -37,7 +37,7 @@ pub struct GpuInfo {
 }
 
 /// Every GPU NVML sees; empty where there is none.
-pub fn gpus() -> Vec<GpuInfo> {
+pub(crate) fn gpus() -> Vec<GpuInfo> {
     let Ok(nvml) = nvml() else { return vec![] };
     let count = nvml.device_count().unwrap_or(0);
     let driver = nvml.sys_driver_version().ok();
@@ -68,7 +68,7 @@ pub struct GpuMemory {
 }
 
 /// GPU memory of process `pid` on device `index`; `None` without NVML or without that device.
-pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
+pub(crate) fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
     let nvml = nvml().ok()?;
     let device = nvml.device_by_index(index).ok()?;
     let device_used_mb = device.memory_info().ok().map(|m| mib(m.used));
@@ -82,7 +82,7 @@ pub fn memory(index: u32, pid: u32) -> Option<GpuMemory> {
 }
 
 /// NVML's index of the GPU at this PCI bus id ("0000:3B:00.0", as the CUDA driver writes it).
-pub fn index_by_pci_bus_id(bus_id: &str) -> anyhow::Result<u32> {
+pub(crate) fn index_by_pci_bus_id(bus_id: &str) -> anyhow::Result<u32> {
     let device = nvml()?.device_by_pci_bus_id(bus_id).with_context(|| format!("NVML has no GPU at PCI {bus_id}"))?;
     device.index().with_context(|| format!("NVML cannot number the GPU at PCI {bus_id}"))
 }

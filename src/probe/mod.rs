@@ -8,9 +8,9 @@ pub mod system;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use gpu::GpuMemory;
+pub(crate) use gpu::GpuMemory;
 pub use process::ProcessMemory;
-pub use system::{HostInfo, SystemMemory};
+pub(crate) use system::{HostInfo, SystemMemory};
 
 /// Process memory and, where a GPU is in play, GPU memory, taken together at one phase of a trial.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -34,7 +34,7 @@ pub enum GpuReading {
 impl GpuReading {
     /// The process's own use where NVML shows it in any of the snapshots taken while a model was
     /// loaded, else the device's; `None` when the snapshots have no GPU figures at all.
-    pub fn choose<'a>(loaded: impl IntoIterator<Item = &'a MemorySnapshot>) -> Option<GpuReading> {
+    pub(crate) fn choose<'a>(loaded: impl IntoIterator<Item = &'a MemorySnapshot>) -> Option<GpuReading> {
         let mut any_gpu = false;
         for s in loaded {
             if let Some(g) = &s.gpu {
@@ -47,7 +47,7 @@ impl GpuReading {
         any_gpu.then_some(GpuReading::Device)
     }
 
-    pub fn read(self, s: &MemorySnapshot) -> Option<f64> {
+    pub(crate) fn read(self, s: &MemorySnapshot) -> Option<f64> {
         let gpu = s.gpu.as_ref()?;
         match self {
             // A process with no CUDA allocation is absent from NVML's list: it uses 0 MB.
@@ -92,7 +92,7 @@ fn symbol(name: &std::ffi::CStr) -> *mut libc::c_void {
 }
 
 impl Allocator {
-    pub fn current() -> Allocator {
+    pub(crate) fn current() -> Allocator {
         if !symbol(c"mallctl").is_null() {
             Allocator::Jemalloc
         } else if !symbol(c"mi_collect").is_null() {

@@ -7,8 +7,8 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// Asks the kernel to drop the file's cached pages (fsync first: dirty pages cannot be dropped).
-/// Whether it worked is for [`resident_fraction`] to say: some filesystems ignore the advice.
-pub fn evict(path: &Path) -> io::Result<()> {
+/// Whether it worked is for [`resident_fraction_of`] to say: some filesystems ignore the advice.
+pub(crate) fn evict(path: &Path) -> io::Result<()> {
     let file = File::open(path)?;
     file.sync_all()?;
     // SAFETY: the descriptor is the open file's; the advice takes plain integers.
@@ -34,13 +34,14 @@ pub fn read_through(path: &Path) -> io::Result<u64> {
 }
 
 /// The fraction (0..=1) of the file's pages that are in the page cache now; `None` for an empty file.
-pub fn resident_fraction(path: &Path) -> io::Result<Option<f64>> {
+#[cfg(test)]
+fn resident_fraction(path: &Path) -> io::Result<Option<f64>> {
     let (resident, total) = resident_pages(path)?;
     Ok(if total == 0 { None } else { Some(resident as f64 / total as f64) })
 }
 
 /// Resident fraction over several files, weighted by their sizes.
-pub fn resident_fraction_of(paths: &[impl AsRef<Path>]) -> io::Result<Option<f64>> {
+pub(crate) fn resident_fraction_of(paths: &[impl AsRef<Path>]) -> io::Result<Option<f64>> {
     let (mut resident, mut total) = (0u64, 0u64);
     for path in paths {
         let (r, t) = resident_pages(path.as_ref())?;

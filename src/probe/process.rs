@@ -32,7 +32,7 @@ impl ProcessMemory {
     }
 
     /// Another process's memory (the isolation scenario reads its worker from outside).
-    pub fn of_pid(pid: u32) -> Option<ProcessMemory> {
+    pub(crate) fn of_pid(pid: u32) -> Option<ProcessMemory> {
         Self::of_pid_path(&pid.to_string())
     }
 
@@ -60,7 +60,7 @@ pub fn reset_peak_rss() -> bool {
 }
 
 /// Parses "Key:   1234 kB" from a /proc file into bytes.
-pub fn kb_field(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn kb_field(text: &str, key: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line[key.len()..].split_whitespace().next()?.parse().ok()?;
     Some(kib_to_bytes(kb))
@@ -76,7 +76,7 @@ fn fallback_self() -> ProcessMemory {
 }
 
 /// `a - b` where both are present.
-pub fn delta(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+pub(crate) fn delta(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     Some(a? - b?)
 }
 

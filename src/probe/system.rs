@@ -24,14 +24,14 @@ pub struct SystemMemory {
 
 impl SystemMemory {
     /// The reading that tracks a worker's memory best here, and its name.
-    pub fn tracked(&self) -> (Option<f64>, &'static str) {
+    pub(crate) fn tracked(&self) -> (Option<f64>, &'static str) {
         match self.cgroup_anon_mb {
             Some(v) => (Some(v), "anonymous memory of mora's memory cgroup"),
             None => (self.used_mb, "system memory in use (MemTotal - MemAvailable)"),
         }
     }
 
-    pub fn current() -> SystemMemory {
+    pub(crate) fn current() -> SystemMemory {
         let mut m = Self::meminfo();
         if let Some((anon, file)) = cgroup_memory() {
             m.cgroup_anon_mb = Some(mib(anon));
@@ -68,7 +68,7 @@ impl SystemMemory {
 
 /// (anon, file) bytes of this process's memory cgroup: cgroup v2 `memory.stat` (anon, file), else the v1
 /// memory controller's (total_rss, total_cache). `None` outside a memory cgroup one can read.
-pub fn cgroup_memory() -> Option<(u64, u64)> {
+pub(crate) fn cgroup_memory() -> Option<(u64, u64)> {
     let membership = std::fs::read_to_string("/proc/self/cgroup").ok()?;
     let mut candidates = Vec::new();
     for line in membership.lines() {
@@ -108,13 +108,13 @@ pub struct MachineLoad {
 impl MachineLoad {
     /// Whether the machine was busy enough to make figures suspect: more runnable work than cores,
     /// or more than 5 % of the CPU taken by the hypervisor.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.load_1m.is_some_and(|l| l > self.cores as f64) || self.steal_pct.is_some_and(|s| s > 5.0)
     }
 }
 
 /// Samples the machine's load; `previous` carries /proc/stat's counters from the last call.
-pub fn machine_load(at_s: f64, previous: &mut Option<(u64, u64)>) -> MachineLoad {
+pub(crate) fn machine_load(at_s: f64, previous: &mut Option<(u64, u64)>) -> MachineLoad {
     let load_1m = std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next()?.parse().ok());
     let counters = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
         let cpu = s.lines().next()?.strip_prefix("cpu ")?.to_string();
@@ -144,7 +144,7 @@ pub struct HostInfo {
 }
 
 impl HostInfo {
-    pub fn current() -> HostInfo {
+    pub(crate) fn current() -> HostInfo {
         let mut system = sysinfo::System::new().ok();
         if let Some(s) = system.as_mut() {
             s.refresh_cpu_list(sysinfo::CpuRefreshKind::nothing());

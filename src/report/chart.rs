@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 const COLORS: [&str; 4] = ["#4c78a8", "#f58518", "#54a24b", "#b279a2"];
 
 /// One labelled group of bars, one bar per series.
-pub struct Group {
+pub(crate) struct Group {
     pub label: String,
     pub values: Vec<Option<f64>>,
 }
@@ -120,7 +120,7 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
 }
 
 /// A grouped horizontal bar chart. Negative values draw left of the axis.
-pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> String {
+pub(crate) fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> String {
     // Wide enough for the longest label (about 6.5 px a character at 11 px), so none is cut off.
     let longest = groups.iter().map(|g| g.label.chars().count()).max().unwrap_or(0);
     let (label_w, plot_w, bar_h, gap) = ((longest as f64 * 6.5 + 12.0).max(300.0).round(), 520.0, 14.0, 10.0);
@@ -172,13 +172,13 @@ pub fn bars(title: &str, unit: &str, series: &[&str], groups: &[Group]) -> Strin
 }
 
 /// One line of a line chart: its name and its (x, y) points, in order of x.
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     pub name: &'a str,
     pub points: &'a [(f64, f64)],
 }
 
 /// A line chart (x from 0), with an optional dashed horizontal line (a limit, e.g. a budget).
-pub fn lines(title: &str, x_unit: &str, y_unit: &str, series: &[Line], limit: Option<(&str, f64)>) -> String {
+pub(crate) fn lines(title: &str, x_unit: &str, y_unit: &str, series: &[Line], limit: Option<(&str, f64)>) -> String {
     let (left, plot_w, top, plot_h) = (70.0, 700.0, 50.0, 300.0);
     let points = series.iter().flat_map(|l| l.points.iter().copied());
     let x_max = points.clone().map(|p| p.0).fold(0.0_f64, f64::max).max(1e-9);

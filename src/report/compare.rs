@@ -11,7 +11,7 @@ use super::sections::Section;
 
 /// Which way a figure gets better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
+pub(crate) enum Better {
     Lower,
     Higher,
 }
@@ -34,7 +34,7 @@ const FIGURES: [Figure; 6] = [
 
 /// What a later run's figure did against the first run's.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The ranges over fresh workers overlap: no change can be told.
     WithinNoise,
     /// Beyond both runs' noise; `pct` is the change of the median, signed as measured.
@@ -53,7 +53,7 @@ pub enum Verdict {
 
 /// One figure of one trial, a later run against the first.
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(crate) struct Change {
     pub trial: String,
     pub figure: &'static str,
     pub run: String,
@@ -64,7 +64,7 @@ pub struct Change {
 
 impl Change {
     /// Worse than the first run by more than `pct` percent, and beyond the noise where it is known.
-    pub fn regresses_by_more_than(&self, pct: f64) -> bool {
+    pub(crate) fn regresses_by_more_than(&self, pct: f64) -> bool {
         match self.verdict {
             Verdict::Worse { pct: p } => p.abs() > pct,
             Verdict::NoiseUnknown { pct: p, worse: true } => p.abs() > pct,
@@ -91,7 +91,7 @@ impl Change {
 }
 
 /// Judges `later` against `first` for a figure that gets better in direction `better`.
-pub fn judge(first: &Summary, later: &Summary, better: Better) -> Verdict {
+pub(crate) fn judge(first: &Summary, later: &Summary, better: Better) -> Verdict {
     let pct = if first.median.abs() > 1e-9 { (later.median - first.median) / first.median.abs() * 100.0 } else { 0.0 };
     let worse = match better {
         Better::Lower => later.median > first.median,
@@ -109,7 +109,7 @@ pub fn judge(first: &Summary, later: &Summary, better: Better) -> Verdict {
 }
 
 /// Every figure of every single trial the first run shares with a later one, later run by later run.
-pub fn changes(runs: &[(String, &ResultsFile)]) -> Vec<Change> {
+pub(crate) fn changes(runs: &[(String, &ResultsFile)]) -> Vec<Change> {
     let Some(((_, first), later)) = runs.split_first() else { return Vec::new() };
     let mut out = Vec::new();
     for (label, run) in later {
@@ -139,13 +139,13 @@ fn single<'a>(r: &'a ResultsFile, id: &str) -> Option<&'a SingleSummary> {
 }
 
 /// The changes that fail `--fail-on-regression PCT`.
-pub fn regressions(changes: &[Change], pct: f64) -> Vec<&Change> {
+pub(crate) fn regressions(changes: &[Change], pct: f64) -> Vec<&Change> {
     changes.iter().filter(|c| c.regresses_by_more_than(pct)).collect()
 }
 
 /// The comparison table: one row per trial and figure, the first run's median (min..max), then for
 /// each later run its own and how it compares.
-pub fn section(runs: &[(String, &ResultsFile)]) -> Option<Section> {
+pub(crate) fn section(runs: &[(String, &ResultsFile)]) -> Option<Section> {
     let changes = changes(runs);
     if changes.is_empty() {
         return None;

@@ -59,7 +59,7 @@ const HEADER: &[&str] = &[
     "provider_baseline_rss_mb",
 ];
 
-pub fn render(r: &ResultsFile) -> String {
+pub(crate) fn render(r: &ResultsFile) -> String {
     let mut out = HEADER.join(",");
     out.push('\n');
     for t in &r.trials {

@@ -83,7 +83,7 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-pub fn render(report: &Report, charts: &[(String, String)]) -> String {
+pub(crate) fn render(report: &Report, charts: &[(String, String)]) -> String {
     let mut ids = Ids::default();
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");

@@ -7,7 +7,7 @@ use crate::advice::rules::{LEAK_CAUTION_MB, LEAK_FAIL_MB};
 use crate::results::LeakSeries;
 
 /// One panel: its title and the series it draws.
-pub struct Panel<'a> {
+pub(crate) struct Panel<'a> {
     pub title: String,
     pub series: &'a LeakSeries,
 }
@@ -22,7 +22,7 @@ const CAUTION: &str = "#d4a017";
 const FAIL: &str = "#d62728";
 
 /// The chart for every panel, or `None` when there is none.
-pub fn render(panels: &[Panel<'_>]) -> Option<String> {
+pub(crate) fn render(panels: &[Panel<'_>]) -> Option<String> {
     if panels.is_empty() {
         return None;
     }

@@ -4,7 +4,7 @@ use super::sections::{Report, Section};
 use crate::results::ResultsFile;
 use std::fmt::Write as _;
 
-pub fn render(results: &ResultsFile, report: &Report) -> String {
+pub(crate) fn render(results: &ResultsFile, report: &Report) -> String {
     let mut out = format!("# {}\n\n", report.title);
     for (label, value) in &report.facts {
         let _ = writeln!(out, "- **{label}**: {}", escape(value));
@@ -35,13 +35,13 @@ pub fn render(results: &ResultsFile, report: &Report) -> String {
 }
 
 /// The charts written beside report.md, embedded by relative link.
-pub fn charts<'a>(files: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn charts<'a>(files: impl IntoIterator<Item = &'a str>) -> String {
     let links: Vec<String> = files.into_iter().map(|f| format!("![{}]({f})\n", f.trim_end_matches(".svg"))).collect();
     if links.is_empty() { String::new() } else { format!("## Charts\n\n{}", links.join("\n")) }
 }
 
 /// One section as a Markdown heading, table and notes.
-pub fn section(section: &Section) -> String {
+pub(crate) fn section(section: &Section) -> String {
     let mut out = format!("\n## {}\n\n", section.title);
     out.push_str(&row(&section.header));
     out.push_str(&row(&section.header.iter().map(|_| "---".to_string()).collect::<Vec<_>>()));

@@ -58,18 +58,18 @@ pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: For
 }
 
 /// The terminal report for `term` (its width, style and colour).
-pub fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
+pub(crate) fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
     table::render(&sections::build(results), term)
 }
 
 /// The terminal report of merged runs for `term`, with the comparison of [`render`].
-pub fn render_runs_table(results: &ResultsFile, runs: &[(String, ResultsFile)], term: table::Terminal) -> String {
+pub(crate) fn render_runs_table(results: &ResultsFile, runs: &[(String, ResultsFile)], term: table::Terminal) -> String {
     table::render(&build(results, runs), term)
 }
 
 /// Writes report.md, report.html, results.csv, profile.json and the charts into `dir` (results.json is the
 /// caller's: the runner keeps it current trial by trial); returns what it wrote.
-pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
+pub(crate) fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
     let charts = chart::all(results);
     let files =
@@ -93,12 +93,12 @@ pub fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, Results
 }
 
 /// "1 model", "2 models".
-pub fn count(n: usize, noun: &str) -> String {
+pub(crate) fn count(n: usize, noun: &str) -> String {
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// A figure for a table cell: `—` where it is missing.
-pub fn num(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn num(value: Option<f64>, decimals: usize) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v:.decimals$}"),
         _ => "—".into(),
@@ -107,14 +107,14 @@ pub fn num(value: Option<f64>, decimals: usize) -> String {
 
 /// A median with its range where there are several samples, e.g. "309.8 (235.4-321.8)"; the bare
 /// median for one sample.
-pub fn spread(summary: Option<&crate::stats::Summary>, decimals: usize, with_sign: bool) -> String {
+pub(crate) fn spread(summary: Option<&crate::stats::Summary>, decimals: usize, with_sign: bool) -> String {
     let Some(s) = summary else { return "—".into() };
     let fmt = |v: f64| if with_sign { signed(Some(v), decimals) } else { num(Some(v), decimals) };
     if s.n > 1 { format!("{} ({}..{})", fmt(s.median), num(Some(s.min), decimals), num(Some(s.max), decimals)) } else { fmt(s.median) }
 }
 
 /// A signed figure, e.g. "+12.3".
-pub fn signed(value: Option<f64>, decimals: usize) -> String {
+pub(crate) fn signed(value: Option<f64>, decimals: usize) -> String {
     match value {
         Some(v) if v.is_finite() => format!("{v:+.decimals$}"),
         _ => "—".into(),

@@ -2,14 +2,14 @@
 //! (providers side by side), the failures, and the recommendations.
 
 use crate::config::ArenaStrategy;
-use crate::recommendation::Recommendation;
 use crate::report::{num, signed, spread};
 use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::recommendation::Recommendation;
 use crate::results::{InputPoint, Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::{Summary, median};
 
-pub struct Report {
+pub(crate) struct Report {
     pub title: String,
     /// Label / value pairs about the run.
     pub facts: Vec<(String, String)>,
@@ -19,7 +19,7 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone)]
-pub struct Section {
+pub(crate) struct Section {
     pub title: String,
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
@@ -33,14 +33,14 @@ impl Section {
         Section::with_header(title, header.iter().map(|s| s.to_string()).collect())
     }
 
-    pub fn with_header(title: &str, header: Vec<String>) -> Section {
+    pub(crate) fn with_header(title: &str, header: Vec<String>) -> Section {
         Section { title: title.into(), header, rows: vec![], notes: vec![], host: None }
     }
 }
 
 /// The report of a run, of runs merged from one machine, or of a fleet (runs from several machines:
 /// the hosts compared, planning per machine class, then each host's tables).
-pub fn build(r: &ResultsFile) -> Report {
+pub(crate) fn build(r: &ResultsFile) -> Report {
     if crate::fleet::is_fleet(r) { fleet(r) } else { run(r) }
 }
 
@@ -332,7 +332,7 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
 
 /// The planning advice per machine class and provider, from the recommendations judged per class.
 fn planning_per_class(r: &ResultsFile) -> Option<Section> {
-    use crate::recommendation::Topic;
+    use crate::results::recommendation::Topic;
     let concurrent = format!("concurrent_{}_models_mb", crate::advice::PLANNING_N);
     let mut s = Section::new(
         "Planning per machine class",

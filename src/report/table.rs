@@ -26,7 +26,7 @@ pub enum Style {
 
 /// Where the report goes and how it may draw there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Terminal {
+pub(crate) struct Terminal {
     pub style: Style,
     /// Columns to fit; `None`: no limit (piped output).
     pub width: Option<usize>,
@@ -36,7 +36,7 @@ pub struct Terminal {
 impl Terminal {
     /// Standard output as it is: its width when it is a terminal (or COLUMNS), colour when it is a
     /// terminal and NO_COLOR is not set.
-    pub fn stdout(style: Style) -> Terminal {
+    pub(crate) fn stdout(style: Style) -> Terminal {
         let tty = std::io::stdout().is_terminal();
         let columns = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|c: &usize| *c > 20);
         let width = columns.or_else(|| tty.then(|| Table::new().width().map(usize::from)).flatten());
@@ -45,12 +45,12 @@ impl Terminal {
     }
 
     /// No limit, no colour, full style: what tests and files get.
-    pub fn plain_full() -> Terminal {
+    pub(crate) fn plain_full() -> Terminal {
         Terminal { style: Style::Full, width: None, color: false }
     }
 }
 
-pub fn render(report: &Report, term: Terminal) -> String {
+pub(crate) fn render(report: &Report, term: Terminal) -> String {
     let rule = "=".repeat(term.width.unwrap_or(70).min(70));
     let mut out = format!("{rule}\n{}\n{rule}\n", report.title);
     for (label, value) in &report.facts {
@@ -82,7 +82,7 @@ pub fn render(report: &Report, term: Terminal) -> String {
 }
 
 /// One section: its title, the table (or one block per row where the table would not fit), its notes.
-pub fn section(section: &Section, term: Terminal) -> String {
+pub(crate) fn section(section: &Section, term: Terminal) -> String {
     let mut out = format!("\n{}\n", section.title);
     let rows: Vec<Vec<String>> = section.rows.iter().map(|r| r.iter().map(|c| cell(c, term)).collect()).collect();
     let mut table = Table::new();
@@ -160,8 +160,8 @@ enum Color {
     Red,
 }
 
-fn level_color(level: crate::recommendation::Level) -> Color {
-    use crate::recommendation::Level;
+fn level_color(level: crate::results::recommendation::Level) -> Color {
+    use crate::results::recommendation::Level;
     match level {
         Level::Excellent | Level::Good => Color::Green,
         Level::Moderate => Color::Yellow,

@@ -15,10 +15,10 @@ use crate::warnings::Warning;
 
 /// A verdict on memory growth in MB. The rule is the advice's; it is passed in so that results stay
 /// below advice in the module graph.
-pub type Judge<'a> = &'a dyn Fn(f64) -> LeakVerdict;
+pub(crate) type Judge<'a> = &'a dyn Fn(f64) -> LeakVerdict;
 
 /// Recomputes every derived figure and verdict of `results` from its raw measurements.
-pub fn rederive(results: &mut ResultsFile, judge: Judge) {
+pub(crate) fn rederive(results: &mut ResultsFile, judge: Judge) {
     for trial in &mut results.trials {
         match trial.measurements.as_mut() {
             Some(Measurements::Single(m)) => {
@@ -37,7 +37,7 @@ pub fn rederive(results: &mut ResultsFile, judge: Judge) {
 }
 
 impl UnloadFigures {
-    pub fn from_phases(m: &PhaseMemory) -> UnloadFigures {
+    pub(crate) fn from_phases(m: &PhaseMemory) -> UnloadFigures {
         let rss = |s: &MemorySnapshot| s.process.rss_mb;
         let footprint = delta(rss(&m.before_unload), rss(&m.before_load));
         let reclaimed = delta(rss(&m.before_unload), rss(&m.after_unload));
@@ -72,7 +72,7 @@ fn share(part: Option<f64>, whole: Option<f64>) -> Option<f64> {
 
 /// What a model's first load in a fresh worker cost beyond the same load in the warmed worker.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WorkerWarmup {
+pub(crate) struct WorkerWarmup {
     /// First load minus the warm worker's load.
     pub load_ms: f64,
     /// The first load's first inference minus the warm worker's first inference.
@@ -87,7 +87,7 @@ pub struct WorkerWarmup {
 
 impl SingleResult {
     /// `None` for schema 1 records, which have no first load apart from the measured one.
-    pub fn warmup(&self) -> Option<WorkerWarmup> {
+    pub(crate) fn warmup(&self) -> Option<WorkerWarmup> {
         let first = self.first_load.as_ref()?;
         let reading = GpuReading::choose([&first.after_first_inference]);
         let gpu = |s: &MemorySnapshot| reading.and_then(|r| r.read(s));
@@ -104,7 +104,7 @@ impl SingleResult {
 }
 
 impl SingleTrial {
-    pub fn new(workers: Vec<SingleResult>) -> SingleTrial {
+    pub(crate) fn new(workers: Vec<SingleResult>) -> SingleTrial {
         let summary = SingleSummary::of(&workers);
         SingleTrial { workers, summary }
     }
@@ -113,7 +113,7 @@ impl SingleTrial {
 impl SingleSummary {
     /// Medians and spreads over the workers. A schema 1 worker has no first load apart from the
     /// measured one: that load was the worker's first, so it fills the first-load figures too.
-    pub fn of(workers: &[SingleResult]) -> SingleSummary {
+    pub(crate) fn of(workers: &[SingleResult]) -> SingleSummary {
         let over = |f: &dyn Fn(&SingleResult) -> Option<f64>| Summary::of(&workers.iter().filter_map(f).collect::<Vec<_>>());
         let warm = |f: &dyn Fn(&WorkerWarmup) -> Option<f64>| {
             Summary::of(&workers.iter().filter_map(|w| w.warmup()).filter_map(|x| f(&x)).collect::<Vec<_>>())
@@ -152,7 +152,7 @@ impl SingleSummary {
 
 impl LeakSeries {
     /// The series of one reading: `None` when a reading is missing or there is no cycle.
-    pub fn derive(baseline_mb: f64, after_unload_mb: Vec<f64>, after_trim_mb: Vec<f64>, judge: Judge) -> Option<LeakSeries> {
+    pub(crate) fn derive(baseline_mb: f64, after_unload_mb: Vec<f64>, after_trim_mb: Vec<f64>, judge: Judge) -> Option<LeakSeries> {
         let (first_unload, last_unload) = (*after_unload_mb.first()?, *after_unload_mb.last()?);
         let (first_trim, last_trim) = (*after_trim_mb.first()?, *after_trim_mb.last()?);
         let growth_after_trim_mb = last_trim - first_trim;
@@ -178,7 +178,7 @@ impl LeakSeries {
 }
 
 impl LeakResult {
-    pub fn rederive(&mut self, judge: Judge) {
+    pub(crate) fn rederive(&mut self, judge: Judge) {
         let series = |read: &dyn Fn(&MemorySnapshot) -> Option<f64>| {
             let after_unload = self.cycles.iter().map(|c| read(&c.after_unload)).collect::<Option<Vec<_>>>()?;
             let after_trim = self.cycles.iter().map(|c| read(&c.after_trim)).collect::<Option<Vec<_>>>()?;
@@ -193,7 +193,7 @@ impl LeakResult {
 }
 
 impl RotationResult {
-    pub fn rederive(&mut self, judge: Judge) {
+    pub(crate) fn rederive(&mut self, judge: Judge) {
         self.rss = RotationSeries::derive(&self.baseline, &self.steps, &|s| s.process.rss_mb, judge);
         let reading = GpuReading::choose(self.steps.iter().map(|s| &s.after_first_inference));
         self.gpu = reading.and_then(|r| RotationSeries::derive(&self.baseline, &self.steps, &|s| r.read(s), judge));
@@ -218,7 +218,7 @@ fn rotation_models(steps: &[RotationStep]) -> Vec<RotationModel> {
 }
 
 impl RotationSeries {
-    pub fn derive(
+    pub(crate) fn derive(
         baseline: &MemorySnapshot,
         steps: &[RotationStep],
         read: &dyn Fn(&MemorySnapshot) -> Option<f64>,
@@ -250,7 +250,7 @@ impl RotationSeries {
 }
 
 impl ConcurrentResult {
-    pub fn rederive(&mut self) {
+    pub(crate) fn rederive(&mut self) {
         let Some(before_warmup) = &self.before_warmup else { return };
         self.warmup_retained_mb = delta(self.before.process.rss_mb, before_warmup.process.rss_mb);
         let reading = GpuReading::choose([&self.after_first_inference]);
@@ -264,7 +264,7 @@ impl IsolationResult {
     /// of the same kind: its anonymous memory against the cgroup's anonymous memory (its private
     /// memory also holds file-backed pages of libraries only it maps: about 190 MB under CUDA), its
     /// private memory against MemTotal - MemAvailable.
-    pub fn noise(&self) -> Option<Warning> {
+    pub(crate) fn noise(&self) -> Option<Warning> {
         let (before, reading) = self.system_before.tracked();
         let moved = delta(self.system_loaded.tracked().0, before)?;
         let by_cgroup = self.system_before.cgroup_anon_mb.is_some() && self.system_loaded.cgroup_anon_mb.is_some();
@@ -282,14 +282,14 @@ impl IsolationResult {
     }
 
     /// The kill's figures cannot show a model too small to move the reading.
-    pub fn footprint_too_small(&self) -> bool {
+    pub(crate) fn footprint_too_small(&self) -> bool {
         delta(self.system_loaded.tracked().0, self.system_before.tracked().0).is_some_and(|f| f <= 1.0)
     }
 }
 
 /// Where a worker warm-up figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WarmupSource {
+pub(crate) enum WarmupSource {
     /// The single scenario's first load in each of its fresh workers.
     FreshWorkers,
     /// The leak scenario's first cycle against its later ones (one worker; schema 1 runs).
@@ -298,7 +298,7 @@ pub enum WarmupSource {
 
 /// The one-time warm-up a model triggers in a fresh worker of one provider.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WarmupFigures {
+pub(crate) struct WarmupFigures {
     pub model: String,
     pub provider: Provider,
     pub source: WarmupSource,
@@ -310,7 +310,7 @@ pub struct WarmupFigures {
 
 /// Every (model, provider) warm-up the run measured: from the single scenario's fresh workers where
 /// they have a first load apart, else from the leak scenario's first cycle.
-pub fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
+pub(crate) fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
     let mut out: Vec<WarmupFigures> = Vec::new();
     let ok = results.trials.iter().filter(|t| t.outcome.is_ok() && t.models.len() == 1);
     for t in ok.clone() {
@@ -352,7 +352,7 @@ pub fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
 
 impl TrialRecord {
     /// What the trial noticed as it ran, and what its figures say about themselves.
-    pub fn all_warnings(&self) -> Vec<Warning> {
+    pub(crate) fn all_warnings(&self) -> Vec<Warning> {
         let mut all = self.warnings.clone();
         if let Some(Measurements::Isolation(m)) = &self.measurements {
             all.extend(m.noise());

@@ -4,31 +4,34 @@
 //! (`load_time_ms`, `memory_increase_mb`, ...) are kept where they apply, each defined in README's
 //! "Results" section; mora's finer figures sit beside them. Raw samples are kept next to summaries.
 //! What each scenario measured is in [`measurements`], the figures derived from raw samples in
-//! [`derive`], reading and writing files (and reading schema 1) in [`store`].
+//! [`derive`], the recommendations the advice writes in [`recommendation`], reading and writing files
+//! (and reading schema 1) in [`store`].
 
 pub mod derive;
 pub mod measurements;
+pub mod recommendation;
 mod schema;
 pub mod store;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use measurements::*;
-pub use schema::results_schema;
+pub(crate) use measurements::*;
+pub(crate) use schema::results_schema;
 pub use store::{read, write_atomic, write_json_atomic};
 
-use crate::config::{ModelType, Weights};
+use crate::config::Weights;
+use crate::inputs::ModelType;
 use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
-use crate::recommendation::Recommendation;
 use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
+use recommendation::Recommendation;
 
 /// Schema 2 added fresh workers (`single.workers`), the first load in every worker, the rotation
 /// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).
-pub const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 2;
 
 /// A run's results.json, results schema 2: the run, its models, its trials and the advice. Units are
 /// in the field names (`_ms`, `_mb`; MB = 2^20 bytes). A results.json of schema 1 (mora 0.1) does not
@@ -128,7 +131,7 @@ pub struct ToolInfo {
 }
 
 impl ToolInfo {
-    pub fn current() -> ToolInfo {
+    pub(crate) fn current() -> ToolInfo {
         ToolInfo {
             name: "mora".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -158,10 +161,54 @@ pub struct ProviderStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrialSettings {
+    pub warmup_runs: usize,
+    pub runs: usize,
+    /// Warm loads in the cold scenario.
+    pub repeats: usize,
+    /// Load/unload cycles in the leak scenario.
+    pub cycles: usize,
+    /// Idle gaps before a request, in seconds (scenario idle).
+    #[serde(default = "default_idle_gaps")]
+    pub idle_gaps_s: Vec<f64>,
+    /// How long the soak scenario runs, in seconds (half cycling, half resident).
+    #[serde(default = "default_soak_s")]
+    pub soak_s: f64,
+    /// Batch sizes and sequence lengths whose first runs the shapes scenario times.
+    #[serde(default = "default_shape_batches")]
+    pub shape_batches: Vec<usize>,
+    #[serde(default = "default_shape_sequences")]
+    pub shape_sequences: Vec<usize>,
+    /// Multiples of the footprint the memory-limit scenario tries (the seed's rule is 1.5).
+    #[serde(default = "default_limit_multipliers")]
+    pub limit_multipliers: Vec<f64>,
+}
+
+pub(crate) fn default_limit_multipliers() -> Vec<f64> {
+    vec![1.1, 1.25, 1.5, 2.0]
+}
+
+pub(crate) fn default_idle_gaps() -> Vec<f64> {
+    vec![0.0, 1.0, 5.0, 30.0]
+}
+
+pub(crate) fn default_soak_s() -> f64 {
+    30.0
+}
+
+pub(crate) fn default_shape_batches() -> Vec<usize> {
+    vec![1, 4]
+}
+
+pub(crate) fn default_shape_sequences() -> Vec<usize> {
+    vec![32, 128, 512]
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunSettings {
     /// What every worker was told (runs, repeats, cycles, idle gaps, soak, shapes).
     #[serde(flatten)]
-    pub trial: crate::protocol::TrialSettings,
+    pub trial: TrialSettings,
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,
@@ -196,7 +243,7 @@ pub enum Scenario {
 
 impl Scenario {
     /// Whether one trial covers every selected model (in one worker) rather than one model.
-    pub fn spans_models(self) -> bool {
+    pub(crate) fn spans_models(self) -> bool {
         matches!(self, Scenario::Concurrent | Scenario::Rotation)
     }
 }
@@ -306,13 +353,13 @@ pub enum TrialWeights {
 
 impl TrialWeights {
     /// The weights of a trial of these models.
-    pub fn of(models: impl IntoIterator<Item = Weights>) -> TrialWeights {
+    pub(crate) fn of(models: impl IntoIterator<Item = Weights>) -> TrialWeights {
         let mut models = models.into_iter();
         let Some(first) = models.next() else { return TrialWeights::Mixed };
         if models.all(|w| w == first) { first.into() } else { TrialWeights::Mixed }
     }
 
-    pub fn is_random(self) -> bool {
+    pub(crate) fn is_random(self) -> bool {
         self == TrialWeights::Random
     }
 }
@@ -346,12 +393,12 @@ pub struct OtherRun {
 }
 
 impl TrialRecord {
-    pub fn model(&self) -> &str {
+    pub(crate) fn model(&self) -> &str {
         self.models.first().map(String::as_str).unwrap_or("")
     }
 
     /// The model as tables name it: "gpt2", or in a sweep "gpt2 (batch 8, seq 512)".
-    pub fn model_label(&self) -> String {
+    pub(crate) fn model_label(&self) -> String {
         match &self.point {
             Some(p) => format!("{} ({p})", self.model()),
             None => self.model().to_string(),
@@ -370,7 +417,7 @@ pub struct InputPoint {
 
 impl InputPoint {
     /// "@b8s512": how the point shows in a trial's id.
-    pub fn id_suffix(&self) -> String {
+    pub(crate) fn id_suffix(&self) -> String {
         let b = self.batch_size.map(|b| format!("b{b}")).unwrap_or_default();
         let s = self.sequence_length.map(|s| format!("s{s}")).unwrap_or_default();
         format!("@{b}{s}")
@@ -390,7 +437,7 @@ impl std::fmt::Display for InputPoint {
 impl ResultsFile {
     /// The run with, for each model, only the trials at the first point of a sweep: advice and the
     /// profile rest on one size per model (the tables show every point). Unchanged without a sweep.
-    pub fn at_first_points(&self) -> std::borrow::Cow<'_, ResultsFile> {
+    pub(crate) fn at_first_points(&self) -> std::borrow::Cow<'_, ResultsFile> {
         if self.trials.iter().all(|t| t.point.is_none()) {
             return std::borrow::Cow::Borrowed(self);
         }
@@ -464,11 +511,11 @@ impl std::fmt::Display for Termination {
 }
 
 impl Outcome {
-    pub fn is_ok(&self) -> bool {
+    pub(crate) fn is_ok(&self) -> bool {
         matches!(self, Outcome::Ok)
     }
 
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         match self {
             Outcome::Ok => "ok".into(),
             Outcome::Error { phase, message } => format!("error in {phase}: {message}"),
@@ -502,7 +549,7 @@ pub struct WorkerInfo {
 
 impl WorkerInfo {
     /// Counts another worker of the same trial: its time added, the highest peak kept.
-    pub fn absorb(&mut self, other: &WorkerInfo) {
+    pub(crate) fn absorb(&mut self, other: &WorkerInfo) {
         self.wall_ms += other.wall_ms;
         self.count += other.count;
         self.peak_rss_mb = match (self.peak_rss_mb, other.peak_rss_mb) {
@@ -531,7 +578,7 @@ pub enum Measurements {
 
 impl Measurements {
     /// The provider baseline of the (first) worker behind these measurements.
-    pub fn provider_baseline(&self) -> Option<&ProviderBaseline> {
+    pub(crate) fn provider_baseline(&self) -> Option<&ProviderBaseline> {
         match self {
             Measurements::Single(m) => m.workers.first().map(|w| &w.provider_baseline),
             Measurements::Cold(m) => Some(&m.provider_baseline),

@@ -11,7 +11,7 @@ use super::{ResultsFile, SCHEMA_VERSION};
 /// Where validators find the schema by name; nothing is served there.
 const ID: &str = "https://modelmora.example/mora/results.schema.json";
 
-pub fn results_schema() -> Value {
+pub(crate) fn results_schema() -> Value {
     let mut schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<ResultsFile>();
     schema.insert("$id".into(), ID.into());
     schema.to_value()

@@ -13,7 +13,7 @@ use super::{Provider, RuntimeLibrary, loader_error};
 
 /// The first piece that stops CUDA, in the order a user has to fix them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CudaDiagnosis {
+pub(crate) struct CudaDiagnosis {
     pub runtime_has_cuda: bool,
     /// libonnxruntime_providers_cuda.so next to the runtime library, when present.
     pub provider_library: Option<PathBuf>,
@@ -41,7 +41,7 @@ pub struct CudaDiagnosis {
 /// data as well as an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CudaError {
+pub(crate) enum CudaError {
     /// No NVIDIA driver: the loader's reason.
     #[error("libcuda.so.1 cannot be loaded ({loader})")]
     NoDriver { loader: String },
@@ -64,7 +64,7 @@ pub enum CudaError {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LibraryCheck {
+pub(crate) struct LibraryCheck {
     pub name: String,
     /// Where it was found ("loader path" or a folder), or `None` when it could not be loaded.
     pub found_in: Option<String>,
@@ -88,7 +88,7 @@ fn all_libraries() -> impl Iterator<Item = &'static str> {
 
 impl CudaDiagnosis {
     /// Why CUDA cannot run, as one sentence with the fix; `None` when nothing was found missing.
-    pub fn blocker(&self, runtime: &RuntimeLibrary) -> Option<String> {
+    pub(crate) fn blocker(&self, runtime: &RuntimeLibrary) -> Option<String> {
         if !self.runtime_has_cuda {
             return Some(format!(
                 "the ONNX Runtime library {} ({}) is a CPU-only build without the CUDA provider; install onnxruntime-gpu==1.31.1 (`scripts/setup.sh --gpu`) or pass --ort-lib to a CUDA build",
@@ -133,7 +133,7 @@ impl CudaDiagnosis {
 }
 
 /// The checks that need no CUDA library: safe in the parent process.
-pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
+pub(crate) fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
     let provider_library = runtime.dir().join("libonnxruntime_providers_cuda.so");
     CudaDiagnosis {
         runtime_has_cuda: runtime.has_provider(Provider::Cuda.ort_name()),
@@ -149,7 +149,7 @@ pub fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
 }
 
 /// Every check, including a CUDA session on `env`: run it in a process of its own.
-pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnce() -> Result<(), CudaError>) -> CudaDiagnosis {
+pub(crate) fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnce() -> Result<(), CudaError>) -> CudaDiagnosis {
     let mut d = static_checks(runtime);
     if !d.runtime_has_cuda || d.provider_library.is_none() {
         return d;
@@ -175,7 +175,7 @@ pub fn probe(runtime: &RuntimeLibrary, device_id: u32, session_check: impl FnOnc
 /// site-packages: when present, load their libraries first, by full path, so that the CUDA provider's
 /// later loads by name find them. Returns the folders; a library that fails to load shows up in
 /// [`check_libraries`] with the loader's message.
-pub fn preload_pip_wheels(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
+pub(crate) fn preload_pip_wheels(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
     let folders = wheel_folders(runtime);
     for name in all_libraries() {
         if let Some(dir) = folders.iter().find(|d| d.join(name).exists()) {
@@ -321,7 +321,7 @@ impl Driver {
 }
 
 /// Where the CUDA libraries come from, in words, for `mora doctor` and run metadata.
-pub fn describe_source(preloaded: &[PathBuf]) -> String {
+pub(crate) fn describe_source(preloaded: &[PathBuf]) -> String {
     if preloaded.is_empty() {
         "the system loader path (LD_LIBRARY_PATH, ldconfig)".into()
     } else {

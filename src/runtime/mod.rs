@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 pub use providers::{Provider, ProviderSetup};
 
 /// The fix printed with every "no usable runtime" error.
-pub const SETUP_HINT: &str = "run `scripts/setup.sh` (installs onnxruntime==1.31.1 into .venv), or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.31 or newer";
+pub(crate) const SETUP_HINT: &str = "run `scripts/setup.sh` (installs onnxruntime==1.31.1 into .venv), or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.31 or newer";
 
 /// The ONNX Runtime API version mora is built against; older libraries lack functions it calls.
-pub const REQUIRED_MINOR: u32 = ort::MINOR_VERSION;
+pub(crate) const REQUIRED_MINOR: u32 = ort::MINOR_VERSION;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -67,7 +67,7 @@ impl RuntimeLibrary {
 
     /// Opens the library just long enough to read its version and providers, without creating an
     /// environment, so the caller can refuse an unusable library with a clear message.
-    pub fn inspect(path: &Path, found_by: FoundBy) -> Result<RuntimeLibrary> {
+    pub(crate) fn inspect(path: &Path, found_by: FoundBy) -> Result<RuntimeLibrary> {
         if !path.exists() {
             bail!("{} does not exist. Fix: {SETUP_HINT}", path.display());
         }
@@ -99,12 +99,12 @@ impl RuntimeLibrary {
         Ok(RuntimeLibrary { path, version, found_by, providers })
     }
 
-    pub fn has_provider(&self, name: &str) -> bool {
+    pub(crate) fn has_provider(&self, name: &str) -> bool {
         self.providers.iter().any(|p| p == name)
     }
 
     /// The folder the wheel's libraries live in (onnxruntime/capi), where the CUDA provider library sits.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
 }
@@ -220,7 +220,7 @@ impl Runtime {
     }
 
     /// The warnings and errors ONNX Runtime logged since the last call.
-    pub fn take_log(&self) -> Vec<RuntimeLogLine> {
+    pub(crate) fn take_log(&self) -> Vec<RuntimeLogLine> {
         self.log.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default()
     }
 }

@@ -24,10 +24,10 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const ALL: [Provider; 2] = [Provider::Cpu, Provider::Cuda];
+    pub(crate) const ALL: [Provider; 2] = [Provider::Cpu, Provider::Cuda];
 
     /// ONNX Runtime's name for it.
-    pub fn ort_name(self) -> &'static str {
+    pub(crate) fn ort_name(self) -> &'static str {
         match self {
             Provider::Cpu => "CPUExecutionProvider",
             Provider::Cuda => "CUDAExecutionProvider",
@@ -105,7 +105,7 @@ pub struct NvmlDevice {
 
 impl ProviderSetup {
     /// The options in effect, as ONNX Runtime names them, for results and tables.
-    pub fn options(&self) -> BTreeMap<String, String> {
+    pub(crate) fn options(&self) -> BTreeMap<String, String> {
         let mut o = BTreeMap::new();
         o.insert("cpu_arena".into(), self.cpu.arena.to_string());
         if let Some(n) = self.cpu.intra_threads {
@@ -127,7 +127,7 @@ impl ProviderSetup {
     }
 
     /// The GPU whose memory the probes watch, by NVML's index.
-    pub fn gpu_index(&self) -> Option<u32> {
+    pub(crate) fn gpu_index(&self) -> Option<u32> {
         if self.provider != Provider::Cuda {
             return None;
         }
@@ -163,7 +163,7 @@ impl ProviderSetup {
     }
 
     /// The ONNX Runtime names of the providers a session of this setup registers, in order.
-    pub fn registered_names(&self) -> Vec<String> {
+    pub(crate) fn registered_names(&self) -> Vec<String> {
         match self.provider {
             Provider::Cpu => vec![Provider::Cpu.ort_name().into()],
             Provider::Cuda => vec![Provider::Cuda.ort_name().into(), Provider::Cpu.ort_name().into()],
@@ -172,7 +172,11 @@ impl ProviderSetup {
 
     /// A session builder with this provider and `extras`; the options it applied can be read back
     /// from it ([`read_config_entry`]).
-    pub fn builder(&self, env: &ort::environment::Environment, extras: &SessionExtras) -> Result<ort::session::builder::SessionBuilder> {
+    pub(crate) fn builder(
+        &self,
+        env: &ort::environment::Environment,
+        extras: &SessionExtras,
+    ) -> Result<ort::session::builder::SessionBuilder> {
         let mut builder = Session::builder(env).context("cannot create a session builder")?;
         if let Some(n) = self.cpu.intra_threads {
             builder = builder.with_intra_threads(n).map_err(unbuilt).with_context(|| format!("intra_threads {n}"))?;
@@ -197,17 +201,17 @@ impl ProviderSetup {
     }
 
     /// Creates a session from a model file (ONNX Runtime finds external data next to it).
-    pub fn session_from_file(&self, env: &ort::environment::Environment, path: &Path) -> Result<Session> {
+    pub(crate) fn session_from_file(&self, env: &ort::environment::Environment, path: &Path) -> Result<Session> {
         self.session(env, &ModelSource::File(path), &SessionExtras::default())
     }
 
     /// Creates a session from model bytes in memory (the embedded warm-up model).
-    pub fn session_from_memory(&self, env: &ort::environment::Environment, bytes: &[u8]) -> Result<Session> {
+    pub(crate) fn session_from_memory(&self, env: &ort::environment::Environment, bytes: &[u8]) -> Result<Session> {
         self.session(env, &ModelSource::Memory { model: bytes, external: &[] }, &SessionExtras::default())
     }
 
     /// Creates a session from a file or from bytes already in memory, with `extras`.
-    pub fn session(&self, env: &ort::environment::Environment, source: &ModelSource, extras: &SessionExtras) -> Result<Session> {
+    pub(crate) fn session(&self, env: &ort::environment::Environment, source: &ModelSource, extras: &SessionExtras) -> Result<Session> {
         let mut builder = self.builder(env, extras)?;
         match source {
             ModelSource::File(path) => builder
@@ -233,7 +237,7 @@ pub(crate) fn unbuilt(e: ort::Error<ort::session::builder::SessionBuilder>) -> o
 }
 
 /// Where a session's model comes from.
-pub enum ModelSource<'a> {
+pub(crate) enum ModelSource<'a> {
     File(&'a Path),
     /// The model's bytes, and its external data files by the names the model gives them.
     Memory {
@@ -278,7 +282,7 @@ impl fmt::Display for OptLevel {
 /// Session options beyond the provider's own, which the load-path levers vary. The default is what
 /// ONNX Runtime does unasked.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SessionExtras {
+pub(crate) struct SessionExtras {
     /// Graph optimisation level (`None`: ONNX Runtime's default, all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimization: Option<OptLevel>,
@@ -313,7 +317,7 @@ fn save_optimized_to(builder: ort::session::builder::SessionBuilder, path: &Path
 
 /// Reads back a session option as ONNX Runtime holds it (`None` where it was never set): proof that
 /// an option mora set reached the runtime.
-pub fn read_config_entry(builder: &ort::session::builder::SessionBuilder, key: &str) -> Option<String> {
+pub(crate) fn read_config_entry(builder: &ort::session::builder::SessionBuilder, key: &str) -> Option<String> {
     use ort::AsPointer;
     let api = ort::api();
     let key = std::ffi::CString::new(key).ok()?;

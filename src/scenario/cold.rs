@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::probe::page_cache;
 use crate::protocol::ModelSpec;
@@ -14,9 +14,9 @@ use crate::stats::Summary;
 use crate::warnings::Warning;
 
 /// Eviction counts as effective when less than this fraction of the files stayed resident.
-pub const EVICTED_FRACTION: f64 = 0.05;
+pub(crate) const EVICTED_FRACTION: f64 = 0.05;
 
-pub fn run(w: &mut TrialContext) -> Result<ColdResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<ColdResult> {
     let model = super::only_model(w)?;
     let files_mb = crate::units::mib(model.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum());
     let mut inputs = None;

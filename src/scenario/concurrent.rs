@@ -9,13 +9,13 @@ use anyhow::Result;
 use rayon::prelude::*;
 
 use super::TrialContext;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{GpuReading, malloc_trim};
 use crate::results::{ConcurrentModel, ConcurrentResult};
 
-pub fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<ConcurrentResult> {
     w.phase(Phase::Warmup);
     malloc_trim();
     let before_warmup = w.snapshot();

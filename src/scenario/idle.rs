@@ -7,15 +7,15 @@ use std::time::Duration;
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::results::{IdleGap, IdleResult};
 use crate::stats::Summary;
 
 /// Requests after each gap.
-pub const SAMPLES_PER_GAP: usize = 3;
+pub(crate) const SAMPLES_PER_GAP: usize = 3;
 
-pub fn run(w: &mut TrialContext) -> Result<IdleResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<IdleResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     let mut inputs = None;

@@ -13,7 +13,7 @@ use super::TrialContext;
 use crate::inputs::ModelInputs;
 use crate::levers::outputs::{Outputs, compare};
 use crate::levers::{Lever, LoadFrom, floor};
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
 use crate::phase::Phase;
 use crate::probe::{GpuReading, malloc_trim, process::delta};
@@ -38,7 +38,7 @@ struct InMemory {
     external: Vec<(String, std::sync::Arc<[u8]>)>,
 }
 
-pub fn run(w: &mut TrialContext) -> Result<LeversResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<LeversResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     let mut planned = None;

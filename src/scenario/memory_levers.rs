@@ -12,7 +12,7 @@ use ort::session::Session;
 use super::TrialContext;
 use crate::inputs::ModelInputs;
 use crate::levers::memory::MemoryConfig;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{Allocator, GpuReading, MemorySnapshot, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
@@ -22,7 +22,7 @@ use crate::stats::{Summary, percentage};
 
 const SAMPLES: usize = 3;
 
-pub fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<MemoryLeversResult> {
     let model = super::only_model(w)?;
     let config = w.spec.memory_config.unwrap_or(MemoryConfig::Default);
     let (setup, extras) = config.apply(&w.spec.provider);

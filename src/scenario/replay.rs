@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::inputs::ModelInputs;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{Probe, gpu, malloc_trim, process};
-use crate::protocol::{Channel, WorkerMessage};
-use crate::replay::{ReplayReport, ReplaySpec};
+use crate::protocol::{Channel, ReplayReport, WorkerMessage};
+use crate::replay::ReplaySpec;
 use crate::runtime::Runtime;
 use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::Action;
@@ -29,7 +29,7 @@ use crate::simulate::run::{LoadSpan, Run, Served};
 type Instance = (usize, u32);
 
 /// `mora worker --replay FILE`: returns the process exit code.
-pub fn main(path: &Path) -> i32 {
+pub(crate) fn main(path: &Path) -> i32 {
     let mut channel = Channel::open();
     let spec: ReplaySpec = match std::fs::read(path)
         .map_err(|e| e.to_string())
@@ -69,7 +69,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
     let memory = MemoryReader { gpu_index: probe.gpu_index };
     let process_start_mb = memory.now();
     phase(channel, Phase::ProviderInit);
-    let (runtime, provider_baseline) = crate::worker::init_provider(&spec.runtime, &spec.provider, &probe)?;
+    let (runtime, provider_baseline) = super::init_provider(&spec.runtime, &spec.provider, &probe)?;
     phase(channel, Phase::ReadThrough);
     for model in &spec.models {
         super::read_through(model)?;

@@ -7,12 +7,12 @@ use anyhow::Result;
 
 use super::TrialContext;
 use crate::advice::leak_verdict;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::probe::malloc_trim;
 use crate::results::{RotationResult, RotationStep};
 
-pub fn run(w: &mut TrialContext) -> Result<RotationResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<RotationResult> {
     for model in &w.spec.models {
         super::read_through(model)?;
     }

@@ -6,15 +6,15 @@ use anyhow::Result;
 
 use super::TrialContext;
 use crate::inputs::{GraphInput, ModelInputs};
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::results::{ShapeRun, ShapesResult};
 use crate::stats::Summary;
 
 /// Runs after each shape's first, behind its steady p50.
-pub const STEADY_RUNS: usize = 5;
+pub(crate) const STEADY_RUNS: usize = 5;
 
-pub fn run(w: &mut TrialContext) -> Result<ShapesResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<ShapesResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     let mut planned = None;

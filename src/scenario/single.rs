@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::{LoadedModel, ms_since};
+use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{malloc_trim, page_cache, process};
 use crate::results::{PhaseMemory, SingleResult, SingleTrial, UnloadFigures};
@@ -17,9 +17,9 @@ use crate::stats::Summary;
 use crate::warnings::Warning;
 
 /// Treat the files as cached ("cache hit") when at least this fraction was resident before the load.
-pub const CACHE_HIT_FRACTION: f64 = 0.99;
+pub(crate) const CACHE_HIT_FRACTION: f64 = 0.99;
 
-pub fn run(w: &mut TrialContext) -> Result<SingleTrial> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<SingleTrial> {
     let model = super::only_model(w)?;
     let settings = &w.spec.settings;
 

@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::Result;
 
 use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::probe::{GpuReading, MemorySnapshot, malloc_trim};
 use crate::results::{GrowthRate, SoakPhase, SoakResult, SoakSample};
 use crate::stats::linear_fit;
 
 /// Requests per cycle in the cycling phase, and between samples in the resident phase.
-pub const BURST: usize = 10;
+pub(crate) const BURST: usize = 10;
 
-pub fn run(w: &mut TrialContext) -> Result<SoakResult> {
+pub(crate) fn run(w: &mut TrialContext) -> Result<SoakResult> {
     let model = super::only_model(w)?;
     super::read_through(model)?;
     let mut inputs = None;
@@ -103,7 +103,7 @@ impl Phase {
 }
 
 /// MB/hour from samples of (seconds, MB).
-pub fn growth_rate(seconds: &[f64], mb: &[f64]) -> Option<GrowthRate> {
+pub(crate) fn growth_rate(seconds: &[f64], mb: &[f64]) -> Option<GrowthRate> {
     let (slope, stderr) = linear_fit(seconds, mb)?;
     Some(GrowthRate { mb_per_hour: slope * 3600.0, stderr_mb_per_hour: stderr * 3600.0, samples: seconds.len() })
 }

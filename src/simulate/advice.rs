@@ -8,11 +8,11 @@ use super::policy::PolicyKind;
 use super::{PolicyRun, Setup};
 
 /// Budgets tried between the smallest that runs every model and the one that holds them all.
-pub const SEARCH_STEPS: usize = 40;
+pub(crate) const SEARCH_STEPS: usize = 40;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "advice")]
-pub enum Advice {
+pub(crate) enum Advice {
     /// No target: the policy with the least p99 under the budget.
     Best { policy: PolicyKind, p99_ms: f64 },
     /// The target is met under the budget; `smallest` is the least budget at which any policy meets it.
@@ -31,7 +31,7 @@ fn best(runs: &[PolicyRun]) -> Option<(PolicyKind, f64)> {
         .map(|(p, p99, _)| (p, p99))
 }
 
-pub fn advise(setup: &Setup, policies: &[PolicyKind], runs: &[PolicyRun], target_p99_ms: Option<f64>) -> Option<Advice> {
+pub(crate) fn advise(setup: &Setup, policies: &[PolicyKind], runs: &[PolicyRun], target_p99_ms: Option<f64>) -> Option<Advice> {
     let Some(target) = target_p99_ms else {
         return best(runs).map(|(policy, p99_ms)| Advice::Best { policy, p99_ms });
     };

@@ -32,7 +32,7 @@ impl std::fmt::Display for UnloadMode {
 
 /// What every worker pays, whatever it loads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorkerCosts {
+pub(crate) struct WorkerCosts {
     /// The provider baseline (environment, provider libraries, CUDA context).
     pub baseline_mb: f64,
     /// What the worker's first model adds for good (libraries and kernels set up on first use).
@@ -43,7 +43,7 @@ pub struct WorkerCosts {
 
 /// One model's costs. Times are the profile's medians (p50).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ModelCosts {
+pub(crate) struct ModelCosts {
     pub id: String,
     pub file_mb: f64,
     /// Memory the loaded model holds (RSS on CPU, VRAM on CUDA), after its first inference.
@@ -66,21 +66,22 @@ pub struct ModelCosts {
 impl ModelCosts {
     /// A steady inference for a standard normal draw `z`: log-normal through the profile's p50 and
     /// p95 (the same `z` gives the same time under every policy).
-    pub fn steady_ms(&self, z: f64) -> f64 {
+    pub(crate) fn steady_ms(&self, z: f64) -> f64 {
         const Z95: f64 = 1.644_853_626_951_472_2;
         let sigma = (self.steady_p95_ms.max(self.steady_p50_ms) / self.steady_p50_ms).ln() / Z95;
         self.steady_p50_ms * (sigma * z.clamp(-4.0, 4.0)).exp()
     }
 
     /// The measured sizing multiplier: footprint per MB of model file.
-    pub fn resident_per_file(&self) -> Option<f64> {
+    #[cfg(test)]
+    pub(crate) fn resident_per_file(&self) -> Option<f64> {
         (self.file_mb > 0.0).then(|| self.footprint_mb / self.file_mb)
     }
 }
 
 /// The costs of the models of one trace (indexed as [`super::trace::Trace::models`]) on one provider.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Costs {
+pub(crate) struct Costs {
     pub host: String,
     pub provider: Provider,
     pub runs: Vec<String>,
@@ -90,7 +91,7 @@ pub struct Costs {
 
 /// The host and provider of a profile to simulate from: the only host unless `host` names one; a
 /// provider the profile lacks is an error naming those it has.
-pub fn select<'a>(
+pub(crate) fn select<'a>(
     profile: &'a Profile,
     file: &str,
     provider: Provider,
@@ -125,7 +126,13 @@ pub fn select<'a>(
 impl Costs {
     /// The costs of `ids` from the profile; a figure the simulation needs and the profile lacks is an
     /// error naming the model, the figure and the run that makes it.
-    pub fn from_profile(file: &str, host: &HostProfile, provider: &ProviderProfile, ids: &[String], mode: UnloadMode) -> Result<Costs> {
+    pub(crate) fn from_profile(
+        file: &str,
+        host: &HostProfile,
+        provider: &ProviderProfile,
+        ids: &[String],
+        mode: UnloadMode,
+    ) -> Result<Costs> {
         let on_cuda = provider.provider == Provider::Cuda;
         let worker = WorkerCosts {
             baseline_mb: if on_cuda { provider.baseline.vram_mb } else { provider.baseline.rss_mb }.unwrap_or(0.0).max(0.0),
@@ -175,7 +182,7 @@ impl Costs {
     }
 
     /// RSS on CPU, VRAM on CUDA: what the budget bounds.
-    pub fn memory_kind(&self) -> &'static str {
+    pub(crate) fn memory_kind(&self) -> &'static str {
         match self.provider {
             Provider::Cpu => "RSS",
             Provider::Cuda => "VRAM",
@@ -183,12 +190,12 @@ impl Costs {
     }
 
     /// What a worker holding only model `m` needs: its footprint, the baseline and the warm-up.
-    pub fn alone_mb(&self, m: usize) -> f64 {
+    pub(crate) fn alone_mb(&self, m: usize) -> f64 {
         self.worker.baseline_mb + self.worker.warmup_mb + self.models[m].footprint_mb
     }
 
     /// Every model resident at once in one worker (in-process), or in a worker each (kill-worker).
-    pub fn all_resident_mb(&self, mode: UnloadMode) -> f64 {
+    pub(crate) fn all_resident_mb(&self, mode: UnloadMode) -> f64 {
         let models: f64 = self.models.iter().map(|m| m.footprint_mb).sum();
         match mode {
             UnloadMode::InProcess => self.worker.baseline_mb + self.worker.warmup_mb + models,
@@ -198,7 +205,7 @@ impl Costs {
 
     /// A budget the simulation can run under: every model of the trace fits alone. Errors name the
     /// model, its parts and the budget that would do.
-    pub fn check_budget(&self, budget_mb: f64) -> Result<()> {
+    pub(crate) fn check_budget(&self, budget_mb: f64) -> Result<()> {
         let parts = |m: usize| {
             format!(
                 "{} needs {:.1} MB + baseline {:.1} MB + worker warm-up {:.1} MB = {:.1} MB",
@@ -237,7 +244,7 @@ impl Costs {
 /// One model's times measured again on the machine of a replay, right after it (so under the same
 /// conditions): what the simulation is re-run with to tell the profile's drift from the model's error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MeasuredTimes {
+pub(crate) struct MeasuredTimes {
     pub model: String,
     pub load_ms: f64,
     pub first_inference_ms: f64,
@@ -249,7 +256,7 @@ pub struct MeasuredTimes {
 impl Costs {
     /// These costs with the times of `measured` (matched by model id); memory stays the profile's.
     /// A fresh worker's first load keeps the profile's margin over a warm one.
-    pub fn with_times(&self, measured: &[MeasuredTimes]) -> Costs {
+    pub(crate) fn with_times(&self, measured: &[MeasuredTimes]) -> Costs {
         let mut costs = self.clone();
         for m in &mut costs.models {
             if let Some(t) = measured.iter().find(|t| t.model == m.id) {
@@ -268,7 +275,7 @@ impl Costs {
 /// A model's measured resident size per MB of its file on one provider (RAM on CPU, VRAM on CUDA), as
 /// the profile has it: what a model server's sizing multiplier should be.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Sizing {
+pub(crate) struct Sizing {
     pub model: String,
     pub provider: Provider,
     pub file_mb: f64,
@@ -276,13 +283,13 @@ pub struct Sizing {
 }
 
 impl Sizing {
-    pub fn resident_mb(&self) -> Option<f64> {
+    pub(crate) fn resident_mb(&self) -> Option<f64> {
         self.resident_per_file.map(|r| r * self.file_mb)
     }
 }
 
 /// The sizing of `ids` on every provider of the host, in the host's provider order.
-pub fn sizing(host: &HostProfile, ids: &[String]) -> Vec<Sizing> {
+pub(crate) fn sizing(host: &HostProfile, ids: &[String]) -> Vec<Sizing> {
     let mut rows = Vec::new();
     for id in ids {
         for p in &host.providers {
@@ -311,7 +318,7 @@ pub mod tests {
 
     /// Hand-made costs: models "a", "b", "c"... with the given footprints and warm load times,
     /// 10 ms steady inference (no spread), 20 ms first inference, unloads that give everything back.
-    pub fn costs(models: &[(&str, f64, f64)], baseline_mb: f64) -> Costs {
+    pub(crate) fn costs(models: &[(&str, f64, f64)], baseline_mb: f64) -> Costs {
         Costs {
             host: "test".into(),
             provider: Provider::Cpu,

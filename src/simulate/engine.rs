@@ -21,7 +21,7 @@ use super::trace::Trace;
 type Instance = (usize, u32);
 
 /// One standard normal draw per request, from the seed: every policy sees the same steady times.
-pub fn noise(seed: u64, requests: usize) -> Vec<f64> {
+pub(crate) fn noise(seed: u64, requests: usize) -> Vec<f64> {
     let mut rng = Rng::new(seed ^ 0x005e_ed0f_1a7e);
     (0..requests).map(|_| rng.normal()).collect()
 }
@@ -120,7 +120,7 @@ struct Engine<'a> {
 
 /// Plays `plan` out for `trace`; `noise` holds one standard normal draw per request; `interference`
 /// (1 or more) slows loads and inferences that run at the same time.
-pub fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Plan, noise: &[f64], interference: f64) -> Run {
+pub(crate) fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Plan, noise: &[f64], interference: f64) -> Run {
     let n = trace.requests.len();
     let slots = match mode {
         UnloadMode::InProcess => 1,

@@ -8,7 +8,7 @@ use super::run::Run;
 use crate::stats::{Summary, median};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Figures {
+pub(crate) struct Figures {
     pub requests: usize,
     /// Requests whose model was resident or already being loaded.
     pub hits: usize,
@@ -27,7 +27,7 @@ pub struct Figures {
 }
 
 impl Figures {
-    pub fn of(run: &Run) -> Figures {
+    pub(crate) fn of(run: &Run) -> Figures {
         let latencies: Vec<f64> = run.served.iter().map(|s| s.latency_ms()).collect();
         let hits = run.served.iter().filter(|s| s.hit).count();
         let requests = run.served.len();
@@ -52,7 +52,7 @@ impl Figures {
 /// first) that overlapped a load job, against those that did not, each relative to its model's median
 /// without a load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interference {
+pub(crate) struct Interference {
     /// Inferences with no load running.
     pub quiet: usize,
     /// Inferences that overlapped a load.
@@ -69,7 +69,7 @@ pub struct Interference {
 }
 
 impl Interference {
-    pub fn of(run: &Run) -> Interference {
+    pub(crate) fn of(run: &Run) -> Interference {
         let steady: Vec<_> = run.served.iter().filter(|s| !s.first_after_load && s.end_ms.is_finite()).collect();
         let overlaps = |start: f64, end: f64| run.loads.iter().any(|l| l.start_ms < end && start < l.end_ms);
         let (during, quiet): (Vec<_>, Vec<_>) = steady.into_iter().partition(|s| overlaps(s.start_ms, s.end_ms));

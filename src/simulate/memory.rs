@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use super::costs::{Costs, UnloadMode};
 
 #[derive(Debug, Clone)]
-pub struct Memory {
+pub(crate) struct Memory {
     mode: UnloadMode,
     baseline_mb: f64,
     warmup_mb: f64,
@@ -22,7 +22,7 @@ pub struct Memory {
 }
 
 impl Memory {
-    pub fn new(costs: &Costs, mode: UnloadMode) -> Memory {
+    pub(crate) fn new(costs: &Costs, mode: UnloadMode) -> Memory {
         Memory {
             mode,
             baseline_mb: costs.worker.baseline_mb,
@@ -34,7 +34,7 @@ impl Memory {
     }
 
     /// What is held now.
-    pub fn current_mb(&self) -> f64 {
+    pub(crate) fn current_mb(&self) -> f64 {
         let models: f64 = self.resident.values().sum();
         match self.mode {
             UnloadMode::InProcess => self.baseline_mb + if self.warmed { self.warmup_mb } else { 0.0 } + models + self.retained_mb,
@@ -44,7 +44,7 @@ impl Memory {
 
     /// What would be held once `footprint_mb` more is loaded (the warm-up counted whether or not it
     /// was paid yet: a worker must have room for it).
-    pub fn after_load_mb(&self, footprint_mb: f64) -> f64 {
+    pub(crate) fn after_load_mb(&self, footprint_mb: f64) -> f64 {
         match self.mode {
             UnloadMode::InProcess => {
                 let warm = if self.warmed { 0.0 } else { self.warmup_mb };
@@ -54,7 +54,7 @@ impl Memory {
         }
     }
 
-    pub fn load(&mut self, model: usize, footprint_mb: f64) {
+    pub(crate) fn load(&mut self, model: usize, footprint_mb: f64) {
         if self.mode == UnloadMode::InProcess {
             self.retained_mb -= self.retained_mb.min(footprint_mb);
         }
@@ -63,7 +63,7 @@ impl Memory {
     }
 
     /// `reclaimed`: the share of the footprint an in-process unload gives back (a kill gives back all).
-    pub fn unload(&mut self, model: usize, reclaimed: f64) {
+    pub(crate) fn unload(&mut self, model: usize, reclaimed: f64) {
         if let Some(footprint) = self.resident.remove(&model) {
             if self.mode == UnloadMode::InProcess {
                 self.retained_mb += footprint * (1.0 - reclaimed);

@@ -26,7 +26,7 @@ use run::Run;
 use trace::Trace;
 
 /// One simulation's inputs.
-pub struct Setup<'a> {
+pub(crate) struct Setup<'a> {
     pub trace: &'a Trace,
     pub costs: &'a Costs,
     pub mode: UnloadMode,
@@ -41,7 +41,7 @@ pub struct Setup<'a> {
 
 /// A policy's simulation: its plan, the run and its figures.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Simulated {
+pub(crate) struct Simulated {
     pub plan: Plan,
     pub run: Run,
     pub figures: Figures,
@@ -50,25 +50,25 @@ pub struct Simulated {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct PolicyRun {
+pub(crate) struct PolicyRun {
     pub policy: PolicyKind,
     pub outcome: Result<Simulated, DoesNotFit>,
 }
 
 impl Setup<'_> {
-    pub fn simulate(&self, policy: PolicyKind) -> PolicyRun {
+    pub(crate) fn simulate(&self, policy: PolicyKind) -> PolicyRun {
         self.simulate_at(policy, self.budget_mb)
     }
 
     /// A plan played out with other costs (times measured again during a replay): the same decisions,
     /// the same draws.
-    pub fn play(&self, plan: &Plan, costs: &Costs) -> Run {
+    pub(crate) fn play(&self, plan: &Plan, costs: &Costs) -> Run {
         let noise = engine::noise(self.seed, self.trace.requests.len());
         engine::simulate(self.trace, costs, self.mode, plan, &noise, self.interference)
     }
 
     /// The same setup under another budget (the recommendation searches budgets).
-    pub fn simulate_at(&self, policy: PolicyKind, budget_mb: f64) -> PolicyRun {
+    pub(crate) fn simulate_at(&self, policy: PolicyKind, budget_mb: f64) -> PolicyRun {
         let outcome = plan::plan(self.trace, self.costs, self.mode, budget_mb, policy, self.thrash_window_ms).map(|plan| {
             let noise = engine::noise(self.seed, self.trace.requests.len());
             let run = engine::simulate(self.trace, self.costs, self.mode, &plan, &noise, self.interference);

@@ -13,7 +13,7 @@ use super::trace::Trace;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
-pub enum Action {
+pub(crate) enum Action {
     /// The model is resident or being loaded: no new load.
     Hit,
     /// Load the model, first evicting these (in order).
@@ -21,7 +21,7 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub policy: PolicyKind,
     /// Loaded (and run once) before the first request.
     pub preloads: Vec<usize>,
@@ -32,26 +32,27 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn hits(&self) -> usize {
+    pub(crate) fn hits(&self) -> usize {
         self.actions.iter().filter(|a| matches!(a, Action::Hit)).count()
     }
-    pub fn loads(&self) -> usize {
+    pub(crate) fn loads(&self) -> usize {
         self.actions.len() - self.hits()
     }
-    pub fn evictions(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn evictions(&self) -> usize {
         self.actions.iter().map(|a| if let Action::Load { evict } = a { evict.len() } else { 0 }).sum()
     }
 }
 
 /// Why a policy cannot run under the budget.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DoesNotFit {
+pub(crate) struct DoesNotFit {
     pub needs_mb: f64,
 }
 
 /// The decisions of `kind` for `trace` under `budget_mb`. `thrash_window_ms`: an eviction this soon
 /// after the model's last use makes its next load a thrash reload.
-pub fn plan(
+pub(crate) fn plan(
     trace: &Trace,
     costs: &Costs,
     mode: UnloadMode,

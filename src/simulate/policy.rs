@@ -22,11 +22,12 @@ pub enum PolicyKind {
 }
 
 impl PolicyKind {
-    pub const ALL: [PolicyKind; 6] =
+    #[cfg(test)]
+    pub(crate) const ALL: [PolicyKind; 6] =
         [PolicyKind::Lru, PolicyKind::Lfu, PolicyKind::SizeAware, PolicyKind::CostAware, PolicyKind::KeepAll, PolicyKind::StaticTopK];
 
     /// The policy, ready for `trace` under `budget_mb`.
-    pub fn build(self, costs: &Costs, trace: &Trace, mode: UnloadMode, budget_mb: f64) -> Box<dyn Policy> {
+    pub(crate) fn build(self, costs: &Costs, trace: &Trace, mode: UnloadMode, budget_mb: f64) -> Box<dyn Policy> {
         let n = costs.models.len();
         match self {
             PolicyKind::Lru => Box::new(Lru::new(n)),
@@ -37,19 +38,6 @@ impl PolicyKind {
             }
             PolicyKind::KeepAll => Box::new(Pinned { pinned: (0..n).collect(), rest: Lru::new(n) }),
             PolicyKind::StaticTopK => Box::new(Pinned { pinned: top_k(costs, trace, mode, budget_mb), rest: Lru::new(n) }),
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            PolicyKind::Lru => "evicts the least recently used model",
-            PolicyKind::Lfu => "evicts the least often requested model (counts over the whole trace; ties: least recent)",
-            PolicyKind::SizeAware => "GreedyDual-Size, cost 1: evicts large models first, ageing what was not used",
-            PolicyKind::CostAware => "GreedyDual-Size, cost = reload time: evicts what is quickest to bring back per MB",
-            PolicyKind::KeepAll => "pre-warms every model before the first request and never evicts",
-            PolicyKind::StaticTopK => {
-                "pre-warms and pins the most requested models that fit, leaving room for the largest other; LRU for the rest"
-            }
         }
     }
 }
@@ -75,7 +63,7 @@ fn reload_ms(m: &super::costs::ModelCosts, mode: UnloadMode) -> f64 {
     }
 }
 
-pub trait Policy {
+pub(crate) trait Policy {
     /// Models loaded before the first request and never evicted.
     fn pinned(&self) -> &[usize] {
         &[]

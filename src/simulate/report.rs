@@ -15,10 +15,10 @@ use crate::report::{markdown, num};
 use std::fmt::Write as _;
 
 /// ModelMesh's default guess of a model's memory from its file size.
-pub const MODELMESH_MULTIPLIER: f64 = 1.25;
+pub(crate) const MODELMESH_MULTIPLIER: f64 = 1.25;
 
 /// A replay's run beside the simulation of the same policy.
-pub struct Replayed<'a> {
+pub(crate) struct Replayed<'a> {
     pub policy: PolicyKind,
     pub simulated: &'a Run,
     /// The same plan simulated with each model's times measured again right after the replay.
@@ -28,7 +28,7 @@ pub struct Replayed<'a> {
     pub notes: Vec<String>,
 }
 
-pub struct SimReport {
+pub(crate) struct SimReport {
     pub title: String,
     pub facts: Vec<(String, String)>,
     pub sections: Vec<Section>,
@@ -41,7 +41,7 @@ fn section(title: String, header: &[&str], rows: Vec<Vec<String>>, notes: Vec<St
 
 /// `trace_source`: where the trace came from, in words; `sizing`: the trace's models on every provider
 /// of the profile's host.
-pub fn build(
+pub(crate) fn build(
     setup: &Setup,
     trace_source: &str,
     runs: &[PolicyRun],
@@ -282,7 +282,7 @@ fn interference(r: &Replayed) -> Section {
 }
 
 /// The report on a terminal (or a file: `Terminal::plain_full()`).
-pub fn to_table(r: &SimReport, term: Terminal) -> String {
+pub(crate) fn to_table(r: &SimReport, term: Terminal) -> String {
     let rule = "=".repeat(term.width.unwrap_or(70).min(70));
     let mut out = format!("{rule}\n{}\n{rule}\n", r.title);
     for (label, value) in &r.facts {
@@ -297,7 +297,7 @@ pub fn to_table(r: &SimReport, term: Terminal) -> String {
     out
 }
 
-pub fn to_markdown(r: &SimReport) -> String {
+pub(crate) fn to_markdown(r: &SimReport) -> String {
     let mut out = format!("# {}\n\n", r.title);
     for (label, value) in &r.facts {
         let _ = writeln!(out, "- **{label}**: {value}");
@@ -325,7 +325,7 @@ fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// The charts, as (file name, SVG): latency percentiles per policy; memory over time for `chosen`
 /// (simulated, and replayed where there is a replay); simulated against replayed latency.
-pub fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, replay: Option<&Replayed>) -> Vec<(String, String)> {
+pub(crate) fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, replay: Option<&Replayed>) -> Vec<(String, String)> {
     let groups: Vec<Group> = runs
         .iter()
         .filter_map(|r| r.outcome.as_ref().ok().map(|s| (r.policy, &s.figures)))

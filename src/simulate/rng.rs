@@ -2,16 +2,16 @@
 //! latency draws: the same seed gives the same trace and the same figures on every machine, with no
 //! dependency. Not for anything that needs unpredictability.
 
-pub struct Rng {
+pub(crate) struct Rng {
     state: u64,
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng { state: seed }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -20,29 +20,29 @@ impl Rng {
     }
 
     /// Uniform in (0, 1): never 0, so its logarithm is finite.
-    pub fn uniform(&mut self) -> f64 {
+    pub(crate) fn uniform(&mut self) -> f64 {
         ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
 
     /// Exponentially distributed with the given mean: the gap between Poisson arrivals.
-    pub fn exponential(&mut self, mean: f64) -> f64 {
+    pub(crate) fn exponential(&mut self, mean: f64) -> f64 {
         -mean * self.uniform().ln()
     }
 
     /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
+    pub(crate) fn normal(&mut self) -> f64 {
         let (u1, u2) = (self.uniform(), self.uniform());
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 }
 
 /// Draws ranks 0..n with probability proportional to 1 / (rank + 1)^s (Zipf; s = 0 is uniform).
-pub struct Zipf {
+pub(crate) struct Zipf {
     cumulative: Vec<f64>,
 }
 
 impl Zipf {
-    pub fn new(n: usize, s: f64) -> Zipf {
+    pub(crate) fn new(n: usize, s: f64) -> Zipf {
         let mut total = 0.0;
         let cumulative = (1..=n)
             .map(|rank| {
@@ -53,13 +53,14 @@ impl Zipf {
         Zipf { cumulative: cumulative.iter().map(|c| c / total).collect() }
     }
 
-    pub fn sample(&self, rng: &mut Rng) -> usize {
+    pub(crate) fn sample(&self, rng: &mut Rng) -> usize {
         let u = rng.uniform();
         self.cumulative.iter().position(|&c| u <= c).unwrap_or(self.cumulative.len() - 1)
     }
 
     /// The probability of each rank.
-    pub fn probabilities(&self) -> Vec<f64> {
+    #[cfg(test)]
+    pub(crate) fn probabilities(&self) -> Vec<f64> {
         let mut last = 0.0;
         self.cumulative
             .iter()

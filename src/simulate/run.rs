@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One request, served. Times in ms after the trace's start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Served {
+pub(crate) struct Served {
     pub model: usize,
     pub arrival_ms: f64,
     /// When its inference started and ended.
@@ -21,17 +21,17 @@ pub struct Served {
 
 impl Served {
     /// From arrival to the end of its inference: what the client waits.
-    pub fn latency_ms(&self) -> f64 {
+    pub(crate) fn latency_ms(&self) -> f64 {
         self.end_ms - self.arrival_ms
     }
-    pub fn service_ms(&self) -> f64 {
+    pub(crate) fn service_ms(&self) -> f64 {
         self.end_ms - self.start_ms
     }
 }
 
 /// One job of the loading slot: its evictions, then the load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadSpan {
+pub(crate) struct LoadSpan {
     pub model: usize,
     pub evicted: Vec<usize>,
     pub start_ms: f64,
@@ -41,7 +41,7 @@ pub struct LoadSpan {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Run {
+pub(crate) struct Run {
     /// In trace order.
     pub served: Vec<Served>,
     pub loads: Vec<LoadSpan>,
@@ -55,7 +55,7 @@ pub struct Run {
 
 /// At most `max` points: each run of consecutive points becomes its highest, so peaks survive (a
 /// replay samples memory every 10 ms; charts and records keep fewer).
-pub fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
+pub(crate) fn thin(points: &[(f64, f64)], max: usize) -> Vec<(f64, f64)> {
     if points.len() <= max || max == 0 {
         return points.to_vec();
     }

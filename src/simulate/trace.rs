@@ -9,10 +9,10 @@ use anyhow::{Result, bail};
 use super::rng::{Rng, Zipf};
 
 /// The most requests a trace may hold: every request is kept in memory, several times over.
-pub const MAX_REQUESTS: usize = 10_000_000;
+pub(crate) const MAX_REQUESTS: usize = 10_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Request {
+pub(crate) struct Request {
     /// Milliseconds after the trace's start.
     pub time_ms: f64,
     /// Index into [`Trace::models`].
@@ -20,7 +20,7 @@ pub struct Request {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Trace {
+pub(crate) struct Trace {
     /// Model ids, in the order they first appear (a model never requested is not among them): a trace
     /// and the same trace read back from its CSV number their models alike, and so simulate alike.
     pub models: Vec<String>,
@@ -39,7 +39,7 @@ impl Trace {
     /// Reads a CSV of `time,model` lines. An optional first line `time_s,model` or `time_ms,model`
     /// names the unit (seconds without one); blank lines and lines starting with `#` are skipped.
     /// `known` are the models the profile has, described by `known_where` in errors.
-    pub fn parse_csv(text: &str, file: &str, known: &[String], known_where: &str) -> Result<Trace> {
+    pub(crate) fn parse_csv(text: &str, file: &str, known: &[String], known_where: &str) -> Result<Trace> {
         let mut unit = Unit::Seconds;
         let mut trace = Trace { models: vec![], requests: vec![] };
         let mut previous: Option<(usize, f64)> = None;
@@ -117,7 +117,7 @@ impl Trace {
 
     /// `requests` requests over `models` (rank 1 first), each model drawn from a Zipf distribution of
     /// exponent `s`, arriving as a Poisson process of `rate_per_s`; the same seed gives the same trace.
-    pub fn zipf(models: &[String], s: f64, requests: usize, rate_per_s: f64, seed: u64) -> Trace {
+    pub(crate) fn zipf(models: &[String], s: f64, requests: usize, rate_per_s: f64, seed: u64) -> Trace {
         let mut rng = Rng::new(seed);
         let zipf = Zipf::new(models.len(), s);
         let mean_gap_ms = 1000.0 / rate_per_s;
@@ -151,7 +151,7 @@ impl Trace {
     }
 
     /// The trace as CSV, in seconds (what [`Trace::parse_csv`] reads).
-    pub fn to_csv(&self) -> String {
+    pub(crate) fn to_csv(&self) -> String {
         let mut out = String::from("time_s,model\n");
         for r in &self.requests {
             let _ = writeln!(out, "{:.6},{}", r.time_ms / 1000.0, self.models[r.model]);
@@ -159,12 +159,12 @@ impl Trace {
         out
     }
 
-    pub fn duration_ms(&self) -> f64 {
+    pub(crate) fn duration_ms(&self) -> f64 {
         self.requests.last().map_or(0.0, |r| r.time_ms)
     }
 
     /// Requests per model, by index.
-    pub fn counts(&self) -> Vec<usize> {
+    pub(crate) fn counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.models.len()];
         for r in &self.requests {
             counts[r.model] += 1;

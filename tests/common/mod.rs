@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use mora::onnx_model::{Attr, Dim, ElemType, ModelBuilder, named};
+use mora::onnx_writer::{Attr, Dim, ElemType, ModelBuilder, named};
 
 /// A text-embedding-shaped model: Gather(embedding, input_ids) masked by attention_mask, plus a
 /// token-type embedding, then a MatMul. `vocab x hidden` floats of weights set its size.

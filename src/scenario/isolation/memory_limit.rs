@@ -9,8 +9,8 @@
 
 use std::time::Duration;
 
+use super::{Serving, serve};
 use crate::cgroup::LimitedCgroup;
-use crate::isolation::{Serving, serve};
 use crate::phase::Phase;
 use crate::probe::process::delta;
 use crate::probe::{ProcessMemory, gpu};
@@ -20,7 +20,7 @@ use crate::supervise::KillIntent;
 use crate::trial::{self, WorkerRun};
 use crate::units::{mib, mib_to_bytes};
 
-pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+pub(crate) fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let name = |what: &str| format!("mora-limit-{}-{what}", std::process::id());
     // Without a limit: what the worker is charged. Where no cgroup can be made, still measured by RSS.
     let accounting = LimitedCgroup::create(&name("measure"), None);

@@ -25,7 +25,6 @@ pub fn named(name: &str) -> Dim {
 #[derive(Debug, Clone)]
 pub enum Attr {
     Int(&'static str, i64),
-    Ints(&'static str, Vec<i64>),
 }
 
 /// Builds an ONNX ModelProto, one node or tensor at a time.
@@ -133,7 +132,7 @@ impl ModelBuilder {
 }
 
 /// The tiny model that initialises a provider: y = relu(x · W), x of shape [1, 16].
-pub fn warmup_model() -> Vec<u8> {
+pub(crate) fn warmup_model() -> Vec<u8> {
     let weights: Vec<f32> = (0..256).map(|i| ((i % 17) as f32 - 8.0) / 16.0).collect();
     let mut b = ModelBuilder::new(17);
     b.input("x", ElemType::Float, &[Dim::Fixed(1), Dim::Fixed(16)])
@@ -183,13 +182,6 @@ fn attribute(attr: &Attr) -> Vec<u8> {
             put_bytes(&mut a, 1, name.as_bytes());
             put_varint_field(&mut a, 3, *v as u64);
             put_varint_field(&mut a, 20, 2); // AttributeType INT
-        }
-        Attr::Ints(name, vs) => {
-            put_bytes(&mut a, 1, name.as_bytes());
-            for v in vs {
-                put_varint_field(&mut a, 8, *v as u64);
-            }
-            put_varint_field(&mut a, 20, 7); // AttributeType INTS
         }
     }
     a

@@ -1,4 +1,5 @@
-//! The recommendation types: what the advice says, in results.json and in every report.
+//! The recommendation types: what the advice ([`crate::advice`]) says, in results.json and in every
+//! report.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,7 +20,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn mark(self) -> &'static str {
+    pub(crate) fn mark(self) -> &'static str {
         match self {
             Level::Excellent | Level::Good => "✅",
             Level::Moderate => "⚠️",
@@ -101,7 +102,7 @@ pub struct Recommendation {
 
 impl Recommendation {
     /// What it applies to: the provider, and the machine class where there is one.
-    pub fn scope(&self) -> String {
+    pub(crate) fn scope(&self) -> String {
         match &self.machine_class {
             Some(class) => format!("{} on {class}", self.provider),
             None => self.provider.to_string(),

@@ -1,17 +1,17 @@
 //! The worker half of the isolation scenario: load, answer once, report ready, then wait to be
-//! killed. The parent measures from outside (`crate::isolation`).
+//! killed. The parent measures from outside ([`super`]: isolation, and `memory_limit` under limits).
 
 use std::io::Read;
 
 use anyhow::{Result, bail};
 
-use super::TrialContext;
-use crate::model::LoadedModel;
+use crate::loaded_model::LoadedModel;
 use crate::phase::Phase;
 use crate::protocol::{ReadyReport, WorkerMessage};
+use crate::scenario::TrialContext;
 
-pub fn run(w: &mut TrialContext) -> Result<()> {
-    let model = super::only_model(w)?;
+pub(crate) fn run(w: &mut TrialContext) -> Result<()> {
+    let model = crate::scenario::only_model(w)?;
     w.phase(Phase::Load);
     let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut None)?;
     w.phase(Phase::FirstInference);

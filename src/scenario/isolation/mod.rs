@@ -1,5 +1,10 @@
 //! Scenario `isolation`, on the parent's side: start a worker that loads and answers, measure the
 //! system (and the GPU) before the spawn, while loaded and after the kill, and time spawn-to-ready.
+//! Its worker half is [`serve`](mod@serve); [`memory_limit`], the parent's side of scenario
+//! `memory-limit`, runs the same `serve` worker under memory limits.
+
+pub mod memory_limit;
+pub mod serve;
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +19,7 @@ use crate::trial::{self, Report, WorkerRun};
 /// How long to wait for memory to settle after the worker exits.
 const SETTLE: Duration = Duration::from_secs(5);
 
-pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
+pub(crate) fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let gpu_index = spec.provider.gpu_index();
     let device_used = || gpu_index.and_then(|i| gpu::memory(i, 0)).and_then(|g| g.device_used_mb);
     let system_before = SystemMemory::current();
@@ -82,7 +87,7 @@ pub fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
 
 /// A worker of the `serve` scenario (load, answer once, wait to be killed) that has said ready or
 /// ended; `ready` is `None` when it ended (or was ended) first.
-pub struct Serving {
+pub(crate) struct Serving {
     pub worker: RunningWorker,
     pub report: Report,
     pub ready: Option<(Box<ReadyReport>, Instant)>,
@@ -90,7 +95,7 @@ pub struct Serving {
 
 /// Starts a `serve` worker (in `cgroup` when given) and waits for it to be ready or to end;
 /// `watch` sees every message first (the memory-limit scenario reads its cgroup at a phase).
-pub fn serve(
+pub(crate) fn serve(
     spec: &TrialSpec,
     timeout: Duration,
     cgroup: Option<&std::path::Path>,

@@ -1,4 +1,6 @@
 //! One model loaded into an ONNX Runtime session with its inputs: load (timed), run (timed), unload.
+//! [`Loader`] and [`Measured`] are that lifecycle as a scenario measures it, so a scenario's loop can
+//! run against a fake model in its unit tests ([`SessionLoader`] is the real one).
 
 use std::time::Instant;
 
@@ -21,7 +23,7 @@ pub struct LoadedModel {
 }
 
 /// Milliseconds since `start`.
-pub fn ms_since(start: Instant) -> f64 {
+pub(crate) fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
@@ -45,7 +47,7 @@ impl LoadedModel {
 
     /// The data for this model's inputs, built from the session's declared inputs, with the size of
     /// the token embedding where the file shows it (so token ids can be checked against it).
-    pub fn plan_inputs(session: &Session, model: &ModelSpec) -> Result<ModelInputs> {
+    pub(crate) fn plan_inputs(session: &Session, model: &ModelSpec) -> Result<ModelInputs> {
         let mut graph = GraphInput::from_outlets(session.inputs())?;
         if let Ok(summary) = GraphSummary::read(&model.path) {
             for input in &mut graph {
@@ -55,13 +57,13 @@ impl LoadedModel {
         ModelInputs::build(&graph, &model.inputs).with_context(|| format!("model `{}`", model.id))
     }
 
-    pub fn with_inputs(session: Session, inputs: &ModelInputs) -> Result<LoadedModel> {
+    pub(crate) fn with_inputs(session: Session, inputs: &ModelInputs) -> Result<LoadedModel> {
         Ok(LoadedModel { session, values: inputs.values()?, run_options: None })
     }
 
     /// Loads the model (timed) and attaches its inputs, planning them on the first load when `inputs`
     /// is empty and reusing them on later loads, so repeated loads are measured alike.
-    pub fn load_with_inputs(
+    pub(crate) fn load_with_inputs(
         runtime: &Runtime,
         setup: &ProviderSetup,
         model: &ModelSpec,
@@ -76,7 +78,7 @@ impl LoadedModel {
     }
 
     /// One inference; returns its time in ms. Outputs are dropped after the clock stops.
-    pub fn run(&mut self) -> Result<f64> {
+    pub(crate) fn run(&mut self) -> Result<f64> {
         let (ms, outputs) = self.run_keeping_outputs()?;
         drop(outputs);
         Ok(ms)
@@ -84,7 +86,7 @@ impl LoadedModel {
 
     /// One inference whose outputs the caller keeps (they hold memory of the session's allocator),
     /// by name.
-    pub fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<(String, DynValue)>)> {
+    pub(crate) fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<(String, DynValue)>)> {
         let inputs: Vec<(&str, &DynValue)> = self.values.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let start = Instant::now();
         let run = match &self.run_options {
@@ -100,12 +102,12 @@ impl LoadedModel {
     }
 
     /// The session back, its inputs dropped: to run it with other inputs.
-    pub fn into_session(self) -> Session {
+    pub(crate) fn into_session(self) -> Session {
         self.session
     }
 
     /// Sets a run option (ONNX Runtime's `run_options` config key) for every later inference.
-    pub fn set_run_option(&mut self, key: &str, value: &str) -> Result<()> {
+    pub(crate) fn set_run_option(&mut self, key: &str, value: &str) -> Result<()> {
         let options = match &mut self.run_options {
             Some(o) => o,
             None => self.run_options.insert(ort::session::RunOptions::new().context("cannot create run options")?),
@@ -114,9 +116,56 @@ impl LoadedModel {
     }
 
     /// Drops the session and its input values; returns the time it took in ms.
-    pub fn unload(self) -> f64 {
+    pub(crate) fn unload(self) -> f64 {
         let start = Instant::now();
         drop(self);
         ms_since(start)
+    }
+}
+
+/// Loads a model, as a scenario's loop does it again and again: the ONNX Runtime session in a worker
+/// ([`SessionLoader`]), a fake in the scenarios' unit tests.
+pub(crate) trait Loader {
+    type Model: Measured;
+    /// Loads the model (timed); returns it with the load time in ms.
+    fn load(&mut self) -> Result<(Self::Model, f64)>;
+}
+
+/// A loaded model as a scenario measures it: inferences and the unload, each timed.
+pub(crate) trait Measured {
+    /// An inference's outputs, which hold memory while the caller keeps them.
+    type Outputs;
+    /// One inference whose outputs the caller keeps; returns its time in ms.
+    fn run_keeping_outputs(&mut self) -> Result<(f64, Self::Outputs)>;
+    /// Drops the model; returns the time it took in ms.
+    fn unload(self) -> f64;
+}
+
+/// The real [`Loader`]: a session of `model` on `setup`'s provider, its inputs planned on the first
+/// load and reused by the later ones ([`LoadedModel::load_with_inputs`]).
+pub(crate) struct SessionLoader<'a> {
+    pub runtime: &'a Runtime,
+    pub setup: &'a ProviderSetup,
+    pub model: &'a ModelSpec,
+    pub inputs: Option<ModelInputs>,
+}
+
+impl Loader for SessionLoader<'_> {
+    type Model = LoadedModel;
+
+    fn load(&mut self) -> Result<(LoadedModel, f64)> {
+        LoadedModel::load_with_inputs(self.runtime, self.setup, self.model, &mut self.inputs)
+    }
+}
+
+impl Measured for LoadedModel {
+    type Outputs = Vec<(String, DynValue)>;
+
+    fn run_keeping_outputs(&mut self) -> Result<(f64, Self::Outputs)> {
+        LoadedModel::run_keeping_outputs(self)
+    }
+
+    fn unload(self) -> f64 {
+        LoadedModel::unload(self)
     }
 }
