@@ -3,7 +3,9 @@
 //! baseline and once the model answered (the currency a container's limit is in: anonymous memory,
 //! page cache the worker first touched, kernel memory), then in cgroups limited to that baseline plus
 //! `--limit-multipliers` times the model's charge (1.1, 1.25, 1.5, 2): do the load and the first
-//! answer fit? On CUDA the
+//! answer fit? The model's files leave the page cache before every worker, so that each is the first
+//! to read them and is charged for them, as a new container is (otherwise the charge, and so every
+//! limit, depends on which process happened to read the files first). On CUDA the
 //! same for VRAM through ONNX Runtime's arena limit (gpu_mem_limit). A worker the limit kills is
 //! recorded as such, never as a crash of mora.
 
@@ -13,15 +15,24 @@ use super::{Serving, serve};
 use crate::cgroup::LimitedCgroup;
 use crate::phase::Phase;
 use crate::probe::process::delta;
-use crate::probe::{ProcessMemory, gpu};
+use crate::probe::{ProcessMemory, gpu, page_cache};
 use crate::protocol::{TrialSpec, WorkerMessage};
 use crate::results::{LimitAttempt, LimitOutcome, Measurements, MemoryLimitResult, Outcome, RamLimit, WorkerInfo};
 use crate::supervise::KillIntent;
 use crate::trial::{self, WorkerRun};
 use crate::units::{mib, mib_to_bytes};
 
+/// Drops the model's files from the page cache; a file that cannot be evicted only makes the next
+/// worker's charge smaller, which the measured charges show.
+fn evict_model_files(spec: &TrialSpec) {
+    for file in spec.models.iter().flat_map(|m| &m.files) {
+        let _ = page_cache::evict(file);
+    }
+}
+
 pub(crate) fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
     let name = |what: &str| format!("mora-limit-{}-{what}", std::process::id());
+    evict_model_files(spec);
     // Without a limit: what the worker is charged. Where no cgroup can be made, still measured by RSS.
     let accounting = LimitedCgroup::create(&name("measure"), None);
     let mut baseline_charge = None;
@@ -119,6 +130,7 @@ fn under_ram_limit(
     multiplier: f64,
     limit_mb: f64,
 ) -> (LimitAttempt, WorkerInfo) {
+    evict_model_files(spec);
     let (survived, summary, worker) = outcome_of(serve(spec, timeout, Some(&cgroup.procs()), &mut |_| {}), timeout);
     let (outcome, detail) = match (survived, cgroup.oom_kills().is_some_and(|n| n > 0)) {
         (true, _) => (LimitOutcome::Survived, None),
