@@ -116,3 +116,43 @@ fn new_input_shapes_are_timed_and_the_profile_carries_the_lifecycle_figures() {
     assert!(model["soak"]["duration_s"].as_f64().unwrap() > 1.0, "{model:#}");
     assert!(model["warm_up_shapes"].is_array());
 }
+
+/// A text model with 16 positions: Add(token embeddings [batch, sequence, 8], positions [16, 8])
+/// broadcasts only at sequence 16 (or 1), as CLIP's text tower runs only up to its 77 positions.
+fn text_model_with_16_positions() -> Vec<u8> {
+    use mora::onnx_writer::{Dim, ElemType, ModelBuilder, named};
+    let emb: Vec<f32> = (0..100 * 8).map(|i| (i % 11) as f32 / 11.0).collect();
+    let positions: Vec<f32> = (0..16 * 8).map(|i| (i % 5) as f32 / 5.0).collect();
+    let bs = [named("batch"), named("sequence")];
+    let mut b = ModelBuilder::new(17);
+    b.input("input_ids", ElemType::Int64, &bs)
+        .output("last_hidden_state", ElemType::Float, &[named("batch"), named("sequence"), Dim::Fixed(8)])
+        .initializer_f32("embedding", &[100, 8], &emb)
+        .initializer_f32("positions", &[16, 8], &positions)
+        .node("Gather", &["embedding", "input_ids"], &["tokens"], &[])
+        .node("Add", &["tokens", "positions"], &["last_hidden_state"], &[]);
+    b.build()
+}
+
+#[test]
+fn a_shape_the_model_cannot_take_is_recorded_and_the_other_shapes_are_timed() {
+    let fx = Fixture::new()
+        .entry("  - id: short-text\n    type: embedding\n    weights: real\n    sequence_length: 16\n    source: {kind: onnx-file, package: fixture==1, file: model.onnx}\n    tokenizer: {kind: tokenizer-json, package: fixture==1, file: tokenizer.json}\n")
+        .write();
+    std::fs::create_dir_all(fx.path().join("models/short-text")).unwrap();
+    std::fs::write(fx.path().join("models/short-text/model.onnx"), text_model_with_16_positions()).unwrap();
+    std::fs::write(fx.path().join("models/short-text/tokenizer.json"), common::tokenizer_json()).unwrap();
+    fx.bench(&["--scenario", "shapes", "--shape-batches", "1,2", "--shape-sequences", "16,32"]).assert().success();
+    let r = fx.results();
+    let t = trial(&r, "cpu/short-text/shapes");
+    assert_eq!(t["outcome"]["status"], "ok", "{t:#}");
+    let shapes = t["measurements"]["shapes"].as_array().unwrap();
+    assert_eq!(shapes.len(), 4, "{shapes:#?}");
+    for s in shapes {
+        let runs = s["sequence_length"] == 16;
+        assert_eq!(s["first_ms"].is_f64(), runs, "{s:#}");
+        assert_eq!(s["error"].as_str().is_some_and(|e| e.contains("16 by 32") || e.contains("32 by 16")), !runs, "{s:#}");
+    }
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.contains("| 2 x 32 | does not run |") && md.contains("short-text at 2 x 32 does not run: "), "{md}");
+}

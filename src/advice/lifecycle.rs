@@ -102,7 +102,13 @@ pub(crate) fn seed_limit_holds(attempts: &[LimitAttempt]) -> Option<bool> {
 
 /// Shapes whose first run is clearly slower than their steady state: worth running once at warm-up.
 pub(crate) fn shapes_worth_warming(shapes: &[ShapeRun]) -> Vec<&ShapeRun> {
-    shapes.iter().filter(|s| s.steady.as_ref().is_some_and(|st| s.first_ms > SLOW_FACTOR * st.median && s.first_ms > st.max)).collect()
+    shapes
+        .iter()
+        .filter(|s| match (s.first_ms, s.steady.as_ref()) {
+            (Some(first), Some(st)) => first > SLOW_FACTOR * st.median && first > st.max,
+            _ => false,
+        })
+        .collect()
 }
 
 /// The lifecycle recommendations of one provider: keep-alive, soak, memory limit, shapes, startup
@@ -310,7 +316,7 @@ fn shapes(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> S
                     "{}x{} ({:.0} ms first, {:.0} ms steady)",
                     s.batch_size,
                     s.sequence_length.map_or("-".into(), |q| q.to_string()),
-                    s.first_ms,
+                    s.first_ms.unwrap_or_default(),
                     s.steady.as_ref().map_or(0.0, |x| x.median)
                 )
             })
@@ -440,13 +446,16 @@ mod tests {
         let run = |first: f64, steady: &[f64]| ShapeRun {
             batch_size: 1,
             sequence_length: Some(128),
-            first_ms: first,
+            first_ms: Some(first),
             steady: Summary::of(steady),
             first_over_p50: None,
+            error: None,
         };
         let shapes = [run(200.0, &[110.0, 114.0, 120.0]), run(46.0, &[23.0, 24.0, 50.0]), run(72.0, &[71.0, 72.0])];
         let warm = shapes_worth_warming(&shapes);
         assert_eq!(warm.len(), 1);
-        assert_eq!(warm[0].first_ms, 200.0);
+        assert_eq!(warm[0].first_ms, Some(200.0));
+        let failed = ShapeRun { first_ms: None, steady: None, error: Some("positions".into()), ..shapes[0].clone() };
+        assert!(shapes_worth_warming(&[failed]).is_empty(), "a shape that does not run is not one to warm");
     }
 }

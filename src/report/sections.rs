@@ -1020,7 +1020,7 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
                 t.model_label(),
                 t.provider.to_string(),
                 format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string())),
-                num(Some(run.first_ms), 1),
+                if run.error.is_some() { "does not run".into() } else { num(run.first_ms, 1) },
                 spread(run.steady.as_ref(), 1, false),
                 num(run.first_over_p50, 2),
                 if warm.iter().any(|w| std::ptr::eq(*w, run)) { "yes".into() } else { String::new() },
@@ -1028,6 +1028,17 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
         }
     }
     s.notes.push("In one warm session, each new shape's first run, then five more (steady). Warm it up: the first run was more than 1.5x the steady median and slower than every steady run.".into());
+    for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
+        for run in m.shapes.iter().filter(|run| run.error.is_some()) {
+            let shape = format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string()));
+            // ONNX Runtime puts the specifics last ("... 77 by 128"): keep the end of a long message.
+            let full = run.error.as_deref().unwrap_or_default();
+            let chars: Vec<char> = full.chars().collect();
+            let error: String =
+                if chars.len() > 200 { format!("…{}", chars[chars.len() - 200..].iter().collect::<String>()) } else { full.to_string() };
+            s.notes.push(format!("{} at {shape} does not run: {error}", t.model_label()));
+        }
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 

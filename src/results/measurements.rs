@@ -493,10 +493,14 @@ pub struct ShapeRun {
     pub batch_size: usize,
     /// `None` for models without a sequence dimension.
     pub sequence_length: Option<usize>,
-    pub first_ms: f64,
+    /// `None` where the model could not run at this shape (`error` says why).
+    pub first_ms: Option<f64>,
     pub steady: Option<Summary>,
     /// first / steady p50.
     pub first_over_p50: Option<f64>,
+    /// Why the model could not run at this shape (e.g. a sequence beyond its position table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Scenario `soak`: memory sampled over time while a worker cycles a model (load, traffic, unload)

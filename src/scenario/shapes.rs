@@ -46,12 +46,28 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<ShapesResult> {
             }
             let inputs = ModelInputs::build(&graph, &settings)?;
             let mut loaded = LoadedModel::with_inputs(session.take().expect("the session is handed back after each shape"), &inputs)?;
-            let first_ms = loaded.run()?;
-            let steady: Vec<f64> = (0..STEADY_RUNS).map(|_| loaded.run()).collect::<Result<_>>()?;
-            let steady = Summary::of(&steady);
-            let first_over_p50 = steady.as_ref().filter(|s| s.median > 0.0).map(|s| first_ms / s.median);
-            shapes.push(ShapeRun { batch_size, sequence_length, first_ms, steady, first_over_p50 });
+            let runs = (|| -> Result<(f64, Vec<f64>)> {
+                let first_ms = loaded.run()?;
+                Ok((first_ms, (0..STEADY_RUNS).map(|_| loaded.run()).collect::<Result<_>>()?))
+            })();
             session = Some(loaded.into_session());
+            // A shape the model cannot take (CLIP's text tower has 77 positions) is a finding about
+            // that shape, not the end of the trial: the session is unharmed by a failed run.
+            shapes.push(match runs {
+                Ok((first_ms, steady)) => {
+                    let steady = Summary::of(&steady);
+                    let first_over_p50 = steady.as_ref().filter(|s| s.median > 0.0).map(|s| first_ms / s.median);
+                    ShapeRun { batch_size, sequence_length, first_ms: Some(first_ms), steady, first_over_p50, error: None }
+                }
+                Err(e) => ShapeRun {
+                    batch_size,
+                    sequence_length,
+                    first_ms: None,
+                    steady: None,
+                    first_over_p50: None,
+                    error: Some(format!("{e:#}")),
+                },
+            });
         }
     }
     Ok(ShapesResult { provider_baseline: w.provider_baseline.clone(), not_applicable: None, shapes })
