@@ -1134,7 +1134,7 @@ fn memory_limit(r: &ResultsFile) -> Option<Section> {
     }
     if let Some((_, m)) = trials(r, |m| if let Measurements::MemoryLimit(x) = m { Some(x.as_ref()) } else { None }).first() {
         if let crate::results::RamLimit::Cgroup(mechanism) = &m.mechanism {
-            s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's charge (ready - baseline), measured first without a limit; charged is what a container's limit counts (anonymous memory, page cache the worker first touched, kernel memory). VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
+            s.notes.push(format!("RAM: a worker in a child memory cgroup ({mechanism}) with no swap, limited to its charge after the provider baseline plus the multiple of the model's footprint (its RSS once it answered, above the provider baseline: the seed's rule), measured first without a limit; charged is what a container's limit counts (anonymous memory, the model files' page cache, evicted before every worker so that each is charged for it, kernel memory), and the page cache can be reclaimed under the limit. VRAM: ONNX Runtime's gpu_mem_limit at the multiple of the VRAM the model took. A load can peak above the settled footprint, which is what a tight limit kills."));
         }
     }
     s.notes.extend(notes);

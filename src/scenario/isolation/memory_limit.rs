@@ -2,8 +2,9 @@
 //! child memory cgroup without a limit, to measure what the cgroup is charged after the provider
 //! baseline and once the model answered (the currency a container's limit is in: anonymous memory,
 //! page cache the worker first touched, kernel memory), then in cgroups limited to that baseline plus
-//! `--limit-multipliers` times the model's charge (1.1, 1.25, 1.5, 2): do the load and the first
-//! answer fit? The model's files leave the page cache before every worker, so that each is the first
+//! `--limit-multipliers` times the model's footprint (its RSS once it answered, above the provider
+//! baseline: the seed's "1.5 x the footprint"; 1.1, 1.25, 1.5, 2): do the load and the first answer
+//! fit? The model's files leave the page cache before every worker, so that each is the first
 //! to read them and is charged for them, as a new container is (otherwise the charge, and so every
 //! limit, depends on which process happened to read the files first). On CUDA the
 //! same for VRAM through ONNX Runtime's arena limit (gpu_mem_limit). A worker the limit kills is
@@ -78,9 +79,11 @@ pub(crate) fn run(spec: &TrialSpec, timeout: Duration) -> WorkerRun {
         provider_baseline: ready.provider_baseline.clone(),
     };
     drop(accounting);
-    if let (Some(base), Some(charge)) = (baseline_charge, delta(ready_charge, baseline_charge)) {
+    // The seed's rule is on the footprint (RSS), not the charge: the charge also holds the files'
+    // page cache, which the kernel reclaims under a limit before it kills anyone.
+    if let (Some(base), Some(footprint)) = (baseline_charge, result.footprint_mb) {
         for (i, multiplier) in spec.settings.limit_multipliers.iter().enumerate() {
-            let limit_mb = base + multiplier * charge.max(1.0);
+            let limit_mb = base + multiplier * footprint.max(1.0);
             match LimitedCgroup::create(&name(&i.to_string()), Some(mib_to_bytes(limit_mb))) {
                 Ok(cgroup) => {
                     let (attempt, worker) = under_ram_limit(spec, timeout, &cgroup, *multiplier, limit_mb);
