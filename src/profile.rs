@@ -295,7 +295,7 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
                 cycling_mb_per_hour: rate(&m.cycling),
                 resident_mb_per_hour: rate(&m.resident),
                 uncertainty_mb_per_hour: err,
-                duration_s: m.cycling.duration_s + m.resident.duration_s,
+                duration_s: m.cycling.sampled_s() + m.resident.sampled_s(),
             })
         }
         _ => None,

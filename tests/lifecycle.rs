@@ -51,6 +51,11 @@ fn a_soak_finds_a_leak_at_its_rate_and_none_in_a_clean_worker() {
     let measured = f(&resident["rss"]["mb_per_hour"]);
     assert!((measured - expected).abs() < 0.35 * expected, "measured {measured:.0} MB/h, expected {expected:.0} MB/h: {resident:#}");
     assert!(resident["samples"].as_array().unwrap().len() >= 5);
+    // Each half of the 6 s soak has its own duration (the cycling half once counted the resident one too).
+    for half in ["cycling", "resident"] {
+        let d = f(&leaky[half]["duration_s"]);
+        assert!((2.5..4.5).contains(&d), "{half} lasted {d:.1} s of a 6 s soak");
+    }
 
     let clean = soak(None);
     let clean_rate = f(&clean["resident"]["rss"]["mb_per_hour"]);

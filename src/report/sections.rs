@@ -1054,13 +1054,13 @@ fn soak(r: &ResultsFile) -> Option<Section> {
             let rate = |g: &Option<crate::results::GrowthRate>| {
                 g.as_ref().map_or("—".into(), |g| format!("{:+.1} ± {:.1}", g.mb_per_hour, 2.0 * g.stderr_mb_per_hour))
             };
-            let verdicts: Vec<_> = [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g, p.duration_s).0).collect();
+            let verdicts: Vec<_> = [&p.rss, &p.vram].into_iter().flatten().map(|g| soak_verdict(g, p.sampled_s()).0).collect();
             let worst = verdicts.iter().max().copied();
             s.rows.push(vec![
                 t.model_label(),
                 t.provider.to_string(),
                 phase.into(),
-                num(Some(p.duration_s), 0),
+                num(Some(p.sampled_s()), 0),
                 p.loads.to_string(),
                 p.inferences.to_string(),
                 p.samples.len().to_string(),

@@ -523,6 +523,17 @@ pub struct SoakPhase {
     pub vram: Option<GrowthRate>,
 }
 
+impl SoakPhase {
+    /// The seconds between the first and the last sample: the span the rate was fit over. Runs made
+    /// before a fix of 2026-11-27 recorded the cycling half's `duration_s` with the resident half in it.
+    pub fn sampled_s(&self) -> f64 {
+        match (self.samples.first(), self.samples.last()) {
+            (Some(first), Some(last)) => last.at_s - first.at_s,
+            _ => 0.0,
+        }
+    }
+}
+
 /// Memory at one moment of a soak.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SoakSample {

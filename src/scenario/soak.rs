@@ -43,6 +43,8 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<SoakResult> {
         cycling.inferences += BURST;
         cycling.sample(w.snapshot());
     }
+    // Closed here, not at the end: its duration is its own, not the resident half's too.
+    let cycling = cycling.finish();
 
     w.phase(crate::phase::Phase::SoakResident);
     let (mut loaded, _) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, &mut inputs)?;
@@ -59,7 +61,7 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<SoakResult> {
         resident.sample(w.snapshot());
     }
     loaded.unload();
-    Ok(SoakResult { provider_baseline: w.provider_baseline.clone(), cycling: cycling.finish(), resident: resident.finish() })
+    Ok(SoakResult { provider_baseline: w.provider_baseline.clone(), cycling, resident: resident.finish() })
 }
 
 struct Phase {
