@@ -52,11 +52,14 @@ fn the_h200_runs_profile_validates_and_carries_its_cuda_figures() {
 #[test]
 fn a_runs_folder_holds_its_profile_with_fresh_worker_figures() {
     let fx = Fixture::new().text("tiny-text", 2_000, 32, "real").write();
-    fx.bench(&["--scenario", "single,isolation"]).assert().success();
+    fx.bench(&["--scenario", "single,cold,isolation"]).assert().success();
     let profile: Value = serde_json::from_slice(&std::fs::read(fx.run_folder().join("profile.json")).unwrap()).unwrap();
     assert_valid(&profile);
     let model = &profile["hosts"][0]["providers"][0]["models"][0];
     assert_eq!(model["spawn_to_ready_ms"]["n"], 3);
+    // The warm load is the single scenario's (after an unload and malloc_trim, over its 3 workers),
+    // not the cold scenario's loads back to back (5 repeats), which find the allocator's pages kept.
+    assert_eq!(model["load_warm_worker_ms"]["n"], 3, "{model:#}");
     let p95 = model["spawn_to_ready_ms"]["p95"].as_f64().unwrap();
     assert!((model["startup_probe_budget_ms"].as_f64().unwrap() - 1.5 * p95).abs() < 1e-9);
     assert!(model["kill"]["spawn_to_ready_ms"].as_f64().unwrap() > 0.0);
