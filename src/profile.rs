@@ -327,8 +327,7 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
     // scenario's, in a warmed worker after an unload and malloc_trim. Back-to-back loads (the cold
     // scenario's) find the allocator's pages still there and run 1.3-2x faster; schema 1 single trials
     // measured a fresh worker's first load only, so for them the cold scenario's loads are the nearer.
-    let measured_warmed = s.workers.iter().all(|w| w.first_load.is_some());
-    let load_warm = if measured_warmed { x.load_time_ms.clone().or(cold_warm) } else { cold_warm.or_else(|| x.load_time_ms.clone()) };
+    let load_warm = if s.first_load_only() { cold_warm.or_else(|| x.load_time_ms.clone()) } else { x.load_time_ms.clone().or(cold_warm) };
     let (reclaimed, after_trim) = match t.provider {
         Provider::Cuda => (x.gpu_reclamation_percentage.as_ref(), x.gpu_reclamation_percentage.as_ref()),
         Provider::Cpu => (x.reclamation_percentage.as_ref(), x.reclamation_after_trim_percentage.as_ref()),

@@ -437,7 +437,7 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
 
 fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, label: Label) -> Option<Recommendation> {
     let mut rows = Vec::new();
-    let first_load_only = singles(trials).iter().any(|(_, s)| s.workers.iter().any(|w| w.first_load.is_none()));
+    let first_load_only = singles(trials).iter().any(|(_, s)| s.first_load_only());
     for (model, s) in singles(trials) {
         let footprint = match provider {
             Provider::Cuda => median(&s.summary.gpu_memory_increase_mb),

@@ -429,7 +429,7 @@ fn med(s: &Option<Summary>) -> Option<f64> {
 /// Whether any single trial of the run was recorded before the first load was measured apart
 /// (schema 1): its figures are a fresh worker's first load.
 fn first_load_only(r: &ResultsFile) -> bool {
-    singles(r).iter().any(|(_, m)| m.workers.iter().any(|w| w.first_load.is_none()))
+    singles(r).iter().any(|(_, m)| m.first_load_only())
 }
 
 /// What the VRAM figures are, with the arena setting of the CUDA trials that ran.
@@ -1001,6 +1001,8 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
         "First run at each input shape (scenario shapes)",
         &["Model", "Provider", "Batch x sequence", "First run ms", "Steady p50 ms", "First / p50", "Warm it up"],
     );
+    // Shapes the model could not take, each with ONNX Runtime's reason, below the table.
+    let mut failures = Vec::new();
     for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
         if let Some(why) = &m.not_applicable {
             s.rows.push(vec![
@@ -1016,10 +1018,18 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
         }
         let warm = shapes_worth_warming(&m.shapes);
         for run in &m.shapes {
+            let shape = format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string()));
+            if let Some(error) = &run.error {
+                // ONNX Runtime puts the specifics last ("... 77 by 128"): keep the end of a long message.
+                let chars: Vec<char> = error.chars().collect();
+                let error =
+                    if chars.len() > 200 { format!("…{}", chars[chars.len() - 200..].iter().collect::<String>()) } else { error.clone() };
+                failures.push(format!("{} at {shape} does not run: {error}", t.model_label()));
+            }
             s.rows.push(vec![
                 t.model_label(),
                 t.provider.to_string(),
-                format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string())),
+                shape,
                 if run.error.is_some() { "does not run".into() } else { num(run.first_ms, 1) },
                 spread(run.steady.as_ref(), 1, false),
                 num(run.first_over_p50, 2),
@@ -1028,17 +1038,7 @@ fn shapes(r: &ResultsFile) -> Option<Section> {
         }
     }
     s.notes.push("In one warm session, each new shape's first run, then five more (steady). Warm it up: the first run was more than 1.5x the steady median and slower than every steady run.".into());
-    for (t, m) in trials(r, |m| if let Measurements::Shapes(x) = m { Some(x.as_ref()) } else { None }) {
-        for run in m.shapes.iter().filter(|run| run.error.is_some()) {
-            let shape = format!("{} x {}", run.batch_size, run.sequence_length.map_or("—".into(), |q| q.to_string()));
-            // ONNX Runtime puts the specifics last ("... 77 by 128"): keep the end of a long message.
-            let full = run.error.as_deref().unwrap_or_default();
-            let chars: Vec<char> = full.chars().collect();
-            let error: String =
-                if chars.len() > 200 { format!("…{}", chars[chars.len() - 200..].iter().collect::<String>()) } else { full.to_string() };
-            s.notes.push(format!("{} at {shape} does not run: {error}", t.model_label()));
-        }
-    }
+    s.notes.extend(failures);
     (!s.rows.is_empty()).then_some(s)
 }
 

@@ -108,6 +108,12 @@ impl SingleTrial {
         let summary = SingleSummary::of(&workers);
         SingleTrial { workers, summary }
     }
+
+    /// Whether a worker was recorded before the first load was measured apart (schema 1): its
+    /// figures are then a fresh worker's first load, the worker's warm-up included.
+    pub(crate) fn first_load_only(&self) -> bool {
+        self.workers.iter().any(|w| w.first_load.is_none())
+    }
 }
 
 impl SingleSummary {
