@@ -37,7 +37,7 @@ pub struct ManifestExporter {
 
 impl Manifest {
     pub(crate) fn read(path: &Path) -> Option<Manifest> {
-        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+        serde_json::from_slice(&crate::limits::read_file(path, crate::limits::MANIFEST_FILE).ok()?).ok()
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::Read;
 use std::ops::RangeInclusive;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -633,22 +632,10 @@ impl ModelConfig {
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
     let cannot_read =
         || format!("cannot read the model config {}: pass --config PATH or run mora from the repository root", path.display());
-    // metadata first: opening a FIFO would block until something writes to it.
-    let meta = std::fs::metadata(path).with_context(cannot_read)?;
-    if !meta.is_file() {
-        let kind = if meta.is_dir() { "a folder" } else { "a device, pipe or socket" };
-        bail!("{} is {kind}, not a regular file: --config takes a models.yaml file", path.display());
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|f| f.take(limits::CONFIG_BYTES + 1).read_to_end(&mut bytes)).with_context(cannot_read)?;
-    if bytes.len() as u64 > limits::CONFIG_BYTES {
-        bail!(
-            "{} is larger than {} MiB: a models.yaml is a few KB; is this the right file?",
-            path.display(),
-            limits::CONFIG_BYTES / crate::units::MIB
-        );
-    }
-    Ok(bytes)
+    limits::read_file(path, limits::CONFIG_FILE).map_err(|e| match e {
+        limits::ReadError::Io { error, .. } => anyhow::Error::new(error).context(cannot_read()),
+        refused => refused.into(),
+    })
 }
 
 /// The first line where the YAML nests deeper than [`limits::CONFIG_DEPTH`]: flow brackets and

@@ -278,7 +278,8 @@ fn resolve_shape(input: &GraphInput, s: &InputSettings) -> Result<Vec<i64>> {
 
 /// Token ids for exactly `seq` tokens of the passage, special tokens included.
 fn tokenize(path: &Path, seq: usize) -> Result<Vec<i64>> {
-    let mut tokenizer = tokenizers::Tokenizer::from_file(path)
+    let bytes = crate::limits::read_file(path, crate::limits::TOKENIZER_FILE).context("cannot load the tokenizer")?;
+    let mut tokenizer = tokenizers::Tokenizer::from_bytes(bytes)
         .map_err(anyhow::Error::from_boxed)
         .with_context(|| format!("cannot load tokenizer {}", path.display()))?;
     tokenizer.with_padding(None);

@@ -1,7 +1,8 @@
 //! How large anything mora reads may be: the accepted range of every number in models.yaml and of the
-//! flags that override them, the size and nesting of a config file, the size of one input tensor.
-//! Each bound is far beyond a real run and tight enough that no value can overflow, hang or crash
-//! mora. README's "The model suite" lists them.
+//! flags that override them, the size and nesting of a config file, the size of one input tensor, and
+//! the size of every file mora reads ([`read_file`]: results, traces, profiles, tokenizers, manifests,
+//! models.yaml). Each bound is far beyond a real run and tight enough that no value can overflow, hang
+//! or crash mora. README's "The model suite" and docs/robustness.md list them.
 
 use std::ops::RangeInclusive;
 
@@ -45,4 +46,172 @@ pub(crate) fn describe(range: &RangeInclusive<u64>) -> String {
 /// overflows a u64.
 pub(crate) fn element_count(shape: &[i64]) -> Option<u64> {
     shape.iter().try_fold(1u64, |n, &d| n.checked_mul(u64::try_from(d).ok()?))
+}
+
+/// A kind of file mora reads, for [`read_file`]: its cap, and how the messages name it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileKind {
+    /// At most this many bytes are read; a larger file is refused before it is read.
+    pub cap: u64,
+    /// What takes it, the fix for a folder or a device, e.g. "--config takes a models.yaml file".
+    pub takes: &'static str,
+    /// How large one usually is, for the "larger than" message, e.g. "a models.yaml is a few KB".
+    pub usually: &'static str,
+}
+
+/// A models.yaml is a few KB; the cap keeps `--config /dev/zero` or a runaway file out of memory.
+pub(crate) const CONFIG_FILE: FileKind =
+    FileKind { cap: CONFIG_BYTES, takes: "--config takes a models.yaml file", usually: "a models.yaml is a few KB" };
+/// A run's results.json: the default suite's is under 1 MB, with every raw sample; a merge of a
+/// hundred hosts' runs stays far below the cap, which keeps the parse (several times the file's size
+/// in memory) within reach of a small machine.
+pub(crate) const RESULTS_FILE: FileKind = FileKind {
+    cap: 256 * crate::units::MIB,
+    takes: "mora report takes a run folder or its results.json",
+    usually: "a run's results.json is under a few MB",
+};
+/// A fleet task's failed.json: a few lines of a task's stderr.
+pub(crate) const FAILED_RUN_FILE: FileKind = FileKind {
+    cap: 16 * crate::units::MIB,
+    takes: "mora report takes a run folder or its failed.json",
+    usually: "a failed.json is a few KB",
+};
+/// A lifecycle profile (`mora report --format profile`): a few KB per model and host.
+pub(crate) const PROFILE_FILE: FileKind =
+    FileKind { cap: 64 * crate::units::MIB, takes: "--profile takes a profile.json file", usually: "a profile.json is a few KB per model" };
+/// A request trace: the simulator reads at most 10 million requests, lines of a few dozen bytes.
+pub(crate) const TRACE_FILE: FileKind =
+    FileKind { cap: 512 * crate::units::MIB, takes: "--trace takes a CSV file", usually: "10 million requests are about 300 MB" };
+/// A tokenizer.json: GPT-2's is 1.4 MB, the largest vocabularies' (250,000 tokens) about 35 MB.
+pub(crate) const TOKENIZER_FILE: FileKind = FileKind {
+    cap: 128 * crate::units::MIB,
+    takes: "a tokenizer is a tokenizer.json file",
+    usually: "a tokenizer.json is at most tens of MB",
+};
+/// A manifest mora wrote beside a model (the exporter's, `mora optimize`'s), or a worker's spec.
+pub(crate) const MANIFEST_FILE: FileKind =
+    FileKind { cap: 16 * crate::units::MIB, takes: "a manifest is a JSON file", usually: "a manifest is a few KB" };
+
+/// Why [`read_file`] refused or failed.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// Opening or reading failed (missing, no permission, an I/O error).
+    Io {
+        path: std::path::PathBuf,
+        error: std::io::Error,
+    },
+    /// A folder, FIFO, device or socket: a FIFO would block the read, a device might never end.
+    NotAFile {
+        path: std::path::PathBuf,
+        is: &'static str,
+        kind: FileKind,
+    },
+    TooLarge {
+        path: std::path::PathBuf,
+        kind: FileKind,
+    },
+}
+
+impl ReadError {
+    /// The I/O error's kind, where opening or reading failed (e.g. `NotFound`).
+    pub(crate) fn io_kind(&self) -> Option<std::io::ErrorKind> {
+        match self {
+            ReadError::Io { error, .. } => Some(error.kind()),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io { path, error } => write!(f, "cannot read {}: {error}", path.display()),
+            ReadError::NotAFile { path, is, kind } => write!(f, "{} is {is}, not a regular file: {}", path.display(), kind.takes),
+            ReadError::TooLarge { path, kind } => write!(
+                f,
+                "{} is larger than {} MiB: {}; is this the right file?",
+                path.display(),
+                kind.cap / crate::units::MIB,
+                kind.usually
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// The bytes of a file mora was pointed at, refused at once when it is not a regular file or is
+/// larger than `kind.cap`, and never more than the cap read (a file that grows while it is read is
+/// refused too). The one way mora reads results, traces, profiles, tokenizers, manifests and
+/// models.yaml: `/dev/zero` or a FIFO in their place must neither fill the memory nor block.
+pub(crate) fn read_file(path: &std::path::Path, kind: FileKind) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |error| ReadError::Io { path: path.to_path_buf(), error };
+    let not_a_file = |meta: &std::fs::Metadata| {
+        let is = if meta.is_dir() { "a folder" } else { "a device, pipe or socket" };
+        ReadError::NotAFile { path: path.to_path_buf(), is, kind }
+    };
+    // The path first, so that a device is never opened; then the file that was opened, which a
+    // rename in between could have swapped. O_NONBLOCK: opening a FIFO must not wait for a writer.
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_a_file(&meta));
+    }
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(not_a_file(&meta));
+    }
+    if meta.len() > kind.cap {
+        return Err(ReadError::TooLarge { path: path.to_path_buf(), kind });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(kind.cap + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > kind.cap {
+        return Err(ReadError::TooLarge { path: path.to_path_buf(), kind });
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: FileKind = FileKind { cap: 16, takes: "--x takes a file", usually: "an x is a few bytes" };
+
+    #[test]
+    fn a_regular_file_under_the_cap_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        std::fs::write(&path, b"0123456789abcdef").unwrap();
+        assert_eq!(read_file(&path, SMALL).unwrap(), b"0123456789abcdef");
+        std::fs::write(&path, b"0123456789abcdefg").unwrap();
+        let e = read_file(&path, SMALL).unwrap_err().to_string();
+        assert!(e.ends_with("x is larger than 0 MiB: an x is a few bytes; is this the right file?"), "{e}");
+    }
+
+    #[test]
+    fn folders_devices_and_fifos_are_refused_without_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = read_file(dir.path(), SMALL).unwrap_err().to_string();
+        assert!(e.ends_with("is a folder, not a regular file: --x takes a file"), "{e}");
+        let e = read_file(std::path::Path::new("/dev/zero"), SMALL).unwrap_err().to_string();
+        assert_eq!(e, "/dev/zero is a device, pipe or socket, not a regular file: --x takes a file");
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads the NUL-terminated path, which lives for the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No writer ever comes: a read that opened it would wait forever.
+        assert!(matches!(read_file(&fifo, SMALL), Err(ReadError::NotAFile { .. })));
+        let missing = read_file(&dir.path().join("missing"), SMALL).unwrap_err();
+        assert_eq!(missing.io_kind(), Some(std::io::ErrorKind::NotFound));
+    }
 }

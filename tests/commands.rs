@@ -213,5 +213,5 @@ fn report_refuses_a_file_of_another_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("results.json");
     std::fs::write(&path, r#"{"schema_version": 7, "trials": []}"#).unwrap();
-    mora().arg("report").arg(&path).assert().code(1).stderr(predicate::str::contains("schema_version Some(7)"));
+    mora().arg("report").arg(&path).assert().code(1).stderr(predicate::str::contains("schema_version 7 is not one this mora reads"));
 }

@@ -123,14 +123,16 @@ fn read_input(path: &Path) -> Result<Input> {
     } else {
         (path.to_path_buf(), PathBuf::new())
     };
-    if results.is_file() || !failure.is_file() {
-        if path.is_dir() && !results.exists() {
+    // Whatever is there is read (and refused when it is not a regular file), so a FIFO is named.
+    let there = |p: &Path| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_ok();
+    if there(&results) || !there(&failure) {
+        if path.is_dir() && !there(&results) {
             bail!("{} holds neither results.json nor failed.json: pass a run folder (or its results.json)", path.display());
         }
         return results::read(&results).map(|r| Input::Run(results, Box::new(r)));
     }
     // Written by a shell script from a task's stderr: read it lossily rather than refuse a byte.
-    let bytes = std::fs::read(&failure).with_context(|| format!("cannot read {}", failure.display()))?;
+    let bytes = crate::limits::read_file(&failure, crate::limits::FAILED_RUN_FILE)?;
     let mut record: FailedRun = serde_json::from_str(&String::from_utf8_lossy(&bytes))
         .with_context(|| format!("{} is not a failed run's record (README, \"Fleet\", names its fields)", failure.display()))?;
     if record.run.is_empty() {

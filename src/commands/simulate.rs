@@ -40,7 +40,8 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     let known: Vec<String> = provider.models.iter().map(|m| m.model.clone()).collect();
     let (trace, source) = match (&args.trace, args.zipf) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the trace {}", path.display()))?;
+            let text = String::from_utf8(crate::limits::read_file(path, crate::limits::TRACE_FILE)?)
+                .with_context(|| format!("cannot read the trace {}: it is not UTF-8 text", path.display()))?;
             let place = format!("the profile ({} on host {})", provider.provider, host.host);
             (Trace::parse_csv(&text, &path.display().to_string(), &known, &place)?, format!("trace {}", path.display()))
         }
@@ -135,7 +136,7 @@ fn dedup_in_order(policies: &mut Vec<PolicyKind>) {
 }
 
 fn read_profile(path: &Path) -> Result<Profile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read the profile {}", path.display()))?;
+    let bytes = crate::limits::read_file(path, crate::limits::PROFILE_FILE).context("cannot read the profile")?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON: make a profile with `mora report RUN --format profile`", path.display()))?;
     match value.get("profile_version").and_then(|v| v.as_u64()) {

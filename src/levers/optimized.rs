@@ -51,12 +51,12 @@ pub(crate) fn files_of(path: &Path) -> Vec<PathBuf> {
 /// The manifest beside `model`, if it has one: then it is a pre-optimised model.
 pub(crate) fn read_manifest(model: &Path) -> Result<Option<OptimizedManifest>> {
     let path = manifest_path(model);
-    match std::fs::read(&path) {
+    match crate::limits::read_file(&path, crate::limits::MANIFEST_FILE) {
         Ok(bytes) => {
             serde_json::from_slice(&bytes).map(Some).with_context(|| format!("{} is not a mora optimisation manifest", path.display()))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(e) if e.io_kind() == Some(std::io::ErrorKind::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -47,19 +47,39 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// is brought to schema 2 on the way in (see [`from_schema_1`]); its derived figures and verdicts
 /// are the caller's to recompute (`advice::judge`).
 pub fn read(path: &Path) -> Result<ResultsFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = crate::limits::read_file(path, crate::limits::RESULTS_FILE)?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))?;
-    let version = value.get("schema_version").and_then(|v| v.as_u64());
-    match version {
-        Some(1) => from_schema_1(&mut value),
-        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-        _ => anyhow::bail!(
-            "{}: schema_version {:?} is not one this mora reads (1 or {SCHEMA_VERSION}); re-run `mora bench` or use the mora that wrote it",
+    match value.get("schema_version") {
+        Some(v) if v.as_u64() == Some(1) => from_schema_1(&mut value),
+        Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+        Some(v) => anyhow::bail!(
+            "{}: schema_version {} is not one this mora reads (the number 1 or {SCHEMA_VERSION}); re-run `mora bench` or use the mora that wrote it",
             path.display(),
-            version
+            describe_json(v)
+        ),
+        None if value.is_object() => {
+            anyhow::bail!("{} has no schema_version: it is not a results.json that mora wrote (`mora bench` writes one)", path.display())
+        }
+        None => anyhow::bail!(
+            "{} holds {}, not a results.json (an object with schema_version): pass a run folder or its results.json",
+            path.display(),
+            describe_json(&value)
         ),
     }
     serde_json::from_value(value).with_context(|| format!("{} does not match results schema {SCHEMA_VERSION}", path.display()))
+}
+
+/// A JSON value as it is written, cut short: `"1"` (a string), `-2`, `2.5`, `null`.
+fn describe_json(v: &serde_json::Value) -> String {
+    let text = v.to_string();
+    let short: String = text.chars().take(40).collect();
+    let what = match v {
+        serde_json::Value::String(_) => " (a string)",
+        serde_json::Value::Array(_) => " (a list)",
+        serde_json::Value::Object(_) => " (an object)",
+        _ => "",
+    };
+    if short.len() < text.len() { format!("{short}...{what}") } else { format!("{text}{what}") }
 }
 
 /// The v1 isolation warning compared the cgroup's anonymous memory with the worker's private memory,
@@ -172,6 +192,24 @@ mod tests {
         let path = dir.path().join("old.json");
         std::fs::write(&path, br#"{"schema_version": 99}"#).unwrap();
         let e = format!("{:#}", read(&path).unwrap_err());
-        assert!(e.contains("schema_version Some(99)"), "{e}");
+        assert!(e.contains("schema_version 99 is not one this mora reads (the number 1 or 2)"), "{e}");
+    }
+
+    #[test]
+    fn a_schema_version_of_the_wrong_type_or_sign_is_shown_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        for (json, shown) in [
+            (r#"{"schema_version": "1"}"#, r#"schema_version "1" (a string) is not"#),
+            (r#"{"schema_version": -2}"#, "schema_version -2 is not"),
+            (r#"{"schema_version": 2.0}"#, "schema_version 2.0 is not"),
+            (r#"{"schema_version": null}"#, "schema_version null is not"),
+            (r#"{"trials": []}"#, "has no schema_version"),
+            (r#"[1, 2]"#, "holds [1,2] (a list), not a results.json"),
+        ] {
+            std::fs::write(&path, json).unwrap();
+            let e = format!("{:#}", read(&path).unwrap_err());
+            assert!(e.contains(shown) && !e.contains("None"), "{json}: {e}");
+        }
     }
 }
