@@ -11,8 +11,9 @@ fn faults() -> Vec<String> {
     std::env::var("MORA_FAULT").map(|f| f.split(',').map(str::to_string).collect()).unwrap_or_default()
 }
 
-/// `crash:PHASE` aborts, `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on
-/// entering PHASE (a prefix match: `crash:cycle` hits every cycle).
+/// `crash:PHASE` aborts, `segfault:PHASE` writes to a page it may not (a real memory fault, as a
+/// runtime bug makes), `exit:PHASE` exits with code 3, `hang:PHASE` sleeps forever, each on entering
+/// PHASE (a prefix match: `crash:cycle` hits every cycle).
 pub(crate) fn inject(phase: &Phase) {
     let phase = phase.to_string();
     for fault in faults() {
@@ -22,6 +23,7 @@ pub(crate) fn inject(phase: &Phase) {
         }
         match kind {
             "crash" => std::process::abort(),
+            "segfault" => fault_on_a_page_without_access(),
             "exit" => std::process::exit(3),
             "hang" => loop {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
@@ -29,6 +31,16 @@ pub(crate) fn inject(phase: &Phase) {
             _ => {}
         }
     }
+}
+
+/// A write to a page mapped without access: the kernel raises SIGSEGV for it (SEGV_ACCERR), which
+/// no Rust code could do without undefined behaviour.
+fn fault_on_a_page_without_access() {
+    // SAFETY: mmap takes no pointer of ours (addr is null); the result is checked before use.
+    let page = unsafe { libc::mmap(std::ptr::null_mut(), 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+    assert_ne!(page, libc::MAP_FAILED, "cannot map a page");
+    // SAFETY: none: this write faults on purpose, and the kernel ends the process before it returns.
+    unsafe { std::ptr::write_volatile(page.cast::<u8>(), 1) };
 }
 
 /// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.

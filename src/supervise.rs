@@ -42,14 +42,66 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     }
 }
 
-/// Installs mora's Ctrl-C handler: the first stops the run after ending the trial in flight, the
-/// second kills the worker at once.
+/// The signals that stop a run the way Ctrl-C does: a terminal's Ctrl-C and Ctrl-\\, `kill`,
+/// `timeout` and schedulers (SIGTERM), a closed terminal or SSH session (SIGHUP).
+pub(crate) const INTERRUPTS_ON: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+/// Installs mora's Ctrl-C handler for every signal of [`INTERRUPTS_ON`]: the first stops the run
+/// after ending the trial in flight (its results and reports are written), the second kills the
+/// worker at once.
 pub(crate) fn install_interrupt_handler() {
-    // SAFETY: the handler only touches atomics and calls kill, which are async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
+    for signal in INTERRUPTS_ON {
+        // SAFETY: the handler only touches atomics and calls kill, which are async-signal-safe.
+        unsafe { libc::signal(signal, on_interrupt as *const () as libc::sighandler_t) };
     }
+}
+
+/// The handler each fault signal had before [`die_of_sent_fault_signals`] (Rust's stack-overflow
+/// reporter), for the faults that are real.
+static PREVIOUS_FAULT_HANDLERS: std::sync::OnceLock<[(libc::c_int, libc::sigaction); 2]> = std::sync::OnceLock::new();
+
+extern "C" fn on_fault(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+    let sent = info.is_null() || unsafe { (*info).si_code } <= 0;
+    let previous = PREVIOUS_FAULT_HANDLERS.get().and_then(|p| p.iter().find(|(s, _)| *s == signal));
+    // SAFETY: sigaction and raise are async-signal-safe; the action restored is one the kernel gave
+    // back, and it lives in a static.
+    unsafe {
+        match previous {
+            // A real fault: the handler that was there takes it when the instruction faults again.
+            Some((_, action)) if !sent => {
+                libc::sigaction(signal, action, std::ptr::null_mut());
+            }
+            // Sent by kill (si_code <= 0): die of it, as a process without handlers does. The
+            // signal is blocked in its handler, so it arrives, with the default action, on return.
+            _ => {
+                libc::signal(signal, libc::SIG_DFL);
+                libc::raise(signal);
+            }
+        }
+    }
+}
+
+/// In a worker: a SIGSEGV or SIGBUS sent from outside (`kill -SEGV`) ends it as a crash would. Rust's
+/// stack-overflow handler, which is installed for both, treats a signal that no fault raised as
+/// handled, so without this a single one was ignored and the worker ran on. Real faults still go to
+/// that handler.
+pub(crate) fn die_of_sent_fault_signals() {
+    let install = |signal: libc::c_int| {
+        // SAFETY: sigaction is plain data, for which all zeroes is a valid value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_fault as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+        // SAFETY: both actions live for the call; sigemptyset initialises the mask it is given.
+        unsafe {
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, &mut previous);
+        }
+        (signal, previous)
+    };
+    PREVIOUS_FAULT_HANDLERS.get_or_init(|| [install(libc::SIGSEGV), install(libc::SIGBUS)]);
 }
 
 pub(crate) fn interrupted() -> bool {

@@ -30,6 +30,7 @@ pub fn run(cli: Cli) -> Result<i32> {
 
 /// `mora worker`: one trial, or the CUDA probe.
 pub(crate) fn worker(args: WorkerArgs) -> Result<i32> {
+    crate::supervise::die_of_sent_fault_signals();
     if args.probe_cuda {
         let path = args.ort_lib.as_deref().ok_or_else(|| anyhow!("--probe-cuda needs --ort-lib"))?;
         let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
