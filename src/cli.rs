@@ -135,8 +135,11 @@ pub struct BenchArgs {
 }
 
 /// A run name is one folder name: letters, digits, `.`, `_` and `-`, not starting with `.` (so
-/// never `..` or a hidden folder), at most 200 characters.
+/// never `..` or a hidden folder), at most 200 characters; never `latest`, the link to the newest run.
 fn run_name(s: &str) -> Result<String, String> {
+    if s == "latest" {
+        return Err("\"latest\" is the link to the newest run under --out, so it cannot name a run: pick another --run-name".into());
+    }
     let ok = !s.is_empty()
         && s.len() <= 200
         && !s.starts_with('.')

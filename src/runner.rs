@@ -157,13 +157,20 @@ pub(crate) fn run(bench: &Bench, mut results: ResultsFile, on_event: &mut dyn Fn
         let record = record(planned, setup, specs.iter().map(|p| &p.info).collect(), run);
         results.trials.push(record);
         sample_load(&mut results, on_event);
-        let saved = store.save(&results);
+        // The last trial goes to disk with the run's end (complete, finished_at, the advice) in one
+        // write: once that write is done the run is whole, and nothing written after it (reports,
+        // charts, `latest`) can cost a trial.
+        let last = index + 1 == total || crate::supervise::interrupted();
+        let saved = if last { Ok(()) } else { store.save(&results) };
         on_event(Event::TrialFinished { record: results.trials.last().expect("just pushed") });
         if let Err(failure) = saved {
             return RunOutcome { results, write_failure: Some(failure) };
         }
     }
     let done = results.trials.len() == total && !results.trials.iter().any(|t| matches!(t.outcome, Outcome::Interrupted { .. }));
+    if !done && crate::supervise::interrupted() {
+        results.run.notes.push(format!("interrupted (Ctrl-C or a signal) with {} of {total} trials recorded", results.trials.len()));
+    }
     results.run.complete = done;
     results.run.finished_at = Some(now_rfc3339());
     crate::advice::judge(&mut results);

@@ -192,10 +192,10 @@ fn a_failed_task_is_named_and_the_merge_goes_on() {
     std::fs::write(failed.join("failed.json"), record).unwrap();
 
     let out = fx.path().join("merged");
-    let md = String::from_utf8(
-        mora().arg("report").arg(&good).arg(&failed).args(["--format", "markdown", "--out"]).arg(&out).output().unwrap().stdout,
-    )
-    .unwrap();
+    // The Markdown goes to the folder (report.md), not to the terminal as well.
+    let printed = mora().arg("report").arg(&good).arg(&failed).args(["--format", "markdown", "--out"]).arg(&out).output().unwrap();
+    assert!(printed.status.success() && printed.stdout.is_empty(), "{}", String::from_utf8_lossy(&printed.stderr));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("## Runs that failed"), "{md}");
     let row = md.lines().find(|l| l.starts_with("| gpu-8_0-node-2 |")).unwrap_or_else(|| panic!("{md}"));
     assert!(row.contains("| node-2 | slurm 8_0 | 1 |") && row.contains("CUDA cannot run here"), "{row}");

@@ -1,10 +1,10 @@
 //! `mora bench`: resolve the runtime, providers and models, run the plan, print the report.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
+use super::output::{self, errln, outln};
 use super::progress::{self, Progress};
 
 use crate::catalog::ModelStatus;
@@ -37,6 +37,19 @@ fn describe_write_failure(failure: &runner::WriteFailure, path: &std::path::Path
     format!("error: cannot write results: {}\nthe run stopped: {kept}; {rescued}", failure.error)
 }
 
+/// What the run folder's reports, the exports and `latest` could not be, in words: results.json is
+/// whole, so the run stands and its exit code is its trials'.
+fn describe_report_failures(failed: &[(PathBuf, anyhow::Error)], folder: &Path) -> String {
+    let mut lines: Vec<String> = failed.iter().map(|(path, e)| format!("warning: cannot write {}: {e:#}", path.display())).collect();
+    lines.push(format!(
+        "warning: {} could not be written; {} is whole: `mora report {} --in-place` writes the reports again once there is room",
+        report::count(failed.len(), "file"),
+        folder.join("results.json").display(),
+        folder.display()
+    ));
+    lines.join("\n")
+}
+
 pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let config = match &args.model {
         Some(model) => Config::for_model(model, args.tokenizer.as_deref(), args.model_type)?,
@@ -49,6 +62,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     if let Some(contradiction) = models.iter().find_map(|m| ModelStatus::of(m).contradiction(m, &config.path)) {
         bail!("{contradiction}");
     }
+    refuse_exports_over_a_run(&args)?;
     let ids: Vec<String> = models.iter().map(|m| m.id.clone()).collect();
     let mut scenarios = args.scenario.clone();
     scenarios.sort();
@@ -56,13 +70,13 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let notes: Vec<String> = drop_spanning_scenarios_without_two_models(&ids, &mut scenarios)?.into_iter().collect();
     let roots = runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
-    eprintln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
+    errln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
     let (setups, statuses) = crate::resolve::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
     for s in statuses.iter().filter(|s| !s.ran) {
-        eprintln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
+        errln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
     }
     for note in &notes {
-        eprintln!("note: {note}");
+        errln!("note: {note}");
     }
     let sweep = Sweep { batch_sizes: dedup(&args.batch_size), sequence_lengths: dedup(&args.sequence_length) };
     // Text inputs take a sequence length; an image model's point is its batch size alone.
@@ -74,17 +88,17 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let trials = sweep.expand(plan(&ids, &runner::providers(&setups), &scenarios), &has_sequence);
 
     if args.dry_run {
-        println!(
+        outln!(
             "{} ({} x {} x {}):",
             report::count(trials.len(), "trial"),
             report::count(ids.len(), "model"),
             report::count(setups.len(), "provider"),
             report::count(scenarios.len(), "scenario")
-        );
+        )?;
         for (i, t) in trials.iter().enumerate() {
-            println!("  [{}/{}] {}", i + 1, trials.len(), t.id());
+            outln!("  [{}/{}] {}", i + 1, trials.len(), t.id())?;
         }
-        println!("nothing ran (--dry-run); results would go under {}", args.out.display());
+        outln!("nothing ran (--dry-run); results would go under {}", args.out.display())?;
         return Ok(0);
     }
     let host = HostInfo::current();
@@ -123,7 +137,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
         hosts: vec![],
         failed_runs: vec![],
     };
-    eprintln!(
+    errln!(
         "{} ({} x {} x {}) -> {}",
         report::count(trials.len(), "trial"),
         report::count(ids.len(), "model"),
@@ -136,60 +150,85 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let bench =
         Bench { config: &config, models, setups, runtime: library, plan: trials, settings, workers: args.workers as usize, results_path };
     let outcome = runner::run(&bench, runner::new_results(info), &mut |e| progress.on_event(e));
-    let results = outcome.results;
-    let mut stdout = std::io::stdout().lock();
+    let mut results = outcome.results;
+    // The figures go to the terminal whatever happens to it: a closed pipe or a hung-up terminal
+    // changes nothing of the run, so errors writing them are ignored.
+    let show = |results: &crate::results::ResultsFile| {
+        let _ = output::print(&report::render_table(results, Terminal::stdout(args.style)));
+    };
     if let Some(failure) = outcome.write_failure {
         // The disk is full or the folder unwritable: show the figures, say what was kept.
-        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
-        eprintln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
+        results.run.notes.push(format!(
+            "the run stopped after {} because results.json could not be written ({})",
+            report::count(results.trials.len(), "trial"),
+            failure.error
+        ));
+        show(&results);
+        errln!("\n{}", describe_write_failure(&failure, &bench.results_path, results.trials.len()));
         return Ok(RESULTS_NOT_WRITTEN);
     }
-    let mut written = vec![folder.join("results.json")];
+    // results.json is whole: what is written from here on is a copy of it, and a failure is a
+    // warning that names the file, never a change of the run's exit code.
     let label = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let runs = [(label, results.clone())];
-    written.extend(report::write_reports(&folder, &results, &runs)?);
-    written.extend(exports(&args, &results, &runs)?);
-    point_latest_at(&args.out, &folder);
-    if !args.quiet {
-        write!(stdout, "{}", report::render_table(&results, Terminal::stdout(args.style)))?;
-        eprintln!("\n{} in {}", report::count(results.trials.len(), "trial"), progress::duration(progress.elapsed()));
+    let mut written = report::write_reports(&folder, &results, &runs);
+    written.files.insert(0, bench.results_path.clone());
+    exports(&args, &results, &runs, &mut written);
+    if let Err(e) = point_latest_at(&args.out, &folder) {
+        written.failed.push((args.out.join("latest"), e));
     }
-    eprintln!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if !args.quiet {
+        show(&results);
+        errln!("\n{} in {}", report::count(results.trials.len(), "trial"), progress::duration(progress.elapsed()));
+    }
+    errln!("wrote {}", written.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if !written.failed.is_empty() {
+        errln!("{}", describe_report_failures(&written.failed, &folder));
+    }
     if !results.run.complete {
-        eprintln!("interrupted: the results above are the trials that finished");
+        errln!("interrupted: the results above are the trials that finished");
         return Ok(130);
     }
     Ok(if results.trials.iter().all(|t| t.outcome.is_ok()) { 0 } else { SOME_TRIALS_FAILED })
 }
 
+/// An export named results.json that exists may be a run's: refused before the run, not after it.
+fn refuse_exports_over_a_run(args: &BenchArgs) -> Result<()> {
+    for path in [&args.export_json, &args.export_csv, &args.export_markdown].into_iter().flatten() {
+        if path.file_name().is_some_and(|n| n == "results.json") && path.exists() {
+            bail!("{} exists and may be a run's: export to another name", path.display());
+        }
+    }
+    Ok(())
+}
+
 /// `--export-json`, `--export-csv`, `--export-markdown` (hyperfine's names): copies of what the run
-/// folder holds, where a script wants them. A file named results.json that exists is never
-/// overwritten: it may be a run.
+/// folder holds, where a script wants them (a results.json that exists was refused before the run).
 fn exports(
     args: &BenchArgs,
     results: &crate::results::ResultsFile,
     runs: &[(String, crate::results::ResultsFile)],
-) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+    written: &mut report::Written,
+) {
     for (path, format) in [(&args.export_json, Format::Json), (&args.export_csv, Format::Csv), (&args.export_markdown, Format::Markdown)] {
         let Some(path) = path else { continue };
-        if path.file_name().is_some_and(|n| n == "results.json") && path.exists() {
-            bail!("{} exists and may be a run's: export to another name", path.display());
+        match report::render(results, runs, format).and_then(|text| crate::results::write_atomic(path, text.as_bytes())) {
+            Ok(()) => written.files.push(path.clone()),
+            Err(e) => written.failed.push((path.clone(), e)),
         }
-        crate::results::write_atomic(path, report::render(results, runs, format)?.as_bytes())?;
-        written.push(path.clone());
     }
-    Ok(written)
 }
 
 /// `<out>/latest` names the newest run folder (a symlink replaced atomically), for scripts.
-fn point_latest_at(out: &Path, folder: &Path) {
-    let (Some(name), latest) = (folder.file_name(), out.join("latest")) else { return };
+fn point_latest_at(out: &Path, folder: &Path) -> Result<()> {
+    let (Some(name), latest) = (folder.file_name(), out.join("latest")) else { return Ok(()) };
     let tmp = out.join(format!(".latest-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    if std::os::unix::fs::symlink(name, &tmp).is_ok() && std::fs::rename(&tmp, &latest).is_err() {
+    std::os::unix::fs::symlink(name, &tmp).with_context(|| format!("cannot make the link {}", tmp.display()))?;
+    std::fs::rename(&tmp, &latest).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-    }
+        anyhow::Error::new(e).context(format!("cannot point {} at {}", latest.display(), folder.display()))
+    })
 }
 
 /// The values in the order given, each once.

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod doctor;
 pub mod models;
 pub mod optimize;
+pub mod output;
 pub mod progress;
 pub mod report;
 pub mod simulate;

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use super::output::{errln, outln};
+
 use crate::cli::OptimizeArgs;
 use crate::config::{Config, ProviderSettings, sha256_hex};
 use crate::inputs::{GraphInput, InputSettings, ModelInputs};
@@ -30,7 +32,7 @@ fn input_settings(args: &OptimizeArgs) -> Result<InputSettings> {
     };
     let entry = config.as_ref().and_then(|c| c.models.iter().find(|m| same_file(&m.resolved.model)).map(|m| (c, m)));
     if let Some((c, m)) = entry {
-        eprintln!("input sizes and tokenizer from {}'s entry `{}`", c.path.display(), m.id);
+        errln!("input sizes and tokenizer from {}'s entry `{}`", c.path.display(), m.id);
     }
     Ok(InputSettings {
         batch_size: 1,
@@ -91,25 +93,22 @@ pub(crate) fn run(args: OptimizeArgs) -> Result<i32> {
 
     let (before, after) = time_loads(&runtime, &setup, model, &out, args.repeats)?;
     let files: Vec<String> = optimized::files_of(&out).iter().filter(|p| p.exists()).map(|p| p.display().to_string()).collect();
-    println!("wrote {}", files.join(", "));
-    println!(
+    outln!("wrote {}", files.join(", "))?;
+    outln!(
         "outputs agree with the original's on the same inputs ({}: largest difference {:.2e} at scale {:.2e})",
         inputs.described.iter().map(|d| format!("{} {}", d.name, d.fill)).collect::<Vec<_>>().join("; "),
         agreement.max_abs_diff,
         agreement.scale
-    );
-    println!(
+    )?;
+    outln!(
         "load on {}: {} before (ONNX Runtime's defaults) -> {} after (pre-optimised, optimisation disabled): {:.2}x, median of {} loads each",
         setup.provider,
         spread(&before),
         spread(&after),
         before.median / after.median,
         before.n
-    );
-    println!(
-        "valid for ONNX Runtime {} on {} only; mora checks the manifest whenever it loads it",
-        runtime.library.version, setup.provider
-    );
+    )?;
+    outln!("valid for ONNX Runtime {} on {} only; mora checks the manifest whenever it loads it", runtime.library.version, setup.provider)?;
     Ok(0)
 }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::output::{err, errln};
 use crate::results::{Scenario, TrialRecord};
 use crate::runner::Event;
 
@@ -27,11 +28,11 @@ impl Progress {
         match event {
             Event::TrialStarted { index, total, trial } => {
                 if !self.quiet {
-                    eprint!("[{}/{}] {} ... ", index + 1, total, trial.id());
+                    err!("[{}/{}] {} ... ", index + 1, total, trial.id());
                 }
             }
             Event::TrialFinished { record } => self.finished(record),
-            Event::Note(note) => eprintln!("note: {note}"),
+            Event::Note(note) => errln!("note: {note}"),
         }
     }
 
@@ -44,14 +45,14 @@ impl Progress {
         let random = if record.weights.is_random() { " [random weights]" } else { "" };
         if self.quiet {
             if !record.outcome.is_ok() {
-                eprintln!("{}: {}", record.id, record.outcome.summary());
+                errln!("{}: {}", record.id, record.outcome.summary());
             }
             return;
         }
         let left = self.estimate_left().map(|d| format!(", about {} left", duration(d))).unwrap_or_default();
-        eprintln!("{} ({secs:.1} s){random} | {} elapsed{left}", record.outcome.summary(), duration(self.started.elapsed()));
+        errln!("{} ({secs:.1} s){random} | {} elapsed{left}", record.outcome.summary(), duration(self.started.elapsed()));
         for warning in record.all_warnings() {
-            eprintln!("  warning: {warning}");
+            errln!("  warning: {warning}");
         }
     }
 

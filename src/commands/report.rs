@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::output::{errln, out, outln};
+
 use crate::cli::ReportArgs;
 use crate::fleet::{self, HostKey};
 use crate::report::{self, Format};
@@ -12,7 +14,7 @@ use crate::results::{self, FailedRun, OtherRun, ResultsFile, RunHost};
 
 pub(crate) fn run(args: ReportArgs) -> Result<i32> {
     if args.schema {
-        println!("{}", serde_json::to_string_pretty(&results::results_schema())?);
+        outln!("{}", serde_json::to_string_pretty(&results::results_schema())?)?;
         return Ok(0);
     }
     let mut files: Vec<(PathBuf, ResultsFile)> = Vec::new();
@@ -28,7 +30,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
         bail!("no run given has results, so there is nothing to report; the failed runs: {}", names.join("; "));
     }
     if let Some(dir) = &args.out {
-        refuse_to_overwrite_a_run(dir, &files)?;
+        refuse_a_folder_not_a_reports(dir)?;
     }
     let in_place = if args.in_place { Some(run_folder_of(&files, &failed)?) } else { None };
     // Each run judged with today's rules, for the profile; the merge judges the whole again.
@@ -41,28 +43,41 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
         })
         .collect();
     let merged = merge(labelled.clone(), failed);
-    let out = match args.format {
-        Format::Table => report::render_runs_table(&merged, &labelled, report::table::Terminal::stdout(args.style)),
-        format => report::render(&merged, &labelled, format)?,
+    // A format the folder gets as a file is not printed as well: `--format html --out DIR` writes
+    // the page, it does not also pour it onto the terminal.
+    let written_as_file =
+        |format: Format| report::REPORT_FILES.iter().any(|(_, f)| *f == format) || (format == Format::Json && args.out.is_some());
+    let to_files = args.out.is_some() || in_place.is_some();
+    let printed = match args.format {
+        Format::Table => out!("{}", report::render_runs_table(&merged, &labelled, report::table::Terminal::stdout(args.style))),
+        format if to_files && written_as_file(format) => Ok(()),
+        format => out!("{}", report::render(&merged, &labelled, format)?),
     };
-    print!("{out}");
     if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        results::write_atomic(&dir.join(REPORT_MARKER), REPORT_MARKER_TEXT.as_bytes())?;
         let json = dir.join("results.json");
         results::write_json_atomic(&json, &merged)?;
-        for path in std::iter::once(json).chain(report::write_reports(dir, &merged, &labelled)?) {
-            eprintln!("wrote {}", path.display());
+        for path in std::iter::once(json).chain(report::write_reports(dir, &merged, &labelled).all_or_first_error()?) {
+            errln!("wrote {}", path.display());
         }
     }
     if let Some(dir) = &in_place {
         // The record stays as the run wrote it; only what is rendered from it is written again.
-        for path in report::write_reports(dir, &merged, &labelled)? {
-            eprintln!("wrote {}", path.display());
+        for path in report::write_reports(dir, &merged, &labelled).all_or_first_error()? {
+            errln!("wrote {}", path.display());
         }
     }
-    match args.fail_on_regression {
-        Some(pct) => Ok(regression_gate(&labelled, pct)?),
-        None => Ok(0),
+    let code = match args.fail_on_regression {
+        Some(pct) => regression_gate(&labelled, pct)?,
+        None => 0,
+    };
+    // A closed standard output ends the command once the files are written and the gate has
+    // spoken, not before.
+    if code == 0 {
+        printed?;
     }
+    Ok(code)
 }
 
 /// `--fail-on-regression PCT`: exit 5 when a later run is worse than the first beyond noise and PCT.
@@ -77,7 +92,7 @@ fn regression_gate(runs: &[(String, ResultsFile)], pct: f64) -> Result<i32> {
     }
     let regressed = report::compare::regressions(&changes, pct);
     for c in &regressed {
-        eprintln!(
+        errln!(
             "regression: {} {} in {}: {:.2} -> {:.2} (medians; {})",
             c.trial,
             c.figure,
@@ -91,10 +106,10 @@ fn regression_gate(runs: &[(String, ResultsFile)], pct: f64) -> Result<i32> {
         );
     }
     if regressed.is_empty() {
-        eprintln!("no regression beyond {pct}% and the runs' noise ({} figures compared)", changes.len());
+        errln!("no regression beyond {pct}% and the runs' noise ({} figures compared)", changes.len());
         Ok(0)
     } else {
-        eprintln!("{} of {} figures regressed by more than {pct}%", regressed.len(), changes.len());
+        errln!("{} of {} figures regressed by more than {pct}%", regressed.len(), changes.len());
         Ok(5)
     }
 }
@@ -141,21 +156,36 @@ fn read_input(path: &Path) -> Result<Input> {
     Ok(Input::Failed(record))
 }
 
-/// A raw run is never overwritten by a report: `--out` may not be one of the runs read, nor any
-/// folder holding a run's results.json (one `mora bench` wrote; a report's own output, which names
-/// the runs it merged, may be written again).
-fn refuse_to_overwrite_a_run(dir: &Path, inputs: &[(PathBuf, ResultsFile)]) -> Result<()> {
-    let target = dir.join("results.json");
-    let same = |p: &Path| match (std::fs::canonicalize(p), std::fs::canonicalize(&target)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+/// The file that marks a folder as a report's own, written by `mora report --out`.
+pub(crate) const REPORT_MARKER: &str = ".mora-report";
+const REPORT_MARKER_TEXT: &str =
+    "This folder holds a report written by `mora report --out`; the next `mora report --out` here rewrites its files.\n";
+
+/// `--out` writes into a new folder, an empty one or a report's own (one holding [`REPORT_MARKER`]),
+/// never anywhere else: not into a run's folder, not beside run folders, not over files a report did
+/// not write.
+fn refuse_a_folder_not_a_reports(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) if dir.exists() && !dir.is_dir() => bail!("--out {} is a file: pass a folder (a new one)", dir.display()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read the folder {}", dir.display())),
+        Ok(entries) => entries,
     };
-    let is_input = inputs.iter().any(|(p, _)| same(p));
-    let holds_a_run = target.exists() && results::read(&target).map_or(true, |r| r.run.merged_from.is_empty());
-    if is_input || holds_a_run {
-        bail!("{} holds a run's results.json, which a report never overwrites: pass another --out (an empty or new folder)", dir.display());
+    let names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if names.is_empty() || dir.join(REPORT_MARKER).is_file() {
+        return Ok(());
     }
-    Ok(())
+    let what = if names.iter().any(|n| n == "results.json") {
+        "holds a run's results.json, which a report never overwrites".to_string()
+    } else if names.iter().any(|n| dir.join(n).join("results.json").is_file()) {
+        "holds run folders, and a report never goes beside runs".to_string()
+    } else {
+        format!("holds {} that a report did not write", report::count(names.len(), "file"))
+    };
+    bail!(
+        "{} {what}: pass another --out (a new or empty folder; a folder a report wrote, marked by its {REPORT_MARKER}, is written again)",
+        dir.display()
+    )
 }
 
 fn label(path: &Path, r: &ResultsFile) -> String {

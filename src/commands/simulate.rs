@@ -8,6 +8,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use super::output::{errln, out};
+
 use crate::cli::SimulateArgs;
 use crate::config::Config;
 use crate::profile::{PROFILE_VERSION, Profile};
@@ -70,7 +72,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
         interference: args.interference,
     };
 
-    eprintln!("simulating {} policies over {} requests ({source})", policies.len(), trace.requests.len());
+    errln!("simulating {} policies over {} requests ({source})", policies.len(), trace.requests.len());
     let runs: Vec<PolicyRun> = policies.iter().map(|&p| setup.simulate(p)).collect();
     let advice = advice::advise(&setup, &policies, &runs, args.target_p99_ms);
     let chosen = policies[0];
@@ -105,7 +107,8 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     if let Some(why) = &replay_failed {
         rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
     }
-    print!("{}", report::to_table(&rendered, crate::report::table::Terminal::stdout(args.style)));
+    // A closed standard output ends the command once the --out files are written, not before.
+    let printed = out!("{}", report::to_table(&rendered, crate::report::table::Terminal::stdout(args.style)));
 
     if let Some(dir) = &args.out {
         let times = replayed.as_ref().map(|r| r.measured_times.as_slice());
@@ -113,17 +116,17 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
         for (name, bytes) in files {
             let path = dir.join(name);
             write_atomic(&path, &bytes)?;
-            eprintln!("wrote {}", path.display());
+            errln!("wrote {}", path.display());
         }
     }
     if crate::supervise::interrupted() {
         return Ok(130);
     }
     if let Some(why) = replay_failed {
-        eprintln!("error: the replay did not finish ({why}); the simulation above stands");
+        errln!("error: the replay did not finish ({why}); the simulation above stands");
         return Ok(REPLAY_FAILED);
     }
-    Ok(0)
+    printed.map(|()| 0)
 }
 
 fn dedup_in_order(policies: &mut Vec<PolicyKind>) {
@@ -184,7 +187,7 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
         ));
     }
     let timeout = replay::timeout_for(&simulated.run);
-    eprintln!(
+    errln!(
         "replaying {} for real: {} requests over {:.0} s, {} loads, in one worker (at most {:.0} s)",
         simulated.plan.policy,
         trace.requests.len(),

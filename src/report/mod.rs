@@ -67,29 +67,51 @@ pub(crate) fn render_runs_table(results: &ResultsFile, runs: &[(String, ResultsF
     table::render(&build(results, runs), term)
 }
 
-/// Writes report.md, report.html, results.csv, profile.json and the charts into `dir` (results.json is the
-/// caller's: the runner keeps it current trial by trial); returns what it wrote.
-pub(crate) fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let charts = chart::all(results);
-    let files =
-        [("report.md", Format::Markdown), ("report.html", Format::Html), ("results.csv", Format::Csv), ("profile.json", Format::Profile)];
-    for (name, format) in files {
-        let mut text = render(results, runs, format)?;
-        if format == Format::Markdown {
-            // The charts lie beside report.md, so relative links show them in any Markdown viewer.
-            text.push_str(&markdown::charts(charts.iter().map(|(name, _)| name.as_str())));
+/// The reports [`write_reports`] writes, with the format each holds.
+pub(crate) const REPORT_FILES: [(&str, Format); 4] =
+    [("report.md", Format::Markdown), ("report.html", Format::Html), ("results.csv", Format::Csv), ("profile.json", Format::Profile)];
+
+/// What [`write_reports`] did: every file it wrote, and every one it could not, with why.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    pub files: Vec<PathBuf>,
+    pub failed: Vec<(PathBuf, anyhow::Error)>,
+}
+
+impl Written {
+    /// The files written, or the first failure (for a command whose output the reports are).
+    pub(crate) fn all_or_first_error(self) -> Result<Vec<PathBuf>> {
+        match self.failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(self.files),
         }
-        let path = dir.join(name);
-        write_atomic(&path, text.as_bytes())?;
-        written.push(path);
+    }
+}
+
+/// Writes report.md, report.html, results.csv, profile.json and the charts into `dir` (results.json is the
+/// caller's: the runner keeps it current trial by trial). Each file is written on its own: one that
+/// cannot be (a full disk) leaves the others written and says why.
+pub(crate) fn write_reports(dir: &Path, results: &ResultsFile, runs: &[(String, ResultsFile)]) -> Written {
+    let mut written = Written::default();
+    let mut put = |path: PathBuf, bytes: Result<String>| match bytes.and_then(|b| write_atomic(&path, b.as_bytes())) {
+        Ok(()) => written.files.push(path),
+        Err(e) => written.failed.push((path, e)),
+    };
+    let charts = chart::all(results);
+    for (name, format) in REPORT_FILES {
+        let text = render(results, runs, format).map(|mut text| {
+            if format == Format::Markdown {
+                // The charts lie beside report.md, so relative links show them in any Markdown viewer.
+                text.push_str(&markdown::charts(charts.iter().map(|(name, _)| name.as_str())));
+            }
+            text
+        });
+        put(dir.join(name), text);
     }
     for (name, svg) in charts {
-        let path = dir.join(name);
-        write_atomic(&path, svg.as_bytes())?;
-        written.push(path);
+        put(dir.join(name), Ok(svg));
     }
-    Ok(written)
+    written
 }
 
 /// "1 model", "2 models".

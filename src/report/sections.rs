@@ -79,7 +79,7 @@ fn run(r: &ResultsFile) -> Report {
         facts.push((format!("Provider {}", p.provider), value));
     }
     if !r.run.complete {
-        facts.push(("Status".into(), "INCOMPLETE: the run was interrupted or is still going; these are the trials that finished".into()));
+        facts.push(("Status".into(), incomplete(r, "the run")));
     }
     facts.push((
         "Judged by".into(),
@@ -165,6 +165,20 @@ fn common_footnotes(r: &ResultsFile) -> Vec<String> {
     footnotes
 }
 
+/// Why a results file is not complete, as far as it tells: an interrupt leaves an interrupted trial
+/// or an end time (the run wrote its end after stopping); a kill, a write that failed (a full disk) or
+/// a run still going leave neither.
+fn incomplete(r: &ResultsFile, run: &str) -> String {
+    let ended = r.run.finished_at.is_some() && r.run.merged_from.is_empty();
+    if ended || r.trials.iter().any(|t| matches!(t.outcome, Outcome::Interrupted { .. })) {
+        format!("INCOMPLETE: {run} was interrupted; these are the trials that finished")
+    } else {
+        format!(
+            "INCOMPLETE: {run} stopped before its end (killed, results.json could not be written, or still going); these are the trials that finished"
+        )
+    }
+}
+
 /// Runs from several machines: what each machine is, the hosts side by side on the single
 /// scenario's figures, the planning advice per machine class, the runs that failed; then each
 /// host's own tables, titled with its name.
@@ -178,7 +192,7 @@ fn fleet(r: &ResultsFile) -> Report {
         facts.push(("Failed runs".into(), failed_runs_fact(r)));
     }
     if !r.run.complete {
-        facts.push(("Status".into(), "INCOMPLETE: a run was interrupted or is still going; these are the trials that finished".into()));
+        facts.push(("Status".into(), incomplete(r, "a run")));
     }
     facts.push(("Judged by".into(), format!("rules v{} (mora {}), per machine class", r.rules_version, env!("CARGO_PKG_VERSION"))));
     let mut sections: Vec<Section> = [hosts(r), host_by_host(r), planning_per_class(r), failed_runs(r)].into_iter().flatten().collect();
