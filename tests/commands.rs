@@ -215,3 +215,120 @@ fn report_refuses_a_file_of_another_schema() {
     std::fs::write(&path, r#"{"schema_version": 7, "trials": []}"#).unwrap();
     mora().arg("report").arg(&path).assert().code(1).stderr(predicate::str::contains("schema_version 7 is not one this mora reads"));
 }
+
+/// `mora models` as a terminal `columns` wide gets it (piped, with COLUMNS, as the tables read
+/// it), run in the fixture's folder so that no temporary path shows.
+fn models_at(fx: &Fixture, columns: &str) -> String {
+    let out = mora().current_dir(fx.path()).args(["models", "--config", "models.yaml"]).env("COLUMNS", columns).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every line fits `width`, unless it is one word longer than the width (never split).
+fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        let fits = line.chars().count() <= width || !line.trim().contains(' ');
+        assert!(fits, "a line wider than {width} columns:\n{line}\nin\n{text}");
+    }
+}
+
+/// The words of a text, box drawing left out and a label's colon dropped: what wrapping or a
+/// change from a table to blocks must keep whole.
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .filter(|w| !w.chars().all(|c| "│┆─═┌┐└┘├┤┬┴┼╞╡╪╤╧┄".contains(c)))
+        .map(|w| w.trim_end_matches(':').to_string())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+#[test]
+fn models_fits_80_and_100_columns_and_never_splits_a_word() {
+    let fx = Fixture::new()
+        .text("tiny-text", 100, 16, "real")
+        .entry("  - id: not-made\n    type: vision\n    weights: random\n    suite: optional\n    about: a vision tower of CLIP ViT-B/32 with random weights, exported from its configuration because the hub is out of reach here\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding, pretrained: openai/clip-vit-base-patch32}\n")
+        .write();
+    std::fs::write(
+        fx.path().join("models/tiny-text/manifest.json"),
+        r#"{"weights": "real", "opset": 17, "exported_at": "2026-12-03T10:00:00Z", "exporter": {"method": "torch.onnx.export(dynamo=True)"}, "export_seconds": 14}"#,
+    )
+    .unwrap();
+    let wide = models_at(&fx, "1000");
+    let wide_words: std::collections::BTreeSet<String> = words(&wide).into_iter().collect();
+    for columns in [80, 100] {
+        let text = models_at(&fx, &columns.to_string());
+        assert_fits(&text, columns);
+        let narrow_words: std::collections::BTreeSet<String> = words(&text).into_iter().collect();
+        // Nothing split (no fragment that the wide output lacks) and nothing lost ("Model" is the
+        // table's heading; a block is headed by the model itself).
+        let fragments: Vec<&String> = narrow_words.difference(&wide_words).collect();
+        assert!(fragments.is_empty(), "split words at {columns} columns: {fragments:?}\n{text}");
+        let lost: Vec<&String> = wide_words.difference(&narrow_words).filter(|w| *w != "Model").collect();
+        assert!(lost.is_empty(), "words lost at {columns} columns: {lost:?}\n{text}");
+        insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("models-{columns}"), text);
+        });
+    }
+}
+
+#[test]
+fn doctor_fits_80_and_100_columns_and_never_splits_a_word() {
+    let doctor = |columns: &str| {
+        let out = mora().args(["doctor", "--no-cuda-session"]).env("COLUMNS", columns).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let wide = doctor("1000");
+    for columns in [80, 100] {
+        let text = doctor(&columns.to_string());
+        assert_fits(&text, columns);
+        assert_eq!(words(&text), words(&wide), "the same words in the same order, none split, at {columns} columns");
+    }
+}
+
+/// The rows of every Markdown table whose first column is the model: (table title, first cell,
+/// provider cell).
+fn model_rows(md: &str) -> Vec<(String, String, String)> {
+    let mut rows = Vec::new();
+    let (mut title, mut header): (String, Vec<String>) = (String::new(), vec![]);
+    let cells = |line: &str| line.trim().trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>();
+    let mut previous_was_table = false;
+    for line in md.lines() {
+        if !line.starts_with('|') {
+            previous_was_table = false;
+            if line.starts_with('#') {
+                title = line.trim_start_matches('#').trim().to_string();
+            }
+            continue;
+        }
+        if !previous_was_table {
+            header = cells(line);
+            previous_was_table = true;
+            continue;
+        }
+        let row = cells(line);
+        if row.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) || header.first().map(String::as_str) != Some("Model") {
+            continue;
+        }
+        let provider = header.iter().position(|h| h == "Provider").and_then(|i| row.get(i)).cloned().unwrap_or_default();
+        rows.push((title.clone(), row[0].clone(), provider));
+    }
+    rows
+}
+
+#[test]
+fn every_table_of_a_sweep_names_each_trials_sizes() {
+    let fx = Fixture::new().text("text-a", 500, 32, "real").write();
+    let sweep = ["--batch-size", "1,2", "--sequence-length", "8,16", "--cycles", "2", "--repeats", "2"];
+    fx.bench(&[&["--scenario", "single,leak,cold", "--workers", "1", "--quiet"][..], &sweep[..]].concat()).assert().success();
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    let rows = model_rows(&md);
+    let titles: std::collections::BTreeSet<&str> = rows.iter().map(|(t, _, _)| t.as_str()).collect();
+    assert!(titles.iter().any(|t| t.starts_with("Worker warm-up")), "the warm-up table is among them: {titles:?}");
+    for (title, model, _) in &rows {
+        assert!(model.starts_with("text-a (batch ") && model.contains(", seq "), "{title}: {model:?} names no size");
+    }
+    for (i, row) in rows.iter().enumerate() {
+        assert!(!rows[..i].contains(row), "{}: two rows read {:?} ({})", row.0, row.1, row.2);
+    }
+}

@@ -3,26 +3,25 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
+use super::output::outln;
 use crate::catalog::{ModelStatus, make_command};
 use crate::cli::ModelsArgs;
 use crate::config::{Config, Suite};
+use crate::report::sections::Section;
+use crate::report::table::{self, Style, Terminal};
 
 pub(crate) fn run(args: ModelsArgs) -> Result<i32> {
     if args.schema {
-        println!("{}", serde_json::to_string_pretty(&crate::config::models_schema())?);
+        outln!("{}", serde_json::to_string_pretty(&crate::config::models_schema())?)?;
         return Ok(0);
     }
     let config = Config::load(&args.config)?;
     if args.check {
         return Ok(0);
     }
-    let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["Model", "Type", "Weights", "Suite", "Size MB", "Present", "Source", "Exported", "About"]);
+    let header = ["Model", "Type", "Weights", "Suite", "Size MB", "Present", "Source", "Exported", "About"];
+    let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut notes = Vec::new();
     let mut contradictions = Vec::new();
@@ -57,7 +56,7 @@ pub(crate) fn run(args: ModelsArgs) -> Result<i32> {
                 format!("{when} {how}{opset}{secs}").trim().to_string()
             })
             .unwrap_or_else(|| "—".into());
-        table.add_row(vec![
+        rows.push(vec![
             model.id.clone(),
             model.model_type.to_string(),
             status.weights.to_string(),
@@ -69,24 +68,45 @@ pub(crate) fn run(args: ModelsArgs) -> Result<i32> {
             model.about.clone().unwrap_or_default(),
         ]);
     }
-    println!(
-        "{} ({}, {} in the default suite)",
-        config.path.display(),
-        crate::report::count(config.models.len(), "model"),
-        config.select(&[], Suite::Default)?.len()
-    );
-    println!("{table}");
-    if !notes.is_empty() {
-        println!("\nWeights:\n{}", notes.join("\n"));
-    }
-    if !contradictions.is_empty() {
-        println!("\nmodels.yaml contradicts the model (`mora bench` refuses these):\n{}", contradictions.join("\n"));
-    }
-    if !missing.is_empty() {
-        println!("\nTo make the missing ones:\n{}", missing.join("\n"));
-    }
+    let term = Terminal::stdout(Style::Full);
+    // Fitted like the bench tables: a table that is too wide becomes one block per model, and no
+    // word or number is split across lines.
+    let section = Section {
+        title: format!(
+            "{} ({}, {} in the default suite)",
+            config.path.display(),
+            crate::report::count(config.models.len(), "model"),
+            config.select(&[], Suite::Default)?.len()
+        ),
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows,
+        notes: vec![],
+        host: None,
+    };
+    let drawn = table::section(&section, term);
+    outln!("{}", drawn.strip_prefix('\n').unwrap_or(&drawn).trim_end())?;
+    let list = |title: &str, lines: &[String]| -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        outln!("\n{title}")?;
+        for line in lines {
+            outln!("{}", table::wrap(line, term.width, 2))?;
+        }
+        Ok(())
+    };
+    list("Weights:", &notes)?;
+    list("models.yaml contradicts the model (`mora bench` refuses these):", &contradictions)?;
+    list("To make the missing ones:", &missing)?;
     if config.models.iter().any(|m| ModelStatus::of(m).weights == crate::config::Weights::Random) {
-        println!("\nrandom weights: the real architecture and size, so load time and memory are representative; outputs are meaningless.");
+        outln!(
+            "\n{}",
+            table::wrap(
+                "random weights: the real architecture and size, so load time and memory are representative; outputs are meaningless.",
+                term.width,
+                0
+            )
+        )?;
     }
     Ok(0)
 }

@@ -302,7 +302,7 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
             let host = t.host.clone().unwrap_or_default();
             let x = &m.summary;
             s.rows.push(vec![
-                model.into(),
+                t.model_label(),
                 provider.to_string(),
                 host.clone(),
                 m.workers.len().to_string(),
@@ -326,8 +326,12 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
                 for (what, f) in [("load", load as fn(&SingleTrial) -> Option<&Summary>), ("p50", p50)] {
                     if let (Some(x), Some(y)) = (f(ma), f(mb)) {
                         if beyond_noise(x, y) {
-                            same_class_differs
-                                .push(format!("{model} ({provider}) {what}: {ha} {:.1} ms vs {hb} {:.1} ms", x.median, y.median));
+                            same_class_differs.push(format!(
+                                "{} ({provider}) {what}: {ha} {:.1} ms vs {hb} {:.1} ms",
+                                a.model_label(),
+                                x.median,
+                                y.median
+                            ));
                         }
                     }
                 }
@@ -505,10 +509,10 @@ fn warmup(r: &ResultsFile) -> Option<Section> {
     );
     let order = |id: &str| r.models.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
     let mut rows = worker_warmups(r);
-    rows.sort_by_key(|w| (order(&w.model), w.provider));
+    rows.sort_by_key(|w| (order(&w.model), w.point, w.provider));
     for w in rows {
         s.rows.push(vec![
-            w.model.clone(),
+            w.point.map_or_else(|| w.model.clone(), |p| format!("{} ({p})", w.model)),
             model(r, &w.model).map(|m| m.weights.to_string()).unwrap_or_default(),
             w.provider.to_string(),
             spread(w.rss_mb.as_ref(), 1, true),
@@ -556,7 +560,7 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
             t.model_label(),
             weights(t),
             pair(num(med(&x.first_load_ms), 1), num(med(&y.first_load_ms), 1)),
-            pair(num(later_loads_ms(r, t.model(), a), 1), num(later_loads_ms(r, t.model(), b), 1)),
+            pair(num(later_loads_ms(r, t, a), 1), num(later_loads_ms(r, t, b), 1)),
             pair(num(med(&x.first_inference_ms), 1), num(med(&y.first_inference_ms), 1)),
             pair(num(med(&x.steady_p50_ms), 2), num(med(&y.steady_p50_ms), 2)),
             speedup.map(|v| format!("{v:.1}x")).unwrap_or_else(|| "—".into()),
@@ -610,9 +614,11 @@ fn fresh_workers(r: &ResultsFile) -> Option<Section> {
 }
 
 /// Loads after the first in one worker, where the run has them: what a model server pays to load
-/// again once the provider and the model's kernels are warm.
-fn later_loads_ms(r: &ResultsFile, model: &str, provider: Provider) -> Option<f64> {
-    let ours = |t: &&TrialRecord| t.outcome.is_ok() && t.model() == model && t.provider == provider && t.models.len() == 1;
+/// again once the provider and the model's kernels are warm. Of `like`'s model at its sweep point.
+fn later_loads_ms(r: &ResultsFile, like: &TrialRecord, provider: Provider) -> Option<f64> {
+    let ours = |t: &&TrialRecord| {
+        t.outcome.is_ok() && t.model() == like.model() && t.point == like.point && t.provider == provider && t.models.len() == 1
+    };
     let measurements = || r.trials.iter().filter(ours).filter_map(|t| t.measurements.as_ref());
     let warm = measurements().find_map(|m| match m {
         Measurements::Cold(c) => c.warm_load.as_ref().map(|w| w.median),
@@ -837,7 +843,7 @@ fn rotation(r: &ResultsFile) -> Option<Section> {
         };
         for p in &m.per_model {
             s.rows.push(vec![
-                p.model.clone(),
+                t.point.map_or_else(|| p.model.clone(), |point| format!("{} ({point})", p.model)),
                 t.provider.to_string(),
                 added(&m.rss, &p.model),
                 added(&m.gpu, &p.model),

@@ -98,8 +98,8 @@ pub(crate) fn section(section: &Section, term: Terminal) -> String {
     }
     let drawn = table.to_string();
     let widest = drawn.lines().map(console_width).max().unwrap_or(0);
-    if term.width.is_some_and(|w| widest > w) {
-        out.push_str(&blocks(section, &rows));
+    if let Some(width) = term.width.filter(|w| widest > *w) {
+        out.push_str(&blocks(section, &rows, width));
     } else {
         out.push_str(&drawn);
         out.push('\n');
@@ -111,8 +111,8 @@ pub(crate) fn section(section: &Section, term: Terminal) -> String {
 }
 
 /// Each row as a block: its first cell (and its provider, where the table has one) as a heading,
-/// then "header: value" for the others.
-fn blocks(section: &Section, rows: &[Vec<String>]) -> String {
+/// then "header: value" for the others, wrapped at `width` between words.
+fn blocks(section: &Section, rows: &[Vec<String>], width: usize) -> String {
     let mut out = String::new();
     let provider = section.header.iter().position(|h| h == "Provider");
     for row in rows {
@@ -127,9 +127,46 @@ fn blocks(section: &Section, rows: &[Vec<String>]) -> String {
         }
         for (i, (header, value)) in section.header.iter().zip(row).enumerate().skip(1) {
             if !value.is_empty() && Some(i) != provider {
-                let _ = writeln!(out, "      {header}: {value}");
+                let _ = writeln!(out, "{}", wrap(&format!("      {header}: {value}"), Some(width), 2));
             }
         }
+    }
+    out
+}
+
+/// `text` folded to lines of at most `width` columns (`None`: as it is), only between words: a word
+/// or number longer than the width stays whole on a line of its own. Each line of `text` is folded
+/// on its own; its continuation lines are indented by its own indentation plus `hang` spaces.
+pub(crate) fn wrap(text: &str, width: Option<usize>, hang: usize) -> String {
+    let Some(width) = width else { return text.to_string() };
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if console_width(line) <= width {
+            out.push_str(line);
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let lead = line.len() - body.len();
+        let indent = " ".repeat(lead + hang);
+        let mut current = " ".repeat(lead);
+        let mut words_on_line = 0;
+        for word in body.split(' ').filter(|w| !w.is_empty()) {
+            if words_on_line > 0 && console_width(&current) + 1 + console_width(word) > width {
+                out.push_str(&current);
+                out.push('\n');
+                current.clone_from(&indent);
+                words_on_line = 0;
+            }
+            if words_on_line > 0 {
+                current.push(' ');
+            }
+            current.push_str(word);
+            words_on_line += 1;
+        }
+        out.push_str(&current);
     }
     out
 }
@@ -212,14 +249,34 @@ mod tests {
 
     #[test]
     fn a_table_too_wide_becomes_blocks_and_never_splits_a_number() {
-        let narrow = Terminal { style: Style::Full, width: Some(30), color: false };
+        let narrow = Terminal { style: Style::Full, width: Some(40), color: false };
         let out = super::section(&section(), narrow);
         assert!(out.contains("  gpt2\n      Load ms: 812.9 (741.9..1984.5)\n      Verdict: ✅ PASS"), "{out}");
+        // Narrower than a block's line: it folds between words, a hanging indent after the header.
+        let narrower = super::section(&section(), Terminal { width: Some(24), ..narrow });
+        assert!(narrower.contains("      Load ms: 812.9\n        (741.9..1984.5)\n"), "{narrower}");
         let wide = Terminal { style: Style::Full, width: Some(200), color: false };
         let table = super::section(&section(), wide);
         assert!(table.contains("│ gpt2  ┆ 812.9 (741.9..1984.5) ┆ ✅ PASS"), "{table}");
         let piped = Terminal::plain_full();
         assert!(super::section(&section(), piped).contains("812.9 (741.9..1984.5)"), "no width: whole rows");
+    }
+
+    #[test]
+    fn prose_wraps_between_words_with_a_hanging_indent() {
+        let text = "  gpt2: models/gpt2/model.onnx missing; make it with: .venv/bin/python scripts/export_models.py --models gpt2";
+        let wrapped = wrap(text, Some(40), 2);
+        assert_eq!(
+            wrapped,
+            "  gpt2: models/gpt2/model.onnx missing;\n    make it with: .venv/bin/python\n    scripts/export_models.py --models\n    gpt2"
+        );
+        let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(text), "no word split or lost");
+        assert!(wrapped.lines().all(|l| l.chars().count() <= 40), "{wrapped}");
+        // A word longer than the width stays whole, alone on its line.
+        assert_eq!(wrap("a 0123456789abcdef b", Some(8), 0), "a\n0123456789abcdef\nb");
+        assert_eq!(wrap(text, None, 2), text);
+        assert_eq!(wrap("short", Some(80), 2), "short");
     }
 
     #[test]

@@ -306,6 +306,8 @@ pub(crate) enum WarmupSource {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct WarmupFigures {
     pub model: String,
+    /// The sweep point of the trial it came from.
+    pub point: Option<super::InputPoint>,
     pub provider: Provider,
     pub source: WarmupSource,
     pub rss_mb: Option<Summary>,
@@ -324,6 +326,7 @@ pub(crate) fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
             if m.summary.warmup_load_ms.is_some() {
                 out.push(WarmupFigures {
                     model: t.model().into(),
+                    point: t.point,
                     provider: t.provider,
                     source: WarmupSource::FreshWorkers,
                     rss_mb: m.summary.warmup_rss_mb.clone(),
@@ -336,7 +339,7 @@ pub(crate) fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
     }
     for t in ok {
         let Some(Measurements::Leak(m)) = &t.measurements else { continue };
-        if out.iter().any(|w| w.model == t.model() && w.provider == t.provider) || m.cycles.len() < 2 {
+        if out.iter().any(|w| w.model == t.model() && w.point == t.point && w.provider == t.provider) || m.cycles.len() < 2 {
             continue;
         }
         // The first cycle against each later one: a surcharge that every later cycle shows is one,
@@ -345,6 +348,7 @@ pub(crate) fn worker_warmups(results: &ResultsFile) -> Vec<WarmupFigures> {
         let against_later = |f: fn(&super::CycleSample) -> f64| Summary::of(&later.iter().map(|c| f(first) - f(c)).collect::<Vec<_>>());
         out.push(WarmupFigures {
             model: t.model().into(),
+            point: t.point,
             provider: t.provider,
             source: WarmupSource::LeakFirstCycle,
             rss_mb: Summary::of(&[m.rss.first_cycle_retained_mb]),
