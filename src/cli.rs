@@ -278,9 +278,21 @@ pub struct SimulateArgs {
     /// Seeds the drawn trace and the steady-latency draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The policies to compare; --replay runs the first.
+    /// The policies to compare, eviction orders or model servers' defaults (ollama, ray-serve,
+    /// modelmesh, llama-swap, triton-explicit); --replay runs the first.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "lru,lfu,size-aware,cost-aware,keep-all,static-top-k")]
-    pub policies: Vec<crate::simulate::policy::PolicyKind>,
+    pub policies: Vec<crate::simulate::policy::PolicyName>,
+    /// Unload a model this long after its last request (e.g. 0, 10s, 5m, forever), for the eviction
+    /// orders in --policies (presets keep their server's).
+    #[arg(long, value_parser = keep_alive)]
+    pub keep_alive: Option<KeepAlive>,
+    /// At most this many models loaded at once, for the eviction orders in --policies.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_models: Option<u32>,
+    /// Also simulate these keep-alives (e.g. 0,10s,1m,5m,30m,forever) with the first eviction order
+    /// of --policies and --max-models: MB-hours against p99, the presets marked.
+    #[arg(long, value_delimiter = ',', value_parser = keep_alive)]
+    pub keep_alive_sweep: Vec<KeepAlive>,
     /// How an evicted model goes: dropped in its worker, or its worker killed.
     #[arg(long, value_enum, default_value = "in-process")]
     pub unload: crate::simulate::costs::UnloadMode,
@@ -378,6 +390,33 @@ fn percent(s: &str) -> Result<f64, String> {
 fn idle_gap(s: &str) -> Result<f64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if (0.0..=3600.0).contains(&v) { Ok(v) } else { Err(format!("{v} s is out of range: use 0 to 3600")) }
+}
+
+/// A keep-alive: how long an idle model stays loaded (`None`: forever).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KeepAlive(pub Option<std::time::Duration>);
+
+impl KeepAlive {
+    pub fn ms(self) -> Option<f64> {
+        self.0.map(|d| d.as_secs_f64() * 1000.0)
+    }
+}
+
+/// `forever`, or a duration up to a week (a bare number is seconds, as Ollama reads it).
+fn keep_alive(s: &str) -> Result<KeepAlive, String> {
+    let t = s.trim();
+    if t == "forever" {
+        return Ok(KeepAlive(None));
+    }
+    let d = match t.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => std::time::Duration::from_secs_f64(secs),
+        Ok(_) => return Err(format!("`{s}`: a keep-alive is 0 or more (or `forever`)")),
+        Err(_) => humantime::parse_duration(t).map_err(|e| format!("`{s}`: {e} (e.g. 0, 10s, 5m, 1h, forever)"))?,
+    };
+    if d > std::time::Duration::from_secs(7 * 24 * 3600) {
+        return Err(format!("{s} is out of range: use up to 7 days, or `forever`"));
+    }
+    Ok(KeepAlive(Some(d)))
 }
 
 /// A soak duration: humantime ("30s", "10m"), 1 s to 24 h.

@@ -116,6 +116,10 @@ pub(crate) struct ModelProfile {
     pub steady_p50_ms: Option<Figure>,
     pub steady_p95_ms: Option<Figure>,
     pub ram_mb: Option<Figure>,
+    /// The most RSS a load held above the RSS before it (the kernel's peak while loading): what a
+    /// budget must leave room for beyond the footprint. Profiles before it: absent.
+    #[serde(default)]
+    pub load_peak_mb: Option<Figure>,
     /// On CUDA: what ONNX Runtime's arena reserved for the model.
     pub vram_mb: Option<Figure>,
     /// The footprint (VRAM on CUDA, RAM on CPU) per MB of model file: a measured sizing multiplier.
@@ -342,6 +346,7 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
         steady_p50_ms: fig(&x.steady_p50_ms),
         steady_p95_ms: fig(&x.steady_p95_ms),
         ram_mb: fig(&x.memory_increase_mb),
+        load_peak_mb: fig(&x.load_peak_mb),
         vram_mb: fig(&x.gpu_memory_increase_mb),
         resident_per_file_mb: footprint.filter(|_| file_mb > 0.0).map(|f| f / file_mb),
         unload: Some(Unload {

@@ -14,7 +14,7 @@ use crate::protocol::{ModelSpec, ReplayReport, WorkerMessage};
 use crate::results::{Outcome, write_atomic};
 use crate::runtime::RuntimeLibrary;
 use crate::runtime::providers::ProviderSetup;
-use crate::simulate::plan::{Action, Plan};
+use crate::simulate::plan::{Action, Expiry, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
 use crate::supervise::{self, Flow};
@@ -33,6 +33,9 @@ pub(crate) struct ReplaySpec {
     /// Loaded and run once before the first request.
     pub preloads: Vec<usize>,
     pub requests: Vec<ReplayRequest>,
+    /// Keep-alives that run out, in time order (each after the requests at or before its time).
+    #[serde(default)]
+    pub expiries: Vec<Expiry>,
     pub sample_every_ms: u64,
 }
 
@@ -51,7 +54,15 @@ impl ReplaySpec {
             .zip(&plan.actions)
             .map(|(r, a)| ReplayRequest { time_ms: r.time_ms, model: r.model, action: a.clone() })
             .collect();
-        ReplaySpec { provider, runtime, models, preloads: plan.preloads.clone(), requests, sample_every_ms: SAMPLE_EVERY_MS }
+        ReplaySpec {
+            provider,
+            runtime,
+            models,
+            preloads: plan.preloads.clone(),
+            requests,
+            expiries: plan.expiries.clone(),
+            sample_every_ms: SAMPLE_EVERY_MS,
+        }
     }
 }
 

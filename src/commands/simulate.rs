@@ -19,7 +19,7 @@ use crate::runtime::{Provider, RuntimeLibrary};
 use crate::simulate::advice::{self, Advice};
 use crate::simulate::costs::{self, Costs, MeasuredTimes, UnloadMode};
 use crate::simulate::figures::{Figures, Interference};
-use crate::simulate::policy::PolicyKind;
+use crate::simulate::policy::{Policy, PolicyName};
 use crate::simulate::report::{self, Replayed};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
@@ -34,7 +34,9 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
             "--replay runs the in-process mode only: kill-worker would need a supervised worker per model at once, and mora supervises one at a time; simulate kill-worker without --replay"
         );
     }
-    let mut policies = args.policies.clone();
+    let keep_alive_ms = args.keep_alive.and_then(|k| k.ms());
+    let max_models = args.max_models.map(|n| n as usize);
+    let mut policies: Vec<Policy> = args.policies.iter().map(|&n| Policy::named(n, keep_alive_ms, max_models)).collect();
     dedup_in_order(&mut policies);
     let file = args.profile.display().to_string();
     let profile = read_profile(&args.profile)?;
@@ -74,6 +76,9 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
 
     errln!("simulating {} policies over {} requests ({source})", policies.len(), trace.requests.len());
     let runs: Vec<PolicyRun> = policies.iter().map(|&p| setup.simulate(p)).collect();
+    // The sweep varies the first eviction order's keep-alive (its cap kept); presets are its marks.
+    let base = policies.iter().find(|p| p.preset.is_none()).copied().unwrap_or(Policy::named(PolicyName::Lru, None, max_models));
+    let sweep = setup.sweep(base, &args.keep_alive_sweep.iter().map(|k| k.ms()).collect::<Vec<_>>());
     let advice = advice::advise(&setup, &policies, &runs, args.target_p99_ms);
     let chosen = policies[0];
 
@@ -103,7 +108,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
         }),
         _ => None,
     };
-    let mut rendered = report::build(&setup, &source, &runs, &sizing, advice.as_ref(), replay_view.as_ref());
+    let mut rendered = report::build(&setup, &source, &runs, &sweep, &sizing, advice.as_ref(), replay_view.as_ref());
     if let Some(why) = &replay_failed {
         rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
     }
@@ -112,7 +117,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
 
     if let Some(dir) = &args.out {
         let times = replayed.as_ref().map(|r| r.measured_times.as_slice());
-        let files = outputs(&setup, &args, &source, &runs, advice.as_ref(), &rendered, chosen, replay_view.as_ref(), times)?;
+        let files = outputs(&setup, &args, &source, &runs, &sweep, advice.as_ref(), &rendered, chosen, replay_view.as_ref(), times)?;
         for (name, bytes) in files {
             let path = dir.join(name);
             write_atomic(&path, &bytes)?;
@@ -129,7 +134,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     printed.map(|()| 0)
 }
 
-fn dedup_in_order(policies: &mut Vec<PolicyKind>) {
+fn dedup_in_order(policies: &mut Vec<Policy>) {
     let mut seen = Vec::new();
     policies.retain(|p| {
         let new = !seen.contains(p);
@@ -209,7 +214,12 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
 
 #[derive(Serialize)]
 struct PolicyRecord<'a> {
-    policy: PolicyKind,
+    policy: Policy,
+    order: crate::simulate::policy::PolicyKind,
+    keep_alive_ms: Option<f64>,
+    max_models: Option<usize>,
+    planned_size: crate::simulate::policy::PlannedSize,
+    heeds_budget: bool,
     does_not_fit_needs_mb: Option<f64>,
     figures: Option<&'a Figures>,
     thrash_reloads: Option<usize>,
@@ -217,9 +227,28 @@ struct PolicyRecord<'a> {
     preloads: Vec<&'a str>,
 }
 
+impl<'a> PolicyRecord<'a> {
+    fn of(r: &'a PolicyRun, names: &'a [String]) -> PolicyRecord<'a> {
+        let ok = r.outcome.as_ref().ok();
+        PolicyRecord {
+            policy: r.policy,
+            order: r.policy.order,
+            keep_alive_ms: r.policy.keep_alive_ms,
+            max_models: r.policy.max_models,
+            planned_size: r.policy.planned_size,
+            heeds_budget: r.policy.heeds_budget,
+            does_not_fit_needs_mb: r.outcome.as_ref().err().map(|e| e.needs_mb),
+            figures: ok.map(|s| &s.figures),
+            thrash_reloads: ok.map(|s| s.plan.thrash_reloads),
+            thrash_per_hour: ok.and_then(|s| s.thrash_per_hour),
+            preloads: ok.map(|s| s.plan.preloads.iter().map(|&m| names[m].as_str()).collect()).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ReplayRecord<'a> {
-    policy: PolicyKind,
+    policy: String,
     simulated: Figures,
     /// The same plan simulated with the times measured again after the replay.
     resimulated: Option<Figures>,
@@ -247,6 +276,7 @@ struct Record<'a> {
     target_p99_ms: Option<f64>,
     costs: &'a Costs,
     policies: Vec<PolicyRecord<'a>>,
+    keep_alive_sweep: Vec<PolicyRecord<'a>>,
     advice: Option<&'a Advice>,
     replay: Option<ReplayRecord<'a>>,
 }
@@ -258,9 +288,10 @@ fn outputs(
     args: &SimulateArgs,
     source: &str,
     runs: &[PolicyRun],
+    sweep: &[PolicyRun],
     advice: Option<&Advice>,
     rendered: &report::SimReport,
-    chosen: PolicyKind,
+    chosen: Policy,
     replay: Option<&Replayed>,
     replayed_times: Option<&[MeasuredTimes]>,
 ) -> Result<Vec<(String, Vec<u8>)>> {
@@ -278,24 +309,15 @@ fn outputs(
         trace: source.to_string(),
         target_p99_ms: args.target_p99_ms,
         costs: setup.costs,
-        policies: runs
-            .iter()
-            .map(|r| PolicyRecord {
-                policy: r.policy,
-                does_not_fit_needs_mb: r.outcome.as_ref().err().map(|e| e.needs_mb),
-                figures: r.outcome.as_ref().ok().map(|s| &s.figures),
-                thrash_reloads: r.outcome.as_ref().ok().map(|s| s.plan.thrash_reloads),
-                thrash_per_hour: r.outcome.as_ref().ok().and_then(|s| s.thrash_per_hour),
-                preloads: r.outcome.as_ref().ok().map(|s| s.plan.preloads.iter().map(|&m| names[m].as_str()).collect()).unwrap_or_default(),
-            })
-            .collect(),
+        keep_alive_sweep: sweep.iter().map(|r| PolicyRecord::of(r, names)).collect(),
+        policies: runs.iter().map(|r| PolicyRecord::of(r, names)).collect(),
         advice,
         replay: replay.map(|r| ReplayRecord {
-            policy: r.policy,
-            simulated: Figures::of(r.simulated),
-            resimulated: r.resimulated.map(Figures::of),
+            policy: r.policy.to_string(),
+            simulated: setup.figures(r.simulated),
+            resimulated: r.resimulated.map(|run| setup.figures(run)),
             measured_times,
-            replayed: Figures::of(r.replayed),
+            replayed: setup.figures(r.replayed),
             interference_simulated: Interference::of(r.simulated),
             interference_replayed: Interference::of(r.replayed),
             notes: &r.notes,
@@ -308,7 +330,7 @@ fn outputs(
         ("simulate.json".to_string(), serde_json::to_vec_pretty(&record)?),
         ("simulate-trace.csv".to_string(), setup.trace.to_csv().into_bytes()),
     ];
-    for (name, svg) in report::charts(setup, runs, chosen, replay) {
+    for (name, svg) in report::charts(setup, runs, sweep, chosen, replay) {
         files.push((name, svg.into_bytes()));
     }
     Ok(files)

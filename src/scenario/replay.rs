@@ -23,7 +23,7 @@ use crate::replay::ReplaySpec;
 use crate::runtime::Runtime;
 use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::plan::Action;
-use crate::simulate::run::{LoadSpan, Run, Served};
+use crate::simulate::run::{IdleUnload, LoadSpan, Run, Served};
 
 /// A model's copy in memory: (model, generation), as in the simulation's engine.
 type Instance = (usize, u32);
@@ -124,6 +124,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
         run: Run {
             served: state.served,
             loads: state.loads,
+            idle_unloads: state.idle_unloads,
             peak_mb: kernel_peak.unwrap_or(0.0).max(sampled_peak - base),
             memory: memory_points,
             preload_ms,
@@ -183,8 +184,9 @@ impl MemoryReader {
     }
 }
 
+/// A load after its evictions, or a keep-alive's unload alone (`instance` None).
 struct Job {
-    instance: Instance,
+    instance: Option<Instance>,
     evict: Vec<Instance>,
 }
 
@@ -203,6 +205,7 @@ struct State {
     loads_done: bool,
     served: Vec<Served>,
     loads: Vec<LoadSpan>,
+    idle_unloads: Vec<IdleUnload>,
     /// The first error of any thread: everyone stops.
     error: Option<String>,
 }
@@ -234,6 +237,7 @@ impl State {
                 })
                 .collect(),
             loads: vec![],
+            idle_unloads: vec![],
             error: None,
         }
     }
@@ -273,14 +277,31 @@ fn guarded(shared: &Shared, work: impl FnOnce() -> Result<()>) -> Result<()> {
     result
 }
 
-/// Releases each request at its time and applies the plan's decision.
+/// Sleeps until `time_ms` after `t0`.
+fn sleep_until(t0: Instant, time_ms: f64) {
+    let due = t0 + Duration::from_secs_f64(time_ms / 1000.0);
+    let now = Instant::now();
+    if due > now {
+        std::thread::sleep(due - now);
+    }
+}
+
+/// Releases each request at its time and applies the plan's decision; queues each keep-alive's
+/// unload at its time, after the requests at or before it (as the plan decided).
 fn dispatch(shared: &Shared, spec: &ReplaySpec, t0: Instant) -> Result<()> {
+    let mut expiries = spec.expiries.iter().peekable();
     for (i, request) in spec.requests.iter().enumerate() {
-        let due = t0 + Duration::from_secs_f64(request.time_ms / 1000.0);
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
+        while let Some(x) = expiries.next_if(|x| x.at_ms < request.time_ms) {
+            sleep_until(t0, x.at_ms);
+            let mut s = shared.lock();
+            if s.error.is_some() {
+                return Ok(());
+            }
+            let instance = (x.model, s.generation[x.model]);
+            s.jobs.push_back(Job { instance: None, evict: vec![instance] });
+            shared.changed.notify_all();
         }
+        sleep_until(t0, request.time_ms);
         let mut s = shared.lock();
         if s.error.is_some() {
             return Ok(());
@@ -290,7 +311,7 @@ fn dispatch(shared: &Shared, spec: &ReplaySpec, t0: Instant) -> Result<()> {
             s.generation[m] += 1;
             let evict = evict.iter().map(|&v| (v, s.generation[v])).collect();
             let instance = (m, s.generation[m]);
-            s.jobs.push_back(Job { instance, evict });
+            s.jobs.push_back(Job { instance: Some(instance), evict });
         }
         let instance = (m, s.generation[m]);
         if instance.1 == 0 {
@@ -306,6 +327,16 @@ fn dispatch(shared: &Shared, spec: &ReplaySpec, t0: Instant) -> Result<()> {
         } else {
             s.waiting.entry(instance).or_default().push(i);
         }
+        shared.changed.notify_all();
+    }
+    for x in expiries {
+        sleep_until(t0, x.at_ms);
+        let mut s = shared.lock();
+        if s.error.is_some() {
+            return Ok(());
+        }
+        let instance = (x.model, s.generation[x.model]);
+        s.jobs.push_back(Job { instance: None, evict: vec![instance] });
         shared.changed.notify_all();
     }
     shared.lock().dispatched_all = true;
@@ -340,12 +371,19 @@ fn load_jobs(shared: &Shared, spec: &ReplaySpec, runtime: &Runtime, inputs: &mut
             model.into_inner().unwrap_or_else(|p| p.into_inner()).unload();
             malloc_trim();
         }
-        let m = job.instance.0;
+        let Some(instance) = job.instance else {
+            let mut s = shared.lock();
+            let model = job.evict[0].0;
+            s.idle_unloads.push(IdleUnload { model, start_ms, end_ms: ms_since(t0) });
+            shared.changed.notify_all();
+            continue;
+        };
+        let m = instance.0;
         let (loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, &spec.models[m], &mut inputs[m])
             .with_context(|| format!("loading {}", spec.models[m].id))?;
         let mut s = shared.lock();
-        s.sessions.insert(m, (job.instance.1, Arc::new(Mutex::new(loaded))));
-        for i in s.waiting.remove(&job.instance).unwrap_or_default() {
+        s.sessions.insert(m, (instance.1, Arc::new(Mutex::new(loaded))));
+        for i in s.waiting.remove(&instance).unwrap_or_default() {
             s.ready_queue.push_back(i);
         }
         let end_ms = ms_since(t0);

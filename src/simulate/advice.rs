@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::policy::PolicyKind;
+use super::policy::Policy;
 use super::{PolicyRun, Setup};
 
 /// Budgets tried between the smallest that runs every model and the one that holds them all.
@@ -14,24 +14,24 @@ pub(crate) const SEARCH_STEPS: usize = 40;
 #[serde(rename_all = "snake_case", tag = "advice")]
 pub(crate) enum Advice {
     /// No target: the policy with the least p99 under the budget.
-    Best { policy: PolicyKind, p99_ms: f64 },
+    Best { policy: Policy, p99_ms: f64 },
     /// The target is met under the budget; `smallest` is the least budget at which any policy meets it.
-    Meets { policy: PolicyKind, p99_ms: f64, smallest: Option<(PolicyKind, f64)> },
+    Meets { policy: Policy, p99_ms: f64, smallest: Option<(Policy, f64)> },
     /// Not met under the budget; this budget would meet it.
-    RaiseBudget { policy: PolicyKind, budget_mb: f64, p99_ms: f64 },
+    RaiseBudget { policy: Policy, budget_mb: f64, p99_ms: f64 },
     /// No budget up to everything resident meets it; the best there is.
-    Unreachable { policy: PolicyKind, p99_ms: f64, up_to_mb: f64 },
+    Unreachable { policy: Policy, p99_ms: f64, up_to_mb: f64 },
 }
 
 /// The policy with the least p99 among `runs` (ties: fewer loads).
-fn best(runs: &[PolicyRun]) -> Option<(PolicyKind, f64)> {
+fn best(runs: &[PolicyRun]) -> Option<(Policy, f64)> {
     runs.iter()
         .filter_map(|r| r.outcome.as_ref().ok().map(|s| (r.policy, s.figures.latency.p99, s.figures.loads)))
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)))
         .map(|(p, p99, _)| (p, p99))
 }
 
-pub(crate) fn advise(setup: &Setup, policies: &[PolicyKind], runs: &[PolicyRun], target_p99_ms: Option<f64>) -> Option<Advice> {
+pub(crate) fn advise(setup: &Setup, policies: &[Policy], runs: &[PolicyRun], target_p99_ms: Option<f64>) -> Option<Advice> {
     let Some(target) = target_p99_ms else {
         return best(runs).map(|(policy, p99_ms)| Advice::Best { policy, p99_ms });
     };
@@ -56,7 +56,7 @@ fn search_top(setup: &Setup) -> f64 {
 }
 
 /// The least budget on the grid at which a policy meets the target: (policy, budget, its p99).
-fn smallest_budget(setup: &Setup, policies: &[PolicyKind], target: f64) -> Option<(PolicyKind, f64, f64)> {
+fn smallest_budget(setup: &Setup, policies: &[Policy], target: f64) -> Option<(Policy, f64, f64)> {
     let low = (0..setup.costs.models.len()).map(|m| setup.costs.alone_mb(m)).fold(0.0, f64::max).ceil();
     let high = search_top(setup).max(low);
     (0..=SEARCH_STEPS).find_map(|step| {
@@ -94,6 +94,7 @@ impl std::fmt::Display for Advice {
 mod tests {
     use super::super::costs::tests::costs;
     use super::super::costs::{Costs, UnloadMode};
+    use super::super::policy::PolicyKind;
     use super::super::trace::{Request, Trace};
     use super::*;
 
@@ -117,13 +118,13 @@ mod tests {
             thrash_window_ms: 1.0,
             interference: 1.0,
         };
-        let policies = [PolicyKind::Lru, PolicyKind::Lfu];
+        let policies = [Policy::order(PolicyKind::Lru), Policy::order(PolicyKind::Lfu)];
         let runs: Vec<PolicyRun> = policies.iter().map(|&p| setup.simulate(p)).collect();
         let advice = advise(&setup, &policies, &runs, Some(100.0)).unwrap();
         // The grid runs 100..200 MB in 2.5 MB steps; 200 MB holds both: 198 requests at 10 ms and the
         // first two at 520 ms give a p99 of 0.99 x 10 + 0.01 x 520 = 15.1 ms.
         let Advice::RaiseBudget { policy, budget_mb, p99_ms } = advice.clone() else { panic!("{advice:?}") };
-        assert_eq!((policy, budget_mb), (PolicyKind::Lru, 200.0));
+        assert_eq!((policy, budget_mb), (Policy::order(PolicyKind::Lru), 200.0));
         assert!((p99_ms - 15.1).abs() < 1e-9, "{p99_ms}");
         assert!(advice.to_string().contains("200 MB would, with lru"));
         let setup = Setup { budget_mb: 200.0, ..setup };

@@ -48,6 +48,9 @@ pub(crate) struct ModelCosts {
     pub file_mb: f64,
     /// Memory the loaded model holds (RSS on CPU, VRAM on CUDA), after its first inference.
     pub footprint_mb: f64,
+    /// The most memory its load held above what was held before it (RSS; at least the footprint;
+    /// the footprint where the profile has no peak, e.g. on CUDA).
+    pub load_peak_mb: f64,
     /// Load in a running, warmed worker.
     pub load_warm_ms: f64,
     /// The worker's first load (it pays the warm-up).
@@ -168,6 +171,7 @@ impl Costs {
                 id: id.clone(),
                 file_mb: m.file_mb,
                 footprint_mb: footprint.max(0.0),
+                load_peak_mb: m.load_peak_mb.as_ref().filter(|_| !on_cuda).map_or(0.0, |f| f.p50).max(footprint.max(0.0)),
                 load_warm_ms: load_warm,
                 load_fresh_ms: m.load_fresh_worker_ms.as_ref().map_or(load_warm + first_load_extra_ms, |f| f.p50),
                 first_inference_ms: p50(&m.first_inference_ms, "first_inference_ms")?,
@@ -330,6 +334,7 @@ pub mod tests {
                     id: id.into(),
                     file_mb: footprint_mb / 2.0,
                     footprint_mb,
+                    load_peak_mb: footprint_mb,
                     load_warm_ms: load_ms,
                     load_fresh_ms: load_ms,
                     first_inference_ms: 20.0,

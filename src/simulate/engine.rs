@@ -14,7 +14,7 @@ use super::costs::{Costs, UnloadMode};
 use super::memory::Memory;
 use super::plan::{Action, Plan};
 use super::rng::Rng;
-use super::run::{LoadSpan, Run, Served};
+use super::run::{IdleUnload, LoadSpan, Run, Served};
 use super::trace::Trace;
 
 /// A model's copy in memory: (model, generation). Each load makes a new generation.
@@ -31,8 +31,17 @@ pub(crate) fn noise(seed: u64, requests: usize) -> Vec<f64> {
 #[derive(Debug, Clone, Copy)]
 enum Event {
     Arrival(usize),
-    LoadDone { job: usize, version: u64 },
-    InferenceDone { request: usize, slot: usize, version: u64 },
+    /// A keep-alive ran out: the plan's expiry at this index.
+    Expiry(usize),
+    LoadDone {
+        job: usize,
+        version: u64,
+    },
+    InferenceDone {
+        request: usize,
+        slot: usize,
+        version: u64,
+    },
 }
 
 /// Work in progress on the loading slot or an inference slot: what is left of it at full speed.
@@ -74,8 +83,9 @@ impl Ord for Scheduled {
     }
 }
 
+/// A load (after its evictions), or an idle unload alone (`instance` None).
 struct Job {
-    instance: Instance,
+    instance: Option<Instance>,
     evict: Vec<Instance>,
     start_ms: f64,
     load_ms: f64,
@@ -116,6 +126,7 @@ struct Engine<'a> {
     timeline: Vec<(f64, f64)>,
     served: Vec<Served>,
     loads: Vec<LoadSpan>,
+    idle_unloads: Vec<IdleUnload>,
 }
 
 /// Plays `plan` out for `trace`; `noise` holds one standard normal draw per request; `interference`
@@ -163,15 +174,20 @@ pub(crate) fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Pl
             })
             .collect(),
         loads: vec![],
+        idle_unloads: vec![],
     };
     let preload_ms = e.preload(&plan.preloads);
     e.timeline.push((0.0, e.memory.current_mb()));
+    // Arrivals first: at the same time, a request comes before an expiry (as the plan decided).
     for (i, r) in trace.requests.iter().enumerate() {
         e.schedule(r.time_ms, Event::Arrival(i));
     }
+    for (k, x) in plan.expiries.iter().enumerate() {
+        e.schedule(x.at_ms, Event::Expiry(k));
+    }
     while let Some(Scheduled { at, event, .. }) = e.heap.pop() {
         let current = match event {
-            Event::Arrival(_) => true,
+            Event::Arrival(_) | Event::Expiry(_) => true,
             Event::LoadDone { job, version } => e.loader.is_some_and(|(j, b)| j == job && b.version == version),
             Event::InferenceDone { request, slot, version } => {
                 e.slots[slot].current.is_some_and(|(i, b)| i == request && b.version == version)
@@ -183,6 +199,7 @@ pub(crate) fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Pl
         e.settle(at);
         match event {
             Event::Arrival(i) => e.arrive(i, &plan.actions[i], at),
+            Event::Expiry(k) => e.expire(plan.expiries[k].model, at),
             Event::LoadDone { job, .. } => e.load_done(job, at),
             Event::InferenceDone { request, slot, .. } => e.inference_done(request, slot, at),
         }
@@ -191,7 +208,7 @@ pub(crate) fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Pl
     let end = e.served.iter().map(|s| s.end_ms).fold(0.0, f64::max);
     e.timeline.push((end, e.memory.current_mb()));
     let peak_mb = e.timeline.iter().map(|(_, mb)| *mb).fold(0.0, f64::max);
-    Run { served: e.served, loads: e.loads, memory: e.timeline, peak_mb, preload_ms }
+    Run { served: e.served, loads: e.loads, idle_unloads: e.idle_unloads, memory: e.timeline, peak_mb, preload_ms }
 }
 
 impl Engine<'_> {
@@ -293,7 +310,7 @@ impl Engine<'_> {
         if let Action::Load { evict } = action {
             self.generation[m] += 1;
             let evict = evict.iter().map(|&v| (v, self.generation[v])).collect();
-            self.jobs.push(Job { instance: (m, self.generation[m]), evict, start_ms: f64::NAN, load_ms: 0.0 });
+            self.jobs.push(Job { instance: Some((m, self.generation[m])), evict, start_ms: f64::NAN, load_ms: 0.0 });
             self.loader_queue.push_back(self.jobs.len() - 1);
         }
         let instance = (m, self.generation[m]);
@@ -310,6 +327,13 @@ impl Engine<'_> {
         }
         self.try_loader(now);
         self.try_slot(self.slot_of(m), now);
+    }
+
+    /// A keep-alive ran out: the model's unload joins the loading slot's queue.
+    fn expire(&mut self, m: usize, now: f64) {
+        self.jobs.push(Job { instance: None, evict: vec![(m, self.generation[m])], start_ms: f64::NAN, load_ms: 0.0 });
+        self.loader_queue.push_back(self.jobs.len() - 1);
+        self.try_loader(now);
     }
 
     /// Starts the next load job once the models it evicts have served what was routed to them.
@@ -335,14 +359,31 @@ impl Engine<'_> {
         if !self.jobs[j].evict.is_empty() {
             self.timeline.push((now + unload_ms, self.memory.current_mb()));
         }
-        let load_ms = self.load_ms(self.jobs[j].instance.0);
         self.jobs[j].start_ms = now;
+        let Some((m, _)) = self.jobs[j].instance else {
+            self.loader = Some((j, Busy::new(unload_ms, now)));
+            return;
+        };
+        // A load that peaks above its footprint holds the peak while it runs (a step at its start:
+        // the profile has the peak, not when it comes); otherwise memory rises when it is done.
+        let c = &self.costs.models[m];
+        let during = self.memory.during_load_mb(c.footprint_mb, c.load_peak_mb);
+        if c.load_peak_mb > c.footprint_mb && during > self.memory.current_mb() {
+            self.timeline.push((now + unload_ms, during));
+        }
+        let load_ms = self.load_ms(m);
         self.jobs[j].load_ms = load_ms;
         self.loader = Some((j, Busy::new(unload_ms + load_ms, now)));
     }
 
     fn load_done(&mut self, j: usize, now: f64) {
-        let instance = self.jobs[j].instance;
+        let Some(instance) = self.jobs[j].instance else {
+            let model = self.jobs[j].evict[0].0;
+            self.idle_unloads.push(IdleUnload { model, start_ms: self.jobs[j].start_ms, end_ms: now });
+            self.loader = None;
+            self.try_loader(now);
+            return;
+        };
         self.memory.load(instance.0, self.costs.models[instance.0].footprint_mb);
         self.timeline.push((now, self.memory.current_mb()));
         self.ready.insert(instance);
@@ -400,7 +441,7 @@ impl Engine<'_> {
 mod tests {
     use super::super::costs::tests::costs;
     use super::super::plan::plan;
-    use super::super::policy::PolicyKind;
+    use super::super::policy::{Policy, PolicyKind};
     use super::super::trace::Request;
     use super::*;
 
@@ -412,7 +453,7 @@ mod tests {
     }
 
     fn run(t: &Trace, c: &Costs, budget: f64, kind: PolicyKind) -> Run {
-        let p = plan(t, c, UnloadMode::InProcess, budget, kind, 0.0).unwrap();
+        let p = plan(t, c, UnloadMode::InProcess, budget, &Policy::order(kind), 0.0).unwrap();
         simulate(t, c, UnloadMode::InProcess, &p, &vec![0.0; t.requests.len()], 1.0)
     }
 
@@ -470,7 +511,7 @@ mod tests {
         // spawn-to-ready = 2 x load (the hand-made costs); each model its own worker and slot.
         let c = costs(&[("a", 100.0, 100.0), ("b", 100.0, 50.0), ("c", 100.0, 50.0)], 10.0);
         let t = trace(&[(0.0, 0), (0.0, 1), (300.0, 0), (300.0, 1)]);
-        let p = plan(&t, &c, UnloadMode::KillWorker, 1000.0, PolicyKind::Lru, 0.0).unwrap();
+        let p = plan(&t, &c, UnloadMode::KillWorker, 1000.0, &Policy::order(PolicyKind::Lru), 0.0).unwrap();
         let r = simulate(&t, &c, UnloadMode::KillWorker, &p, &[0.0; 4], 1.0);
         // a's worker ready at 200 (its first inference inside), serves at steady speed: 210. b's spawn
         // waits for the manager's slot: 200-300, 310. At 300 both serve at once.
@@ -484,7 +525,7 @@ mod tests {
         let mut c = costs(&[("a", 100.0, 100.0), ("b", 100.0, 300.0), ("c", 100.0, 50.0)], 0.0);
         c.models[0].steady_p95_ms = 30.0;
         let t = Trace::zipf(&["a".into(), "b".into(), "c".into()], 1.0, 300, 10.0, 5);
-        let p = plan(&t, &c, UnloadMode::InProcess, 220.0, PolicyKind::Lru, 0.0).unwrap();
+        let p = plan(&t, &c, UnloadMode::InProcess, 220.0, &Policy::order(PolicyKind::Lru), 0.0).unwrap();
         let one = simulate(&t, &c, UnloadMode::InProcess, &p, &noise(9, 300), 1.0);
         assert_eq!(one, simulate(&t, &c, UnloadMode::InProcess, &p, &noise(9, 300), 1.0));
         assert_ne!(one, simulate(&t, &c, UnloadMode::InProcess, &p, &noise(10, 300), 1.0));
@@ -499,9 +540,10 @@ mod tests {
         let c = costs(&[("a", 100.0, 100.0), ("b", 100.0, 300.0), ("c", 100.0, 50.0)], 0.0);
         let t = trace(&[(0.0, 1), (100.0, 0)]);
         let p = Plan {
-            policy: PolicyKind::KeepAll,
+            policy: Policy::order(PolicyKind::KeepAll),
             preloads: vec![0],
             actions: vec![Action::Load { evict: vec![] }, Action::Hit],
+            expiries: vec![],
             thrash_reloads: 0,
         };
         let plain = simulate(&t, &c, UnloadMode::InProcess, &p, &[0.0; 2], 1.0);
@@ -510,5 +552,23 @@ mod tests {
         assert_eq!(slowed.served[1].latency_ms(), 20.0);
         assert_eq!((plain.loads[0].end_ms, slowed.loads[0].end_ms), (300.0, 310.0));
         assert_eq!(slowed.served[0].latency_ms(), 330.0, "b's first inference, 20 ms, after its load");
+    }
+
+    #[test]
+    fn an_idle_unload_waits_for_the_request_in_flight_and_the_next_request_reloads() {
+        // Keep-alive 0: a's unload is due at 0 but waits for its request (load 0-100, first inference
+        // 100-120); the request at 50 then needs a new load: 120-220, first inference 220-240.
+        let mut c = costs(&[("a", 100.0, 100.0), ("b", 100.0, 300.0), ("c", 100.0, 50.0)], 0.0);
+        c.models[0].load_peak_mb = 150.0;
+        let t = trace(&[(0.0, 0), (50.0, 0)]);
+        let policy = Policy { keep_alive_ms: Some(0.0), ..Policy::order(PolicyKind::Lru) };
+        let p = plan(&t, &c, UnloadMode::InProcess, 1000.0, &policy, 0.0).unwrap();
+        let r = simulate(&t, &c, UnloadMode::InProcess, &p, &[0.0; 2], 1.0);
+        assert_eq!(latencies(&r), [120.0, 190.0]);
+        assert_eq!(r.idle_unloads[0], IdleUnload { model: 0, start_ms: 120.0, end_ms: 120.0 });
+        assert_eq!(r.idle_unloads.len(), 2, "the last request's too, at the end");
+        // Each load holds its peak (150 MB) until it settles at the footprint.
+        assert_eq!(&r.memory[..6], [(0.0, 0.0), (0.0, 150.0), (100.0, 100.0), (120.0, 0.0), (120.0, 150.0), (220.0, 100.0)]);
+        assert_eq!(r.peak_mb, 150.0);
     }
 }

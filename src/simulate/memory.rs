@@ -54,6 +54,21 @@ impl Memory {
         }
     }
 
+    /// The most held while `footprint_mb` more loads, which peaks at `load_peak_mb` above what was
+    /// held before (a session holds buffers while it builds that it frees once ready; the profile
+    /// measures the peak). Never below what is held once loaded.
+    pub(crate) fn during_load_mb(&self, footprint_mb: f64, load_peak_mb: f64) -> f64 {
+        let peak = load_peak_mb.max(footprint_mb);
+        let transient = match self.mode {
+            UnloadMode::InProcess => {
+                let warm = if self.warmed { 0.0 } else { self.warmup_mb };
+                self.current_mb() + warm + peak - self.retained_mb.min(peak)
+            }
+            UnloadMode::KillWorker => self.current_mb() + self.baseline_mb + self.warmup_mb + peak,
+        };
+        transient.max(self.after_load_mb(footprint_mb))
+    }
+
     pub(crate) fn load(&mut self, model: usize, footprint_mb: f64) {
         if self.mode == UnloadMode::InProcess {
             self.retained_mb -= self.retained_mb.min(footprint_mb);
@@ -107,5 +122,21 @@ mod tests {
         m.load(1, 50.0);
         m.unload(0, 0.0);
         assert_eq!(m.current_mb(), 85.0);
+        // A new worker peaks at its baseline, warm-up and the load's peak.
+        assert_eq!(m.during_load_mb(100.0, 160.0), 85.0 + 35.0 + 160.0);
+    }
+
+    #[test]
+    fn a_load_peaks_above_what_it_settles_at_and_reuses_what_the_allocator_kept() {
+        let mut c = costs(&[("a", 100.0, 1.0), ("b", 50.0, 1.0)], 30.0);
+        c.worker.warmup_mb = 5.0;
+        let mut m = Memory::new(&c, UnloadMode::InProcess);
+        // The first load pays the warm-up too: 30 + 5 + 140.
+        assert_eq!(m.during_load_mb(100.0, 140.0), 175.0);
+        assert_eq!(m.during_load_mb(100.0, 60.0), 135.0, "a peak below the footprint counts as the footprint");
+        m.load(0, 100.0);
+        m.unload(0, 0.8);
+        // 20 MB kept by the allocator: the next load's peak reuses them first.
+        assert!((m.during_load_mb(50.0, 90.0) - (55.0 + 90.0 - 20.0)).abs() < 1e-9);
     }
 }

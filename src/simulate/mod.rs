@@ -13,6 +13,7 @@ pub mod figures;
 pub mod memory;
 pub mod plan;
 pub mod policy;
+pub mod preset;
 pub mod report;
 pub mod rng;
 pub mod run;
@@ -21,7 +22,7 @@ pub mod trace;
 use costs::{Costs, UnloadMode};
 use figures::Figures;
 use plan::{DoesNotFit, Plan};
-use policy::PolicyKind;
+use policy::Policy;
 use run::Run;
 use trace::Trace;
 
@@ -51,13 +52,18 @@ pub(crate) struct Simulated {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PolicyRun {
-    pub policy: PolicyKind,
+    pub policy: Policy,
     pub outcome: Result<Simulated, DoesNotFit>,
 }
 
 impl Setup<'_> {
-    pub(crate) fn simulate(&self, policy: PolicyKind) -> PolicyRun {
+    pub(crate) fn simulate(&self, policy: Policy) -> PolicyRun {
         self.simulate_at(policy, self.budget_mb)
+    }
+
+    /// A run's figures against this setup's budget, over the trace's duration.
+    pub(crate) fn figures(&self, run: &Run) -> Figures {
+        Figures::of(run, self.budget_mb, self.trace.duration_ms())
     }
 
     /// A plan played out with other costs (times measured again during a replay): the same decisions,
@@ -67,12 +73,17 @@ impl Setup<'_> {
         engine::simulate(self.trace, costs, self.mode, plan, &noise, self.interference)
     }
 
+    /// The keep-alive sweep: `base` with each keep-alive in turn.
+    pub(crate) fn sweep(&self, base: Policy, keep_alives: &[Option<f64>]) -> Vec<PolicyRun> {
+        keep_alives.iter().map(|&k| self.simulate(base.with_keep_alive(k))).collect()
+    }
+
     /// The same setup under another budget (the recommendation searches budgets).
-    pub(crate) fn simulate_at(&self, policy: PolicyKind, budget_mb: f64) -> PolicyRun {
-        let outcome = plan::plan(self.trace, self.costs, self.mode, budget_mb, policy, self.thrash_window_ms).map(|plan| {
+    pub(crate) fn simulate_at(&self, policy: Policy, budget_mb: f64) -> PolicyRun {
+        let outcome = plan::plan(self.trace, self.costs, self.mode, budget_mb, &policy, self.thrash_window_ms).map(|plan| {
             let noise = engine::noise(self.seed, self.trace.requests.len());
             let run = engine::simulate(self.trace, self.costs, self.mode, &plan, &noise, self.interference);
-            let figures = Figures::of(&run);
+            let figures = Figures::of(&run, budget_mb, self.trace.duration_ms());
             let hours = self.trace.duration_ms() / 3_600_000.0;
             let thrash_per_hour = (hours > 0.0).then(|| plan.thrash_reloads as f64 / hours);
             Simulated { plan, run, figures, thrash_per_hour }
@@ -84,6 +95,7 @@ impl Setup<'_> {
 #[cfg(test)]
 mod tests {
     use super::costs::tests::costs;
+    use super::policy::PolicyKind;
     use super::*;
 
     #[test]
@@ -102,7 +114,8 @@ mod tests {
             thrash_window_ms: 60_000.0,
             interference: 1.0,
         };
-        for policy in PolicyKind::ALL {
+        for kind in PolicyKind::ALL {
+            let policy = Policy::order(kind);
             let one = setup.simulate(policy);
             assert_eq!(one, setup.simulate(policy), "{policy}");
             if let Ok(s) = &one.outcome {
@@ -110,6 +123,6 @@ mod tests {
                 assert!(s.figures.peak_mb <= 360.0 + 1e-9, "{policy}: {} MB over the budget", s.figures.peak_mb);
             }
         }
-        assert!(setup.simulate(PolicyKind::KeepAll).outcome.is_err(), "450 MB of models do not fit 360");
+        assert!(setup.simulate(Policy::order(PolicyKind::KeepAll)).outcome.is_err(), "450 MB of models do not fit 360");
     }
 }

@@ -1,16 +1,21 @@
-//! Eviction policies behind one trait: which resident model goes when a load needs room. LRU and LFU
-//! count models by number; size-aware (GreedyDual-Size with cost 1) prefers to evict large models,
-//! cost-aware (GreedyDual-Size with the reload time as cost) keeps what is slow to bring back per MB;
-//! keep-all pre-warms everything; static-top-k pre-warms and pins the trace's most requested models
-//! and serves the rest with LRU. Policies see requests in arrival order only: their decisions do not
-//! depend on timing, so a replay can follow them exactly.
+//! Lifecycle policies: an eviction order behind one trait (which resident model goes when a load needs
+//! room), and the limits a model server adds to it ([`Policy`]): a keep-alive (unload after so long
+//! idle), a cap on the models loaded at once, the sizes it plans with, and whether it heeds the
+//! budget at all. LRU and LFU count models by number; size-aware (GreedyDual-Size with cost 1)
+//! prefers to evict large models, cost-aware (GreedyDual-Size with the reload time as cost) keeps
+//! what is slow to bring back per MB; keep-all pre-warms everything; static-top-k pre-warms and pins
+//! the trace's most requested models and serves the rest with LRU; shortest-keep-alive is Ollama's
+//! order. Policies see requests in arrival order (and their arrival times, for keep-alive) only:
+//! their decisions do not depend on simulated timing, so a replay can follow them exactly.
 
 use serde::{Deserialize, Serialize};
 
 use super::costs::{Costs, UnloadMode};
+use super::preset::Preset;
 use super::trace::Trace;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+/// The eviction order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
     Lru,
@@ -19,6 +24,122 @@ pub enum PolicyKind {
     CostAware,
     KeepAll,
     StaticTopK,
+    /// Ollama's: the runner with the shortest keep-alive first, ties by model name (with one global
+    /// keep-alive, by name alone).
+    ShortestKeepAlive,
+}
+
+/// What `--policies` names: an eviction order, or a model server's shipped defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PolicyName {
+    Lru,
+    Lfu,
+    SizeAware,
+    CostAware,
+    KeepAll,
+    StaticTopK,
+    Ollama,
+    RayServe,
+    Modelmesh,
+    LlamaSwap,
+    TritonExplicit,
+}
+
+/// The size a policy plans with: what mora measured, or a multiple of the model file (ModelMesh's
+/// default guess when the runtime does not report a size).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlannedSize {
+    Measured,
+    FileTimes(f64),
+}
+
+/// A lifecycle policy: the eviction order and a server's limits around it. Memory in the engine is
+/// always the measured footprint; `planned_size` is only what the policy believes when it decides.
+/// Records name it by its label ([`Policy`]'s Display); `simulate.json` lists its rule beside it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Policy {
+    /// The server whose defaults these are, if any.
+    pub preset: Option<Preset>,
+    pub order: PolicyKind,
+    /// Unload a model this long after its last request arrived (`None`: never for idleness).
+    pub keep_alive_ms: Option<f64>,
+    /// At most this many models loaded at once.
+    pub max_models: Option<usize>,
+    pub planned_size: PlannedSize,
+    /// false: nothing is evicted to keep within the budget (the budget is only measured against).
+    pub heeds_budget: bool,
+}
+
+impl Policy {
+    /// An eviction order alone, within the budget.
+    pub(crate) fn order(order: PolicyKind) -> Policy {
+        Policy { preset: None, order, keep_alive_ms: None, max_models: None, planned_size: PlannedSize::Measured, heeds_budget: true }
+    }
+
+    /// What `--policies` names, with `--keep-alive` and `--max-models` for the eviction orders
+    /// (a preset keeps its server's defaults).
+    pub(crate) fn named(name: PolicyName, keep_alive_ms: Option<f64>, max_models: Option<usize>) -> Policy {
+        let order = match name {
+            PolicyName::Lru => PolicyKind::Lru,
+            PolicyName::Lfu => PolicyKind::Lfu,
+            PolicyName::SizeAware => PolicyKind::SizeAware,
+            PolicyName::CostAware => PolicyKind::CostAware,
+            PolicyName::KeepAll => PolicyKind::KeepAll,
+            PolicyName::StaticTopK => PolicyKind::StaticTopK,
+            PolicyName::Ollama => return Preset::Ollama.policy(),
+            PolicyName::RayServe => return Preset::RayServe.policy(),
+            PolicyName::Modelmesh => return Preset::Modelmesh.policy(),
+            PolicyName::LlamaSwap => return Preset::LlamaSwap.policy(),
+            PolicyName::TritonExplicit => return Preset::TritonExplicit.policy(),
+        };
+        Policy { keep_alive_ms, max_models, ..Policy::order(order) }
+    }
+
+    /// The same policy with another keep-alive (the sweep).
+    pub(crate) fn with_keep_alive(self, keep_alive_ms: Option<f64>) -> Policy {
+        Policy { keep_alive_ms, ..self }
+    }
+
+    /// What the policy plans a model at: its measured footprint, or the server's guess.
+    pub(crate) fn planned_mb(&self, m: &super::costs::ModelCosts) -> f64 {
+        match self.planned_size {
+            PlannedSize::Measured => m.footprint_mb,
+            PlannedSize::FileTimes(k) => m.file_mb * k,
+        }
+    }
+}
+
+/// A keep-alive in words: "0 s", "10 s", "5 min", "forever".
+pub(crate) fn keep_alive_label(ms: Option<f64>) -> String {
+    match ms {
+        None => "forever".into(),
+        Some(ms) if ms >= 3_600_000.0 && ms % 3_600_000.0 == 0.0 => format!("{} h", ms / 3_600_000.0),
+        Some(ms) if ms >= 60_000.0 && ms % 60_000.0 == 0.0 => format!("{} min", ms / 60_000.0),
+        Some(ms) => format!("{} s", ms / 1000.0),
+    }
+}
+
+impl Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.preset {
+            return write!(f, "{p}");
+        }
+        write!(f, "{}", self.order)?;
+        if self.keep_alive_ms.is_some() {
+            write!(f, ", keep-alive {}", keep_alive_label(self.keep_alive_ms))?;
+        }
+        if let Some(n) = self.max_models {
+            write!(f, ", at most {n}")?;
+        }
+        Ok(())
+    }
 }
 
 impl PolicyKind {
@@ -27,7 +148,7 @@ impl PolicyKind {
         [PolicyKind::Lru, PolicyKind::Lfu, PolicyKind::SizeAware, PolicyKind::CostAware, PolicyKind::KeepAll, PolicyKind::StaticTopK];
 
     /// The policy, ready for `trace` under `budget_mb`.
-    pub(crate) fn build(self, costs: &Costs, trace: &Trace, mode: UnloadMode, budget_mb: f64) -> Box<dyn Policy> {
+    pub(crate) fn build(self, costs: &Costs, trace: &Trace, mode: UnloadMode, budget_mb: f64) -> Box<dyn Eviction> {
         let n = costs.models.len();
         match self {
             PolicyKind::Lru => Box::new(Lru::new(n)),
@@ -38,6 +159,16 @@ impl PolicyKind {
             }
             PolicyKind::KeepAll => Box::new(Pinned { pinned: (0..n).collect(), rest: Lru::new(n) }),
             PolicyKind::StaticTopK => Box::new(Pinned { pinned: top_k(costs, trace, mode, budget_mb), rest: Lru::new(n) }),
+            PolicyKind::ShortestKeepAlive => {
+                // One keep-alive for every model: the order is the models' names.
+                let mut by_name: Vec<usize> = (0..n).collect();
+                by_name.sort_by(|a, b| costs.models[*a].id.cmp(&costs.models[*b].id));
+                let mut rank = vec![0; n];
+                for (r, &m) in by_name.iter().enumerate() {
+                    rank[m] = r;
+                }
+                Box::new(ByRank { rank })
+            }
         }
     }
 }
@@ -51,6 +182,7 @@ impl std::fmt::Display for PolicyKind {
             PolicyKind::CostAware => "cost-aware",
             PolicyKind::KeepAll => "keep-all",
             PolicyKind::StaticTopK => "static-top-k",
+            PolicyKind::ShortestKeepAlive => "shortest keep-alive, then name",
         })
     }
 }
@@ -63,7 +195,7 @@ fn reload_ms(m: &super::costs::ModelCosts, mode: UnloadMode) -> f64 {
     }
 }
 
-pub(crate) trait Policy {
+pub(crate) trait Eviction {
     /// Models loaded before the first request and never evicted.
     fn pinned(&self) -> &[usize] {
         &[]
@@ -99,7 +231,7 @@ impl Lru {
     }
 }
 
-impl Policy for Lru {
+impl Eviction for Lru {
     fn on_request(&mut self, model: usize) {
         self.tick += 1;
         self.last_use[model] = self.tick;
@@ -116,7 +248,7 @@ struct Lfu {
     count: Vec<u64>,
 }
 
-impl Policy for Lfu {
+impl Eviction for Lfu {
     fn on_request(&mut self, model: usize) {
         self.recency.on_request(model);
         self.count[model] += 1;
@@ -145,7 +277,7 @@ impl GreedyDual {
     }
 }
 
-impl Policy for GreedyDual {
+impl Eviction for GreedyDual {
     fn on_request(&mut self, model: usize) {
         self.recency.on_request(model);
         self.h[model] = self.inflation + self.worth[model];
@@ -161,13 +293,27 @@ impl Policy for GreedyDual {
     }
 }
 
+/// A fixed order: the least rank goes first.
+struct ByRank {
+    rank: Vec<usize>,
+}
+
+impl Eviction for ByRank {
+    fn on_request(&mut self, _: usize) {}
+    fn on_load(&mut self, _: usize) {}
+    fn on_evict(&mut self, _: usize) {}
+    fn victim(&mut self, candidates: &[usize]) -> usize {
+        least(candidates, |m| self.rank[m])
+    }
+}
+
 /// Pre-warmed, never evicted models; LRU among the others.
 struct Pinned {
     pinned: Vec<usize>,
     rest: Lru,
 }
 
-impl Policy for Pinned {
+impl Eviction for Pinned {
     fn pinned(&self) -> &[usize] {
         &self.pinned
     }

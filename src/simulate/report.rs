@@ -5,7 +5,7 @@
 use super::advice::Advice;
 use super::costs::{Costs, Sizing, UnloadMode};
 use super::figures::{Figures, Interference};
-use super::policy::PolicyKind;
+use super::policy::Policy;
 use super::run::Run;
 use super::{PolicyRun, Setup};
 use crate::report::chart::{self, Group, Line};
@@ -14,12 +14,11 @@ use crate::report::table::{self, Terminal};
 use crate::report::{markdown, num};
 use std::fmt::Write as _;
 
-/// ModelMesh's default guess of a model's memory from its file size.
-pub(crate) const MODELMESH_MULTIPLIER: f64 = 1.25;
+use super::preset::MODELMESH_SIZE_MULTIPLIER as MODELMESH_MULTIPLIER;
 
 /// A replay's run beside the simulation of the same policy.
 pub(crate) struct Replayed<'a> {
-    pub policy: PolicyKind,
+    pub policy: Policy,
     pub simulated: &'a Run,
     /// The same plan simulated with each model's times measured again right after the replay.
     pub resimulated: Option<&'a Run>,
@@ -45,6 +44,7 @@ pub(crate) fn build(
     setup: &Setup,
     trace_source: &str,
     runs: &[PolicyRun],
+    sweep: &[PolicyRun],
     sizing: &[Sizing],
     advice: Option<&Advice>,
     replay: Option<&Replayed>,
@@ -73,7 +73,11 @@ pub(crate) fn build(
             },
         ),
     ];
-    let mut sections = vec![policy_table(setup, runs), sizing_table(sizing, setup)];
+    let mut sections = vec![policy_table(setup, runs)];
+    if !sweep.is_empty() {
+        sections.push(sweep_table(setup, sweep));
+    }
+    sections.push(sizing_table(sizing, setup));
     if let Some(r) = replay {
         sections.push(comparison(setup, r));
         sections.push(interference(r));
@@ -101,6 +105,26 @@ fn describe_mode(mode: UnloadMode, c: &Costs) -> String {
 
 fn policy_table(setup: &Setup, runs: &[PolicyRun]) -> Section {
     let secs = |ms: f64| format!("{:.1}", ms / 1000.0);
+    let header = [
+        "policy",
+        "hits",
+        "hit rate",
+        "loads",
+        "evictions",
+        "idle unloads",
+        "thrash /h",
+        "mean ms",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "paid a load",
+        "their p95 / p99 ms",
+        "peak MB",
+        "MB-hours",
+        "over budget s",
+        "loading s",
+        "pre-warm s",
+    ];
     let rows = runs
         .iter()
         .map(|r| match &r.outcome {
@@ -112,19 +136,24 @@ fn policy_table(setup: &Setup, runs: &[PolicyRun]) -> Section {
                     format!("{:.1} %", f.hit_rate * 100.0),
                     f.loads.to_string(),
                     f.evictions.to_string(),
+                    f.idle_unloads.to_string(),
                     num(s.thrash_per_hour, 0),
                     num(Some(f.latency.mean), 1),
                     num(Some(f.latency.median), 1),
                     num(Some(f.latency.p95), 1),
                     num(Some(f.latency.p99), 1),
+                    f.waited.to_string(),
+                    format!("{} / {}", num(f.paid_load_p95_ms, 0), num(f.paid_load_p99_ms, 0)),
                     num(Some(f.peak_mb), 0),
+                    num(Some(f.mb_hours), 2),
+                    secs(f.over_budget_s * 1000.0),
                     secs(f.loading_ms),
                     secs(f.preload_ms),
                 ]
             }
             Err(_) => {
                 let mut row = vec![r.policy.to_string(), "does not fit".into()];
-                row.resize(13, "—".into());
+                row.resize(header.len(), "—".into());
                 row
             }
         })
@@ -141,32 +170,50 @@ fn policy_table(setup: &Setup, runs: &[PolicyRun]) -> Section {
             )
         })
         .collect();
+    let mut presets: Vec<_> = runs.iter().filter_map(|r| r.policy.preset).collect();
+    presets.dedup();
+    notes.extend(presets.iter().map(|p| format!("{p}: {}", p.source())));
+    notes.push("hits: the model was resident or already loading; latency: from arrival to the end of the inference, waits for loads and the queue included; paid a load: requests that arrived before their model was ready".into());
+    notes.push(format!(
+        "idle unloads: a keep-alive ran out (counted from the model's last request's arrival); thrash: reloads of a model evicted within {:.0} s of its last use, per hour of trace; MB-hours: memory held from the trace's start to its last request; over budget: time above {:.0} MB; loading: the loading slot's busy time; pre-warm: loads before the first request",
+        setup.thrash_window_ms / 1000.0,
+        setup.budget_mb
+    ));
+    section(format!("Policies under {:.0} MB of {} (simulated)", setup.budget_mb, setup.costs.memory_kind()), &header, rows, notes)
+}
+
+fn sweep_table(setup: &Setup, sweep: &[PolicyRun]) -> Section {
+    let base = sweep[0].policy.with_keep_alive(None);
+    let rows = sweep
+        .iter()
+        .map(|r| {
+            let mut row = vec![super::policy::keep_alive_label(r.policy.keep_alive_ms)];
+            match &r.outcome {
+                Ok(s) => {
+                    let f = &s.figures;
+                    row.extend([
+                        f.loads.to_string(),
+                        f.idle_unloads.to_string(),
+                        f.waited.to_string(),
+                        num(Some(f.latency.p95), 1),
+                        num(Some(f.latency.p99), 1),
+                        num(Some(f.mb_hours), 2),
+                        num(Some(f.peak_mb), 0),
+                    ]);
+                }
+                Err(e) => {
+                    row.push(format!("does not fit ({:.0} MB)", e.needs_mb));
+                    row.resize(8, "—".into());
+                }
+            }
+            row
+        })
+        .collect();
     section(
-        format!("Policies under {:.0} MB of {} (simulated)", setup.budget_mb, setup.costs.memory_kind()),
-        &[
-            "policy",
-            "hits",
-            "hit rate",
-            "loads",
-            "evictions",
-            "thrash /h",
-            "mean ms",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "peak MB",
-            "loading s",
-            "pre-warm s",
-        ],
+        format!("Keep-alive sweep: {base} under {:.0} MB (simulated)", setup.budget_mb),
+        &["keep-alive", "loads", "idle unloads", "paid a load", "p95 ms", "p99 ms", "MB-hours", "peak MB"],
         rows,
-        {
-            notes.push("hits: the model was resident or already loading; latency: from arrival to the end of the inference, waits for loads and the queue included".into());
-            notes.push(format!(
-                "thrash: reloads of a model evicted within {:.0} s of its last use, per hour of trace; loading: the loading slot's busy time; pre-warm: loads before the first request",
-                setup.thrash_window_ms / 1000.0
-            ));
-            notes
-        },
+        vec!["A shorter keep-alive holds less memory over time and makes more requests pay a load: simulate-keep-alive.svg draws MB-hours against p99 with the policies above marked.".into()],
     )
 }
 
@@ -187,6 +234,13 @@ fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
                 num(s.resident_mb(), 1),
                 num(s.resident_per_file, 2),
                 num(Some(s.file_mb * MODELMESH_MULTIPLIER), 1),
+                match s.resident_mb() {
+                    Some(r) if r > s.file_mb * MODELMESH_MULTIPLIER => {
+                        format!("overcommits {:.1} MB", r - s.file_mb * MODELMESH_MULTIPLIER)
+                    }
+                    Some(r) => format!("wastes {:.1} MB", s.file_mb * MODELMESH_MULTIPLIER - r),
+                    None => "—".into(),
+                },
                 requests(&s.model).to_string(),
             ]
         })
@@ -204,7 +258,7 @@ fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
     let measured = if notes.is_empty() { "nothing measured".to_string() } else { notes.join("; ") };
     section(
         "Measured resident size per MB of model file".into(),
-        &["model", "provider", "file MB", "resident MB", "resident / file", "ModelMesh 1.25 x file", "requests"],
+        &["model", "provider", "file MB", "resident MB", "resident / file", "ModelMesh 1.25 x file", "ModelMesh's guess", "requests"],
         rows,
         vec![format!(
             "ModelMesh sizes a model at {MODELMESH_MULTIPLIER} x its file by default; measured here: {measured}. Set the multiplier from these, per provider."
@@ -213,8 +267,8 @@ fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
 }
 
 fn comparison(setup: &Setup, r: &Replayed) -> Section {
-    let m = Figures::of(r.replayed);
-    let sims: Vec<Figures> = std::iter::once(r.simulated).chain(r.resimulated).map(Figures::of).collect();
+    let m = setup.figures(r.replayed);
+    let sims: Vec<Figures> = std::iter::once(r.simulated).chain(r.resimulated).map(|run| setup.figures(run)).collect();
     let pct = |sim: f64, real: f64| if sim.abs() > 1e-9 { format!("{:+.1} %", (real - sim) / sim * 100.0) } else { "—".into() };
     let count = |sim: usize, real: usize| if sim == real { "exact".to_string() } else { format!("{:+}", real as i64 - sim as i64) };
     let ms = |v: f64| format!("{v:.1} ms");
@@ -325,7 +379,13 @@ fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// The charts, as (file name, SVG): latency percentiles per policy; memory over time for `chosen`
 /// (simulated, and replayed where there is a replay); simulated against replayed latency.
-pub(crate) fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, replay: Option<&Replayed>) -> Vec<(String, String)> {
+pub(crate) fn charts(
+    setup: &Setup,
+    runs: &[PolicyRun],
+    sweep: &[PolicyRun],
+    chosen: Policy,
+    replay: Option<&Replayed>,
+) -> Vec<(String, String)> {
     let groups: Vec<Group> = runs
         .iter()
         .filter_map(|r| r.outcome.as_ref().ok().map(|s| (r.policy, &s.figures)))
@@ -362,8 +422,11 @@ pub(crate) fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, repl
             ),
         ));
     }
+    if !sweep.is_empty() {
+        out.push(("simulate-keep-alive.svg".into(), keep_alive_curve(setup, runs, sweep)));
+    }
     if let Some(r) = replay {
-        let (s, m) = (Figures::of(r.simulated), Figures::of(r.replayed));
+        let (s, m) = (setup.figures(r.simulated), setup.figures(r.replayed));
         let groups = [
             ("mean", s.latency.mean, m.latency.mean),
             ("p50", s.latency.median, m.latency.median),
@@ -381,9 +444,82 @@ pub(crate) fn charts(setup: &Setup, runs: &[PolicyRun], chosen: PolicyKind, repl
     out
 }
 
+/// (MB-hours, p99) of the runs that fit, labelled.
+fn trade(runs: &[PolicyRun], label: impl Fn(&PolicyRun) -> String) -> Vec<(String, f64, f64)> {
+    runs.iter().filter_map(|r| r.outcome.as_ref().ok().map(|s| (label(r), s.figures.mb_hours, s.figures.latency.p99))).collect()
+}
+
+/// The sweep as a curve of p99 against MB-hours, each point labelled with its keep-alive, and the
+/// compared policies (presets among them) as labelled markers on the same axes.
+fn keep_alive_curve(setup: &Setup, runs: &[PolicyRun], sweep: &[PolicyRun]) -> String {
+    let curve = trade(sweep, |r| super::policy::keep_alive_label(r.policy.keep_alive_ms));
+    let marks = trade(runs, |r| r.policy.to_string());
+    let (left, plot_w, top, plot_h) = (80.0, 660.0, 50.0, 320.0);
+    let all = curve.iter().chain(&marks);
+    let x_max = all.clone().map(|p| p.1).fold(0.0_f64, f64::max).max(1e-9) * 1.05;
+    let y_max = all.map(|p| p.2).fold(0.0_f64, f64::max).max(1e-9) * 1.1;
+    let x = |v: f64| left + v / x_max * plot_w;
+    let y = |v: f64| top + plot_h - v / y_max * plot_h;
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+        left + plot_w + 120.0,
+        top + plot_h + 50.0,
+        esc(&format!(
+            "p99 latency against memory held (MB-hours), {} under {:.0} MB: {} keep-alives",
+            sweep[0].policy.with_keep_alive(None),
+            setup.budget_mb,
+            curve.len()
+        ))
+    );
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b}\" stroke=\"black\"/>",
+        b = top + plot_h,
+        r = left + plot_w
+    );
+    for i in 0..=4 {
+        let (xv, yv) = (x_max * i as f64 / 4.0, y_max * i as f64 / 4.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{xv:.2} MB-h</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{yv:.0} ms</text>",
+            x(xv),
+            top + plot_h + 16.0,
+            left - 4.0,
+            y(yv) + 4.0
+        );
+    }
+    let path: Vec<String> = curve.iter().map(|p| format!("{:.1},{:.1}", x(p.1), y(p.2))).collect();
+    let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"{}\"/>", path.join(" "));
+    for (label, mbh, p99) in &curve {
+        let _ = writeln!(
+            svg,
+            "<circle cx=\"{0:.1}\" cy=\"{1:.1}\" r=\"3\" fill=\"#1f77b4\"/><text x=\"{0:.1}\" y=\"{2:.1}\" fill=\"#1f77b4\">{3}</text>",
+            x(*mbh),
+            y(*p99),
+            y(*p99) - 6.0,
+            esc(label)
+        );
+    }
+    for (label, mbh, p99) in &marks {
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"7\" height=\"7\" fill=\"#d62728\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#d62728\">{}</text>",
+            x(*mbh) - 3.5,
+            y(*p99) - 3.5,
+            x(*mbh) + 6.0,
+            y(*p99) + 12.0,
+            esc(label)
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::costs::tests::costs;
+    use super::super::policy::PolicyKind;
     use super::super::trace::Trace;
     use super::*;
 
@@ -400,13 +536,14 @@ mod tests {
             thrash_window_ms: 60_000.0,
             interference: 1.0,
         };
-        let runs: Vec<PolicyRun> = PolicyKind::ALL.iter().map(|&p| setup.simulate(p)).collect();
+        let runs: Vec<PolicyRun> = PolicyKind::ALL.iter().map(|&p| setup.simulate(Policy::order(p))).collect();
         let sizing: Vec<Sizing> = c
             .models
             .iter()
             .map(|m| Sizing { model: m.id.clone(), provider: c.provider, file_mb: m.file_mb, resident_per_file: m.resident_per_file() })
             .collect();
-        let report = build(&setup, "zipf", &runs, &sizing, None, None);
+        let sweep = setup.sweep(Policy::order(PolicyKind::Lru), &[Some(0.0), Some(1000.0), None]);
+        let report = build(&setup, "zipf", &runs, &sweep, &sizing, None, None);
         let text = to_table(&report, Terminal::plain_full());
         for p in PolicyKind::ALL {
             assert!(text.contains(&p.to_string()), "{p}: {text}");
@@ -415,8 +552,15 @@ mod tests {
         assert!(text.contains("resident / file") && text.contains("2.00"), "the hand-made files are half the footprint: {text}");
         let md = to_markdown(&report);
         assert!(md.starts_with("# mora simulate") && md.contains("| lru |"), "{md}");
-        let charts = charts(&setup, &runs, PolicyKind::Lru, None);
-        assert_eq!(charts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["simulate-latency.svg", "simulate-memory.svg"]);
+        assert!(text.contains("Keep-alive sweep: lru under 200 MB") && text.contains("forever"), "{text}");
+        let charts = charts(&setup, &runs, &sweep, Policy::order(PolicyKind::Lru), None);
+        assert_eq!(
+            charts.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+            ["simulate-latency.svg", "simulate-memory.svg", "simulate-keep-alive.svg"]
+        );
+        let curve = &charts[2].1;
+        assert_eq!(curve.matches("<circle").count(), 3, "a point per keep-alive");
+        assert!(curve.contains(">static-top-k</text>") && curve.contains(">1 s</text>"), "{curve}");
     }
 
     #[test]

@@ -40,11 +40,21 @@ pub(crate) struct LoadSpan {
     pub load_ms: f64,
 }
 
+/// A keep-alive's unload on the loading slot (once the model's requests were served).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct IdleUnload {
+    pub model: usize,
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Run {
     /// In trace order.
     pub served: Vec<Served>,
     pub loads: Vec<LoadSpan>,
+    #[serde(default)]
+    pub idle_unloads: Vec<IdleUnload>,
     /// (ms after the start, MB): what the worker (or workers) held.
     pub memory: Vec<(f64, f64)>,
     /// The most held at any moment (a replay reads the kernel's peak, load transients included).
