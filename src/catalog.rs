@@ -66,8 +66,13 @@ impl ModelStatus {
         let manifest = Manifest::read(&model.resolved.manifest);
         let (files, missing, graph) = if model.resolved.model.is_file() {
             let graph = GraphSummary::read(&model.resolved.model).ok();
-            let (files, missing) =
+            let (files, missing): (Vec<PathBuf>, Vec<PathBuf>) =
                 model_files(&model.resolved.model, manifest.as_ref(), graph.as_ref()).into_iter().partition(|f| f.is_file());
+            // Where the graph can be read it alone says what a load needs: a manifest may list the
+            // `.onnx.data` of an earlier export that a single-file model no longer has.
+            let dir = model.resolved.model.parent().unwrap_or(Path::new("."));
+            let needed = |f: &PathBuf| graph.as_ref().is_none_or(|g| g.external_data.iter().any(|d| dir.join(d) == *f));
+            let missing = missing.into_iter().filter(needed).collect();
             (files, missing, graph)
         } else {
             (vec![], vec![model.resolved.model.clone()], None)
@@ -100,6 +105,62 @@ impl ModelStatus {
         let why = type_contradiction(model.model_type, model.tokenizer.is_some(), &inputs)?;
         let line = model.resolved.line.map(|l| format!(":{l}")).unwrap_or_default();
         Some(format!("{}{line}: model `{}`: {why}", config.display(), model.id))
+    }
+
+    /// What keeps a load of the model from starting, one message each, naming the real file, what
+    /// is wrong with it and the fix: the ONNX file (missing, or a folder, FIFO or device in its
+    /// place), external data its graph names, the tokenizer. Empty when nothing does.
+    pub(crate) fn problems(&self, model: &ModelConfig, config: &Config) -> Vec<String> {
+        let at = || {
+            let line = model.resolved.line.map(|l| format!(":{l}")).unwrap_or_default();
+            format!("{}{line}", config.path.display())
+        };
+        let mut out = Vec::new();
+        for path in &self.missing {
+            let is_model = *path == model.resolved.model;
+            out.push(match (crate::limits::not_a_regular_file(path), is_model) {
+                (Some(is), true) if matches!(model.source, crate::config::Source::Local {}) => {
+                    format!(
+                        "{} is {is}, not an ONNX file: point `path:` of model `{}` ({}) at the .onnx file",
+                        path.display(),
+                        model.id,
+                        at()
+                    )
+                }
+                (Some(is), true) => {
+                    format!(
+                        "{} is {is}, not an ONNX file: move it away and make the model with `{}`",
+                        path.display(),
+                        make_command(model, config)
+                    )
+                }
+                (None, true) => format!("{} is missing: make it with `{}`", path.display(), make_command(model, config)),
+                (is, false) => format!(
+                    "{} {}: {} keeps its weights there (external data); {}",
+                    path.display(),
+                    is.map(|is| format!("is {is}, not a data file")).unwrap_or_else(|| "is missing".into()),
+                    model.resolved.model.display(),
+                    if model.source.is_exported() {
+                        format!("make the model again with `{}`", make_command(model, config))
+                    } else {
+                        "copy the data file beside the model, as it was saved".into()
+                    }
+                ),
+            });
+        }
+        if let (Some(false), Some(tokenizer)) = (self.tokenizer_present, &model.resolved.tokenizer) {
+            let what = match crate::limits::not_a_regular_file(tokenizer) {
+                Some(is) => format!("is {is}, not a tokenizer.json file"),
+                None => "is missing".into(),
+            };
+            let fix = if model.source.is_exported() {
+                format!("make it with `{}`", make_command(model, config))
+            } else {
+                format!("fix `tokenizer:` of model `{}` ({}) or put its tokenizer.json there", model.id, at())
+            };
+            out.push(format!("{} {what}: the tokenizer of model `{}`; {fix}", tokenizer.display(), model.id));
+        }
+        out
     }
 
     pub(crate) fn size_mb(&self) -> f64 {

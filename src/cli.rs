@@ -212,9 +212,13 @@ pub struct ReportArgs {
 pub struct ModelsArgs {
     #[arg(long, default_value = "models.yaml")]
     pub config: PathBuf,
-    /// Only check the config: print nothing when it is valid, the error (exit 1) when it is not.
+    /// Only check the config: the error (exit 1) when it is not valid, a warning for each model whose
+    /// files are missing, nothing when all is well.
     #[arg(long)]
     pub check: bool,
+    /// With --check: a missing model file is an error (exit 1), not a warning.
+    #[arg(long, requires = "check")]
+    pub strict: bool,
     /// Print models.yaml's JSON Schema (schema/models.schema.json) and exit.
     #[arg(long, conflicts_with_all = ["config", "check"])]
     pub schema: bool,
@@ -260,7 +264,7 @@ pub struct SimulateArgs {
     /// The host whose figures to use, where the profile holds several.
     #[arg(long)]
     pub host: Option<String>,
-    /// A CSV of requests, one `time,model` line each (seconds; a `time_ms,model` header for ms).
+    /// A CSV of requests, one `TIME,MODEL` line each, TIME in seconds from the start; an optional first line `time_s,model` (or `time,model`) or `time_ms,model` names the unit.
     #[arg(long, conflicts_with_all = ["zipf", "requests", "rate"], required_unless_present = "zipf")]
     pub trace: Option<PathBuf>,
     /// Draw the requests instead: Zipf exponent over --models (0 is uniform).

@@ -410,7 +410,18 @@ pub enum TokenizerSource {
 impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let bytes = read_capped(path)?;
-        let text = String::from_utf8(bytes.clone()).with_context(|| format!("{} is not UTF-8 text", path.display()))?;
+        let text = match String::from_utf8(bytes.clone()) {
+            Ok(text) => text,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                let (line, column) = line_and_column(&bytes, at);
+                bail!(
+                    "{}:{line}:{column}: byte 0x{:02x} is not UTF-8 text: is this the right file? (a models.yaml is UTF-8 YAML)",
+                    path.display(),
+                    bytes[at]
+                );
+            }
+        };
         let mut config = Config::parse(&text, path)?;
         config.sha256 = sha256_hex(&bytes);
         Ok(config)
@@ -425,6 +436,11 @@ impl Config {
                 limits::CONFIG_DEPTH
             );
         }
+        // serde_yaml places a control character at 1:1 with a byte index; the line and column are the help.
+        if let Some((at, c)) = text.char_indices().find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}')) {
+            let (line, column) = line_and_column(text.as_bytes(), at);
+            bail!("{}:{line}:{column}: control character U+{:04X} is not allowed in YAML: remove it", path.display(), c as u32);
+        }
         let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
@@ -437,10 +453,14 @@ impl Config {
             );
         }
         let models_dir = dir.join(&raw.models_dir);
-        let mut seen = BTreeSet::new();
-        let mut models = Vec::with_capacity(raw.models.len());
-        for mut model in raw.models {
-            let line = line_of_model(text, &model.id);
+        let mut seen: BTreeMap<String, Option<usize>> = BTreeMap::new();
+        let entry_lines = model_entry_lines(text);
+        let count = raw.models.len();
+        let mut models = Vec::with_capacity(count);
+        for (i, mut model) in raw.models.into_iter().enumerate() {
+            // By position in the list, which holds for ids that are quoted, escaped or in flow style;
+            // by the id's text where the list could not be followed line by line.
+            let line = if entry_lines.len() == count { Some(entry_lines[i]) } else { line_of_model(text, &model.id) };
             let at = |line: Option<usize>| match line {
                 Some(l) => format!("{}:{l}", path.display()),
                 None => path.display().to_string(),
@@ -452,9 +472,11 @@ impl Config {
                     model.id
                 );
             }
-            if !seen.insert(model.id.clone()) {
-                bail!("{}: model id `{}` appears twice: ids must be unique", at(line), model.id);
+            if let Some(first) = seen.get(&model.id) {
+                let first = first.map(|l| format!(" (first at line {l})")).unwrap_or_default();
+                bail!("{}: model id `{}` appears twice{first}: ids must be unique; rename or remove one", at(line), model.id);
             }
+            seen.insert(model.id.clone(), line);
             if let Source::Hub { file, files, tokenizer_file, .. } = &model.source {
                 // hf-hub joins these to its cache folder: a `..` would read outside it.
                 if let Some(bad) = std::iter::once(file).chain(files).chain(tokenizer_file).find(|f| !inside(Path::new(f))) {
@@ -510,6 +532,9 @@ impl Config {
     /// A one-model configuration for `mora bench --model FILE`: no models.yaml needed. The id is the
     /// file's stem (its folder's name for a `model.onnx`); the type is told from the graph unless given.
     pub(crate) fn for_model(model: &Path, tokenizer: Option<&Path>, model_type: Option<ModelType>) -> Result<Config> {
+        if let Some(is) = limits::not_a_regular_file(model) {
+            bail!("--model {} is {is}, not an ONNX file: give the path of an .onnx file", model.display());
+        }
         if !model.is_file() {
             bail!("--model {}: no such file: give the path of an .onnx file", model.display());
         }
@@ -540,6 +565,9 @@ impl Config {
             quote(&model)
         );
         if let Some(t) = tokenizer {
+            if let Some(is) = limits::not_a_regular_file(t) {
+                bail!("--tokenizer {} is {is}, not a tokenizer.json file", t.display());
+            }
             let t = t.canonicalize().with_context(|| format!("--tokenizer {}: no such file", t.display()))?;
             text += &["    tokenizer: {kind: file, path: ", &quote(&t), "}\n"].concat();
         }
@@ -627,11 +655,20 @@ impl ModelConfig {
     }
 }
 
+/// The `--config` every command reads when none is given.
+pub(crate) const DEFAULT_CONFIG: &str = "models.yaml";
+
 /// The file's bytes, refusing what is not a regular file (`/dev/zero`, a FIFO, a folder) and reading
 /// at most [`limits::CONFIG_BYTES`].
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    let cannot_read =
-        || format!("cannot read the model config {}: pass --config PATH or run mora from the repository root", path.display());
+    // The hint to pass --config is for the default path only: who gave --config X knows the flag.
+    let cannot_read = || {
+        if path == Path::new(DEFAULT_CONFIG) {
+            format!("cannot read the model config {}: pass --config PATH or run mora from the repository root", path.display())
+        } else {
+            format!("cannot read the model config {}", path.display())
+        }
+    };
     limits::read_file(path, limits::CONFIG_FILE).map_err(|e| match e {
         limits::ReadError::Io { error, .. } => anyhow::Error::new(error).context(cannot_read()),
         refused => refused.into(),
@@ -959,9 +996,52 @@ fn valid_id(id: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
+/// 1-based line and column (in characters) of byte `offset` of `bytes`.
+fn line_and_column(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (before.iter().filter(|&&b| b == b'\n').count() + 1, column)
+}
+
 /// 1-based line of the first line containing `needle` (trimmed start), for errors after parsing.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.lines().position(|l| l.trim_start().starts_with(needle)).map(|i| i + 1)
+}
+
+/// The 1-based line of each entry of the top-level block list `models:`, in order: the entry's `id:`
+/// line, else its dash. Empty where `models:` is not a block list (flow style `[...]`).
+fn model_entry_lines(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("models:") && l["models:".len()..].trim().is_empty()) else {
+        return vec![];
+    };
+    // (dash line, the entry's keys' indentation (that of the first key under a bare dash), its id line)
+    let mut entries: Vec<(usize, Option<usize>, Option<usize>)> = Vec::new();
+    let mut dash_indent = None;
+    for (i, l) in lines.iter().enumerate().skip(start + 1) {
+        let body = l.trim_start_matches(' ');
+        if body.trim().is_empty() || body.starts_with('#') {
+            continue;
+        }
+        let indent = l.len() - body.len();
+        let is_dash = body == "-" || body.starts_with("- ");
+        if indent == 0 && !is_dash {
+            break; // the next top-level key
+        }
+        if is_dash && *dash_indent.get_or_insert(indent) == indent {
+            let rest = body[1..].trim_start_matches(' ');
+            let key_indent = (!rest.is_empty()).then(|| l.len() - rest.len());
+            let on_dash = rest.starts_with("id:") || rest.starts_with('{');
+            entries.push((i + 1, key_indent, on_dash.then_some(i + 1)));
+        } else if let Some((_, key_indent, id @ None)) = entries.last_mut()
+            && *key_indent.get_or_insert(indent) == indent
+            && body.starts_with("id:")
+        {
+            *id = Some(i + 1);
+        }
+    }
+    entries.into_iter().map(|(dash, _, id)| id.unwrap_or(dash)).collect()
 }
 
 fn line_of_model(text: &str, id: &str) -> Option<usize> {
@@ -1090,7 +1170,8 @@ models:
     #[test]
     fn semantic_errors_name_the_model_line() {
         let e = error_of(&VALID.replace("id: gen", "id: tiny"));
-        assert!(e.contains("conf/models.yaml:5") && e.contains("appears twice"), "{e}");
+        // The second entry's line, and where the first one is.
+        assert!(e.contains("conf/models.yaml:10") && e.contains("appears twice (first at line 5)"), "{e}");
         let e = error_of(&VALID.replace("id: gen", "id: Gen Model"));
         assert!(e.contains("must start with a-z or 0-9"), "{e}");
         let e = error_of(&VALID.replace("    path: elsewhere/mine.onnx\n", ""));

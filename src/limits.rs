@@ -147,6 +147,27 @@ impl std::error::Error for ReadError {
     }
 }
 
+/// What stands at `path` when it is there but is not a regular file ("a folder", "a FIFO", ...):
+/// `None` for a regular file (or a link to one) and for nothing at all. Lets a message say what is
+/// wrong with a path instead of calling it missing.
+pub(crate) fn not_a_regular_file(path: &std::path::Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).ok()?.file_type();
+    Some(if t.is_file() {
+        return None;
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    })
+}
+
 /// The bytes of a file mora was pointed at, refused at once when it is not a regular file or is
 /// larger than `kind.cap`, and never more than the cap read (a file that grows while it is read is
 /// refused too). The one way mora reads results, traces, profiles, tokenizers, manifests and
@@ -211,6 +232,11 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         // No writer ever comes: a read that opened it would wait forever.
         assert!(matches!(read_file(&fifo, SMALL), Err(ReadError::NotAFile { .. })));
+        assert_eq!(
+            [dir.path(), fifo.as_path(), std::path::Path::new("/dev/null")].map(not_a_regular_file),
+            [Some("a folder"), Some("a FIFO (named pipe)"), Some("a device")]
+        );
+        assert_eq!(not_a_regular_file(&dir.path().join("missing")), None);
         let missing = read_file(&dir.path().join("missing"), SMALL).unwrap_err();
         assert_eq!(missing.io_kind(), Some(std::io::ErrorKind::NotFound));
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 
-use crate::catalog::{ModelStatus, make_command};
+use crate::catalog::ModelStatus;
 use crate::config::{Config, ModelConfig, Source};
 use crate::hub;
 use crate::inputs::InputSettings;
@@ -280,11 +280,9 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
             Err(e) => Prepared { spec: Err(e), info },
         };
     }
-    let missing = |path: &Path| anyhow!("{} is missing: make it with `{}`", path.display(), make_command(model, config));
-    let spec = if !status.present {
-        Err(missing(status.missing.first().unwrap_or(&model.resolved.model)))
-    } else if let (Some(false), Some(path)) = (status.tokenizer_present, &model.resolved.tokenizer) {
-        Err(missing(path))
+    let problems = status.problems(model, config);
+    let spec = if let Some(first) = problems.first() {
+        Err(anyhow!("{first}"))
     } else {
         Ok(ModelSpec {
             id: model.id.clone(),

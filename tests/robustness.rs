@@ -357,3 +357,149 @@ fn a_format_written_to_out_is_not_printed_as_well() {
         assert!(ended.stderr.contains("report.html"), "{format}: the files are named: {}", ended.stderr);
     }
 }
+
+// Case 5: messages that named the wrong thing. Each names the real file, the real cause and the
+// real position, and the tests check that the old wrong words are gone.
+
+/// `mora ARGS..` to its end (bounded), for its exit code and output.
+fn mora_ended(args: &[&std::ffi::OsStr]) -> Ended {
+    run_bounded(&mut mora(args), Duration::from_secs(60))
+}
+
+#[test]
+fn a_folder_fifo_or_device_as_a_model_is_named_for_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("model.onnx");
+    std::fs::create_dir(&folder).unwrap();
+    let pipe = dir.path().join("pipe.onnx");
+    fifo(&pipe);
+    for (path, is) in [(folder.as_path(), "is a folder"), (pipe.as_path(), "is a FIFO"), (Path::new("/dev/null"), "is a device")] {
+        let ended = mora_ended(&[os("bench"), os("--model"), path.as_os_str(), os("--dry-run")]);
+        assert_eq!(ended.code, Some(1), "{ended:?}");
+        assert!(
+            ended.stderr.contains(&format!("{} {is}", path.display())) && ended.stderr.contains(", not an ONNX file"),
+            "{}",
+            ended.stderr
+        );
+        assert!(!ended.stderr.contains("no such file"), "{}", ended.stderr);
+    }
+    // The same for a models.yaml entry whose `path:` is a folder: `mora models` and `--check` say so.
+    let config = dir.path().join("models.yaml");
+    std::fs::write(&config, "schema: 1\nmodels:\n  - id: mine\n    type: vision\n    source: {kind: local}\n    path: model.onnx\n")
+        .unwrap();
+    let listed = mora_ended(&[os("models"), os("--config"), config.as_os_str()]);
+    assert_eq!(listed.code, Some(0), "{listed:?}");
+    let said = format!("{} is a folder, not an ONNX file: point `path:` of model `mine` ({}:3)", folder.display(), config.display());
+    assert!(listed.stdout.replace('\n', " ").contains(&said), "{}", listed.stdout);
+    assert!(!listed.stdout.contains("put your ONNX file"), "{}", listed.stdout);
+}
+
+#[test]
+fn a_missing_tokenizer_is_blamed_not_the_model_file() {
+    let fx = Fixture::new()
+        .text("tiny-text", 100, 16, "real")
+        .entry("  - id: own\n    type: embedding\n    source: {kind: local}\n    path: models/tiny-text/model.onnx\n    tokenizer: {kind: file, path: nope/tokenizer.json}\n")
+        .write();
+    let listed = mora_ended(&[os("models"), os("--config"), fx.config().as_os_str()]);
+    let text = listed.stdout.replace('\n', " ");
+    assert!(
+        text.contains("nope/tokenizer.json is missing: the tokenizer of model `own`; fix `tokenizer:` of model `own`"),
+        "{}",
+        listed.stdout
+    );
+    assert!(!text.contains("put your ONNX file"), "{}", listed.stdout);
+    let checked = mora_ended(&[os("models"), os("--config"), fx.config().as_os_str(), os("--check")]);
+    assert!(checked.stderr.contains("warning: ") && checked.stderr.contains("the tokenizer of model `own`"), "{checked:?}");
+}
+
+#[test]
+fn a_single_file_model_is_not_missing_the_data_file_an_old_manifest_lists() {
+    let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
+    // An earlier export kept its weights in model.onnx.data; the model there now is a single file.
+    let manifest = r#"{"weights": "real", "files": [{"path": "model.onnx"}, {"path": "model.onnx.data"}, {"path": "tokenizer.json"}]}"#;
+    std::fs::write(fx.path().join("models/tiny-text/manifest.json"), manifest).unwrap();
+    let listed = mora_ended(&[os("models"), os("--config"), fx.config().as_os_str()]);
+    assert!(!listed.stdout.contains("MISSING") && !listed.stdout.contains("model.onnx.data"), "{}", listed.stdout);
+    let checked = mora_ended(&[os("models"), os("--config"), fx.config().as_os_str(), os("--check"), os("--strict")]);
+    assert_eq!((checked.code, checked.stderr.as_str()), (Some(0), ""), "{checked:?}");
+}
+
+#[test]
+fn models_check_warns_of_missing_model_files_and_strict_makes_it_an_error() {
+    let fx = Fixture::new()
+        .text("tiny-text", 100, 16, "real")
+        .entry("  - id: gone\n    type: vision\n    source: {kind: local}\n    path: gone.onnx\n")
+        .write();
+    let check = |strict: bool| {
+        let mut args = vec![os("models"), os("--config"), fx.config().into_os_string().leak(), os("--check")];
+        if strict {
+            args.push(os("--strict"));
+        }
+        mora_ended(&args)
+    };
+    let gone = format!("{} is missing", fx.path().join("gone.onnx").display());
+    let warned = check(false);
+    assert_eq!(warned.code, Some(0), "{warned:?}");
+    assert!(warned.stderr.contains(&format!("warning: {gone}")), "{}", warned.stderr);
+    let failed = check(true);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert!(failed.stderr.contains(&format!("error: {gone}")), "{}", failed.stderr);
+}
+
+#[test]
+fn control_characters_and_bytes_that_are_not_utf8_are_placed_at_their_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models.yaml");
+    for (bytes, said) in [
+        (&b"schema: 1\nmodels:\n  - id: a\n    type: vis\x00ion\n"[..], ":4:14: control character U+0000 is not allowed in YAML"),
+        (&b"schema: 1\nmodels:\n  - id: a\n    type: vis\xff\xfeion\n"[..], ":4:14: byte 0xff is not UTF-8 text"),
+    ] {
+        std::fs::write(&path, bytes).unwrap();
+        let ended = mora_ended(&[os("models"), os("--config"), path.as_os_str(), os("--check")]);
+        assert_eq!(ended.code, Some(1), "{ended:?}");
+        assert!(ended.stderr.contains(&format!("{}{said}", path.display())), "{}", ended.stderr);
+        assert!(
+            !ended.stderr.contains(":1:1:") && !ended.stderr.contains("index") && !ended.stderr.contains("position"),
+            "{}",
+            ended.stderr
+        );
+    }
+}
+
+#[test]
+fn a_config_given_with_config_is_not_told_to_pass_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nope.yaml");
+    let ended = mora_ended(&[os("models"), os("--config"), path.as_os_str()]);
+    assert_eq!(ended.code, Some(1), "{ended:?}");
+    assert!(ended.stderr.contains(&format!("cannot read the model config {}", path.display())), "{}", ended.stderr);
+    assert!(ended.stderr.contains("No such file") && !ended.stderr.contains("pass --config"), "{}", ended.stderr);
+}
+
+#[test]
+fn bad_and_duplicate_ids_are_placed_at_their_lines_in_any_style() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("models.yaml");
+    let entry = "type: vision, weights: real, source: {kind: local}, path: a.onnx";
+    for (yaml, said) in [
+        (format!("schema: 1\nmodels:\n  - {{id: ok, {entry}}}\n  - {{id: \"A\\tb\", {entry}}}\n"), ":4: model id `A\tb` must start"),
+        (format!("schema: 1\nmodels:\n  -\n    id: \"x y\"\n    {}\n", entry.replace(", ", "\n    ")), ":4: model id `x y` must start"),
+        (
+            format!("schema: 1\nmodels:\n  - {{id: a, {entry}}}\n  # a comment\n  - {{id: a, {entry}}}\n"),
+            ":5: model id `a` appears twice (first at line 3)",
+        ),
+    ] {
+        std::fs::write(&path, yaml).unwrap();
+        let ended = mora_ended(&[os("models"), os("--config"), path.as_os_str(), os("--check")]);
+        assert_eq!(ended.code, Some(1), "{ended:?}");
+        assert!(ended.stderr.contains(&format!("{}{said}", path.display())), "{}", ended.stderr);
+    }
+}
+
+#[test]
+fn simulate_help_names_the_trace_headers_it_reads() {
+    let ended = mora_ended(&[os("simulate"), os("--help")]);
+    let help = ended.stdout.replace('\n', " ");
+    assert!(help.contains("`time_s,model`") && help.contains("`time_ms,model`"), "{help}");
+    // The byte order mark and `time,model` themselves: `simulate::trace::tests::the_headers_simulate_help_documents_*`.
+}

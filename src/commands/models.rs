@@ -1,11 +1,11 @@
 //! `mora models`: what is configured, what is on disk, and how to make what is missing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 
-use super::output::outln;
-use crate::catalog::{ModelStatus, make_command};
+use super::output::{errln, outln};
+use crate::catalog::ModelStatus;
 use crate::cli::ModelsArgs;
 use crate::config::{Config, Suite};
 use crate::report::sections::Section;
@@ -18,29 +18,29 @@ pub(crate) fn run(args: ModelsArgs) -> Result<i32> {
     }
     let config = Config::load(&args.config)?;
     if args.check {
-        return Ok(0);
+        // A valid config whose models are not on disk would still fail every trial: said here.
+        let problems: Vec<String> = config.models.iter().flat_map(|m| ModelStatus::of(m).problems(m, &config)).collect();
+        let label = if args.strict { "error" } else { "warning" };
+        for p in &problems {
+            errln!("{label}: {p}");
+        }
+        return Ok(if args.strict && !problems.is_empty() { 1 } else { 0 });
     }
     let header = ["Model", "Type", "Weights", "Suite", "Size MB", "Present", "Source", "Exported", "About"];
     let mut rows = Vec::new();
     let mut missing = Vec::new();
     let mut notes = Vec::new();
     let mut contradictions = Vec::new();
-    let config_dir = config.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for model in &config.models {
         let status = ModelStatus::of(model);
-        let mut absent: Vec<&Path> = status.missing.iter().map(PathBuf::as_path).collect();
-        absent.extend(model.resolved.tokenizer.as_deref().filter(|_| status.tokenizer_present == Some(false)));
         let present = match (status.present, status.tokenizer_present) {
             (true, Some(false)) => "model only (tokenizer missing)".to_string(),
             (true, _) => "yes".into(),
             (false, _) if status.missing == [model.resolved.model.clone()] => "MISSING".into(),
             (false, _) => format!("MISSING {}", status.missing.iter().map(|p| file_name(p)).collect::<Vec<_>>().join(", ")),
         };
-        if !absent.is_empty() {
-            let paths: Vec<String> = absent.iter().map(|p| p.strip_prefix(config_dir).unwrap_or(p).display().to_string()).collect();
-            missing.push(format!("  {}: {} missing; make it with: {}", model.id, paths.join(", "), make_command(model, &config)));
-        }
+        missing.extend(status.problems(model, &config).into_iter().map(|p| format!("  {}: {p}", model.id)));
         if let Some(note) = &status.weights_note {
             notes.push(format!("  {}: {note}", model.id));
         }

@@ -36,14 +36,16 @@ enum Unit {
 }
 
 impl Trace {
-    /// Reads a CSV of `time,model` lines. An optional first line `time_s,model` or `time_ms,model`
-    /// names the unit (seconds without one); blank lines and lines starting with `#` are skipped.
+    /// Reads a CSV of `time,model` lines. An optional first line `time_s,model` (or `time,model`) or
+    /// `time_ms,model` names the unit (seconds without one); a leading byte order mark is skipped; blank lines and lines starting with `#` are skipped.
     /// `known` are the models the profile has, described by `known_where` in errors.
     pub(crate) fn parse_csv(text: &str, file: &str, known: &[String], known_where: &str) -> Result<Trace> {
         let mut unit = Unit::Seconds;
         let mut trace = Trace { models: vec![], requests: vec![] };
         let mut previous: Option<(usize, f64)> = None;
         let mut seen_data_or_header = false;
+        // A byte order mark (spreadsheets write one) is not part of the header.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (i, raw) in text.lines().enumerate() {
             let line = i + 1;
             let content = raw.trim();
@@ -58,10 +60,10 @@ impl Trace {
                 seen_data_or_header = true;
                 if fields[0].parse::<f64>().is_err() {
                     unit = match (fields[0].to_ascii_lowercase().as_str(), fields[1].to_ascii_lowercase().as_str()) {
-                        ("time_s", "model") => Unit::Seconds,
+                        ("time_s" | "time", "model") => Unit::Seconds,
                         ("time_ms", "model") => Unit::Millis,
                         _ => bail!(
-                            "{file}:{line}: header `{content}` is not one mora reads: use `time_s,model` or `time_ms,model`, or start with a data line (time in seconds)"
+                            "{file}:{line}: header `{content}` is not one mora reads: use `time_s,model` (or `time,model`) or `time_ms,model`, or start with a data line (time in seconds)"
                         ),
                     };
                     continue;
@@ -200,6 +202,18 @@ mod tests {
         let t = parse("time_ms, model\n250, c\n").unwrap();
         assert_eq!(t.requests, [Request { time_ms: 250.0, model: 0 }]);
         assert_eq!(parse("time_s,model\n2,a\n").unwrap().requests[0].time_ms, 2000.0);
+    }
+
+    #[test]
+    fn the_headers_simulate_help_documents_are_read_with_or_without_a_byte_order_mark() {
+        // `mora simulate --help` names `time,model`, `time_s,model` and `time_ms,model` (issue 25).
+        for (header, ms) in [("time,model", 2000.0), ("time_s,model", 2000.0), ("time_ms,model", 2.0)] {
+            for bom in ["", "\u{feff}"] {
+                let t = parse(&format!("{bom}{header}\n2,a\n")).unwrap_or_else(|e| panic!("{bom:?}{header}: {e:#}"));
+                assert_eq!(t.requests[0].time_ms, ms, "{header}");
+            }
+        }
+        assert_eq!(parse("\u{feff}1,a\n").unwrap().requests[0].time_ms, 1000.0, "a data line after a BOM");
     }
 
     #[test]
