@@ -267,6 +267,10 @@ fn replay_case() -> (Fixture, PathBuf) {
 }
 
 fn replay(fx: &Fixture, profile: &Path) -> assert_cmd::Command {
+    replay_under(fx, profile, "85")
+}
+
+fn replay_under(fx: &Fixture, profile: &Path, budget_mb: &str) -> assert_cmd::Command {
     let mut cmd = mora();
     cmd.arg("simulate")
         .arg("--profile")
@@ -275,7 +279,7 @@ fn replay(fx: &Fixture, profile: &Path) -> assert_cmd::Command {
         .arg(fx.config())
         .arg("--trace")
         .arg(fx.path().join("trace.csv"))
-        .args(["--budget-mb", "85", "--policies", "lru,lfu", "--replay", "--out"])
+        .args(["--budget-mb", budget_mb, "--policies", "lru,lfu", "--replay", "--out"])
         .arg(fx.path().join("out"));
     cmd
 }
@@ -322,6 +326,23 @@ fn a_crashing_replay_costs_only_the_replay() {
     assert!(text.contains("Replay: did not finish: crashed in replay"), "{text}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SIGABRT"), "{stderr}");
+}
+
+#[test]
+fn a_replay_that_peaks_over_the_budget_says_so_and_fails_with_its_own_code() {
+    // A profile that claims 1 MB models: a 25 MB budget passes the simulation (20 + 2 + 1 MB each), the
+    // real worker (the provider alone is more) does not.
+    let (fx, _) = replay_case();
+    let p = profile(vec![model("t-a", 1.0, 20.0, 2.0), model("t-b", 1.0, 20.0, 2.0), model("v-c", 1.0, 20.0, 2.0)]);
+    let path = fx.path().join("tiny-profile.json");
+    std::fs::write(&path, serde_json::to_vec(&p).unwrap()).unwrap();
+    let out = replay_under(&fx, &path, "25").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("over the 25 MB budget: a lifecycle manager that followed this plan"), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Replay: peaked at ") && text.contains("the plan did not hold"), "{text}");
+    assert!(fx.path().join("out/simulate.json").is_file(), "the figures are written all the same");
 }
 
 /// The README's simulation of the default CPU suite reproduces from the committed profile and trace:

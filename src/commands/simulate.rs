@@ -27,6 +27,8 @@ use crate::simulate::{PolicyRun, Setup};
 
 /// Exit code when the simulation was printed but the replay did not finish.
 pub(crate) const REPLAY_FAILED: i32 = 3;
+/// Exit code when the replay finished but its peak memory went over the budget: the plan did not hold.
+pub(crate) const REPLAY_OVER_BUDGET: i32 = 6;
 
 pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     if args.replay && args.unload == UnloadMode::KillWorker {
@@ -80,6 +82,9 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
     let base = policies.iter().find(|p| p.preset.is_none()).copied().unwrap_or(Policy::named(PolicyName::Lru, None, max_models));
     let sweep = setup.sweep(base, &args.keep_alive_sweep.iter().map(|k| k.ms()).collect::<Vec<_>>());
     let advice = advice::advise(&setup, &policies, &runs, args.target_p99_ms);
+    let keep_alives: Vec<Option<f64>> =
+        if sweep.is_empty() { advice::KEEP_ALIVES_TRIED_MS.to_vec() } else { sweep.iter().map(|r| r.policy.keep_alive_ms).collect() };
+    let setting = args.target_p99_ms.and_then(|t| advice::setting(&setup, base, &keep_alives, t).map(|s| (s, t)));
     let chosen = policies[0];
 
     let mut replay_failed = None;
@@ -108,7 +113,27 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
         }),
         _ => None,
     };
-    let mut rendered = report::build(&setup, &source, &runs, &sweep, &sizing, advice.as_ref(), replay_view.as_ref());
+    let mut rendered = report::build(
+        &setup,
+        &source,
+        &runs,
+        &sweep,
+        &sizing,
+        advice.as_ref(),
+        setting.as_ref().map(|(s, t)| (s, *t)),
+        replay_view.as_ref(),
+    );
+    let over_budget = replayed.as_ref().map(|r| r.run.peak_mb).filter(|&peak| peak > budget_mb);
+    if let Some(peak) = over_budget {
+        rendered.facts.push((
+            "Replay".into(),
+            format!(
+                "peaked at {peak:.0} MB, over the {budget_mb:.0} MB budget by {:.0} MB ({:+.1} %): the plan did not hold",
+                peak - budget_mb,
+                (peak - budget_mb) / budget_mb * 100.0
+            ),
+        ));
+    }
     if let Some(why) = &replay_failed {
         rendered.facts.push(("Replay".into(), format!("did not finish: {why}")));
     }
@@ -117,7 +142,22 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
 
     if let Some(dir) = &args.out {
         let times = replayed.as_ref().map(|r| r.measured_times.as_slice());
-        let files = outputs(&setup, &args, &source, &runs, &sweep, advice.as_ref(), &rendered, chosen, replay_view.as_ref(), times)?;
+        let mut files = outputs(
+            &setup,
+            &args,
+            &source,
+            &runs,
+            &sweep,
+            advice.as_ref(),
+            setting.as_ref().map(|(s, _)| s),
+            &rendered,
+            chosen,
+            replay_view.as_ref(),
+            times,
+        )?;
+        if let Some((found, target)) = &setting {
+            files.push(("simulate-lifecycle.yaml".into(), found.to_yaml(&setup, *target).into_bytes()));
+        }
         for (name, bytes) in files {
             let path = dir.join(name);
             write_atomic(&path, &bytes)?;
@@ -131,7 +171,22 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
         errln!("error: the replay did not finish ({why}); the simulation above stands");
         return Ok(REPLAY_FAILED);
     }
+    if let Some(peak) = over_budget {
+        let message = format!(
+            "error: the replay peaked at {peak:.0} MB of {}, over the {budget_mb:.0} MB budget: a lifecycle manager that followed this plan under a {budget_mb:.0} MB limit would have been OOM-killed; give it the limit the recommendation names",
+            costs.memory_kind()
+        );
+        errln!("{}", red(&message));
+        return Ok(REPLAY_OVER_BUDGET);
+    }
     printed.map(|()| 0)
+}
+
+/// Red on a terminal that takes colour (not with NO_COLOR), as it is otherwise.
+fn red(text: &str) -> String {
+    use std::io::IsTerminal;
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    if color { format!("\u{1b}[31m{text}\u{1b}[0m") } else { text.to_string() }
 }
 
 fn dedup_in_order(policies: &mut Vec<Policy>) {
@@ -278,6 +333,7 @@ struct Record<'a> {
     policies: Vec<PolicyRecord<'a>>,
     keep_alive_sweep: Vec<PolicyRecord<'a>>,
     advice: Option<&'a Advice>,
+    setting: Option<&'a advice::Setting>,
     replay: Option<ReplayRecord<'a>>,
 }
 
@@ -290,6 +346,7 @@ fn outputs(
     runs: &[PolicyRun],
     sweep: &[PolicyRun],
     advice: Option<&Advice>,
+    setting: Option<&advice::Setting>,
     rendered: &report::SimReport,
     chosen: Policy,
     replay: Option<&Replayed>,
@@ -312,6 +369,7 @@ fn outputs(
         keep_alive_sweep: sweep.iter().map(|r| PolicyRecord::of(r, names)).collect(),
         policies: runs.iter().map(|r| PolicyRecord::of(r, names)).collect(),
         advice,
+        setting,
         replay: replay.map(|r| ReplayRecord {
             policy: r.policy.to_string(),
             simulated: setup.figures(r.simulated),

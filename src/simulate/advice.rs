@@ -10,6 +10,113 @@ use super::{PolicyRun, Setup};
 /// Budgets tried between the smallest that runs every model and the one that holds them all.
 pub(crate) const SEARCH_STEPS: usize = 40;
 
+/// How far above its simulation a replay's peak memory came, at most, in the replays measured on this
+/// project's machines (docs/simulate.md, "A budget that holds"): the margin a memory limit needs
+/// beyond the simulated peak. The kernel's peak RSS includes allocator and thread-stack noise that
+/// the profile's medians do not.
+pub(crate) const REPLAY_PEAK_MARGIN: f64 = 0.08;
+
+/// The memory limit that holds a plan made under `budget_mb`: the budget plus the margin replays
+/// measured above their simulations.
+pub(crate) fn limit_for(budget_mb: f64) -> f64 {
+    (budget_mb * (1.0 + REPLAY_PEAK_MARGIN)).ceil()
+}
+
+/// Keep-alives the setting search tries when no sweep is given.
+pub(crate) const KEEP_ALIVES_TRIED_MS: [Option<f64>; 6] =
+    [Some(0.0), Some(10_000.0), Some(60_000.0), Some(300_000.0), Some(1_800_000.0), None];
+
+/// The keep-alive and cap that meet the p99 target at the least memory held over time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Setting {
+    /// The eviction order with the keep-alive and cap found.
+    pub policy: Policy,
+    pub keep_alive: String,
+    pub max_models: Option<usize>,
+    pub p99_ms: f64,
+    pub mb_hours: f64,
+    pub peak_mb: f64,
+    /// The memory limit to give the worker: the budget plus the replays' margin.
+    pub memory_limit_mb: f64,
+    /// How many keep-alive and cap pairs were tried, and how many met the target.
+    pub tried: usize,
+    pub meeting: usize,
+}
+
+/// Every keep-alive of `keep_alives` with every cap from 1 to all the trace's models (and none), on
+/// `base`'s eviction order: the pair meeting `target` p99 at the least MB-hours (ties: the lower p99).
+pub(crate) fn setting(setup: &Setup, base: Policy, keep_alives: &[Option<f64>], target: f64) -> Option<Setting> {
+    let caps = std::iter::once(None).chain((1..=setup.trace.models.len()).map(Some));
+    let mut tried = 0;
+    let mut meeting = Vec::new();
+    for cap in caps {
+        for &k in keep_alives {
+            let policy = Policy { keep_alive_ms: k, max_models: cap, ..base };
+            tried += 1;
+            if let Ok(s) = setup.simulate(policy).outcome {
+                if s.figures.latency.p99 <= target {
+                    meeting.push((policy, s.figures));
+                }
+            }
+        }
+    }
+    let n = meeting.len();
+    meeting.into_iter().min_by(|a, b| a.1.mb_hours.total_cmp(&b.1.mb_hours).then(a.1.latency.p99.total_cmp(&b.1.latency.p99))).map(
+        |(policy, f)| Setting {
+            policy,
+            keep_alive: super::policy::keep_alive_label(policy.keep_alive_ms),
+            max_models: policy.max_models,
+            p99_ms: f.latency.p99,
+            mb_hours: f.mb_hours,
+            peak_mb: f.peak_mb,
+            memory_limit_mb: limit_for(setup.budget_mb),
+            tried,
+            meeting: n,
+        },
+    )
+}
+
+impl Setting {
+    /// The setting as a lifecycle profile's fragment (YAML), for a lifecycle manager to read.
+    pub(crate) fn to_yaml(&self, setup: &Setup, target: f64) -> String {
+        let keep = match self.policy.keep_alive_ms {
+            Some(ms) => format!("{}", ms / 1000.0),
+            None => "null  # forever".into(),
+        };
+        let cap = self.max_models.map_or("null  # no cap".to_string(), |n| n.to_string());
+        format!(
+            "# mora simulate: the keep-alive and cap that meet p99 <= {target:.0} ms at the least MB-hours\n# on host {}, {}, under a {:.0} MB budget ({} requests)\nlifecycle:\n  eviction: {}\n  keep_alive_s: {keep}\n  max_loaded_models: {cap}\n  budget_mb: {:.0}\n  memory_limit_mb: {:.0}  # the budget + {:.0} %: replays peaked up to that above their simulations\n  unload: {}\n",
+            setup.costs.host,
+            setup.costs.provider,
+            setup.budget_mb,
+            setup.trace.requests.len(),
+            self.policy.order,
+            setup.budget_mb,
+            self.memory_limit_mb,
+            REPLAY_PEAK_MARGIN * 100.0,
+            setup.mode
+        )
+    }
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "keep-alive {} with {} ({}) meets it at the least memory held: {:.2} MB-hours, p99 {:.0} ms, peak {:.0} MB ({} of {} keep-alive and cap pairs met it); give the worker a limit of {:.0} MB",
+            self.keep_alive,
+            self.max_models.map_or("no cap".to_string(), |n| format!("at most {n} models")),
+            self.policy.order,
+            self.mb_hours,
+            self.p99_ms,
+            self.peak_mb,
+            self.meeting,
+            self.tried,
+            self.memory_limit_mb
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "advice")]
 pub(crate) enum Advice {
@@ -75,12 +182,22 @@ impl std::fmt::Display for Advice {
             Advice::Meets { policy, p99_ms, smallest } => {
                 write!(f, "{policy} meets the p99 target under this budget: {p99_ms:.0} ms")?;
                 if let Some((p, b)) = smallest {
-                    write!(f, "; the smallest budget that meets it is {b:.0} MB ({p})")?;
+                    write!(
+                        f,
+                        "; the smallest budget that meets it is {b:.0} MB ({p}): plan evictions at {b:.0} MB and give the worker a limit of {:.0} MB (+{:.0} %, the most replays peaked above their simulations)",
+                        limit_for(*b),
+                        REPLAY_PEAK_MARGIN * 100.0
+                    )?;
                 }
                 Ok(())
             }
             Advice::RaiseBudget { policy, budget_mb, p99_ms } => {
-                write!(f, "no policy meets the p99 target under this budget; {budget_mb:.0} MB would, with {policy} (p99 {p99_ms:.0} ms)")
+                write!(
+                    f,
+                    "no policy meets the p99 target under this budget; {budget_mb:.0} MB would, with {policy} (p99 {p99_ms:.0} ms): plan evictions at {budget_mb:.0} MB and give the worker a limit of {:.0} MB (+{:.0} %, the most replays peaked above their simulations)",
+                    limit_for(*budget_mb),
+                    REPLAY_PEAK_MARGIN * 100.0
+                )
             }
             Advice::Unreachable { policy, p99_ms, up_to_mb } => write!(
                 f,
@@ -132,5 +249,32 @@ mod tests {
         assert!(matches!(advise(&setup, &policies, &runs, Some(100.0)), Some(Advice::Meets { smallest: Some((_, 200.0)), .. })));
         assert!(matches!(advise(&setup, &policies, &runs, None), Some(Advice::Best { .. })));
         assert!(matches!(advise(&setup, &policies, &runs, Some(1.0)), Some(Advice::Unreachable { up_to_mb: 200.0, .. })));
+    }
+
+    #[test]
+    fn the_setting_is_the_keep_alive_and_cap_that_meet_the_target_at_the_least_mb_hours() {
+        let (t, c) = setup_parts();
+        let setup = Setup {
+            trace: &t,
+            costs: &c,
+            mode: UnloadMode::InProcess,
+            budget_mb: 200.0,
+            seed: 1,
+            thrash_window_ms: 1.0,
+            interference: 1.0,
+        };
+        let lru = Policy::order(PolicyKind::Lru);
+        // a and b alternate each second: keep-alive 0 or a cap of 1 reloads every time (p99 about 520 ms);
+        // 10 s and forever keep both and hold the same memory (nothing idles 10 s): the first listed wins.
+        let s = setting(&setup, lru, &[Some(0.0), Some(10_000.0), None], 100.0).unwrap();
+        assert_eq!((s.keep_alive.as_str(), s.max_models, s.tried, s.meeting), ("10 s", None, 9, 4));
+        assert!((s.p99_ms - 15.1).abs() < 1e-9 && s.memory_limit_mb == limit_for(200.0));
+        assert!(s.to_string().starts_with("keep-alive 10 s with no cap (lru) meets it"), "{s}");
+        let yaml = s.to_yaml(&setup, 100.0);
+        assert!(
+            yaml.contains("keep_alive_s: 10\n") && yaml.contains("max_loaded_models: null") && yaml.contains("memory_limit_mb: 216"),
+            "{yaml}"
+        );
+        assert_eq!(setting(&setup, lru, &[Some(0.0)], 100.0), None, "keep-alive 0 never meets it");
     }
 }

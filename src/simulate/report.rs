@@ -2,7 +2,7 @@
 //! SVG charts: the policies under the budget, the measured sizing multipliers, the recommendation,
 //! and with a replay, simulated against replayed figures and the interference of loads.
 
-use super::advice::Advice;
+use super::advice::{Advice, Setting};
 use super::costs::{Costs, Sizing, UnloadMode};
 use super::figures::{Figures, Interference};
 use super::policy::Policy;
@@ -40,6 +40,7 @@ fn section(title: String, header: &[&str], rows: Vec<Vec<String>>, notes: Vec<St
 
 /// `trace_source`: where the trace came from, in words; `sizing`: the trace's models on every provider
 /// of the profile's host.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     setup: &Setup,
     trace_source: &str,
@@ -47,6 +48,7 @@ pub(crate) fn build(
     sweep: &[PolicyRun],
     sizing: &[Sizing],
     advice: Option<&Advice>,
+    setting: Option<(&Setting, f64)>,
     replay: Option<&Replayed>,
 ) -> SimReport {
     let c = setup.costs;
@@ -77,6 +79,9 @@ pub(crate) fn build(
     if !sweep.is_empty() {
         sections.push(sweep_table(setup, sweep));
     }
+    if let Some((found, target)) = setting {
+        sections.push(setting_table(found, target, runs));
+    }
     sections.push(sizing_table(sizing, setup));
     if let Some(r) = replay {
         sections.push(comparison(setup, r));
@@ -86,7 +91,10 @@ pub(crate) fn build(
         title: format!("mora simulate: which models to keep loaded under {:.0} MB", setup.budget_mb),
         facts,
         sections,
-        advice: advice.map(|a| a.to_string()),
+        advice: advice.map(|a| match setting {
+            Some((found, _)) => format!("{a}. Keep-alive and cap: {found}"),
+            None => a.to_string(),
+        }),
     }
 }
 
@@ -214,6 +222,39 @@ fn sweep_table(setup: &Setup, sweep: &[PolicyRun]) -> Section {
         &["keep-alive", "loads", "idle unloads", "paid a load", "p95 ms", "p99 ms", "MB-hours", "peak MB"],
         rows,
         vec!["A shorter keep-alive holds less memory over time and makes more requests pay a load: simulate-keep-alive.svg draws MB-hours against p99 with the policies above marked.".into()],
+    )
+}
+
+/// The setting found beside what each compared policy (presets among them) gives on the same trace.
+fn setting_table(found: &Setting, target: f64, runs: &[PolicyRun]) -> Section {
+    let meets = |p99: f64| if p99 <= target { "yes" } else { "no" }.to_string();
+    let mut rows = vec![vec![
+        format!("{} (found)", found.policy),
+        num(Some(found.p99_ms), 1),
+        meets(found.p99_ms),
+        num(Some(found.mb_hours), 2),
+        num(Some(found.peak_mb), 0),
+    ]];
+    for r in runs {
+        rows.push(match &r.outcome {
+            Ok(s) => vec![
+                r.policy.to_string(),
+                num(Some(s.figures.latency.p99), 1),
+                meets(s.figures.latency.p99),
+                num(Some(s.figures.mb_hours), 2),
+                num(Some(s.figures.peak_mb), 0),
+            ],
+            Err(e) => vec![r.policy.to_string(), format!("does not fit ({:.0} MB)", e.needs_mb), "no".into(), "—".into(), "—".into()],
+        });
+    }
+    section(
+        format!("Keep-alive and cap for p99 <= {target:.0} ms at the least MB-hours"),
+        &["policy", "p99 ms", "meets", "MB-hours", "peak MB"],
+        rows,
+        vec![format!(
+            "Searched: {} keep-alive and cap pairs on {}'s order, {} met the target; the found one is written as a lifecycle profile fragment to simulate-lifecycle.yaml with --out.",
+            found.tried, found.policy.order, found.meeting
+        )],
     )
 }
 
@@ -543,7 +584,7 @@ mod tests {
             .map(|m| Sizing { model: m.id.clone(), provider: c.provider, file_mb: m.file_mb, resident_per_file: m.resident_per_file() })
             .collect();
         let sweep = setup.sweep(Policy::order(PolicyKind::Lru), &[Some(0.0), Some(1000.0), None]);
-        let report = build(&setup, "zipf", &runs, &sweep, &sizing, None, None);
+        let report = build(&setup, "zipf", &runs, &sweep, &sizing, None, None, None);
         let text = to_table(&report, Terminal::plain_full());
         for p in PolicyKind::ALL {
             assert!(text.contains(&p.to_string()), "{p}: {text}");
