@@ -115,6 +115,13 @@ pub struct BenchArgs {
     /// How the terminal tables draw: full (box drawing, emoji), plain (neither, for logs), ascii.
     #[arg(long, value_enum, default_value = "full")]
     pub style: crate::report::table::Style,
+    /// Print only the summary at the end (the seed's three answers per provider and one row per
+    /// model); the files hold the whole report.
+    #[arg(long)]
+    pub summary: bool,
+    /// Plan memory for N models at once (default: the models benchmarked).
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(limits::PLAN_MODELS))]
+    pub plan_models: Option<usize>,
     /// Print the plan (every trial, in order) and exit without running anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -191,6 +198,13 @@ pub struct ReportArgs {
     /// How the terminal tables draw (with --format table): full, plain (for logs) or ascii.
     #[arg(long, value_enum, default_value = "full")]
     pub style: crate::report::table::Style,
+    /// Only the summary: the seed's three answers per provider and one row per model (with --format
+    /// table, markdown or html).
+    #[arg(long)]
+    pub summary: bool,
+    /// Plan memory for N models at once (default: the models benchmarked); the advice is judged again.
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(limits::PLAN_MODELS))]
+    pub plan_models: Option<usize>,
     /// Also write results.json, report.md, results.csv and charts of the merged results here (a new
     /// folder, or a report's own; never a run's). `mora bench --out` names the parent of run folders.
     #[arg(long)]

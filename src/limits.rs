@@ -14,6 +14,8 @@ pub(crate) const IMAGE_SIZE: RangeInclusive<u64> = 1..=8192;
 pub(crate) const WARMUP_RUNS: RangeInclusive<u64> = 0..=10_000;
 /// Steady-state calls; every sample is kept in results.json.
 pub(crate) const RUNS: RangeInclusive<u64> = 1..=100_000;
+/// Models a concurrent plan is for (`--plan-models`): the 1.5 x 1.1 rule times the largest footprint.
+pub(crate) const PLAN_MODELS: RangeInclusive<u64> = 1..=100_000;
 /// Seven days: a longer deadline is no deadline, and the sum with `Instant::now()` must not overflow.
 pub(crate) const TRIAL_TIMEOUT_S: RangeInclusive<u64> = 1..=7 * 24 * 3600;
 /// ONNX Runtime starts this many threads per session (100000 crashed the worker); 0 lets it choose,

@@ -12,6 +12,7 @@ use crate::advice::lifecycle::STARTUP_PROBE_MARGIN;
 use crate::advice::{RULES_VERSION, consistent_cost, lifecycle, worker_budget_mb};
 use crate::fleet::HostKey;
 use crate::results::derive::worker_warmups;
+use crate::results::heap::HeapState;
 use crate::results::{Measurements, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
@@ -110,6 +111,10 @@ pub(crate) struct ModelProfile {
     /// A load in a running, warmed worker, files cached, after the previous unload and malloc_trim(0)
     /// (mora's advice; the single scenario). Schema 1 runs: the cold scenario's loads back to back.
     pub load_warm_worker_ms: Option<Figure>,
+    /// The heap state `load_warm_worker_ms` was taken in: after_unload_and_trim (the single
+    /// scenario) or back_to_back (schema 1 runs' cold scenario). Absent in profiles before it.
+    #[serde(default)]
+    pub load_warm_worker_heap_state: Option<HeapState>,
     /// From starting a worker to the end of its first inference: a new worker's first request.
     pub spawn_to_ready_ms: Option<Figure>,
     pub first_inference_ms: Option<Figure>,
@@ -270,8 +275,8 @@ fn provider_profile(label: &str, run: &ResultsFile, provider: Provider) -> Provi
 fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTrial, baseline: &Baseline, warmup: &Warmup) -> ModelProfile {
     let model = t.model();
     let same = |u: &&TrialRecord| u.provider == t.provider && u.model() == model && u.models.len() == 1 && u.outcome.is_ok();
-    let cold_warm = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
-        Some(Measurements::Cold(c)) => c.warm_load.clone(),
+    let cold = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
+        Some(Measurements::Cold(c)) => Some(c.as_ref()),
         _ => None,
     });
     let kill = run.trials.iter().filter(same).find_map(|u| match &u.measurements {
@@ -331,7 +336,8 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
     // scenario's, in a warmed worker after an unload and malloc_trim. Back-to-back loads (the cold
     // scenario's) find the allocator's pages still there and run 1.3-2x faster; schema 1 single trials
     // measured a fresh worker's first load only, so for them the cold scenario's loads are the nearer.
-    let load_warm = if s.first_load_only() { cold_warm.or_else(|| x.load_time_ms.clone()) } else { x.load_time_ms.clone().or(cold_warm) };
+    let warm_load = crate::results::heap::warm_load(Some(s), cold);
+    let load_warm = warm_load.map(|w| w.load.clone());
     let (reclaimed, after_trim) = match t.provider {
         Provider::Cuda => (x.gpu_reclamation_percentage.as_ref(), x.gpu_reclamation_percentage.as_ref()),
         Provider::Cpu => (x.reclamation_percentage.as_ref(), x.reclamation_after_trim_percentage.as_ref()),
@@ -362,6 +368,7 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
         },
         startup_probe_budget_ms: x.spawn_to_ready_ms.as_ref().map(|s| s.p95 * (1.0 + STARTUP_PROBE_MARGIN)),
         load_warm_worker_ms: load_warm.as_ref().map(Figure::of),
+        load_warm_worker_heap_state: warm_load.map(|w| w.state),
         keep_alive,
         soak,
         memory_limit_multiplier_held,

@@ -233,13 +233,18 @@ fn the_html_page_is_self_contained_and_holds_every_section() {
         }
         assert_eq!(html.matches("<script>").count(), 1, "the sorting script, inlined");
         // Every section of the report, under its title (a host's block drops the host from it).
-        let titles: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("## ")).filter(|t| *t != "Recommendations").collect();
+        let titles: Vec<&str> =
+            md.lines().filter_map(|l| l.strip_prefix("## ")).filter(|t| *t != "Recommendations" && !t.starts_with("Summary: ")).collect();
         assert!(titles.len() >= 10, "{titles:?}");
         for title in &titles {
             let short = title.rsplit_once(" — ").map_or(*title, |(t, _)| t).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
             assert!(html.contains(&format!("{short}</h2>")) || html.contains(&format!("{short}</h3>")), "{title}");
         }
         assert_eq!(html.matches("<table class=\"sortable\"").count(), titles.len(), "one sortable table per section");
+        // The page opens with the summary (a fleet's answers per machine class; a run's with its
+        // models' tables, sortable too).
+        assert!(html.contains("<nav>\n<strong>Contents</strong>\n<ol>\n<li><a href=\"#s-summary\">Summary</a></li>"), "the summary first");
+        assert!(runs.len() > 1 || html.contains("<table class=\"sortable summary\""), "the models' table");
         assert!(html.contains("<section id=\"charts\">") && html.matches("<svg ").count() >= 3, "the charts, inlined");
         assert!(html.contains("<section id=\"recommendations\">"));
     }

@@ -232,12 +232,7 @@ fn a_sweep_is_a_trial_per_size_labelled_everywhere() {
     assert!(md.contains("Swept, a trial per size: batch sizes 1, 2; sequence lengths (text inputs) 8, 16."), "{md}");
     let loading = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "loading_strategy").unwrap();
     let per_model = |model: &str| {
-        loading["evidence"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e.as_str().unwrap().starts_with(&format!("{model}: warm worker load")))
-            .count()
+        loading["evidence"].as_array().unwrap().iter().filter(|e| e.as_str().unwrap().starts_with(&format!("{model}: warm load"))).count()
     };
     assert_eq!((per_model("text-a"), per_model("image-a")), (1, 1), "each model once, at its first size: {loading:#}");
     let csv = std::fs::read_to_string(fx.run_folder().join("results.csv")).unwrap();

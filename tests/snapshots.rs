@@ -65,3 +65,74 @@ fn two_runs_compared_with_their_noise() {
     let comparison = &comparison[..comparison.find("\n\n").unwrap_or(comparison.len())];
     snapshot("comparison-plain-230", comparison);
 }
+
+/// Columns on screen, as a terminal draws them: the emoji marks take two, their variation selector
+/// none, colour escapes none.
+fn columns(line: &str) -> usize {
+    line.chars()
+        .map(|c| match c {
+            '\u{fe0f}' => 0,
+            '\u{2600}'..='\u{27bf}' | '\u{1f300}'..='\u{1faff}' => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The first screen of the default suite on both providers: the summary, the seed's three answers
+/// per provider, at 100 and 80 columns.
+#[test]
+fn the_h200_summary_at_80_and_100_columns() {
+    let run = committed("20261127T114236Z-h200");
+    for columns in ["80", "100"] {
+        snapshot(&format!("h200-summary-{columns}"), &report(&[run.as_os_str(), "--summary".as_ref()], columns));
+    }
+}
+
+/// The quiet CPU run's whole terminal report at 80 columns: prose folds with a hanging indent,
+/// tables too wide become blocks.
+#[test]
+fn the_quiet_cpu_run_at_80_columns_in_plain_style() {
+    let run = committed("20261127T172409Z-vm");
+    snapshot("vm-table-plain-80", &report(&[run.as_os_str(), "--style".as_ref(), "plain".as_ref()], "80"));
+}
+
+/// Every committed run, in every style, at 80 and 100 columns: no line wider than the terminal,
+/// and the report opens with its summary; for the default suite (every provider) the summary is at
+/// most 40 lines at 100 columns.
+#[test]
+fn no_line_of_any_committed_report_is_wider_than_the_terminal() {
+    let runs: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("results.json").is_file())
+        .collect();
+    assert!(runs.len() >= 5, "{runs:?}");
+    for run in &runs {
+        for width in [80usize, 100] {
+            for style in ["full", "plain", "ascii"] {
+                let text = report(&[run.as_os_str(), "--style".as_ref(), style.as_ref()], &width.to_string());
+                for (i, line) in text.lines().enumerate() {
+                    assert!(
+                        columns(line) <= width,
+                        "{} at {width} ({style}), line {}: {} columns:\n{line}",
+                        run.display(),
+                        i + 1,
+                        columns(line)
+                    );
+                }
+                assert!(text.lines().nth(3).is_some_and(|l| l.starts_with("Summary: ")), "{}: {}", run.display(), &text[..200]);
+            }
+        }
+    }
+    for run in ["20261127T114236Z-h200", "20261127T172409Z-vm"] {
+        let summary = report(&[committed(run).as_os_str(), "--summary".as_ref()], "100");
+        let lines = summary.lines().count();
+        assert!(lines <= 40, "{run}: {lines} lines:\n{summary}");
+        for question in ["Lazy load or pre-warm", "Unload or isolate", "Memory per worker"] {
+            assert!(summary.contains(question), "{run}: {summary}");
+        }
+    }
+    // Both providers of the GPU run answer on their own.
+    let h200 = report(&[committed("20261127T114236Z-h200").as_os_str(), "--summary".as_ref()], "100");
+    assert!(h200.contains("\ncpu: 9 models\n") && h200.contains("\ncuda: 9 models\n"), "{h200}");
+}

@@ -358,7 +358,7 @@ fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&st
         ));
     }
     let (model, budget) = longest?;
-    let seconds = (budget / 1000.0).ceil();
+    let seconds = crate::advice::rules::probe_seconds(budget);
     Some(Recommendation {
         machine_class: None,
         topic: Topic::StartupProbe,
@@ -366,7 +366,7 @@ fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&st
         level: Level::Good,
         verdict: format!("A new worker is ready within {budget:.0} ms ({}, p95 + 50 %)", label(&model)),
         action: format!(
-            "give a Kubernetes startup probe at least {seconds:.0} s (failureThreshold x periodSeconds) before the first readiness check, per model as below, instead of a guessed delay"
+            "give a Kubernetes startup probe at least {seconds:.0} s (failureThreshold x periodSeconds: {budget:.0} ms rounded up to whole seconds, as probes count them) before the first readiness check, per model as below, instead of a guessed delay"
         ),
         evidence,
         figures: BTreeMap::from([("startup_probe_budget_ms".to_string(), budget)]),

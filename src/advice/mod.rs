@@ -13,6 +13,7 @@ use crate::results::recommendation::{Level, Recommendation, Topic};
 pub(crate) use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::heap::HeapState;
 use crate::results::{LeakSeries, LeakVerdict, Measurements, ModelInfo, ResultsFile, RunHost, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
 use crate::stats::Summary;
@@ -77,7 +78,7 @@ pub(crate) fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
         out.extend(worker_warmup(provider, &warmup, &label));
         out.extend(memory(provider, &trials, &label));
         out.extend(leaks(provider, &trials, &label));
-        out.extend(planning(provider, &trials, &warmup, &label));
+        out.extend(planning(provider, &trials, &warmup, results.run.settings.plan_models, &label));
         out.extend(cold_start(provider, &trials, &label));
         out.extend(concurrency(provider, &trials, &label));
         out.extend(rotation(provider, &trials, &label));
@@ -121,25 +122,42 @@ pub(crate) fn consistent_cost(s: &Summary) -> Option<f64> {
     (s.min > 0.0).then_some(s.median)
 }
 
-/// Cached load time per model, in a warmed worker: the median of the cold scenario's warm loads
-/// where it ran, else the single scenario's median load. Models whose single load was not cached
-/// count only through the cold scenario.
-fn cached_loads(trials: &[&TrialRecord]) -> BTreeMap<String, (f64, f64)> {
+/// A model's warm load (its time, the first inference after it, the heap state: one documented state,
+/// [`crate::results::heap::warm_load`]'s) where its files were cached. A single trial whose load was
+/// not cached counts only through the cold scenario's loads.
+pub(crate) struct CachedLoad {
+    pub load_ms: f64,
+    pub first_inference_ms: f64,
+    pub state: HeapState,
+}
+
+fn cached_loads(trials: &[&TrialRecord]) -> BTreeMap<String, CachedLoad> {
     let mut loads = BTreeMap::new();
-    for (model, s) in singles(trials) {
-        let cached = s.workers.iter().all(|w| w.cache_hit != Some(false));
-        if let (true, Some(load), Some(first)) = (cached, median(&s.summary.load_time_ms), median(&s.summary.first_inference_ms)) {
-            loads.insert(model.to_string(), (load, first));
-        }
-    }
-    for t in trials {
-        if let Some(Measurements::Cold(c)) = &t.measurements {
-            if let (Some(load), Some(first)) = (&c.warm_load, &c.warm_first_inference) {
-                loads.insert(t.model().to_string(), (load.median, first.median));
-            }
-        }
+    let colds: BTreeMap<&str, &crate::results::ColdResult> = trials
+        .iter()
+        .filter_map(|t| match &t.measurements {
+            Some(Measurements::Cold(c)) => Some((t.model(), c.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let mut models: Vec<&str> = singles(trials).iter().map(|(m, _)| *m).chain(colds.keys().copied()).collect();
+    models.dedup();
+    for model in models {
+        let single = singles(trials).into_iter().find(|(m, _)| *m == model).map(|(_, s)| s);
+        let cached = single.filter(|s| s.workers.iter().all(|w| w.cache_hit != Some(false)));
+        let Some(w) = crate::results::heap::warm_load(cached, colds.get(model).copied()) else { continue };
+        let Some(first) = w.first_inference else { continue };
+        loads.insert(model.to_string(), CachedLoad { load_ms: w.load.median, first_inference_ms: first.median, state: w.state });
     }
     loads
+}
+
+/// The heap state the loads rest on: one where they agree, else the words for each.
+fn states_of(loads: &BTreeMap<String, CachedLoad>) -> String {
+    let mut states: Vec<HeapState> = loads.values().map(|l| l.state).collect();
+    states.sort_by_key(|s| s.short());
+    states.dedup();
+    states.iter().map(|s| s.short()).collect::<Vec<_>>().join(" or ")
 }
 
 fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
@@ -147,19 +165,28 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
     if loads.is_empty() {
         return None;
     }
-    let avg = loads.values().map(|(l, _)| l).sum::<f64>() / loads.len() as f64;
-    let (slowest, (slow_ms, _)) = loads.iter().max_by(|a, b| a.1.0.total_cmp(&b.1.0))?;
-    let level = load_level(avg);
-    let mut action = format!("in a running worker: {}", load_action(level));
-    let slow_level = load_level(*slow_ms);
-    if slow_level > level {
+    let avg = loads.values().map(|l| l.load_ms).sum::<f64>() / loads.len() as f64;
+    let (slowest, slow) = loads.iter().max_by(|a, b| a.1.load_ms.total_cmp(&b.1.load_ms))?;
+    let slow_ms = slow.load_ms;
+    let running = load_level(avg);
+    let state = states_of(&loads);
+    let mut action = format!("in a running worker: {}", load_action(running));
+    let slow_level = load_level(slow_ms);
+    if slow_level > running {
         let _ = write!(action, "; but {slowest} loads in {slow_ms:.0} ms: {}", load_action(slow_level));
     }
     // A new worker answers its first request only after the provider, the worker's warm-up and the
-    // load: judged apart, since that is what scaling out or isolating costs.
+    // load: judged apart, since that is what scaling out or isolating costs; the verdict grades the
+    // answer as a whole, so a slow fresh worker lowers it.
     let fresh: Vec<(&str, &Summary)> =
         singles(trials).into_iter().filter_map(|(m, s)| s.summary.spawn_to_ready_ms.as_ref().map(|r| (m, r))).collect();
-    let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), *slow_ms)]);
+    let mut figures = BTreeMap::from([("avg_cached_load_ms".into(), avg), ("max_cached_load_ms".into(), slow_ms)]);
+    let mut level = running;
+    let mut verdict = format!(
+        "{} cached load time (avg {avg:.0} ms over {}, in a running worker, {state})",
+        capitalise(&running.to_string()),
+        models(loads.len())
+    );
     if let Some((model, ready)) = fresh.iter().max_by(|a, b| a.1.median.total_cmp(&b.1.median)) {
         let fresh_level = load_level(ready.max);
         let _ = write!(
@@ -168,30 +195,38 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
             ready.max,
             label(model),
             fresh_level,
-            if fresh_level > level {
+            if fresh_level > running {
                 "start workers ahead of demand and keep them running"
             } else {
                 "starting workers on demand is viable"
             }
         );
+        if fresh_level > running {
+            level = fresh_level;
+            verdict = format!(
+                "{} as a whole: {running} in a running worker (avg {avg:.0} ms, {state}), {fresh_level} for a fresh worker (up to {:.0} ms)",
+                capitalise(&fresh_level.to_string()),
+                ready.max
+            );
+        }
         figures.insert("max_fresh_worker_ready_ms".into(), ready.max);
     }
     let mut evidence: Vec<String> = loads
         .iter()
-        .map(|(m, (l, f))| format!("{}: warm worker load {l:.0} ms + first inference {f:.0} ms = first request {:.0} ms", label(m), l + f))
+        .map(|(m, l)| {
+            format!(
+                "{}: warm load {:.0} ms ({}) + first inference {:.0} ms = first request {:.0} ms",
+                label(m),
+                l.load_ms,
+                l.state,
+                l.first_inference_ms,
+                l.load_ms + l.first_inference_ms
+            )
+        })
         .collect();
     evidence
         .extend(fresh.iter().map(|(m, r)| format!("{}: fresh worker ready (spawn to first answer) {}", label(m), with_spread(r, "ms"))));
-    Some(Recommendation {
-        machine_class: None,
-        topic: Topic::LoadingStrategy,
-        provider,
-        level,
-        verdict: format!("{} cached load time (avg {avg:.0} ms over {}, warm worker)", capitalise(&level.to_string()), models(loads.len())),
-        action,
-        evidence,
-        figures,
-    })
+    Some(Recommendation { machine_class: None, topic: Topic::LoadingStrategy, provider, level, verdict, action, evidence, figures })
 }
 
 /// What one fresh worker of a provider pays once: the provider baseline and the largest warm-up any
@@ -331,18 +366,20 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
     }
     let avg = rows.iter().map(|r| r.1.median).sum::<f64>() / rows.len() as f64;
     let avg_trim = rows.iter().map(|r| r.2.median).sum::<f64>() / rows.len() as f64;
-    let level = reclamation_level(avg);
+    let plain_level = reclamation_level(avg);
     let trim_level = reclamation_level(avg_trim);
     let what = if provider == Provider::Cuda { "GPU memory" } else { "RAM" };
+    // The verdict grades the answer it gives: where the advice is to trim, the state after trim.
+    let (level, verdict) = memory_verdict(what, avg, avg_trim);
     // One answer with its condition: when malloc_trim changes the answer, say both halves of it.
-    let mut action = if trim_level < level {
+    let mut action = if trim_level < plain_level {
         format!(
             "with malloc_trim(0) after each unload, {} ({avg_trim:.1}% given back); without it, {} ({avg:.1}%)",
             reclamation_action(trim_level),
-            reclamation_action(level)
+            reclamation_action(plain_level)
         )
     } else {
-        format!("{} ({avg:.1}% given back by dropping the session and its outputs)", reclamation_action(level))
+        format!("{} ({avg:.1}% given back by dropping the session and its outputs)", reclamation_action(plain_level))
     };
     if let Some(iso) = isolation_summary(trials) {
         let _ = write!(action, "; a killed worker gives back {iso}");
@@ -353,7 +390,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         topic: Topic::MemoryManagement,
         provider,
         level,
-        verdict: format!("{} {what} reclamation after in-process unload (avg {avg:.1}%)", capitalise(&level.to_string())),
+        verdict,
         action,
         evidence: rows
             .iter()
@@ -361,6 +398,21 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
             .collect(),
         figures: BTreeMap::from([("avg_reclamation_pct".into(), avg), ("avg_reclamation_after_trim_pct".into(), avg_trim)]),
     })
+}
+
+/// The memory verdict: graded on the plain unload, unless malloc_trim(0) after it gives a better
+/// answer, which is then the advice and the grade, with the plain unload's figure beside it.
+pub(crate) fn memory_verdict(what: &str, avg_pct: f64, avg_after_trim_pct: f64) -> (Level, String) {
+    let (plain, trimmed) = (reclamation_level(avg_pct), reclamation_level(avg_after_trim_pct));
+    if trimmed < plain {
+        let verdict = format!(
+            "{} {what} reclamation with malloc_trim(0) after each unload (avg {avg_after_trim_pct:.1}%; {avg_pct:.1}% without: {plain})",
+            capitalise(&trimmed.to_string())
+        );
+        (trimmed, verdict)
+    } else {
+        (plain, format!("{} {what} reclamation after in-process unload (avg {avg_pct:.1}%)", capitalise(&plain.to_string())))
+    }
 }
 
 fn isolation_summary(trials: &[&TrialRecord]) -> Option<String> {
@@ -435,7 +487,15 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
     })
 }
 
-fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, label: Label) -> Option<Recommendation> {
+/// How many models the concurrent plan is for: the user's `--plan-models`, else the models benchmarked.
+pub(crate) fn plan_models(asked: Option<usize>, benchmarked: usize) -> (usize, &'static str) {
+    match asked {
+        Some(n) => (n, "--plan-models"),
+        None => (benchmarked.max(1), "the models benchmarked"),
+    }
+}
+
+fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, asked: Option<usize>, label: Label) -> Option<Recommendation> {
     let mut rows = Vec::new();
     let first_load_only = singles(trials).iter().any(|(_, s)| s.first_load_only());
     for (model, s) in singles(trials) {
@@ -450,10 +510,12 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
     let (largest_model, largest, _) = rows.iter().max_by(|a, b| a.1.total_cmp(&b.1))?.clone();
     let (base, warmup) = cost.planning_mb(provider);
     let per_worker = worker_budget_mb(largest, base, warmup);
-    let n_models = concurrent_budget_mb(PLANNING_N, largest);
+    let (n, from) = plan_models(asked, rows.len());
+    let n_models = concurrent_budget_mb(n, largest);
     let what = if provider == Provider::Cuda { "VRAM" } else { "RAM" };
     let mut action = format!(
-        "reserve {per_worker:.0} MB {what} per worker (1.5 x {largest:.0} MB + {base:.0} MB provider baseline + {warmup:.0} MB worker warm-up); for {PLANNING_N} concurrent models: ~{:.1} GB {what} minimum ({PLANNING_N} x {largest:.0} MB x 1.5 + 10% buffer)",
+        "reserve {per_worker:.0} MB {what} per worker (1.5 x {largest:.0} MB + {base:.0} MB provider baseline + {warmup:.0} MB worker warm-up); for {} at once ({from}): ~{:.1} GB {what} minimum ({n} x {largest:.0} MB x 1.5 + 10% buffer)",
+        models(n),
         crate::units::mib_to_gib(n_models)
     );
     if provider == Provider::Cuda {
@@ -490,7 +552,8 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, labe
             ("provider_baseline_mb".into(), base),
             ("worker_warmup_mb".into(), warmup),
             ("per_worker_mb".into(), per_worker),
-            (format!("concurrent_{PLANNING_N}_models_mb"), n_models),
+            ("concurrent_models_mb".into(), n_models),
+            ("plan_models".into(), n as f64),
         ]),
     })
 }
@@ -504,16 +567,17 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
             }
         }
     }
-    let worst = rows.iter().filter(|r| r.4).map(|r| r.3).fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))?;
-    let level = if worst < 1.5 {
-        Level::Excellent
-    } else if worst < 3.0 {
-        Level::Good
-    } else {
-        Level::Moderate
-    };
-    let mut action = if worst >= 1.5 {
+    let counted: Vec<_> = rows.iter().filter(|r| r.4).collect();
+    let worst = counted.iter().map(|r| r.3).fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))?;
+    let most_extra = counted.iter().map(|r| r.1 - r.2).fold(f64::MIN, f64::max);
+    // Each model graded on its ratio and what the ratio costs in time; the worst grade stands.
+    let level = counted.iter().map(|r| cold_start_level(r.3, r.1 - r.2)).max()?;
+    let mut action = if level > Level::Excellent {
         "cold loads cost more than warm ones: keep model files on a persistent local volume, pre-download at build time, and never clear the cache in production".to_string()
+    } else if worst >= 1.5 {
+        format!(
+            "cold loads cost at most {most_extra:+.0} ms more than warm ones here (below the {COLD_START_MIN_EXTRA_MS:.0} ms that matters): storage is not the bottleneck"
+        )
     } else {
         "cold and warm loads are close here: storage is not the bottleneck".to_string()
     };
@@ -525,16 +589,20 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
         topic: Topic::ColdStart,
         provider,
         level,
-        verdict: format!("Cold load up to {worst:.1}x the warm load"),
+        verdict: format!("Cold load up to {worst:.1}x the warm load (back to back), at most {most_extra:+.0} ms"),
         action,
         evidence: rows
             .iter()
             .map(|(m, cold, warm, ratio, eff, _)| {
                 let note = if *eff { "" } else { " (eviction not effective here: not counted)" };
-                format!("{}: cold {cold:.0} ms vs warm median {warm:.0} ms ({ratio:.1}x){note}", label(m))
+                format!(
+                    "{}: cold {cold:.0} ms vs warm median {warm:.0} ms back to back ({ratio:.1}x, {:+.0} ms){note}",
+                    label(m),
+                    cold - warm
+                )
             })
             .collect(),
-        figures: BTreeMap::from([("max_cold_to_warm_ratio".into(), worst)]),
+        figures: BTreeMap::from([("max_cold_to_warm_ratio".into(), worst), ("max_cold_extra_ms".into(), most_extra)]),
     })
 }
 
@@ -921,8 +989,10 @@ mod tests {
     fn reclamation_that_trim_completes_recommends_trim_with_both_figures() {
         let r = judged(&base());
         let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
-        // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim.
-        assert_eq!(memory.level, Level::Good);
+        // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim: the advice is to trim, so
+        // the verdict grades the trimmed state, naming the plain one beside it.
+        assert_eq!(memory.level, Level::Excellent);
+        assert!(memory.verdict.contains("with malloc_trim(0) after each unload (avg 99.3%; 73.3% without: good)"), "{}", memory.verdict);
         assert!(
             memory.action.starts_with("with malloc_trim(0) after each unload, in-process unload is enough (99.3% given back); without it, in-process unload will do"),
             "{}",
@@ -943,5 +1013,63 @@ mod tests {
         assert!(loading.action.contains("a fresh worker answers its first request after up to 7000 ms"), "{}", loading.action);
         assert!(loading.action.contains("start workers ahead of demand"), "{}", loading.action);
         assert_eq!(loading.figures["max_fresh_worker_ready_ms"], 7000.0);
+        // The advice says start workers ahead, so the verdict is not "excellent": it grades the
+        // whole answer, the fresh worker's 7 s (moderate) with the running worker's tier beside it.
+        assert_eq!(loading.level, Level::Moderate);
+        assert!(loading.verdict.starts_with("Moderate as a whole: excellent in a running worker"), "{}", loading.verdict);
+    }
+
+    #[test]
+    fn memory_verdicts_grade_the_answer_they_give() {
+        // (avg plain %, avg after trim %, level, words in the verdict)
+        let table = [
+            (41.6, 99.9, Level::Excellent, "with malloc_trim(0) after each unload (avg 99.9%; 41.6% without: poor)"),
+            (90.1, 99.0, Level::Excellent, "after in-process unload (avg 90.1%)"),
+            (90.0, 90.1, Level::Excellent, "with malloc_trim(0)"),
+            (60.0, 85.0, Level::Good, "(avg 85.0%; 60.0% without: moderate)"),
+            (49.9, 50.0, Level::Moderate, "(avg 50.0%; 49.9% without: poor)"),
+            (40.0, 45.0, Level::Poor, "after in-process unload (avg 40.0%)"),
+        ];
+        for (plain, trimmed, level, words) in table {
+            let (got, verdict) = memory_verdict("RAM", plain, trimmed);
+            assert_eq!(got, level, "{plain} / {trimmed}");
+            assert!(verdict.contains(words), "{plain} / {trimmed}: {verdict}");
+        }
+    }
+
+    #[test]
+    fn a_plan_is_for_the_models_benchmarked_unless_told() {
+        assert_eq!(plan_models(None, 9), (9, "the models benchmarked"));
+        assert_eq!(plan_models(None, 1), (1, "the models benchmarked"));
+        assert_eq!(plan_models(None, 0), (1, "the models benchmarked"));
+        assert_eq!(plan_models(Some(10), 1), (10, "--plan-models"));
+        // base() benchmarks gpt2 alone: the plan is for one model, not the seed's ten.
+        let r = judged(&base());
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        assert_eq!(plan.figures["plan_models"], 1.0);
+        assert!(plan.action.contains("for 1 model at once (the models benchmarked)"), "{}", plan.action);
+        let mut v = base();
+        v["run"]["settings"]["plan_models"] = json!(10);
+        let plan = advice(&judged(&v), Topic::ResourcePlanning, Provider::Cpu);
+        assert_eq!(plan.figures["plan_models"], 10.0);
+        assert!((plan.figures["concurrent_models_mb"] - concurrent_budget_mb(10, plan.figures["largest_footprint_mb"])).abs() < 1e-9);
+        assert!(plan.action.contains("for 10 models at once (--plan-models)"), "{}", plan.action);
+    }
+
+    #[test]
+    fn a_cold_load_a_few_ms_slower_is_not_a_cold_start_problem() {
+        let mut v = base();
+        let cold = trial_mut(&mut v, "cpu/gpt2/cold");
+        // 20 ms cold against 4 ms warm: 5x, but 16 ms.
+        let m = &mut cold["measurements"];
+        m["cold"]["load_time_ms"] = json!(20.0);
+        m["warm_load"]["median"] = json!(4.0);
+        m["cold_to_warm_ratio"] = json!(5.0);
+        m["eviction_effective"] = json!(true);
+        let r = judged(&v);
+        let advice = advice(&r, Topic::ColdStart, Provider::Cpu);
+        assert_eq!(advice.level, Level::Excellent, "{}", advice.verdict);
+        assert!(advice.action.contains("below the 100 ms that matters"), "{}", advice.action);
+        assert!(advice.figures["max_cold_to_warm_ratio"] > 4.0);
     }
 }

@@ -10,7 +10,12 @@ use crate::results::recommendation::Level;
 ///    per-model figures from a warmed worker, fresh-worker figures over several workers.
 /// 3: a soak's rate fails the alert only with five samples or more and more growth over the soak
 ///    than the leak check passes (10 MB); otherwise it is a caution that asks for a longer soak.
-pub(crate) const RULES_VERSION: u32 = 3;
+/// 4: a verdict grades the answer it gives: the memory verdict the state after malloc_trim where the
+///    advice is to trim, the loading verdict a fresh worker's tier where the advice is to start
+///    workers ahead; the warm load is after unload + trim (the cold scenario's back-to-back loads
+///    only for schema 1); a cold start counts only 100 ms or more slower; plans for the models
+///    benchmarked (or `--plan-models`), not ten.
+pub(crate) const RULES_VERSION: u32 = 4;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
 pub(crate) fn load_level(ms: f64) -> Level {
@@ -30,6 +35,15 @@ pub(crate) fn load_action(level: Level) -> &'static str {
         Level::Excellent => "lazy loading viable: load models on first request",
         Level::Good => "lazy loading acceptable",
         Level::Moderate => "consider pre-warming popular models",
+        Level::Poor => "pre-warm at startup",
+    }
+}
+
+/// The loading answer in a few words, for the summary.
+pub(crate) fn load_answer(level: Level) -> &'static str {
+    match level {
+        Level::Excellent | Level::Good => "lazy loading",
+        Level::Moderate => "pre-warm popular models",
         Level::Poor => "pre-warm at startup",
     }
 }
@@ -56,6 +70,16 @@ pub(crate) fn reclamation_action(level: Level) -> &'static str {
     }
 }
 
+/// The unload answer in a few words, for the summary.
+pub(crate) fn reclamation_answer(level: Level) -> &'static str {
+    match level {
+        Level::Excellent => "in-process unload",
+        Level::Good => "in-process unload, watch long-running workers",
+        Level::Moderate => "isolate critical models in subprocesses",
+        Level::Poor => "subprocess isolation",
+    }
+}
+
 /// Growth after the first cycle from which a leak series is CAUTION, and above which it is FAIL (MB).
 pub(crate) const LEAK_CAUTION_MB: f64 = 10.0;
 pub(crate) const LEAK_FAIL_MB: f64 = 50.0;
@@ -79,6 +103,29 @@ pub(crate) fn leak_action(v: LeakVerdict) -> &'static str {
     }
 }
 
+/// A cold load counts as slower only when it also costs this much more time than a warm one: a
+/// ratio of two small figures (20 ms against 4 ms) is no cold-start problem, since a model server's
+/// first request already varies by more (first inferences of 4 to 175 ms in the committed runs).
+pub(crate) const COLD_START_MIN_EXTRA_MS: f64 = 100.0;
+
+/// Cold start: the cold/warm ratio, < 1.5x excellent, 1.5-3x good, >= 3x moderate, each only where
+/// the cold load is also at least [`COLD_START_MIN_EXTRA_MS`] slower; otherwise excellent.
+pub(crate) fn cold_start_level(ratio: f64, extra_ms: f64) -> Level {
+    if extra_ms < COLD_START_MIN_EXTRA_MS || ratio < 1.5 {
+        Level::Excellent
+    } else if ratio < 3.0 {
+        Level::Good
+    } else {
+        Level::Moderate
+    }
+}
+
+/// A startup probe's budget in whole seconds, rounded up (Kubernetes counts probe periods in
+/// seconds): 398 ms -> 1 s, 1000 ms -> 1 s, 1001 ms -> 2 s.
+pub(crate) fn probe_seconds(budget_ms: f64) -> f64 {
+    (budget_ms / 1000.0).ceil().max(1.0)
+}
+
 /// Planning: a worker reserves 1.5 x its model's footprint plus what every worker pays once: the
 /// provider baseline and the warm-up its first model triggers.
 pub(crate) fn worker_budget_mb(footprint_mb: f64, provider_baseline_mb: f64, warmup_mb: f64) -> f64 {
@@ -89,9 +136,6 @@ pub(crate) fn worker_budget_mb(footprint_mb: f64, provider_baseline_mb: f64, war
 pub(crate) fn concurrent_budget_mb(n: usize, largest_mb: f64) -> f64 {
     n as f64 * largest_mb * 1.5 * 1.1
 }
-
-/// The seed's "N concurrent models" example.
-pub(crate) const PLANNING_N: usize = 10;
 
 #[cfg(test)]
 mod tests {
@@ -152,8 +196,32 @@ mod tests {
         assert!((worker_budget_mb(100.0, 40.0, 0.0) - 190.0).abs() < 1e-9);
         // A CUDA worker: 256 MB of arena for the model, 536 MB baseline, 16 MB warm-up.
         assert!((worker_budget_mb(256.0, 536.0, 16.0) - 936.0).abs() < 1e-9);
-        // 10 x 420.5 x 1.5 = 6307.5 MB, + 10 % = 6938.25 MB.
+        // The seed's example: 10 x 420.5 x 1.5 = 6307.5 MB, + 10 % = 6938.25 MB.
         assert!((concurrent_budget_mb(10, 420.5) - 6938.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cold_start_levels_need_a_ratio_and_a_difference_that_matters() {
+        let table = [
+            // (ratio, extra ms, level)
+            (4.6, 16.0, Level::Excellent),
+            (10.0, 99.9, Level::Excellent),
+            (1.49, 500.0, Level::Excellent),
+            (1.5, 100.0, Level::Good),
+            (2.99, 1000.0, Level::Good),
+            (3.0, 100.0, Level::Moderate),
+            (3.0, 99.9, Level::Excellent),
+        ];
+        for (ratio, extra, level) in table {
+            assert_eq!(cold_start_level(ratio, extra), level, "{ratio}x, +{extra} ms");
+        }
+    }
+
+    #[test]
+    fn a_probe_budget_rounds_up_to_whole_seconds() {
+        for (ms, s) in [(0.0, 1.0), (398.0, 1.0), (1000.0, 1.0), (1000.1, 2.0), (2999.0, 3.0), (3000.0, 3.0)] {
+            assert_eq!(probe_seconds(ms), s, "{ms} ms");
+        }
     }
 
     #[test]

@@ -130,7 +130,7 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
         config: ConfigInfo { path: config.path.display().to_string(), sha256: config.sha256.clone() },
         providers: statuses,
         scenarios: scenarios.clone(),
-        settings: RunSettings { trial: settings.clone(), workers: args.workers as usize },
+        settings: RunSettings { trial: settings.clone(), workers: args.workers as usize, plan_models: args.plan_models },
         notes,
         machine_load: vec![],
         merged_from: vec![],
@@ -154,7 +154,13 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     // The figures go to the terminal whatever happens to it: a closed pipe or a hung-up terminal
     // changes nothing of the run, so errors writing them are ignored.
     let show = |results: &crate::results::ResultsFile| {
-        let _ = output::print(&report::render_table(results, Terminal::stdout(args.style)));
+        let term = Terminal::stdout(args.style);
+        let text = if args.summary {
+            report::render_summary(results, report::Format::Table, term).unwrap_or_else(|e| format!("{e:#}\n"))
+        } else {
+            report::render_table(results, term)
+        };
+        let _ = output::print(&text);
     };
     if let Some(failure) = outcome.write_failure {
         // The disk is full or the folder unwritable: show the figures, say what was kept.

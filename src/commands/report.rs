@@ -38,6 +38,9 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
         .iter()
         .map(|(p, r)| {
             let mut r = r.clone();
+            if args.plan_models.is_some() {
+                r.run.settings.plan_models = args.plan_models;
+            }
             crate::advice::judge(&mut r);
             (label(p, &r), r)
         })
@@ -49,8 +52,11 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
         |format: Format| report::REPORT_FILES.iter().any(|(_, f)| *f == format) || (format == Format::Json && args.out.is_some());
     let to_files = args.out.is_some() || in_place.is_some();
     let printed = match args.format {
-        Format::Table => out!("{}", report::render_runs_table(&merged, &labelled, report::table::Terminal::stdout(args.style))),
-        format if to_files && written_as_file(format) => Ok(()),
+        Format::Table if !args.summary => {
+            out!("{}", report::render_runs_table(&merged, &labelled, report::table::Terminal::stdout(args.style)))
+        }
+        format if to_files && written_as_file(format) && format != Format::Table => Ok(()),
+        format if args.summary => out!("{}", report::render_summary(&merged, format, report::table::Terminal::stdout(args.style))?),
         format => out!("{}", report::render(&merged, &labelled, format)?),
     };
     if let Some(dir) = &args.out {

@@ -54,7 +54,7 @@ pub fn all(r: &ResultsFile) -> Vec<(String, String)> {
             bars(
                 "Load and inference time (medians over fresh workers)",
                 "ms",
-                &["fresh worker load", "warm worker load", "first inference", "p50"],
+                &["fresh worker load", "warm load (after unload + trim)", "first inference", "p50"],
                 &groups,
             ),
         ));

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::sections::{Report, Section};
+use super::summary::Summary;
 
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1400px; padding: 0 1.5rem 3rem; color: #1d2733; line-height: 1.4; }
@@ -97,6 +98,11 @@ pub(crate) fn render(report: &Report, charts: &[(String, String)]) -> String {
     // The body first, so the table of contents can list the ids it gave out.
     let mut body = String::new();
     let mut contents: Vec<(String, String)> = Vec::new();
+    if let Some(s) = &report.summary {
+        let id = ids.of("summary");
+        contents.push((id.clone(), "Summary".into()));
+        body.push_str(&summary(s, &id, &mut ids));
+    }
     let mut sections = report.sections.iter().peekable();
     while let Some(s) = sections.next() {
         match &s.host {
@@ -170,6 +176,34 @@ fn section(s: &Section, id: &str, heading: &str) -> String {
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
     for note in &s.notes {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
+    }
+    out.push_str("</section>\n");
+    out
+}
+
+/// The summary: per provider its answers, each with its verdict, and its models' table.
+fn summary(summary: &Summary, id: &str, ids: &mut Ids) -> String {
+    let mut out = format!("<section id=\"{id}\">\n<h2>{}</h2>\n", escape(&summary.title));
+    for block in &summary.blocks {
+        let _ = writeln!(out, "<h3>{}</h3>\n<ul class=\"answers\">", escape(&block.heading));
+        for a in &block.answers {
+            let _ = writeln!(
+                out,
+                "<li><strong>{}</strong>: <span class=\"level level-{level}\">{level}</span> {}</li>",
+                escape(&a.question),
+                escape(&a.answer),
+                level = a.level
+            );
+        }
+        out.push_str("</ul>\n");
+        for table in block.models.iter().chain(&block.extra) {
+            let table_id = ids.of(&format!("summary {} {}", block.heading, table.title));
+            let drawn = section(&Section { title: String::new(), ..table.clone() }, &table_id, "h4");
+            out.push_str(&drawn.replace("<h4></h4>\n", "").replace("<table class=\"sortable\"", "<table class=\"sortable summary\""));
+        }
+    }
+    for note in &summary.notes {
         let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
     }
     out.push_str("</section>\n");
@@ -259,6 +293,7 @@ mod tests {
     fn report() -> Report {
         Report {
             title: "T <1>".into(),
+            summary: None,
             facts: vec![("Host".into(), "a & b".into())],
             sections: vec![
                 Section {

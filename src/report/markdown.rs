@@ -1,11 +1,16 @@
 //! report.md: the same report as Markdown, for a pull request or a wiki.
 
 use super::sections::{Report, Section};
+use super::summary::Summary;
 use crate::results::ResultsFile;
 use std::fmt::Write as _;
 
 pub(crate) fn render(results: &ResultsFile, report: &Report) -> String {
     let mut out = format!("# {}\n\n", report.title);
+    if let Some(s) = &report.summary {
+        out.push_str(&summary(s));
+        out.push('\n');
+    }
     for (label, value) in &report.facts {
         let _ = writeln!(out, "- **{label}**: {}", escape(value));
     }
@@ -34,6 +39,25 @@ pub(crate) fn render(results: &ResultsFile, report: &Report) -> String {
     out
 }
 
+/// The summary: a heading per provider, its answers as a list, its models as a table.
+pub(crate) fn summary(summary: &Summary) -> String {
+    let mut out = format!("## {}\n", summary.title);
+    for block in &summary.blocks {
+        let _ = writeln!(out, "\n### {}\n", block.heading);
+        for a in &block.answers {
+            let _ = writeln!(out, "- **{}**: {} {}: {}", a.question, a.level.mark(), a.level.to_string().to_uppercase(), escape(&a.answer));
+        }
+        for table in block.models.iter().chain(&block.extra) {
+            out.push('\n');
+            out.push_str(&rows(table));
+        }
+    }
+    for note in &summary.notes {
+        let _ = write!(out, "\n_{}_\n", escape(note));
+    }
+    out
+}
+
 /// The charts written beside report.md, embedded by relative link.
 pub(crate) fn charts<'a>(files: impl IntoIterator<Item = &'a str>) -> String {
     let links: Vec<String> = files.into_iter().map(|f| format!("![{}]({f})\n", f.trim_end_matches(".svg"))).collect();
@@ -43,13 +67,19 @@ pub(crate) fn charts<'a>(files: impl IntoIterator<Item = &'a str>) -> String {
 /// One section as a Markdown heading, table and notes.
 pub(crate) fn section(section: &Section) -> String {
     let mut out = format!("\n## {}\n\n", section.title);
-    out.push_str(&row(&section.header));
+    out.push_str(&rows(section));
+    for note in &section.notes {
+        let _ = write!(out, "\n{note}\n");
+    }
+    out
+}
+
+/// A section's header and rows as a Markdown table.
+fn rows(section: &Section) -> String {
+    let mut out = row(&section.header);
     out.push_str(&row(&section.header.iter().map(|_| "---".to_string()).collect::<Vec<_>>()));
     for r in &section.rows {
         out.push_str(&row(r));
-    }
-    for note in &section.notes {
-        let _ = write!(out, "\n{note}\n");
     }
     out
 }

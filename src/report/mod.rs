@@ -8,6 +8,7 @@ pub mod html;
 pub mod leak_chart;
 pub mod markdown;
 pub mod sections;
+pub mod summary;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,30 @@ pub(crate) fn render_table(results: &ResultsFile, term: table::Terminal) -> Stri
 /// The terminal report of merged runs for `term`, with the comparison of [`render`].
 pub(crate) fn render_runs_table(results: &ResultsFile, runs: &[(String, ResultsFile)], term: table::Terminal) -> String {
     table::render(&build(results, runs), term)
+}
+
+/// Only the summary (`--summary`) in `format`: a table for `term`, Markdown or an HTML page; an
+/// error for the formats that hold figures rather than a report.
+pub(crate) fn render_summary(results: &ResultsFile, format: Format, term: table::Terminal) -> Result<String> {
+    let Some(summary) = summary::build(results) else {
+        anyhow::bail!("the results hold no advice to summarise: no single-scenario trial succeeded (drop --summary for the tables)")
+    };
+    Ok(match format {
+        Format::Table => table::summary(&summary, term),
+        Format::Markdown => markdown::summary(&summary),
+        Format::Html => {
+            let report = sections::Report {
+                title: "ModelMora: Model Lifecycle Benchmark".into(),
+                summary: Some(summary),
+                facts: vec![],
+                sections: vec![],
+                recommendations: vec![],
+                footnotes: vec![],
+            };
+            html::render(&report, &[])
+        }
+        other => anyhow::bail!("--summary prints a report: use it with --format table, markdown or html, not {other:?}"),
+    })
 }
 
 /// The reports [`write_reports`] writes, with the format each holds.

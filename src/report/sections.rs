@@ -4,6 +4,7 @@
 use crate::config::ArenaStrategy;
 use crate::report::{num, signed, spread};
 use crate::results::derive::{WarmupSource, worker_warmups};
+use crate::results::heap::{BACK_TO_BACK_VS_TRIMMED, HeapState, warm_load};
 use crate::results::recommendation::Recommendation;
 use crate::results::{InputPoint, Measurements, ModelInfo, Outcome, ResultsFile, SingleTrial, TrialRecord};
 use crate::runtime::Provider;
@@ -11,6 +12,8 @@ use crate::stats::{Summary, median};
 
 pub(crate) struct Report {
     pub title: String,
+    /// What the report opens with: the seed's answers per provider and one row per model.
+    pub summary: Option<super::summary::Summary>,
     /// Label / value pairs about the run.
     pub facts: Vec<(String, String)>,
     pub sections: Vec<Section>,
@@ -29,7 +32,7 @@ pub(crate) struct Section {
 }
 
 impl Section {
-    fn new(title: &str, header: &[&str]) -> Section {
+    pub(crate) fn new(title: &str, header: &[&str]) -> Section {
         Section::with_header(title, header.iter().map(|s| s.to_string()).collect())
     }
 
@@ -121,7 +124,14 @@ fn run(r: &ResultsFile) -> Report {
     .into_iter()
     .flatten()
     .collect();
-    Report { title: "ModelMora: Model Lifecycle Benchmark".into(), facts, sections, recommendations: r.recommendations.clone(), footnotes }
+    Report {
+        title: "ModelMora: Model Lifecycle Benchmark".into(),
+        summary: super::summary::build(r),
+        facts,
+        sections,
+        recommendations: r.recommendations.clone(),
+        footnotes,
+    }
 }
 
 fn common_footnotes(r: &ResultsFile) -> Vec<String> {
@@ -205,6 +215,7 @@ fn fleet(r: &ResultsFile) -> Report {
     }
     Report {
         title: format!("ModelMora: Model Lifecycle Benchmark, {} hosts", r.run.hosts.len()),
+        summary: super::summary::build(r),
         facts,
         sections,
         recommendations: r.recommendations.clone(),
@@ -280,7 +291,7 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
             "Host",
             "Workers",
             "Spawn to ready ms",
-            "Load ms",
+            "Load ms (after unload + trim)",
             "p50 ms",
             "Memory +MB",
             "VRAM +MB (arena)",
@@ -351,7 +362,6 @@ fn host_by_host(r: &ResultsFile) -> Option<Section> {
 /// The planning advice per machine class and provider, from the recommendations judged per class.
 fn planning_per_class(r: &ResultsFile) -> Option<Section> {
     use crate::results::recommendation::Topic;
-    let concurrent = format!("concurrent_{}_models_mb", crate::advice::PLANNING_N);
     let mut s = Section::new(
         "Planning per machine class",
         &[
@@ -362,7 +372,7 @@ fn planning_per_class(r: &ResultsFile) -> Option<Section> {
             "Memory management",
             "Largest footprint MB",
             "Per worker MB",
-            &format!("{} concurrent models MB", crate::advice::PLANNING_N),
+            "Concurrent models MB",
         ],
     );
     for class in crate::fleet::classes(r) {
@@ -388,15 +398,14 @@ fn planning_per_class(r: &ResultsFile) -> Option<Section> {
                 verdict(Topic::MemoryManagement, "avg_reclamation_pct", "% avg"),
                 num(figure(Topic::ResourcePlanning, "largest_footprint_mb"), 0),
                 num(figure(Topic::ResourcePlanning, "per_worker_mb"), 0),
-                num(figure(Topic::ResourcePlanning, &concurrent), 0),
+                match (figure(Topic::ResourcePlanning, "concurrent_models_mb"), figure(Topic::ResourcePlanning, "plan_models")) {
+                    (Some(mb), Some(n)) => format!("{mb:.0} ({})", crate::report::count(n as usize, "model")),
+                    (mb, _) => num(mb, 0),
+                },
             ]);
         }
     }
-    s.notes.push(format!(
-        "Each class judged on its own hosts' trials (the recommendations below say which class each rests on). Per worker: 1.5 x the largest footprint + the provider baseline + the worker warm-up (RAM on CPU, the CUDA arena's VRAM on CUDA); {} concurrent models: {} x largest x 1.5 + 10 %.",
-        crate::advice::PLANNING_N,
-        crate::advice::PLANNING_N
-    ));
+    s.notes.push("Each class judged on its own hosts' trials (the recommendations below say which class each rests on). Per worker: 1.5 x the largest footprint + the provider baseline + the worker warm-up (RAM on CPU, the CUDA arena's VRAM on CUDA); N concurrent models: N x largest x 1.5 + 10 %, N the models benchmarked or --plan-models.".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -426,7 +435,7 @@ fn model<'a>(r: &'a ResultsFile, id: &str) -> Option<&'a ModelInfo> {
 }
 
 /// Trials of one kind, ordered by model then provider so providers sit side by side.
-fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&'a T>) -> Vec<(&'a TrialRecord, &'a T)> {
+pub(crate) fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&'a T>) -> Vec<(&'a TrialRecord, &'a T)> {
     let order = |id: &str| r.models.iter().position(|m| m.id == id).unwrap_or(usize::MAX);
     let mut v: Vec<_> =
         r.trials.iter().filter(|t| t.outcome.is_ok()).filter_map(|t| t.measurements.as_ref().and_then(&pick).map(|m| (t, m))).collect();
@@ -436,7 +445,7 @@ fn trials<'a, T>(r: &'a ResultsFile, pick: impl Fn(&'a Measurements) -> Option<&
 }
 
 /// The single scenario's trials: several tables read them.
-fn singles(r: &ResultsFile) -> Vec<(&TrialRecord, &SingleTrial)> {
+pub(crate) fn singles(r: &ResultsFile) -> Vec<(&TrialRecord, &SingleTrial)> {
     trials(r, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None })
 }
 
@@ -544,7 +553,7 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
             "Model",
             "Weights",
             &format!("Fresh worker load ms {a} / {b}"),
-            &format!("Later loads ms {a} / {b}"),
+            &format!("Warm load ms {a} / {b}"),
             &format!("First inf ms {a} / {b}"),
             &format!("p50 ms {a} / {b}"),
             &format!("p50 {a}/{b}"),
@@ -560,7 +569,7 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
             t.model_label(),
             weights(t),
             pair(num(med(&x.first_load_ms), 1), num(med(&y.first_load_ms), 1)),
-            pair(num(later_loads_ms(r, t, a), 1), num(later_loads_ms(r, t, b), 1)),
+            pair(num(warm_load_ms(r, t, a), 1), num(warm_load_ms(r, t, b), 1)),
             pair(num(med(&x.first_inference_ms), 1), num(med(&y.first_inference_ms), 1)),
             pair(num(med(&x.steady_p50_ms), 2), num(med(&y.steady_p50_ms), 2)),
             speedup.map(|v| format!("{v:.1}x")).unwrap_or_else(|| "—".into()),
@@ -569,7 +578,8 @@ fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
         ]);
     }
     s.notes.push(format!(
-        "Fresh worker load: the model's first load in a new worker, after the provider baseline (median over the fresh workers). Later loads: the median of the cold scenario's warm loads in one worker, else of the leak scenario's cycles after the first. First inference, p50 and RAM: in a warmed worker. p50 {a}/{b}: how many times faster the steady state runs on {b}."
+        "Fresh worker load: the model's first load in a new worker, after the provider baseline (median over the fresh workers). Warm load: {}, the load the advice and the profile use (median). First inference, p50 and RAM: in a warmed worker. p50 {a}/{b}: how many times faster the steady state runs on {b}.",
+        warm_states(r)
     ));
     s.notes.extend(arena_note(r));
     (!s.rows.is_empty()).then_some(s)
@@ -586,7 +596,7 @@ fn fresh_workers(r: &ResultsFile) -> Option<Section> {
             "Provider",
             "Workers",
             "Spawn to ready ms",
-            "First load ms",
+            "First load ms (fresh worker)",
             "First inference ms",
             "Memory +MB",
             "VRAM +MB (arena)",
@@ -613,26 +623,48 @@ fn fresh_workers(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
-/// Loads after the first in one worker, where the run has them: what a model server pays to load
-/// again once the provider and the model's kernels are warm. Of `like`'s model at its sweep point.
-fn later_loads_ms(r: &ResultsFile, like: &TrialRecord, provider: Provider) -> Option<f64> {
+/// The warm load of `like`'s model at its sweep point on `provider` ([`warm_load`]'s heap state), median.
+fn warm_load_ms(r: &ResultsFile, like: &TrialRecord, provider: Provider) -> Option<f64> {
+    let (single, cold) = single_and_cold(r, like, provider);
+    warm_load(single, cold).map(|w| w.load.median)
+}
+
+/// The single and cold trials of `like`'s model at its sweep point on `provider`.
+fn single_and_cold<'a>(
+    r: &'a ResultsFile,
+    like: &TrialRecord,
+    provider: Provider,
+) -> (Option<&'a SingleTrial>, Option<&'a crate::results::ColdResult>) {
     let ours = |t: &&TrialRecord| {
         t.outcome.is_ok() && t.model() == like.model() && t.point == like.point && t.provider == provider && t.models.len() == 1
     };
     let measurements = || r.trials.iter().filter(ours).filter_map(|t| t.measurements.as_ref());
-    let warm = measurements().find_map(|m| match m {
-        Measurements::Cold(c) => c.warm_load.as_ref().map(|w| w.median),
-        _ => None,
-    });
-    warm.or_else(|| {
-        measurements().find_map(|m| match m {
-            Measurements::Leak(l) => median(&l.cycles.iter().skip(1).map(|c| c.load_time_ms).collect::<Vec<_>>()),
-            _ => None,
+    let single = measurements().find_map(|m| if let Measurements::Single(s) = m { Some(s.as_ref()) } else { None });
+    let cold = measurements().find_map(|m| if let Measurements::Cold(c) = m { Some(c.as_ref()) } else { None });
+    (single, cold)
+}
+
+/// The heap states of the run's warm loads, in words: "after unload + trim", or each where they differ.
+fn warm_states(r: &ResultsFile) -> String {
+    let mut states: Vec<HeapState> = singles(r)
+        .iter()
+        .filter_map(|(t, _)| {
+            let (s, c) = single_and_cold(r, t, t.provider);
+            warm_load(s, c).map(|w| w.state)
         })
-    })
+        .collect();
+    states.sort_by_key(|s| s.short());
+    states.dedup();
+    if states.is_empty() {
+        return HeapState::AfterUnloadAndTrim.short().into();
+    }
+    states.iter().map(|s| s.short()).collect::<Vec<_>>().join(" or ")
 }
 
 fn single(r: &ResultsFile) -> Option<Section> {
+    // Schema 1 measured a fresh worker's first load here; schema 2 a load after unload + trim.
+    let state = if first_load_only(r) { HeapState::FreshWorker } else { HeapState::AfterUnloadAndTrim };
+    let load_header = format!("Load ms ({state})");
     let mut s = Section::new(
         "Load and inference in a warmed worker (scenario single)",
         &[
@@ -642,7 +674,7 @@ fn single(r: &ResultsFile) -> Option<Section> {
             "Provider",
             "Size MB",
             "Cache",
-            "Load ms",
+            &load_header,
             "First inf ms",
             "p50 ms",
             "p95 ms",
@@ -750,7 +782,7 @@ fn cold(r: &ResultsFile) -> Option<Section> {
             "Files MB",
             "Resident before cold",
             "Cold ms",
-            "Warm median ms",
+            "Warm median ms (back to back)",
             "Warm min-max ms",
             "Spread %",
             "Cold/warm",
@@ -776,7 +808,10 @@ fn cold(r: &ResultsFile) -> Option<Section> {
             num(m.warm_first_inference.as_ref().map(|s| s.median), 1),
         ]);
     }
-    s.notes.push("Cold: after fsync + POSIX_FADV_DONTNEED on every model file, verified with mincore. Warm: after a full read, repeated; spread = (max - min) / median.".into());
+    s.notes.push("Cold: after fsync + POSIX_FADV_DONTNEED on every model file, verified with mincore. Warm: after a full read, repeated, each right after the previous unload; spread = (max - min) / median.".into());
+    if singles(r).iter().any(|(_, m)| !m.first_load_only()) {
+        s.notes.push(BACK_TO_BACK_VS_TRIMMED.into());
+    }
     (!s.rows.is_empty()).then_some(s)
 }
 
@@ -830,7 +865,7 @@ fn rotation(r: &ResultsFile) -> Option<Section> {
             "Provider",
             "Round 1 kept RAM MB",
             "Round 1 kept VRAM MB",
-            "Load ms first / later",
+            "Load ms first / later (after unload + trim)",
             "First inf ms first / later",
             "After each round MB",
             "Growth MB",
@@ -882,7 +917,7 @@ fn levers(r: &ResultsFile) -> Option<Section> {
             "Model",
             "Provider",
             "Configuration",
-            "Load ms",
+            "Load ms (after unload + trim)",
             "x floor",
             "vs default",
             "First inf ms",
@@ -949,7 +984,7 @@ fn memory_levers(r: &ResultsFile) -> Option<Section> {
             "Model",
             "Provider",
             "Configuration",
-            "Load ms",
+            "Load ms (after unload + trim)",
             "RAM +MB",
             "Unload gives back %",
             "+ release %",

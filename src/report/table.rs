@@ -11,6 +11,7 @@ use comfy_table::presets::{ASCII_FULL_CONDENSED, NOTHING, UTF8_FULL_CONDENSED};
 use comfy_table::{ContentArrangement, Table};
 
 use super::sections::{Report, Section};
+use super::summary::Summary;
 
 /// How the terminal report draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -53,8 +54,12 @@ impl Terminal {
 pub(crate) fn render(report: &Report, term: Terminal) -> String {
     let rule = "=".repeat(term.width.unwrap_or(70).min(70));
     let mut out = format!("{rule}\n{}\n{rule}\n", report.title);
+    if let Some(s) = &report.summary {
+        out.push_str(&summary(s, term));
+        out.push('\n');
+    }
     for (label, value) in &report.facts {
-        let _ = writeln!(out, "  {label}: {value}");
+        let _ = writeln!(out, "{}", wrap(&format!("  {label}: {value}"), term.width, 4));
     }
     for s in &report.sections {
         out.push_str(&section(s, term));
@@ -68,22 +73,57 @@ pub(crate) fn render(report: &Report, term: Terminal) -> String {
             };
             let level = paint(&r.level.to_string().to_uppercase(), term, level_color(r.level));
             let arrow = if term.style == Style::Full { "💡" } else { "->" };
-            let _ = write!(out, "\n{}. {} [{}]\n   {mark}{level}: {}\n   {arrow} {}\n", i + 1, r.topic, r.scope(), r.verdict, r.action);
+            let _ = writeln!(out, "\n{}", wrap(&format!("{}. {} [{}]", i + 1, r.topic, r.scope()), term.width, 3));
+            let _ = writeln!(out, "{}", wrap(&format!("   {mark}{level}: {}", r.verdict), term.width, 2));
+            let _ = writeln!(out, "{}", wrap(&format!("   {arrow} {}", r.action), term.width, 3));
             for e in &r.evidence {
-                let _ = writeln!(out, "      - {e}");
+                let _ = writeln!(out, "{}", wrap(&format!("      - {e}"), term.width, 2));
             }
         }
     }
     for note in &report.footnotes {
-        let _ = write!(out, "\n{note}");
+        let _ = write!(out, "\n{}", wrap(note, term.width, 2));
     }
     out.push('\n');
     out
 }
 
+/// The summary alone (`--summary`), or as the report's opening: its title, then per provider the
+/// answers, one line each where they fit, and the models' table.
+pub(crate) fn summary(summary: &Summary, term: Terminal) -> String {
+    let mut out = format!("{}\n", wrap(&summary.title, term.width, 2));
+    let question_width = summary.blocks.iter().flat_map(|b| &b.answers).map(|a| a.question.len()).max().unwrap_or(0);
+    for block in &summary.blocks {
+        let _ = writeln!(out, "{}", wrap(&block.heading, term.width, 2));
+        for a in &block.answers {
+            let level = a.level.to_string().to_uppercase();
+            let padded = format!("{level:<9}");
+            let painted = padded.replacen(&level, &paint(&level, term, level_color(a.level)), 1);
+            let line = format!("  {:<question_width$}  {painted} {}", a.question, a.answer);
+            let _ = writeln!(out, "{}", wrap(&line, term.width, question_width + 13));
+        }
+        for table in block.models.iter().chain(&block.extra) {
+            out.push_str(&draw(table, term));
+        }
+    }
+    for note in &summary.notes {
+        let _ = writeln!(out, "{}", wrap(note, term.width, 2));
+    }
+    out
+}
+
 /// One section: its title, the table (or one block per row where the table would not fit), its notes.
 pub(crate) fn section(section: &Section, term: Terminal) -> String {
-    let mut out = format!("\n{}\n", section.title);
+    let mut out = format!("\n{}\n", wrap(&section.title, term.width, 2));
+    out.push_str(&draw(section, term));
+    for note in &section.notes {
+        let _ = writeln!(out, "{}", wrap(&format!("  {note}"), term.width, 2));
+    }
+    out
+}
+
+/// A section's table as it fits `term`: drawn whole, or one block per row where it would not fit.
+fn draw(section: &Section, term: Terminal) -> String {
     let rows: Vec<Vec<String>> = section.rows.iter().map(|r| r.iter().map(|c| cell(c, term)).collect()).collect();
     let mut table = Table::new();
     let preset = match term.style {
@@ -98,16 +138,10 @@ pub(crate) fn section(section: &Section, term: Terminal) -> String {
     }
     let drawn = table.to_string();
     let widest = drawn.lines().map(console_width).max().unwrap_or(0);
-    if let Some(width) = term.width.filter(|w| widest > *w) {
-        out.push_str(&blocks(section, &rows, width));
-    } else {
-        out.push_str(&drawn);
-        out.push('\n');
+    match term.width.filter(|w| widest > *w) {
+        Some(width) => blocks(section, &rows, width),
+        None => drawn + "\n",
     }
-    for note in &section.notes {
-        let _ = writeln!(out, "  {note}");
-    }
-    out
 }
 
 /// Each row as a block: its first cell (and its provider, where the table has one) as a heading,
@@ -117,14 +151,11 @@ fn blocks(section: &Section, rows: &[Vec<String>], width: usize) -> String {
     let provider = section.header.iter().position(|h| h == "Provider");
     for row in rows {
         let heading = row.first().map(String::as_str).unwrap_or("");
-        match provider.and_then(|i| row.get(i)) {
-            Some(p) if !p.is_empty() => {
-                let _ = writeln!(out, "  {heading} ({p})");
-            }
-            _ => {
-                let _ = writeln!(out, "  {heading}");
-            }
-        }
+        let heading = match provider.and_then(|i| row.get(i)) {
+            Some(p) if !p.is_empty() => format!("  {heading} ({p})"),
+            _ => format!("  {heading}"),
+        };
+        let _ = writeln!(out, "{}", wrap(&heading, Some(width), 2));
         for (i, (header, value)) in section.header.iter().zip(row).enumerate().skip(1) {
             if !value.is_empty() && Some(i) != provider {
                 let _ = writeln!(out, "{}", wrap(&format!("      {header}: {value}"), Some(width), 2));
@@ -134,9 +165,10 @@ fn blocks(section: &Section, rows: &[Vec<String>], width: usize) -> String {
     out
 }
 
-/// `text` folded to lines of at most `width` columns (`None`: as it is), only between words: a word
-/// or number longer than the width stays whole on a line of its own. Each line of `text` is folded
-/// on its own; its continuation lines are indented by its own indentation plus `hang` spaces.
+/// `text` folded to lines of at most `width` columns (`None`: as it is), between words: only a word
+/// longer than a whole line (a long path) is cut, after a `/` where it has one. Each line of `text`
+/// is folded on its own; its continuation lines are indented by its own indentation plus `hang`
+/// spaces, and keep their own spacing between words.
 pub(crate) fn wrap(text: &str, width: Option<usize>, hang: usize) -> String {
     let Some(width) = width else { return text.to_string() };
     let mut out = String::new();
@@ -153,15 +185,35 @@ pub(crate) fn wrap(text: &str, width: Option<usize>, hang: usize) -> String {
         let indent = " ".repeat(lead + hang);
         let mut current = " ".repeat(lead);
         let mut words_on_line = 0;
-        for word in body.split(' ').filter(|w| !w.is_empty()) {
-            if words_on_line > 0 && console_width(&current) + 1 + console_width(word) > width {
+        // Each word with the spaces before it: a line keeps its own spacing (aligned columns), a
+        // fold drops the spaces where it breaks.
+        let mut gap = 0;
+        for word in body.split(' ') {
+            if word.is_empty() {
+                gap += 1;
+                continue;
+            }
+            let spaces = gap + 1;
+            gap = 0;
+            if words_on_line > 0 && console_width(&current) + spaces + console_width(word) > width {
                 out.push_str(&current);
                 out.push('\n');
                 current.clone_from(&indent);
                 words_on_line = 0;
             }
             if words_on_line > 0 {
-                current.push(' ');
+                current.push_str(&" ".repeat(spaces));
+            }
+            // A word wider than what is left of a fresh line: cut it where the line ends.
+            let mut word = word;
+            while console_width(&current) + console_width(word) > width && words_on_line == 0 {
+                let room = width.saturating_sub(console_width(&current)).max(1);
+                let Some(cut) = cut_point(word, room) else { break };
+                current.push_str(&word[..cut]);
+                out.push_str(&current);
+                out.push('\n');
+                current.clone_from(&indent);
+                word = &word[cut..];
             }
             current.push_str(word);
             words_on_line += 1;
@@ -169,6 +221,17 @@ pub(crate) fn wrap(text: &str, width: Option<usize>, hang: usize) -> String {
         out.push_str(&current);
     }
     out
+}
+
+/// Where to cut a word so that at most `room` characters of it stay on the line: after the last `/`
+/// that fits, else at `room` characters; `None` when the word fits or has escapes (never cut those).
+fn cut_point(word: &str, room: usize) -> Option<usize> {
+    if word.contains('\u{1b}') || word.chars().count() <= room {
+        return None;
+    }
+    let end = word.char_indices().nth(room).map_or(word.len(), |(i, _)| i);
+    let cut = word[..end].rfind('/').map(|i| i + 1).filter(|&i| i > 0 && i < word.len()).unwrap_or(end);
+    Some(cut)
 }
 
 /// A cell as the style and the terminal want it: emoji marks dropped outside the full style,
@@ -218,8 +281,9 @@ fn paint(text: &str, term: Terminal, color: Color) -> String {
     format!("\u{1b}[{code}m{text}\u{1b}[0m")
 }
 
-/// Width on screen: characters, escape sequences left out.
-fn console_width(line: &str) -> usize {
+/// Width on screen: characters, escape sequences left out; the emoji marks mora prints take two
+/// columns (and the variation selector after ⚠ none), as terminals draw them.
+pub(crate) fn console_width(line: &str) -> usize {
     let mut width = 0;
     let mut escape = false;
     for c in line.chars() {
@@ -227,6 +291,8 @@ fn console_width(line: &str) -> usize {
             (false, '\u{1b}') => escape = true,
             (true, 'm') => escape = false,
             (true, _) => {}
+            (false, '\u{fe0f}') => {}
+            (false, '\u{2600}'..='\u{27bf}' | '\u{1f300}'..='\u{1faff}') => width += 2,
             (false, _) => width += 1,
         }
     }
@@ -273,8 +339,9 @@ mod tests {
         let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
         assert_eq!(words(&wrapped), words(text), "no word split or lost");
         assert!(wrapped.lines().all(|l| l.chars().count() <= 40), "{wrapped}");
-        // A word longer than the width stays whole, alone on its line.
-        assert_eq!(wrap("a 0123456789abcdef b", Some(8), 0), "a\n0123456789abcdef\nb");
+        // A word longer than a whole line is cut where the line ends, after a '/' where it has one.
+        assert_eq!(wrap("a 0123456789abcdef b", Some(8), 0), "a\n01234567\n89abcdef\nb");
+        assert_eq!(wrap("  lib: /tmp/venv/lib/onnxruntime.so", Some(20), 2), "  lib:\n    /tmp/venv/lib/\n    onnxruntime.so");
         assert_eq!(wrap(text, None, 2), text);
         assert_eq!(wrap("short", Some(80), 2), "short");
     }

@@ -8,6 +8,7 @@
 //! (and reading schema 1) in [`store`].
 
 pub mod derive;
+pub mod heap;
 pub mod measurements;
 pub mod recommendation;
 mod schema;
@@ -212,6 +213,9 @@ pub struct RunSettings {
     /// Fresh workers per single trial (schema 1: one).
     #[serde(default = "one")]
     pub workers: usize,
+    /// How many models the concurrent plan is for (`--plan-models`); absent: the models benchmarked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_models: Option<usize>,
 }
 
 fn one() -> usize {
