@@ -3,6 +3,8 @@
 //! model. It condenses what the recommendations and the tables below say; it computes nothing they
 //! do not (the answers are read from the recommendations, the rows from the same trials).
 
+use std::fmt::Write as _;
+
 use crate::advice::rules::{load_answer, load_level, reclamation_answer, reclamation_level};
 use crate::report::num;
 use crate::report::sections::{Section, singles, trials};
@@ -98,7 +100,7 @@ fn loading(x: Option<&Recommendation>) -> Option<Answer> {
             answer = format!("{} (warm avg {avg:.0} ms); start workers ahead (up to {fresh:.0} ms)", load_answer(running));
             return Some(Answer { question: "Lazy load or pre-warm".into(), level: x.level, answer });
         }
-        answer.push_str(&format!("; a fresh worker up to {fresh:.0} ms"));
+        let _ = write!(answer, "; a fresh worker up to {fresh:.0} ms");
     }
     answer.push(')');
     Some(Answer { question: "Lazy load or pre-warm".into(), level: x.level, answer })
@@ -126,7 +128,7 @@ fn planning(x: Option<&Recommendation>) -> Option<Answer> {
     let own = per_worker - 1.5 * largest;
     let mut answer = format!("{per_worker:.0} MB {what} (1.5 x {largest:.0} MB + {own:.0} MB base)");
     if let (Some(mb), Some(n)) = (x.figures.get("concurrent_models_mb"), x.figures.get("plan_models")) {
-        answer.push_str(&format!("; {}: {:.1} GB", crate::report::count(*n as usize, "model"), crate::units::mib_to_gib(*mb)));
+        let _ = write!(answer, "; {}: {:.1} GB", crate::report::count(*n as usize, "model"), crate::units::mib_to_gib(*mb));
     }
     Some(Answer { question: "Memory per worker".into(), level: x.level, answer })
 }
