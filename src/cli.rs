@@ -278,7 +278,7 @@ pub struct SimulateArgs {
     /// The host whose figures to use, where the profile holds several.
     #[arg(long)]
     pub host: Option<String>,
-    /// A CSV of requests, one `TIME,MODEL` line each, TIME in seconds from the start; an optional first line `time_s,model` (or `time,model`) or `time_ms,model` names the unit.
+    /// A CSV of requests, one `TIME,MODEL` line each, TIME in seconds from the start; an optional first line `time_s,model` (or `time,model`) or `time_ms,model` names the unit, `timestamp,model` reads Unix seconds or RFC 3339 times (an access log's). A file starting with `{` is a JSON trace (schema/trace.schema.json).
     #[arg(long, conflicts_with_all = ["zipf", "requests", "rate"], required_unless_present = "zipf")]
     pub trace: Option<PathBuf>,
     /// Draw the requests instead: Zipf exponent over --models (0 is uniform).
@@ -293,6 +293,19 @@ pub struct SimulateArgs {
     /// Requests per second for --zipf (Poisson arrivals).
     #[arg(long, value_parser = positive)]
     pub rate: Option<f64>,
+    /// With --zipf: the rate swings by this share (0 to 1) around --rate over --period-s, as a day's traffic.
+    #[arg(long, requires = "zipf", conflicts_with = "bursts", value_parser = share)]
+    pub diurnal: Option<f64>,
+    /// The period of --diurnal, in seconds (default: a day).
+    #[arg(long, default_value_t = 86_400.0, value_parser = positive)]
+    pub period_s: f64,
+    /// With --zipf: bursts of this many times --rate, --burst-length-s long every --burst-every-s.
+    #[arg(long, requires = "zipf", value_parser = at_least_one)]
+    pub bursts: Option<f64>,
+    #[arg(long, default_value_t = 60.0, value_parser = positive)]
+    pub burst_every_s: f64,
+    #[arg(long, default_value_t = 5.0, value_parser = positive)]
+    pub burst_length_s: f64,
     /// Seeds the drawn trace and the steady-latency draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -408,6 +421,14 @@ fn percent(s: &str) -> Result<f64, String> {
 fn idle_gap(s: &str) -> Result<f64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if (0.0..=3600.0).contains(&v) { Ok(v) } else { Err(format!("{v} s is out of range: use 0 to 3600")) }
+}
+
+/// A share: more than 0, at most 1.
+fn share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        _ => Err(format!("`{s}`: use a share above 0 and at most 1 (e.g. 0.6)")),
+    }
 }
 
 /// A keep-alive: how long an idle model stays loaded (`None`: forever).

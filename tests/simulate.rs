@@ -253,6 +253,35 @@ fn presets_and_a_keep_alive_sweep_come_out_as_rows_a_curve_and_records() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("(e.g. 0, 10s, 5m, 1h, forever)"));
 }
 
+#[test]
+fn a_json_trace_that_its_schema_accepts_simulates_as_its_csv_and_drawn_shapes_are_named() {
+    let schema: Value =
+        serde_json::from_slice(&std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/trace.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let trace = json!({"trace_version": 1, "unit": "s", "requests": [
+        {"time": 0, "model": "a"}, {"time": 0.5, "model": "b"}, {"time": 1, "model": "a"}, {"time": 1.5, "model": "c"}, {"time": 2, "model": "b"}
+    ]});
+    assert!(validator.is_valid(&trace));
+    for bad in [json!({"trace_version": 1, "requests": []}), json!({"trace_version": 1, "requests": [{"time": -1, "model": "a"}]})] {
+        assert!(!validator.is_valid(&bad), "{bad}");
+    }
+    let case = Case::new(TRACE);
+    std::fs::write(case.path("trace.json"), serde_json::to_vec(&trace).unwrap()).unwrap();
+    let run = |file: &str| {
+        let out = case.simulate(&["--budget-mb", "330", "--policies", "lru"]).arg("--trace").arg(case.path(file)).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8(out.stdout).unwrap();
+        row(&text, "lru").to_string()
+    };
+    assert_eq!(run("trace.json"), run("trace.csv"), "the same trace as JSON and as CSV");
+    let out = case.simulate(&["--budget-mb", "1000", "--zipf", "1", "--requests", "50", "--rate", "2", "--bursts", "5"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("in bursts: 5 x the rate for 5 s every 60 s"));
+    let out =
+        case.simulate(&["--budget-mb", "1000", "--zipf", "1", "--requests", "50", "--rate", "2", "--diurnal", "1.5"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "an amplitude above 1 is refused");
+}
+
 /// Fixture models and a profile for them; the figures are guesses (the replay follows the plan
 /// whatever they are), the models are real ONNX files that load and run.
 fn replay_case() -> (Fixture, PathBuf) {

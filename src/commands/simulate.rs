@@ -22,7 +22,7 @@ use crate::simulate::figures::{Figures, Interference};
 use crate::simulate::policy::{Policy, PolicyName};
 use crate::simulate::report::{self, Replayed};
 use crate::simulate::run::Run;
-use crate::simulate::trace::Trace;
+use crate::simulate::trace::{Arrivals, Trace};
 use crate::simulate::{PolicyRun, Setup};
 
 /// Exit code when the simulation was printed but the replay did not finish.
@@ -49,7 +49,7 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
             let text = String::from_utf8(crate::limits::read_file(path, crate::limits::TRACE_FILE)?)
                 .with_context(|| format!("cannot read the trace {}: it is not UTF-8 text", path.display()))?;
             let place = format!("the profile ({} on host {})", provider.provider, host.host);
-            (Trace::parse_csv(&text, &path.display().to_string(), &known, &place)?, format!("trace {}", path.display()))
+            (Trace::parse(&text, &path.display().to_string(), &known, &place)?, format!("trace {}", path.display()))
         }
         (None, Some(s)) => {
             let models = if args.models.is_empty() { known.clone() } else { args.models.clone() };
@@ -57,8 +57,23 @@ pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
                 bail!("--models lists {twice} twice");
             }
             let (requests, rate) = (args.requests.expect("clap requires it") as usize, args.rate.expect("clap requires it"));
-            let source = format!("Zipf s = {s} over {}, {requests} requests at {rate}/s, seed {}", models.join(", "), args.seed);
-            (Trace::zipf(&models, s, requests, rate, args.seed), source)
+            let arrivals = match (args.diurnal, args.bursts) {
+                (Some(amplitude), _) => Arrivals::Diurnal { amplitude, period_ms: args.period_s * 1000.0 },
+                (None, Some(factor)) => {
+                    if args.burst_length_s >= args.burst_every_s {
+                        bail!(
+                            "--burst-length-s {} is not shorter than --burst-every-s {}: bursts would never end",
+                            args.burst_length_s,
+                            args.burst_every_s
+                        );
+                    }
+                    Arrivals::Bursts { factor, every_ms: args.burst_every_s * 1000.0, length_ms: args.burst_length_s * 1000.0 }
+                }
+                (None, None) => Arrivals::Poisson,
+            };
+            let shape = if arrivals == Arrivals::Poisson { String::new() } else { format!(" ({arrivals})") };
+            let source = format!("Zipf s = {s} over {}, {requests} requests at {rate}/s{shape}, seed {}", models.join(", "), args.seed);
+            (Trace::drawn(&models, s, requests, rate, arrivals, args.seed), source)
         }
         (None, None) => bail!("pass --trace FILE or --zipf S --requests N --rate R"),
     };
