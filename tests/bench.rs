@@ -254,3 +254,18 @@ fn bench_with_an_unknown_model_lists_the_known_ones() {
         .code(1)
         .stderr(predicate::str::contains("no model `nope`").and(predicate::str::contains("tiny-text")));
 }
+
+/// `mora bench --summary` ends with the summary alone: the three answers and one row per model,
+/// no tables after it; the files hold the whole report, opening with the same summary.
+#[test]
+fn bench_summary_prints_only_the_summary() {
+    let fx = Fixture::new().text("tiny-text", 200, 32, "random").write();
+    let out = fx.bench(&["--scenario", "single", "--provider", "cpu", "--workers", "2", "--summary"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Summary: lazy loading or pre-warm") && stdout.contains("Memory per worker"), "{stdout}");
+    assert!(stdout.contains("tiny-text") && !stdout.contains("Provider baseline") && !stdout.contains("RECOMMENDATIONS"), "{stdout}");
+    let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
+    assert!(md.find("## Summary: ").unwrap() < md.find("## Provider baseline").unwrap(), "{md}");
+    assert!(md.contains("for 1 model at once (the models benchmarked)"), "planned for the one model benchmarked: {md}");
+}

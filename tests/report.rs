@@ -167,3 +167,36 @@ fn the_h200_run_shows_the_warm_up_apart_no_false_isolation_warning_and_the_arena
     let planning = &md[md.find("**Resource planning (cuda)**").unwrap()..];
     assert!(planning.lines().next().unwrap().contains("arena reserved"), "{planning}");
 }
+
+/// The summary and the recommendations condense what results.json keeps: the quiet CPU run's
+/// summary row for gpt2 is the single scenario's warm load plus its first inference, the loading
+/// advice's table has the same warm load (after unload + trim) as the single table, and results.json
+/// holds the advice's evidence both as sentences and as the table.
+#[test]
+fn the_summary_and_the_advice_rest_on_figures_results_json_keeps() {
+    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T172409Z-vm");
+    let json: Value = serde_json::from_str(&render(&[&run], "json")).unwrap();
+    let single = json["trials"].as_array().unwrap().iter().find(|t| t["id"] == "cpu/gpt2/single").unwrap();
+    let load = single["measurements"]["summary"]["load_time_ms"]["median"].as_f64().unwrap();
+    let first = single["measurements"]["summary"]["first_inference_ms"]["median"].as_f64().unwrap();
+    let md = render(&[&run], "markdown");
+    let row = md.lines().find(|l| l.starts_with("| gpt2 |")).unwrap();
+    assert!(row.starts_with(&format!("| gpt2 | {:.0} |", load + first)), "{row}");
+    let loading = json["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "loading_strategy").unwrap();
+    let table = &loading["evidence_table"];
+    let gpt2 = table["rows"].as_array().unwrap().iter().find(|r| r[0] == "gpt2").unwrap();
+    assert_eq!(gpt2[1], format!("{load:.0}"), "the advice's warm load is the single table's: {gpt2}");
+    assert!(md.contains(&format!("| {load:.1} (")), "the single table's load after unload + trim: {load:.1}");
+    assert!(
+        loading["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e.as_str().unwrap().contains(&format!("warm load {load:.0} ms (after unload + trim)")))
+    );
+    assert!(loading["verdict"].as_str().unwrap().contains("after unload + trim"), "{loading}");
+    // Every recommendation with per-model evidence keeps the sentences beside the table.
+    for a in json["recommendations"].as_array().unwrap().iter().filter(|a| !a["evidence_table"].is_null()) {
+        assert!(!a["evidence"].as_array().unwrap().is_empty(), "{a}");
+    }
+}

@@ -166,6 +166,7 @@ fn keep_alive(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) 
     };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::KeepAlive,
         provider,
         level,
@@ -221,6 +222,7 @@ fn soak(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> Str
     };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::SoakRate,
         provider,
         level,
@@ -289,6 +291,7 @@ fn memory_limit(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str
     };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::MemoryLimit,
         provider,
         level,
@@ -329,6 +332,7 @@ fn shapes(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> S
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::ShapeWarmup,
         provider,
         level: if total == 0 { Level::Excellent } else { Level::Good },
@@ -343,10 +347,12 @@ fn shapes(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> S
 fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&str) -> String) -> Option<Recommendation> {
     let rows = measured(trials, |m| if let Measurements::Single(x) = m { Some(x.as_ref()) } else { None });
     let mut evidence = Vec::new();
+    let mut table = crate::results::recommendation::EvidenceTable::new(&["Model", "Spawn-to-ready p95 ms", "Workers", "Budget ms"]);
     let mut longest: Option<(String, f64)> = None;
     for (t, m) in &rows {
         let Some(ready) = &m.summary.spawn_to_ready_ms else { continue };
         let budget = ready.p95 * (1.0 + STARTUP_PROBE_MARGIN);
+        table.rows.push(vec![t.model().to_string(), format!("{:.0}", ready.p95), ready.n.to_string(), format!("{budget:.0}")]);
         if longest.as_ref().is_none_or(|(_, b)| budget > *b) {
             longest = Some((t.model().to_string(), budget));
         }
@@ -361,6 +367,7 @@ fn startup_probe(provider: Provider, trials: &[&TrialRecord], label: &dyn Fn(&st
     let seconds = crate::advice::rules::probe_seconds(budget);
     Some(Recommendation {
         machine_class: None,
+        evidence_table: table.some(),
         topic: Topic::StartupProbe,
         provider,
         level: Level::Good,

@@ -9,7 +9,7 @@ pub mod rules;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::results::recommendation::{Level, Recommendation, Topic};
+use crate::results::recommendation::{EvidenceTable, Level, Recommendation, Topic};
 pub(crate) use rules::*;
 
 use crate::results::derive::{WarmupSource, worker_warmups};
@@ -112,6 +112,15 @@ fn with_spread(s: &Summary, unit: &str) -> String {
         format!("{:.0} {unit} (median of {}, {:.0}..{:.0})", s.median, s.n, s.min, s.max)
     } else {
         format!("{:.0} {unit} (one sample)", s.median)
+    }
+}
+
+/// A figure for an evidence table: "310 (235..322)" over several samples, "310 (n=1)" for one.
+fn cell(s: &Summary, decimals: usize) -> String {
+    if s.n > 1 {
+        format!("{:.d$} ({:.d$}..{:.d$})", s.median, s.min, s.max, d = decimals)
+    } else {
+        format!("{:.d$} (n=1)", s.median, d = decimals)
     }
 }
 
@@ -226,7 +235,33 @@ fn loading(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<
         .collect();
     evidence
         .extend(fresh.iter().map(|(m, r)| format!("{}: fresh worker ready (spawn to first answer) {}", label(m), with_spread(r, "ms"))));
-    Some(Recommendation { machine_class: None, topic: Topic::LoadingStrategy, provider, level, verdict, action, evidence, figures })
+    let mixed = state.contains(" or ");
+    let mut table = EvidenceTable::new(&["Model", "Warm load ms", "First inf ms", "Request ms", "Fresh ready ms"]);
+    for (m, l) in &loads {
+        let load = if mixed { format!("{:.0} ({})", l.load_ms, l.state) } else { format!("{:.0}", l.load_ms) };
+        let ready = fresh.iter().find(|(f, _)| f == m).map_or("—".to_string(), |(_, r)| cell(r, 0));
+        table.rows.push(vec![
+            m.clone(),
+            load,
+            format!("{:.0}", l.first_inference_ms),
+            format!("{:.0}", l.load_ms + l.first_inference_ms),
+            ready,
+        ]);
+    }
+    for (m, r) in fresh.iter().filter(|(m, _)| !loads.contains_key(*m)) {
+        table.rows.push(vec![m.to_string(), "—".into(), "—".into(), "—".into(), cell(r, 0)]);
+    }
+    Some(Recommendation {
+        machine_class: None,
+        evidence_table: table.some(),
+        topic: Topic::LoadingStrategy,
+        provider,
+        level,
+        verdict,
+        action,
+        evidence,
+        figures,
+    })
 }
 
 /// What one fresh worker of a provider pays once: the provider baseline and the largest warm-up any
@@ -242,6 +277,7 @@ struct WorkerCost {
     first_inference_ms: Option<(String, f64)>,
     from_leak_only: bool,
     evidence: Vec<(String, String)>,
+    table: EvidenceTable,
 }
 
 impl WorkerCost {
@@ -264,6 +300,7 @@ impl WorkerCost {
             load_ms: largest(&|w| cost(&w.load_ms)),
             first_inference_ms: largest(&|w| cost(&w.first_inference_ms)),
             from_leak_only: !warmups.is_empty() && warmups.iter().all(|w| w.source == WarmupSource::LeakFirstCycle),
+            table: warmup_table(&warmups),
             evidence: warmups
                 .iter()
                 .map(|w| {
@@ -294,6 +331,32 @@ impl WorkerCost {
             Provider::Cpu => (self.baseline_rss_mb.unwrap_or(0.0), self.rss.as_ref().map_or(0.0, |r| r.1.max(0.0))),
         }
     }
+}
+
+/// One row per model's warm-up: each cost over the fresh workers, "noise" where its range reaches zero.
+fn warmup_table(warmups: &[crate::results::derive::WarmupFigures]) -> EvidenceTable {
+    let vram = warmups.iter().any(|w| w.gpu_mb.is_some());
+    let mut header = vec!["Model", "RAM kept MB"];
+    if vram {
+        header.push("VRAM kept MB");
+    }
+    header.extend(["First load +ms", "First inference +ms"]);
+    let mut table = EvidenceTable::new(&header);
+    let figure = |s: &Option<Summary>| {
+        s.as_ref().map_or("—".to_string(), |s| {
+            let noise = if consistent_cost(s).is_none() { " noise" } else { "" };
+            format!("{}{noise}", cell(s, 0))
+        })
+    };
+    for w in warmups {
+        let mut row = vec![w.point.map_or_else(|| w.model.clone(), |p| format!("{} ({p})", w.model)), figure(&w.rss_mb)];
+        if vram {
+            row.push(figure(&w.gpu_mb));
+        }
+        row.extend([figure(&w.load_ms), figure(&w.first_inference_ms)]);
+        table.rows.push(row);
+    }
+    table
 }
 
 fn worker_warmup(provider: Provider, cost: &WorkerCost, label: Label) -> Option<Recommendation> {
@@ -339,6 +402,7 @@ fn worker_warmup(provider: Provider, cost: &WorkerCost, label: Label) -> Option<
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: cost.table.clone().some(),
         topic: Topic::WorkerWarmup,
         provider,
         level,
@@ -385,8 +449,13 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
         let _ = write!(action, "; a killed worker gives back {iso}");
     }
     let spread = |s: &Summary| if s.n > 1 { format!(" ({:.1}-{:.1} over {} workers)", s.min, s.max, s.n) } else { String::new() };
+    let mut table = EvidenceTable::new(&["Model", "Unload gives back %", "After trim %"]);
+    for (m, p, t) in &rows {
+        table.rows.push(vec![m.clone(), cell(p, 1), format!("{:.1}", t.median)]);
+    }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: table.some(),
         topic: Topic::MemoryManagement,
         provider,
         level,
@@ -436,6 +505,22 @@ fn isolation_summary(trials: &[&TrialRecord]) -> Option<String> {
     Some(format!("{avg:.1}% on average (read as {reading}), at {spawn:.0} ms spawn-to-ready per new worker"))
 }
 
+/// One row per leak series: the model and memory, its verdict, growth after and without trim, slope, the first cycle.
+fn leak_table(rows: &[(String, &str, &LeakSeries)]) -> EvidenceTable {
+    let mut table = EvidenceTable::new(&["Series", "Verdict", "Growth MB", "No trim MB", "MB/cycle", "First cycle MB"]);
+    for (m, what, s) in rows {
+        table.rows.push(vec![
+            format!("{m} {what}"),
+            s.verdict.to_string(),
+            format!("{:+.1}", s.growth_after_trim_mb),
+            format!("{:+.1}", s.growth_mb),
+            format!("{:+.2}", s.slope_after_trim_mb_per_cycle.unwrap_or(0.0)),
+            format!("{:+.1}", s.first_cycle_retained_mb),
+        ]);
+    }
+    table
+}
+
 fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
     let mut rows: Vec<(String, &str, &LeakSeries)> = Vec::new();
     for t in trials {
@@ -463,6 +548,7 @@ fn leaks(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Re
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: leak_table(&rows).some(),
         topic: Topic::LeakDetection,
         provider,
         level,
@@ -537,6 +623,13 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, aske
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: {
+            let mut table = EvidenceTable::new(&["Model", &format!("Footprint MB {what}"), "Load peak MB"]);
+            for (m, f, peak) in &rows {
+                table.rows.push(vec![m.clone(), format!("{f:.1}"), crate::report::num(*peak, 1)]);
+            }
+            table.some()
+        },
         topic: Topic::ResourcePlanning,
         provider,
         level: Level::Good,
@@ -546,7 +639,13 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, aske
             if first_load_only { "a fresh worker's first load, warm-up included: schema 1 run" } else { "in a warmed worker" }
         ),
         action,
-        evidence: rows.iter().map(|(m, f, _)| format!("{}: +{f:.1} MB {what} after first inference", label(m))).collect(),
+        evidence: rows
+            .iter()
+            .map(|(m, f, peak)| {
+                let peak = peak.map(|p| format!(", load peak +{p:.1} MB RAM")).unwrap_or_default();
+                format!("{}: +{f:.1} MB {what} after first inference{peak}", label(m))
+            })
+            .collect(),
         figures: BTreeMap::from([
             ("largest_footprint_mb".into(), largest),
             ("provider_baseline_mb".into(), base),
@@ -568,7 +667,10 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
         }
     }
     let counted: Vec<_> = rows.iter().filter(|r| r.4).collect();
-    let worst = counted.iter().map(|r| r.3).fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))))?;
+    // The headline ratio is the worst of the cold loads that matter in time, where there are some.
+    let matter: Vec<_> = counted.iter().filter(|r| r.1 - r.2 >= COLD_START_MIN_EXTRA_MS).collect();
+    let worst_of = |v: &mut dyn Iterator<Item = f64>| v.fold(None, |a: Option<f64>, r| Some(a.map_or(r, |a| a.max(r))));
+    let worst = worst_of(&mut matter.iter().map(|r| r.3)).or_else(|| worst_of(&mut counted.iter().map(|r| r.3)))?;
     let most_extra = counted.iter().map(|r| r.1 - r.2).fold(f64::MIN, f64::max);
     // Each model graded on its ratio and what the ratio costs in time; the worst grade stands.
     let level = counted.iter().map(|r| cold_start_level(r.3, r.1 - r.2)).max()?;
@@ -586,6 +688,20 @@ fn cold_start(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opti
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: {
+            let mut table = EvidenceTable::new(&["Model", "Cold ms", "Warm ms (back to back)", "Ratio", "Extra ms", "Counted"]);
+            for (m, cold, warm, ratio, eff, _) in &rows {
+                table.rows.push(vec![
+                    m.clone(),
+                    format!("{cold:.0}"),
+                    format!("{warm:.0}"),
+                    format!("{ratio:.1}x"),
+                    format!("{:+.0}", cold - warm),
+                    if *eff { "yes".into() } else { "no: eviction not effective".into() },
+                ]);
+            }
+            table.some()
+        },
         topic: Topic::ColdStart,
         provider,
         level,
@@ -625,6 +741,13 @@ fn concurrency(provider: Provider, trials: &[&TrialRecord], label: Label) -> Opt
     let level = if holds { Level::Good } else { Level::Poor };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: {
+            let mut table = EvidenceTable::new(&["Model", "Load ms, all at once"]);
+            for m in &c.per_model {
+                table.rows.push(vec![m.model.clone(), format!("{:.0}", m.load_time_ms)]);
+            }
+            table.some()
+        },
         topic: Topic::Concurrency,
         provider,
         level,
@@ -684,6 +807,7 @@ fn rotation(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option
     }
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::ModelRotation,
         provider,
         level,
@@ -817,6 +941,7 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
     };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::LoadPath,
         provider,
         level,
@@ -885,6 +1010,7 @@ fn memory_levers(provider: Provider, trials: &[&TrialRecord], label: Label) -> O
     };
     Some(Recommendation {
         machine_class: None,
+        evidence_table: None,
         topic: Topic::MemoryLevers,
         provider,
         level: if picks.is_empty() { Level::Good } else { Level::Moderate },
@@ -1054,6 +1180,34 @@ mod tests {
         assert_eq!(plan.figures["plan_models"], 10.0);
         assert!((plan.figures["concurrent_models_mb"] - concurrent_budget_mb(10, plan.figures["largest_footprint_mb"])).abs() < 1e-9);
         assert!(plan.action.contains("for 10 models at once (--plan-models)"), "{}", plan.action);
+    }
+
+    #[test]
+    fn per_model_evidence_is_one_small_table_holding_the_sentences_figures() {
+        let r = judged(&base());
+        for (topic, header, first) in [
+            (Topic::LoadingStrategy, vec!["Model", "Warm load ms", "First inf ms", "Request ms", "Fresh ready ms"], "gpt2"),
+            (Topic::MemoryManagement, vec!["Model", "Unload gives back %", "After trim %"], "gpt2"),
+            (Topic::LeakDetection, vec!["Series", "Verdict", "Growth MB", "No trim MB", "MB/cycle", "First cycle MB"], "gpt2 RAM"),
+            (Topic::ResourcePlanning, vec!["Model", "Footprint MB RAM", "Load peak MB"], "gpt2"),
+            (Topic::ColdStart, vec!["Model", "Cold ms", "Warm ms (back to back)", "Ratio", "Extra ms", "Counted"], "gpt2"),
+        ] {
+            let a = advice(&r, topic, Provider::Cpu);
+            let table = a.evidence_table.as_ref().unwrap_or_else(|| panic!("{topic}: no table"));
+            assert_eq!(table.header, header, "{topic}");
+            assert_eq!(table.rows.len(), a.evidence.len(), "{topic}: a row per sentence");
+            assert_eq!(table.rows[0][0], first, "{topic}");
+            // Every figure of a row is in its sentence too: results.json keeps both.
+            for (row, sentence) in table.rows.iter().zip(&a.evidence) {
+                for figure in row.iter().skip(1).filter_map(|c| c.split([' ', 'x', '+']).find(|w| w.parse::<f64>().is_ok())) {
+                    let bare = figure.trim_start_matches('+');
+                    assert!(sentence.contains(bare), "{topic}: {figure} of {row:?} not in {sentence}");
+                }
+            }
+        }
+        // The memory row: the plain unload's median and the after-trim figure, as the sentence.
+        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        assert_eq!(memory.evidence_table.unwrap().rows[0][1..], ["73.3 (n=1)".to_string(), "99.3".to_string()]);
     }
 
     #[test]

@@ -37,7 +37,7 @@ ol.advice > li { margin: .6rem 0; }
 .level-excellent, .level-good { background: #e3f4e1; color: #1e6b1a; }
 .level-moderate { background: #fdf1d8; color: #8a5a00; }
 .level-poor { background: #fbe2e0; color: #9b1c13; }
-ul.evidence { font-size: .85rem; color: #46566a; }
+ul.evidence, table.evidence { font-size: .85rem; color: #46566a; }
 footer { margin-top: 2rem; font-size: .85rem; color: #46566a; }
 "#;
 
@@ -228,7 +228,22 @@ fn recommendations(report: &Report) -> String {
                 escape(&r.action),
                 level = r.level,
             );
-            if !r.evidence.is_empty() {
+            if let Some(t) = &r.evidence_table {
+                out.push_str("<table class=\"evidence\">\n<thead><tr>");
+                for h in &t.header {
+                    let _ = write!(out, "<th scope=\"col\">{}</th>", escape(h));
+                }
+                out.push_str("</tr></thead>\n<tbody>\n");
+                for row in &t.rows {
+                    out.push_str("<tr>");
+                    for c in row {
+                        let class = if is_figure(c) { " class=\"num\"" } else { "" };
+                        let _ = write!(out, "<td{class}>{}</td>", escape(c));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</tbody>\n</table>\n");
+            } else if !r.evidence.is_empty() {
                 out.push_str("<ul class=\"evidence\">\n");
                 for e in &r.evidence {
                     let _ = writeln!(out, "<li>{}</li>", escape(e));

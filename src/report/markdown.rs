@@ -27,8 +27,21 @@ pub(crate) fn render(results: &ResultsFile, report: &Report) -> String {
         out.push_str("\n## Recommendations\n\n");
         for (i, r) in report.recommendations.iter().enumerate() {
             let _ = writeln!(out, "{}. **{} ({})**: {} {}. {}", i + 1, r.topic, r.scope(), r.level.mark(), r.verdict, r.action);
-            for e in &r.evidence {
-                let _ = writeln!(out, "   - {e}");
+            match &r.evidence_table {
+                // The evidence as a table inside the list item (indented, after a blank line).
+                Some(t) => {
+                    let table = Section { rows: t.rows.clone(), ..Section::with_header("", t.header.clone()) };
+                    out.push('\n');
+                    for line in rows(&table).lines() {
+                        let _ = writeln!(out, "   {line}");
+                    }
+                    out.push('\n');
+                }
+                None => {
+                    for e in &r.evidence {
+                        let _ = writeln!(out, "   - {e}");
+                    }
+                }
             }
         }
     }

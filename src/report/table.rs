@@ -76,8 +76,21 @@ pub(crate) fn render(report: &Report, term: Terminal) -> String {
             let _ = writeln!(out, "\n{}", wrap(&format!("{}. {} [{}]", i + 1, r.topic, r.scope()), term.width, 3));
             let _ = writeln!(out, "{}", wrap(&format!("   {mark}{level}: {}", r.verdict), term.width, 2));
             let _ = writeln!(out, "{}", wrap(&format!("   {arrow} {}", r.action), term.width, 3));
-            for e in &r.evidence {
-                let _ = writeln!(out, "{}", wrap(&format!("      - {e}"), term.width, 2));
+            match &r.evidence_table {
+                // The per-model evidence as one small table, indented under its advice.
+                Some(t) => {
+                    let table = Section::with_header("", t.header.clone());
+                    let table = Section { rows: t.rows.clone(), ..table };
+                    let inner = Terminal { width: term.width.map(|w| w.saturating_sub(EVIDENCE_INDENT.len()).max(20)), ..term };
+                    for line in draw(&table, inner).lines() {
+                        let _ = writeln!(out, "{EVIDENCE_INDENT}{line}");
+                    }
+                }
+                None => {
+                    for e in &r.evidence {
+                        let _ = writeln!(out, "{}", wrap(&format!("      - {e}"), term.width, 2));
+                    }
+                }
             }
         }
     }
@@ -87,6 +100,9 @@ pub(crate) fn render(report: &Report, term: Terminal) -> String {
     out.push('\n');
     out
 }
+
+/// How far a recommendation's evidence table sits in.
+const EVIDENCE_INDENT: &str = "      ";
 
 /// The summary alone (`--summary`), or as the report's opening: its title, then per provider the
 /// answers, one line each where they fit, and the models' table.

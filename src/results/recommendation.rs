@@ -98,6 +98,28 @@ pub struct Recommendation {
     /// In a merge of several machines: the machine class whose runs it rests on (README, "Fleet").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_class: Option<String>,
+    /// The per-model evidence as one small table (the model and the figures used), where the advice
+    /// has one: the reports draw it in place of the sentences in `evidence`, which say the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_table: Option<EvidenceTable>,
+}
+
+/// A recommendation's evidence as rows: one per model (and memory kind), a header naming the figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EvidenceTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl EvidenceTable {
+    pub(crate) fn new(header: &[&str]) -> EvidenceTable {
+        EvidenceTable { header: header.iter().map(|h| h.to_string()).collect(), rows: vec![] }
+    }
+
+    /// `None` where no row was added.
+    pub(crate) fn some(self) -> Option<EvidenceTable> {
+        (!self.rows.is_empty()).then_some(self)
+    }
 }
 
 impl Recommendation {
