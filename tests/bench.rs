@@ -230,7 +230,13 @@ fn cuda_on_a_cpu_only_runtime_fails_at_once_and_auto_skips_it() {
         .stderr(predicate::str::contains("--provider cuda: CUDA cannot run here").and(predicate::str::contains("onnxruntime-gpu==1.31.1")));
     assert!(!fx.path().join("results").exists(), "nothing ran, nothing written");
 
-    fx.bench(&["--provider", "auto", "--scenario", "single"]).assert().success().stderr(predicate::str::contains("skipping cuda"));
+    let out = fx.bench(&["--provider", "auto", "--scenario", "single"]).output().unwrap();
+    assert!(out.status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("skipping cuda: ") && stderr.contains("CPU-only build"), "{stderr}");
+    // Said once on the screen: the report at the end lists cuda as skipped, not its reason again.
+    assert_eq!(format!("{stdout}{stderr}").matches("CPU-only build").count(), 1, "{stdout}{stderr}");
+    assert!(stdout.contains("Provider cuda: skipped (why: said when the run started"), "{stdout}");
     let r = fx.results();
     let cuda = r["run"]["providers"].as_array().unwrap().iter().find(|p| p["provider"] == "cuda").unwrap().clone();
     assert_eq!(cuda["ran"], false);

@@ -309,6 +309,7 @@ mod tests {
         Report {
             title: "T <1>".into(),
             summary: None,
+            skipped: vec![],
             facts: vec![("Host".into(), "a & b".into())],
             sections: vec![
                 Section {

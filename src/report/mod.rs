@@ -58,9 +58,10 @@ pub fn render(results: &ResultsFile, runs: &[(String, ResultsFile)], format: For
     })
 }
 
-/// The terminal report for `term` (its width, style and colour).
+/// The terminal report at the end of `mora bench` for `term` (its width, style and colour): the run
+/// said why it skipped a provider when it started, so the report does not say it again.
 pub(crate) fn render_table(results: &ResultsFile, term: table::Terminal) -> String {
-    table::render(&sections::build(results), term)
+    table::render(&sections::build(results).without_skip_reasons(), term)
 }
 
 /// The terminal report of merged runs for `term`, with the comparison of [`render`].
@@ -81,6 +82,7 @@ pub(crate) fn render_summary(results: &ResultsFile, format: Format, term: table:
             let report = sections::Report {
                 title: "ModelMora: Model Lifecycle Benchmark".into(),
                 summary: Some(summary),
+                skipped: vec![],
                 facts: vec![],
                 sections: vec![],
                 recommendations: vec![],

@@ -12,6 +12,9 @@ use crate::stats::{Summary, median};
 
 pub(crate) struct Report {
     pub title: String,
+    /// Providers that did not run, with why: the reason is also a fact's value (`facts`); a report
+    /// printed where the reason was just said drops it from there ([`Report::without_skip_reasons`]).
+    pub skipped: Vec<(Provider, String)>,
     /// What the report opens with: the seed's answers per provider and one row per model.
     pub summary: Option<super::summary::Summary>,
     /// Label / value pairs about the run.
@@ -29,6 +32,20 @@ pub(crate) struct Section {
     pub notes: Vec<String>,
     /// In a fleet's report: the host whose trials the section shows (its title says so too).
     pub host: Option<String>,
+}
+
+impl Report {
+    /// The report at the end of a run that named each skipped provider's reason as it started: the
+    /// providers are listed, their reasons not said twice on one screen (results.json keeps them).
+    pub(crate) fn without_skip_reasons(mut self) -> Report {
+        for (provider, why) in &self.skipped {
+            let (label, value) = (format!("Provider {provider}"), format!("skipped: {why}"));
+            if let Some(fact) = self.facts.iter_mut().find(|(l, v)| *l == label && *v == value) {
+                fact.1 = "skipped (why: said when the run started; results.json keeps it)".into();
+            }
+        }
+        self
+    }
 }
 
 impl Section {
@@ -69,9 +86,13 @@ fn run(r: &ResultsFile) -> Report {
             format!("{} ({} MB, driver {})", gpu.name, num(gpu.memory_total_mb, 0), gpu.driver_version.as_deref().unwrap_or("?")),
         ));
     }
+    let mut skipped = Vec::new();
     for p in &r.run.providers {
         let value = match (&p.skipped_because, &p.cuda_libraries) {
-            (Some(why), _) => format!("skipped: {why}"),
+            (Some(why), _) => {
+                skipped.push((p.provider, why.clone()));
+                format!("skipped: {why}")
+            }
             (None, Some(libs)) => format!("ran (CUDA libraries from {libs})"),
             (None, None) => "ran".into(),
         };
@@ -127,6 +148,7 @@ fn run(r: &ResultsFile) -> Report {
     Report {
         title: "ModelMora: Model Lifecycle Benchmark".into(),
         summary: super::summary::build(r),
+        skipped,
         facts,
         sections,
         recommendations: r.recommendations.clone(),
@@ -216,6 +238,7 @@ fn fleet(r: &ResultsFile) -> Report {
     Report {
         title: format!("ModelMora: Model Lifecycle Benchmark, {} hosts", r.run.hosts.len()),
         summary: super::summary::build(r),
+        skipped: vec![],
         facts,
         sections,
         recommendations: r.recommendations.clone(),
