@@ -36,7 +36,7 @@ pub(crate) struct Setting {
     pub p99_ms: f64,
     pub mb_hours: f64,
     pub peak_mb: f64,
-    /// The memory limit to give the worker: the budget plus the replays' margin.
+    /// The memory limit to give the worker: its simulated peak plus the replays' margin.
     pub memory_limit_mb: f64,
     /// How many keep-alive and cap pairs were tried, and how many met the target.
     pub tried: usize,
@@ -54,7 +54,7 @@ pub(crate) fn setting(setup: &Setup, base: Policy, keep_alives: &[Option<f64>], 
             let policy = Policy { keep_alive_ms: k, max_models: cap, ..base };
             tried += 1;
             if let Ok(s) = setup.simulate(policy).outcome {
-                if s.figures.latency.p99 <= target {
+                if s.figures.latency.p99 <= target && !s.over_budget {
                     meeting.push((policy, s.figures));
                 }
             }
@@ -69,7 +69,7 @@ pub(crate) fn setting(setup: &Setup, base: Policy, keep_alives: &[Option<f64>], 
             p99_ms: f.latency.p99,
             mb_hours: f.mb_hours,
             peak_mb: f.peak_mb,
-            memory_limit_mb: limit_for(setup.budget_mb),
+            memory_limit_mb: limit_for(f.peak_mb),
             tried,
             meeting: n,
         },
@@ -85,7 +85,7 @@ impl Setting {
         };
         let cap = self.max_models.map_or("null  # no cap".to_string(), |n| n.to_string());
         format!(
-            "# mora simulate: the keep-alive and cap that meet p99 <= {target:.0} ms at the least MB-hours\n# on host {}, {}, under a {:.0} MB budget ({} requests)\nlifecycle:\n  eviction: {}\n  keep_alive_s: {keep}\n  max_loaded_models: {cap}\n  budget_mb: {:.0}\n  memory_limit_mb: {:.0}  # the budget + {:.0} %: replays peaked up to that above their simulations\n  unload: {}\n",
+            "# mora simulate: the keep-alive and cap that meet p99 <= {target:.0} ms at the least MB-hours\n# on host {}, {}, under a {:.0} MB budget ({} requests)\nlifecycle:\n  eviction: {}\n  keep_alive_s: {keep}\n  max_loaded_models: {cap}\n  budget_mb: {:.0}\n  memory_limit_mb: {:.0}  # the simulated peak + {:.0} %: replays peaked up to that above their simulations\n  unload: {}\n",
             setup.costs.host,
             setup.costs.provider,
             setup.budget_mb,
@@ -105,7 +105,7 @@ impl std::fmt::Display for Setting {
             f,
             "keep-alive {} with {} ({}) meets it at the least memory held: {:.2} MB-hours, p99 {:.0} ms, peak {:.0} MB ({} of {} keep-alive and cap pairs met it); give the worker a limit of {:.0} MB",
             self.keep_alive,
-            self.max_models.map_or("no cap".to_string(), |n| format!("at most {n} models")),
+            self.max_models.map_or("no cap".to_string(), |n| format!("at most {n} model{}", if n == 1 { "" } else { "s" })),
             self.policy.order,
             self.mb_hours,
             self.p99_ms,
@@ -130,10 +130,10 @@ pub(crate) enum Advice {
     Unreachable { policy: Policy, p99_ms: f64, up_to_mb: f64 },
 }
 
-/// The policy with the least p99 among `runs` (ties: fewer loads).
+/// The policy with the least p99 among `runs` that kept within their budget (ties: fewer loads).
 fn best(runs: &[PolicyRun]) -> Option<(Policy, f64)> {
     runs.iter()
-        .filter_map(|r| r.outcome.as_ref().ok().map(|s| (r.policy, s.figures.latency.p99, s.figures.loads)))
+        .filter_map(|r| r.outcome.as_ref().ok().filter(|s| !s.over_budget).map(|s| (r.policy, s.figures.latency.p99, s.figures.loads)))
         .min_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)))
         .map(|(p, p99, _)| (p, p99))
 }
@@ -268,7 +268,7 @@ mod tests {
         // 10 s and forever keep both and hold the same memory (nothing idles 10 s): the first listed wins.
         let s = setting(&setup, lru, &[Some(0.0), Some(10_000.0), None], 100.0).unwrap();
         assert_eq!((s.keep_alive.as_str(), s.max_models, s.tried, s.meeting), ("10 s", None, 9, 4));
-        assert!((s.p99_ms - 15.1).abs() < 1e-9 && s.memory_limit_mb == limit_for(200.0));
+        assert!((s.p99_ms - 15.1).abs() < 1e-9 && s.memory_limit_mb == limit_for(s.peak_mb) && s.peak_mb == 200.0);
         assert!(s.to_string().starts_with("keep-alive 10 s with no cap (lru) meets it"), "{s}");
         let yaml = s.to_yaml(&setup, 100.0);
         assert!(
@@ -276,5 +276,26 @@ mod tests {
             "{yaml}"
         );
         assert_eq!(setting(&setup, lru, &[Some(0.0)], 100.0), None, "keep-alive 0 never meets it");
+    }
+
+    #[test]
+    fn a_policy_that_goes_over_the_budget_is_never_recommended() {
+        let (t, c) = setup_parts();
+        let setup = Setup {
+            trace: &t,
+            costs: &c,
+            mode: UnloadMode::InProcess,
+            budget_mb: 150.0,
+            seed: 1,
+            thrash_window_ms: 1.0,
+            interference: 1.0,
+        };
+        // Triton explicit holds both models (200 MB) whatever the budget: the least p99, over 150 MB.
+        let policies = [super::super::preset::Preset::TritonExplicit.policy(), Policy::order(PolicyKind::Lru)];
+        let runs: Vec<PolicyRun> = policies.iter().map(|&p| setup.simulate(p)).collect();
+        assert!(runs[0].outcome.as_ref().unwrap().over_budget);
+        let advice = advise(&setup, &policies, &runs, Some(100.0)).unwrap();
+        assert!(matches!(advice, Advice::RaiseBudget { budget_mb: 200.0, .. }), "{advice:?}");
+        assert_eq!(best(&runs).map(|b| b.0), Some(policies[1]), "lru, within the budget, however slow");
     }
 }

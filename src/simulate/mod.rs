@@ -48,6 +48,9 @@ pub(crate) struct Simulated {
     pub figures: Figures,
     /// Thrash reloads per hour of trace (`None` for a trace of no duration).
     pub thrash_per_hour: Option<f64>,
+    /// Its memory went above the budget it ran under (a policy that plans with guessed sizes or
+    /// ignores the budget): it is shown, never recommended.
+    pub over_budget: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +89,8 @@ impl Setup<'_> {
             let figures = Figures::of(&run, budget_mb, self.trace.duration_ms());
             let hours = self.trace.duration_ms() / 3_600_000.0;
             let thrash_per_hour = (hours > 0.0).then(|| plan.thrash_reloads as f64 / hours);
-            Simulated { plan, run, figures, thrash_per_hour }
+            let over_budget = run.peak_mb > budget_mb + 1e-9;
+            Simulated { plan, run, figures, thrash_per_hour, over_budget }
         });
         PolicyRun { policy, outcome }
     }

@@ -240,7 +240,7 @@ fn setting_table(found: &Setting, target: f64, runs: &[PolicyRun]) -> Section {
             Ok(s) => vec![
                 r.policy.to_string(),
                 num(Some(s.figures.latency.p99), 1),
-                meets(s.figures.latency.p99),
+                if s.over_budget { "no: over the budget".into() } else { meets(s.figures.latency.p99) },
                 num(Some(s.figures.mb_hours), 2),
                 num(Some(s.figures.peak_mb), 0),
             ],
