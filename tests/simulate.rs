@@ -346,6 +346,23 @@ fn a_short_replay_on_fixtures_completes_and_reports_both_sides() {
 }
 
 #[test]
+fn a_replay_follows_a_keep_alives_idle_unloads() {
+    // Keep-alive 0: every model is unloaded as soon as its requests are served, so every request that
+    // comes after its model's last one finished loads again; the replay does the same unloads.
+    let (fx, profile) = replay_case();
+    let out = replay_under(&fx, &profile, "1000").args(["--keep-alive", "0"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let record: Value = serde_json::from_slice(&std::fs::read(fx.path().join("out/simulate.json")).unwrap()).unwrap();
+    let r = &record["replay"];
+    assert_eq!(r["policy"], "lru, keep-alive 0 s");
+    let idle = r["simulated"]["idle_unloads"].as_u64().unwrap();
+    assert!(idle >= 8, "most of the ten requests end with an unload: {r:#}");
+    assert_eq!(r["replayed"]["idle_unloads"], r["simulated"]["idle_unloads"]);
+    assert_eq!(r["replayed"]["loads"], r["simulated"]["loads"]);
+    assert_eq!(r["replayed_run"]["idle_unloads"].as_array().unwrap().len() as u64, idle);
+}
+
+#[test]
 fn a_crashing_replay_costs_only_the_replay() {
     let (fx, profile) = replay_case();
     let out = replay(&fx, &profile).env("MORA_FAULT", "crash:replay").output().unwrap();
