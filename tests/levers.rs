@@ -52,8 +52,27 @@ fn every_lever_is_measured_checked_and_reported_back() {
         e.unwrap_or_else(|| panic!("no thread count for {label}"))
     };
     assert!(threads("1 intra-op thread") <= threads("default"), "one intra-op thread starts no more threads than the default");
+    // Every configuration's load broken down by ONNX Runtime's profiler, the remainder beside it.
+    for l in m["levers"].as_array().unwrap() {
+        let phases = |b: &Value| -> Vec<(String, f64)> {
+            b["phases"].as_array().unwrap_or_else(|| panic!("no breakdown: {l:#}")).iter().map(|p| (p["phase"].as_str().unwrap().to_string(), f(&p["ms"]))).collect()
+        };
+        let timed = phases(&l["breakdown"]);
+        assert_eq!(timed.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["session-setup", "model-parse", "initialization", "remainder"], "{l:#}");
+        assert!(timed[2].1 > 0.0 && timed[1].1 > 0.0, "{l:#}");
+        let logged = &l["logged_breakdown"];
+        let split = phases(logged);
+        let names: Vec<&str> = split.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(names.contains(&"graph-optimization") && names.contains(&"kernels-and-prepacking") && names.contains(&"initializer-saving"), "{logged:#}");
+        let sum: f64 = split.iter().map(|(_, ms)| ms).sum();
+        assert!((sum - f(&logged["wall_ms"])).abs() < 0.01, "the phases and the remainder add up to the wall time: {logged:#}");
+    }
+    let transformers = |label: &str| lever(m, label)["logged_breakdown"]["transformers"].as_array().map_or(0, |t| t.len());
+    assert!(transformers("default") > 3, "the default runs graph transformers, each timed from the log");
+    assert!(transformers("graph optimisation disabled") < transformers("default"), "only the required transformers run when disabled");
     let md = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
     assert!(md.contains("## Load-path levers (scenario levers)") && md.contains("text-a on cpu: floor "), "{md}");
+    assert!(md.contains("## Load breakdown (scenario levers)") && md.contains("Biggest phase"), "{md}");
     let advice = r["recommendations"].as_array().unwrap().iter().find(|a| a["topic"] == "load_path").expect("a load-path recommendation");
     assert!(advice["evidence"][0].as_str().unwrap().contains("the floor"), "{advice:#}");
 }

@@ -3,10 +3,12 @@
 //! the hardware's floor for a load ([`floor`]); and a pre-optimised model with its manifest
 //! ([`optimized`], which `mora optimize` writes).
 
+pub mod breakdown;
 pub mod floor;
 pub mod memory;
 pub mod optimized;
 pub mod outputs;
+pub(crate) mod session;
 
 use std::fmt;
 

@@ -131,6 +131,7 @@ fn run(r: &ResultsFile) -> Report {
         leak(r),
         rotation(r),
         levers(r),
+        load_breakdown(r),
         memory_levers(r),
         idle(r),
         shapes(r),
@@ -996,6 +997,55 @@ fn levers(r: &ResultsFile) -> Option<Section> {
     }
     s.notes.push("Each configuration loads the model --repeats times in a warmed worker (median (min..max)), each load followed by its first inference; p50 over --runs calls on the last session. x floor: the load against the hardware's floor below; vs default: against ONNX Runtime's defaults. Outputs: against the default's on the same inputs (agree within 1e-3 of the largest magnitude); a configuration whose outputs differ is never recommended. ONNX Runtime reports: what the runtime gives back for the options set (session config entries, threads while loaded, the optimised graph's node count).".into());
     s.notes.extend(floors);
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// Where each configuration's load goes: ONNX Runtime's profiler beside mora's wall time, the
+/// initialisation split by the session's log, the remainder shown.
+fn load_breakdown(r: &ResultsFile) -> Option<Section> {
+    use crate::levers::breakdown::LoadPhase as P;
+    let mut s = Section::new(
+        "Load breakdown (scenario levers)",
+        &[
+            "Model",
+            "Provider",
+            "Configuration",
+            "Wall ms",
+            "Setup",
+            "Parse",
+            "Graph opt",
+            "Save weights",
+            "Kernels+prepack",
+            "Other init",
+            "Remainder",
+            "Biggest phase",
+            "Costliest transformers ms",
+        ],
+    );
+    for (t, m) in trials(r, |m| if let Measurements::Levers(x) = m { Some(x.as_ref()) } else { None }) {
+        for l in &m.levers {
+            let Some(b) = l.logged_breakdown.as_ref().or(l.breakdown.as_ref()) else { continue };
+            let ms = |p: P| num(b.ms(p), 1);
+            // Without the log's split, the whole initialisation sits in "Other init".
+            let other = b.ms(P::OtherInitialization).or(b.ms(P::Initialization));
+            s.rows.push(vec![
+                t.model_label(),
+                t.provider.to_string(),
+                l.label.clone(),
+                num(Some(b.wall_ms), 1),
+                ms(P::SessionSetup),
+                ms(P::ModelParse),
+                ms(P::GraphOptimization),
+                ms(P::InitializerSaving),
+                ms(P::KernelsAndPrepacking),
+                num(other, 1),
+                ms(P::Remainder),
+                b.biggest().map(|p| format!("{} {:.0} ms ({:.0}%)", p.phase.label(), p.ms, 100.0 * p.ms / b.wall_ms.max(f64::MIN_POSITIVE))).unwrap_or_default(),
+                b.transformers.iter().take(3).map(|x| format!("{} {:.1}", x.name, x.ms)).collect::<Vec<_>>().join(", "),
+            ]);
+        }
+    }
+    s.notes.push("One load per configuration beyond the timed ones, with ONNX Runtime's profiler (its session events: setup to the model's parse, model_loading, session_initialization) and the session's INFO log stamped as each line arrives, which splits the initialisation at \"Saving initialized tensors.\", \"Done saving initialized tensors\" and \"Session successfully initialized.\". Wall: mora's clock around that load; Remainder: wall less everything the profiler covers (the session builder, the provider's registration, ort's work after the session), never hidden; Other init: the profiler's initialisation less the three logged phases. A transformer's time runs from the log line before it to its own, summed over its passes. The timed loads carry the profiler only; their per-phase medians are in results.json (breakdown).".into());
     (!s.rows.is_empty()).then_some(s)
 }
 

@@ -421,6 +421,14 @@ pub struct LeverResult {
     /// (session config entries, the thread count after the load, the optimised graph's node count).
     #[serde(default)]
     pub evidence: Vec<String>,
+    /// Where the timed loads' time went: ONNX Runtime's profiler beside mora's wall time, each phase's
+    /// median over the loads above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<crate::levers::breakdown::LoadBreakdown>,
+    /// One more load with the session's log read as well: the initialisation split into its phases
+    /// and the graph transformers' times (logging costs a little, so this load is not among the timed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged_breakdown: Option<crate::levers::breakdown::LoadBreakdown>,
 }
 
 /// Scenario `memory-levers`: the same measurements under each memory configuration, each in a worker

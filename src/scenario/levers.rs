@@ -12,6 +12,8 @@ use anyhow::{Context, Result, anyhow};
 use super::TrialContext;
 use crate::inputs::ModelInputs;
 use crate::levers::outputs::{Outputs, compare};
+use crate::levers::breakdown::{self, LoadBreakdown};
+use crate::levers::session::{self, LoadOptions, LogMarks};
 use crate::levers::{Lever, LoadFrom, floor};
 use crate::loaded_model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
@@ -20,7 +22,7 @@ use crate::probe::{GpuReading, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
 use crate::results::{LeverResult, LeversResult};
 use crate::runtime::Provider;
-use crate::runtime::providers::{ModelSource, OptLevel, SessionExtras, read_config_entry};
+use crate::runtime::providers::{ModelSource, OptLevel, ProviderSetup, SessionExtras, read_config_entry};
 use crate::stats::{Summary, median};
 
 /// Files the scenario makes (pre-optimised copies, optimised graphs to count), removed at the end.
@@ -75,7 +77,7 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<LeversResult> {
             },
         };
         let mut result = match source {
-            Ok(source) => measure(w, lever, &source, &inputs, &mut reference).unwrap_or_else(|e| failed(lever, format!("{e:#}"))),
+            Ok(source) => measure(w, lever, &source, &inputs, &mut reference, &workdir.0).unwrap_or_else(|e| failed(lever, format!("{e:#}"))),
             Err(why) => failed(lever, why),
         };
         result.evidence.extend(evidence(w, model, lever, &workdir.0, &mut default_threads));
@@ -96,28 +98,40 @@ fn failed(lever: Lever, why: String) -> LeverResult {
         gpu_memory_increase_mb: None,
         agreement: None,
         evidence: vec![],
+        breakdown: None,
+        logged_breakdown: None,
     }
 }
 
-/// `--repeats` loads under `lever`, each with its first inference; the steady p50 on the last.
+/// `--repeats` loads under `lever`, each with its first inference and ONNX Runtime's profiler; the
+/// steady p50 on the last; one more load with the session's log read, for the finer breakdown.
 fn measure(
     w: &TrialContext,
     lever: Lever,
     source: &ModelSource,
     inputs: &ModelInputs,
     reference: &mut Option<Outputs>,
+    workdir: &Path,
 ) -> Result<LeverResult> {
     let (setup, extras) = lever.apply(&w.spec.provider);
-    let (mut loads, mut firsts, mut rss, mut gpu) = (vec![], vec![], vec![], vec![]);
+    let profiled = LoadOptions { profile_prefix: Some(workdir.join("profile")), ..LoadOptions::default() };
+    let (mut loads, mut firsts, mut rss, mut gpu, mut breakdowns) = (vec![], vec![], vec![], vec![], vec![]);
     let mut agreement = None;
     let mut steady_p50_ms = None;
+    let mut evidence = Vec::new();
     let repeats = w.spec.settings.repeats.max(1);
     for i in 0..repeats {
         malloc_trim();
         let before = w.snapshot();
         let start = Instant::now();
-        let session = setup.session(&w.runtime.env, source, &extras)?;
-        loads.push(ms_since(start));
+        let mut session = session::open(&setup, &w.runtime.env, source, &extras, &profiled)?;
+        let load_ms = ms_since(start);
+        loads.push(load_ms);
+        match session::take_profile(&mut session).and_then(|trace| breakdown::parse_profile(&trace)) {
+            Ok(p) => breakdowns.push(LoadBreakdown::new(load_ms, p, None)),
+            Err(e) if i == 0 => evidence.push(format!("no load breakdown: {e:#}")),
+            Err(_) => {}
+        }
         let mut loaded = LoadedModel::with_inputs(session, inputs)?;
         let (first_ms, outputs) = loaded.run_keeping_outputs()?;
         firsts.push(first_ms);
@@ -144,6 +158,13 @@ fn measure(
         }
         loaded.unload();
     }
+    let logged_breakdown = match logged_load(w, &setup, &extras, source, workdir) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            evidence.push(format!("no logged breakdown: {e:#}"));
+            None
+        }
+    };
     Ok(LeverResult {
         lever,
         label: lever.to_string(),
@@ -154,8 +175,27 @@ fn measure(
         memory_increase_mb: Summary::of(&rss),
         gpu_memory_increase_mb: Summary::of(&gpu),
         agreement,
-        evidence: vec![],
+        evidence,
+        breakdown: LoadBreakdown::median_of(&breakdowns),
+        logged_breakdown,
     })
+}
+
+/// One load with the profiler and the session's INFO log stamped on arrival: the initialisation split
+/// by its log lines, each graph transformer's time.
+fn logged_load(w: &TrialContext, setup: &ProviderSetup, extras: &SessionExtras, source: &ModelSource, workdir: &Path) -> Result<LoadBreakdown> {
+    malloc_trim();
+    let marks = LogMarks::default();
+    let start = Instant::now();
+    let options =
+        LoadOptions { profile_prefix: Some(workdir.join("profile-logged")), log_marks: Some((start, marks.clone())), ..LoadOptions::default() };
+    let mut session = session::open(setup, &w.runtime.env, source, extras, &options)?;
+    let wall_ms = ms_since(start);
+    let profiled = breakdown::parse_profile(&session::take_profile(&mut session)?)?;
+    drop(session);
+    let marks = marks.lock().map(|m| m.clone()).unwrap_or_default();
+    let split = breakdown::split_initialization(&marks);
+    Ok(LoadBreakdown::new(wall_ms, profiled, split))
 }
 
 /// Creates a session that saves the graph as optimised (at `level`, default all) to `path`; returns
