@@ -58,8 +58,10 @@ fn every_lever_is_measured_checked_and_reported_back() {
             b["phases"].as_array().unwrap_or_else(|| panic!("no breakdown: {l:#}")).iter().map(|p| (p["phase"].as_str().unwrap().to_string(), f(&p["ms"]))).collect()
         };
         let timed = phases(&l["breakdown"]);
-        assert_eq!(timed.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>(), ["session-setup", "model-parse", "initialization", "remainder"], "{l:#}");
-        assert!(timed[2].1 > 0.0 && timed[1].1 > 0.0, "{l:#}");
+        // Setup and parse apart where the profiler has a model-loading event, else as one.
+        let names: Vec<&str> = timed.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(names == ["session-setup", "model-parse", "initialization", "remainder"] || names == ["setup-and-parse", "initialization", "remainder"], "{l:#}");
+        assert!(timed[timed.len() - 2].1 > 0.0, "{l:#}");
         let logged = &l["logged_breakdown"];
         let split = phases(logged);
         let names: Vec<&str> = split.iter().map(|(p, _)| p.as_str()).collect();

@@ -16,8 +16,12 @@ use crate::stats::median;
 pub enum LoadPhase {
     /// The profiler's start (the session's construction: options, thread pools) to the model's parse.
     SessionSetup,
-    /// Reading and parsing the model (profiler: `model_loading_uri` / `model_loading_array`).
+    /// Reading and parsing the model (profiler: `model_loading_uri` / `model_loading_array`, to the
+    /// initialisation's start).
     ModelParse,
+    /// Setup and parse as one, where the profiler wrote no model-loading event (it does not for
+    /// every model): the profiler's start to the initialisation's.
+    SetupAndParse,
     /// The session's initialisation as one (profiler: `session_initialization`), where the log did
     /// not split it.
     Initialization,
@@ -42,6 +46,7 @@ impl LoadPhase {
         match self {
             LoadPhase::SessionSetup => "session setup",
             LoadPhase::ModelParse => "model parse",
+            LoadPhase::SetupAndParse => "setup and parse",
             LoadPhase::Initialization => "initialisation",
             LoadPhase::GraphOptimization => "graph optimisation",
             LoadPhase::InitializerSaving => "saving initializers",
@@ -83,7 +88,8 @@ pub struct LoadBreakdown {
 /// What the profiler's trace says, in ms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Profiled {
-    pub setup_ms: f64,
+    /// `None` where the trace has no model-loading event: then `parse_ms` is setup and parse.
+    pub setup_ms: Option<f64>,
     pub parse_ms: f64,
     pub initialization_ms: f64,
 }
@@ -98,13 +104,18 @@ pub(crate) fn parse_profile(trace: &str) -> Result<Profiled> {
             (us("ts") / 1000.0, us("dur") / 1000.0)
         })
     };
-    let Some((parse_at, parse_ms)) = find(&["model_loading_uri", "model_loading_array", "model_loading_from_saved_proto"]) else {
-        bail!("ONNX Runtime's profile has no model loading event")
+    let seen = || {
+        let names: Vec<String> = events.iter().take(8).map(|e| format!("{}/{}", e["cat"], e["name"])).collect();
+        if names.is_empty() { "no events".to_string() } else { format!("events {}", names.join(", ")) }
     };
-    let Some((_, initialization_ms)) = find(&["session_initialization"]) else {
-        bail!("ONNX Runtime's profile has no session_initialization event")
+    let Some((init_at, initialization_ms)) = find(&["session_initialization"]) else {
+        bail!("ONNX Runtime's profile has no session_initialization event ({})", seen())
     };
-    Ok(Profiled { setup_ms: parse_at, parse_ms, initialization_ms })
+    // The parse runs from its event's start to the initialisation's (the gap between is the load's).
+    Ok(match find(&["model_loading_uri", "model_loading_array", "model_loading_from_saved_proto"]) {
+        Some((parse_at, _)) => Profiled { setup_ms: Some(parse_at), parse_ms: init_at - parse_at, initialization_ms },
+        None => Profiled { setup_ms: None, parse_ms: init_at, initialization_ms },
+    })
 }
 
 /// The initialisation split by the session's log lines (ms after the load began, as they arrived):
@@ -147,10 +158,13 @@ pub(crate) fn split_initialization(marks: &[(f64, String)]) -> Option<(Vec<Phase
 impl LoadBreakdown {
     /// The profiler's phases beside `wall_ms`, the initialisation split where the log gives `split`.
     pub(crate) fn new(wall_ms: f64, profiled: Profiled, split: Option<(Vec<PhaseTime>, Vec<TransformerTime>)>) -> LoadBreakdown {
-        let mut phases = vec![
-            PhaseTime { phase: LoadPhase::SessionSetup, ms: profiled.setup_ms },
-            PhaseTime { phase: LoadPhase::ModelParse, ms: profiled.parse_ms },
-        ];
+        let mut phases = match profiled.setup_ms {
+            Some(setup) => vec![
+                PhaseTime { phase: LoadPhase::SessionSetup, ms: setup },
+                PhaseTime { phase: LoadPhase::ModelParse, ms: profiled.parse_ms },
+            ],
+            None => vec![PhaseTime { phase: LoadPhase::SetupAndParse, ms: profiled.parse_ms }],
+        };
         let mut transformers = Vec::new();
         match split {
             Some((parts, t)) => {
@@ -161,7 +175,7 @@ impl LoadBreakdown {
             }
             None => phases.push(PhaseTime { phase: LoadPhase::Initialization, ms: profiled.initialization_ms }),
         }
-        let profiled_total = profiled.setup_ms + profiled.parse_ms + profiled.initialization_ms;
+        let profiled_total = profiled.setup_ms.unwrap_or(0.0) + profiled.parse_ms + profiled.initialization_ms;
         phases.push(PhaseTime { phase: LoadPhase::Remainder, ms: wall_ms - profiled_total });
         LoadBreakdown { wall_ms, phases, transformers }
     }
@@ -220,11 +234,12 @@ mod tests {
     #[test]
     fn the_profilers_phases_and_the_remainder_add_up_to_the_wall_time() {
         let p = parse_profile(TRACE).unwrap();
-        assert_eq!(p, Profiled { setup_ms: 1.8, parse_ms: 41.25, initialization_ms: 502.0 });
+        assert_eq!((p.setup_ms, p.initialization_ms), (Some(1.8), 502.0));
+        assert!((p.parse_ms - 41.6).abs() < 1e-9, "from the parse's start to the initialisation's");
         let b = LoadBreakdown::new(560.0, p, None);
         let kinds: Vec<LoadPhase> = b.phases.iter().map(|p| p.phase).collect();
         assert_eq!(kinds, [LoadPhase::SessionSetup, LoadPhase::ModelParse, LoadPhase::Initialization, LoadPhase::Remainder]);
-        assert!((b.ms(LoadPhase::Remainder).unwrap() - 14.95).abs() < 1e-9);
+        assert!((b.ms(LoadPhase::Remainder).unwrap() - 14.6).abs() < 1e-9);
         assert!((b.phases.iter().map(|p| p.ms).sum::<f64>() - 560.0).abs() < 1e-9);
         assert_eq!(b.biggest().unwrap().phase, LoadPhase::Initialization);
     }
@@ -244,6 +259,7 @@ mod tests {
         let b = LoadBreakdown::new(560.0, parse_profile(TRACE).unwrap(), Some((phases, transformers)));
         assert_eq!(b.ms(LoadPhase::Initialization), None, "split");
         assert!((b.ms(LoadPhase::OtherInitialization).unwrap() - 7.0).abs() < 1e-9);
+        assert!((b.ms(LoadPhase::Remainder).unwrap() - 14.6).abs() < 1e-9);
         assert_eq!(b.biggest().unwrap().phase, LoadPhase::GraphOptimization);
         assert!((b.phases.iter().map(|p| p.ms).sum::<f64>() - 560.0).abs() < 1e-9);
     }
@@ -253,14 +269,18 @@ mod tests {
         let mut m = marks();
         m.retain(|(_, s)| !s.starts_with("Done saving"));
         assert!(split_initialization(&m).is_none());
-        let e = parse_profile(r#"[{"cat":"Session","name":"session_initialization","ts":1,"dur":2}]"#).unwrap_err();
-        assert!(e.to_string().contains("no model loading event"), "{e}");
+        // No model-loading event (ONNX Runtime omits it for some models): setup and parse as one.
+        let p = parse_profile(r#"[{"cat":"Session","name":"session_initialization","ts":3000,"dur":2000}]"#).unwrap();
+        assert_eq!(p, Profiled { setup_ms: None, parse_ms: 3.0, initialization_ms: 2.0 });
+        assert_eq!(LoadBreakdown::new(6.0, p, None).phases[0], PhaseTime { phase: LoadPhase::SetupAndParse, ms: 3.0 });
+        let e = parse_profile(r#"[{"cat":"Session","name":"model_loading_uri","ts":1,"dur":2}]"#).unwrap_err();
+        assert!(e.to_string().contains("no session_initialization event (events \"Session\"/\"model_loading_uri\")"), "{e}");
         assert!(parse_profile("{").is_err());
     }
 
     #[test]
     fn medians_are_taken_phase_by_phase() {
-        let p = |init: f64| Profiled { setup_ms: 1.0, parse_ms: 10.0, initialization_ms: init };
+        let p = |init: f64| Profiled { setup_ms: Some(1.0), parse_ms: 10.0, initialization_ms: init };
         let loads = [LoadBreakdown::new(100.0, p(80.0), None), LoadBreakdown::new(200.0, p(150.0), None), LoadBreakdown::new(120.0, p(90.0), None)];
         let m = LoadBreakdown::median_of(&loads).unwrap();
         assert_eq!(m.wall_ms, 120.0);

@@ -1034,7 +1034,7 @@ fn load_breakdown(r: &ResultsFile) -> Option<Section> {
                 l.label.clone(),
                 num(Some(b.wall_ms), 1),
                 ms(P::SessionSetup),
-                ms(P::ModelParse),
+                num(b.ms(P::ModelParse).or(b.ms(P::SetupAndParse)), 1),
                 ms(P::GraphOptimization),
                 ms(P::InitializerSaving),
                 ms(P::KernelsAndPrepacking),
@@ -1045,7 +1045,7 @@ fn load_breakdown(r: &ResultsFile) -> Option<Section> {
             ]);
         }
     }
-    s.notes.push("One load per configuration beyond the timed ones, with ONNX Runtime's profiler (its session events: setup to the model's parse, model_loading, session_initialization) and the session's INFO log stamped as each line arrives, which splits the initialisation at \"Saving initialized tensors.\", \"Done saving initialized tensors\" and \"Session successfully initialized.\". Wall: mora's clock around that load; Remainder: wall less everything the profiler covers (the session builder, the provider's registration, ort's work after the session), never hidden; Other init: the profiler's initialisation less the three logged phases. A transformer's time runs from the log line before it to its own, summed over its passes. The timed loads carry the profiler only; their per-phase medians are in results.json (breakdown).".into());
+    s.notes.push("One load per configuration beyond the timed ones, with ONNX Runtime's profiler (its session events: setup to the model's parse, model_loading, session_initialization) and the session's INFO log stamped as each line arrives, which splits the initialisation at \"Saving initialized tensors.\", \"Done saving initialized tensors\" and \"Session successfully initialized.\". Wall: mora's clock around that load; Remainder: wall less everything the profiler covers (the session builder, the provider's registration, ort's work after the session), never hidden; Other init: the profiler's initialisation less the three logged phases. Setup —: the profiler wrote no model-loading event for this model, and Parse is setup and parse as one. A transformer's time runs from the log line before it to its own, summed over its passes. The timed loads carry the profiler only; their per-phase medians are in results.json (breakdown).".into());
     (!s.rows.is_empty()).then_some(s)
 }
 
