@@ -20,7 +20,7 @@ use mora::loaded_model::LoadedModel;
 use mora::onnx_writer::{ElemType, ModelBuilder, named};
 use mora::probe::{Probe, ProcessMemory, process};
 use mora::protocol::ModelSpec;
-use mora::runtime::providers::ProviderSetup;
+use mora::provider::setup::ProviderSetup;
 use mora::runtime::{Provider, Runtime, RuntimeLibrary, search_roots};
 use mora::stats::{Summary, median};
 use mora::units::{kib_to_bytes, mib};
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     let repeats: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(21);
     let library = RuntimeLibrary::locate(None, &search_roots(None))?;
     let runtime = Runtime::init(library)?;
-    let setup = ProviderSetup { provider: Provider::Cpu, cpu: Default::default(), cuda: Default::default(), nvml_device: None };
+    let setup = ProviderSetup::new(Provider::CPU);
     let spec = ModelSpec {
         id: "bench".into(),
         path: model.clone(),

@@ -4,7 +4,12 @@ Python API on the same model files, the same input shapes and the same method (a
 sample; the model's first load in it, unload and malloc_trim, then the measured load).
 
     .venv/bin/python scripts/crosscheck_ort.py results/<run>/ [--models a,b] [--workers 3] [--provider cpu]
-    .venv/bin/python scripts/crosscheck_ort.py --interleave --models a,b [--rounds 5] [--mora target/release/mora]
+    .venv/bin/python scripts/crosscheck_ort.py --interleave --models a,b [--rounds 5] [--provider openvino]
+
+The Python side sets the provider up as the trial recorded it (results schema 3's provider setup): a
+built-in provider with its options, a plugin registered from the same library file
+(`register_execution_provider_library`, then its devices with `add_provider_for_devices`), or a provider
+that comes with its own runtime build, imported from that build's folder (PYTHONPATH).
 
 The first form compares a recorded run with fresh Python samples. On a shared or busy machine the two are
 then measured at different moments; `--interleave` runs one `mora bench --scenario single --workers 1` and
@@ -65,14 +70,48 @@ def feeds(inputs: list[dict]) -> dict:
     return out
 
 
-def one_process(model: str, inputs: list[dict], provider: str, warmup_runs: int, runs: int) -> dict:
+def session_factory(setup: dict, registered: list[str]):
+    """A function that creates a session the way mora's trial did: the provider of `setup` (a results
+    schema 3 provider setup) first, CPU after it, with the same options."""
+    import onnxruntime as ort
+
+    options = {k: str(v) for k, v in (setup.get("options") or {}).items()}
+    cpu = setup.get("cpu") or {}
+    ort_name = registered[0] if registered else "CPUExecutionProvider"
+    plugin = setup.get("plugin")
+
+    def session_options():
+        so = ort.SessionOptions()
+        so.enable_cpu_mem_arena = bool(cpu.get("arena", True))
+        if cpu.get("intra_threads"):
+            so.intra_op_num_threads = int(cpu["intra_threads"])
+        return so
+
+    if plugin:
+        ort.register_execution_provider_library(setup["provider"], plugin["path"])
+        wanted = options.pop("device_type", None)
+        devices = [d for d in ort.get_ep_devices() if d.ep_name == ort_name
+                   and (wanted is None or d.device.type.name.upper() == wanted.split(".")[0].upper())]
+        if not devices:
+            raise SystemExit(f"{setup['provider']}: the plugin offers no device here")
+
+        def make(model: str):
+            so = session_options()
+            so.add_provider_for_devices(devices, options)
+            return ort.InferenceSession(model, sess_options=so)
+        return make
+    providers = [(ort_name, options), "CPUExecutionProvider"] if ort_name != "CPUExecutionProvider" else ["CPUExecutionProvider"]
+    return lambda model: ort.InferenceSession(model, sess_options=session_options(), providers=providers)
+
+
+def one_process(model: str, inputs: list[dict], setup: dict, registered: list[str], warmup_runs: int, runs: int) -> dict:
     """One fresh process: the model's first load, unload, trim, then the measured load and runs."""
     import onnxruntime as ort
 
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+    new_session = session_factory(setup, registered)
     data = feeds(inputs)
     start = time.perf_counter()
-    session = ort.InferenceSession(model, providers=providers)
+    session = new_session(model)
     first_load = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     session.run(None, data)
@@ -83,7 +122,7 @@ def one_process(model: str, inputs: list[dict], provider: str, warmup_runs: int,
 
     before = rss_mb()
     start = time.perf_counter()
-    session = ort.InferenceSession(model, providers=providers)
+    session = new_session(model)
     load = (time.perf_counter() - start) * 1000
     start = time.perf_counter()
     session.run(None, data)
@@ -103,6 +142,7 @@ def one_process(model: str, inputs: list[dict], provider: str, warmup_runs: int,
         "first_inference_ms": first_inference,
         "steady_p50_ms": statistics.median(steady),
         "memory_increase_mb": footprint,
+        "onnxruntime": ort.__version__,
     }
 
 
@@ -134,7 +174,7 @@ def main() -> int:
     parser.add_argument("--mora", type=Path, default=Path("target/release/mora"), help="with --interleave: the mora binary")
     parser.add_argument("--config", type=Path, default=Path("models.yaml"), help="with --interleave: the models.yaml")
     parser.add_argument("--models", default="", help="comma-separated model ids (default: every single trial)")
-    parser.add_argument("--provider", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--provider", default="cpu", help="the provider whose trials to check (cpu, openvino, cuda...)")
     parser.add_argument("--workers", type=int, default=3, help="fresh processes per model")
     args = parser.parse_args()
     if args.interleave:
@@ -143,8 +183,8 @@ def main() -> int:
         parser.error("give a run folder, or --interleave")
     path = args.run / "results.json" if args.run.is_dir() else args.run
     results = json.loads(path.read_text())
-    if results.get("schema_version") != 2:
-        print(f"{path}: needs a results schema 2 run (mora 0.2 or later)", file=sys.stderr)
+    if results.get("schema_version") != 3:
+        print(f"{path}: needs a results schema 3 run (re-render older runs with `mora report RUN --out DIR`)", file=sys.stderr)
         return 1
     wanted = {m for m in args.models.split(",") if m}
     paths = {m["id"]: m["path"] for m in results["models"]}
@@ -158,17 +198,7 @@ def main() -> int:
         if wanted and model not in wanted:
             continue
         single = trial["measurements"]
-        job = {
-            "model": paths[model],
-            "inputs": single["workers"][0]["inputs"],
-            "provider": args.provider,
-            "warmup_runs": settings["warmup_runs"],
-            "runs": settings["runs"],
-        }
-        samples = []
-        for _ in range(args.workers):
-            out = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(job)], capture_output=True, text=True, check=True)
-            samples.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        samples = [python_sample(trial, paths[model], settings) for _ in range(args.workers)]
         for label, key in FIGURES:
             summary = single["summary"].get(key) or {}
             ours = [s[key] for s in samples]
@@ -179,15 +209,31 @@ def main() -> int:
     return 0
 
 
-def python_sample(trial: dict, path: str, settings: dict, provider: str) -> dict:
+def child_env(setup: dict) -> dict:
+    """The child's environment: a provider with its own runtime build imports that build's onnxruntime."""
+    import os
+
+    env = dict(os.environ)
+    runtime = setup.get("runtime")
+    if runtime:
+        # .../<target>/onnxruntime/capi/libonnxruntime.so.X -> <target>
+        target = Path(runtime["path"]).parents[2]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def python_sample(trial: dict, path: str, settings: dict) -> dict:
+    setup = trial["provider_setup"]
     job = {
         "model": path,
         "inputs": trial["measurements"]["workers"][0]["inputs"],
-        "provider": provider,
+        "setup": setup,
+        "registered": trial.get("providers_registered") or [],
         "warmup_runs": settings["warmup_runs"],
         "runs": settings["runs"],
     }
-    out = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(job)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, __file__, CHILD_FLAG, json.dumps(job)], capture_output=True, text=True, check=True,
+                         env=child_env(setup))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -200,6 +246,7 @@ def interleaved(args: argparse.Namespace) -> int:
         print("--interleave needs --models a,b", file=sys.stderr)
         return 2
     print(f"mora ({args.mora}) and ONNX Runtime's Python API in turn, {args.rounds} rounds per model, {args.provider}")
+    print("Python's side: the same provider setup (options, plugin library or runtime build) as each mora trial")
     print(f"{'model':<22} {'figure':<30} {'mora':>26} {'python':>26} {'mora/python':>12}")
     with tempfile.TemporaryDirectory(prefix="mora-crosscheck-") as tmp:
         for model in models:
@@ -225,7 +272,7 @@ def interleaved(args: argparse.Namespace) -> int:
                     "memory_increase_mb": (worker.get("figures") or {}).get("memory_increase_mb"),
                 })
                 path = next(m["path"] for m in results["models"] if m["id"] == model)
-                ours.append(python_sample(trial, path, results["run"]["settings"], args.provider))
+                ours.append(python_sample(trial, path, results["run"]["settings"]))
             for label, key in FIGURES:
                 m = [s[key] for s in theirs if s[key] is not None]
                 p = [s[key] for s in ours]

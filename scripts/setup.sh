@@ -7,17 +7,23 @@
 #   scripts/setup.sh --test     + onnx, pyyaml, numpy for the tests (no torch)
 #   scripts/setup.sh --gpu      force onnxruntime-gpu==1.31.1 with NVIDIA's CUDA 13 / cuDNN 9 wheels
 #   scripts/setup.sh --cpu      force the CPU build
+#   scripts/setup.sh --tensorrt + TensorRT's libraries and the TensorRT-RTX plugin (with --gpu)
+#   scripts/setup.sh --no-providers   skip the provider plugins (OpenVINO, WebGPU) and OpenVINO's runtime
+# The provider plugins (scripts/requirements-providers.txt) and OpenVINO's own runtime build
+# (scripts/requirements-openvino.txt, into .venv/providers/openvino) are installed unless --no-providers.
 # Every version is pinned in scripts/requirements-*.txt. Re-running is fast: pip skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_export=0 want_test=0 flavour=auto
+want_export=0 want_test=0 want_providers=1 want_tensorrt=0 flavour=auto
 for arg in "$@"; do
   case "$arg" in
     --export) want_export=1 ;;
     --test) want_test=1 ;;
     --gpu) flavour=gpu ;;
     --cpu) flavour=cpu ;;
+    --tensorrt) want_tensorrt=1 ;;
+    --no-providers) want_providers=0 ;;
     *) echo "setup.sh: unknown option $arg (see the top of this file)" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +50,20 @@ else
   echo "setup: ONNX Runtime for CPU (onnxruntime)"
   pip uninstall -y onnxruntime-gpu >/dev/null 2>&1 || true
   pip install -r scripts/requirements-runtime.txt
+fi
+if [ "$want_providers" = 1 ]; then
+  echo "setup: execution-provider plugins (OpenVINO, WebGPU) and OpenVINO's runtime build"
+  pip install --no-deps -r scripts/requirements-providers.txt
+  # --target does not skip what is there: install only when the pinned version is not.
+  ov=$(sed -n 's/^onnxruntime-openvino==//p' scripts/requirements-openvino.txt)
+  if [ ! -d ".venv/providers/openvino/onnxruntime_openvino-$ov.dist-info" ]; then
+    rm -rf .venv/providers/openvino
+    pip install --no-deps --target .venv/providers/openvino -r scripts/requirements-openvino.txt
+  fi
+fi
+if [ "$want_tensorrt" = 1 ]; then
+  echo "setup: TensorRT libraries and the TensorRT-RTX plugin"
+  pip install -r scripts/requirements-tensorrt.txt
 fi
 if [ "$want_test" = 1 ]; then
   echo "setup: test tooling"

@@ -9,7 +9,6 @@ use crate::config::{ArenaStrategy, ConvAlgoSearch, Suite};
 use crate::limits;
 use crate::report::Format;
 use crate::results::Scenario;
-use crate::runtime::providers::ProviderRequest;
 
 #[derive(Debug, Parser)]
 #[command(name = "mora", version, about = "ModelMora's model lifecycle benchmark: how a model server should load, keep and unload models")]
@@ -44,9 +43,11 @@ pub struct BenchArgs {
     /// The model suite.
     #[arg(long, default_value = "models.yaml")]
     pub config: PathBuf,
-    /// Execution providers: auto (every one that works here), cpu, cuda, or cpu,cuda.
+    /// Execution providers: auto (every one that works here, the rest skipped with the reason), or a
+    /// comma-separated list of cpu, cuda, tensorrt, tensorrt-rtx, openvino, webgpu, or a name
+    /// `--ep-lib` gives a library for. `mora doctor` shows which run here.
     #[arg(long, default_value = "auto")]
-    pub provider: ProviderRequest,
+    pub provider: String,
     /// Models by id (comma-separated); default: the suite's.
     #[arg(long, value_delimiter = ',', conflicts_with = "model")]
     pub models: Vec<String>,
@@ -141,6 +142,11 @@ pub struct BenchArgs {
     pub options: ProviderFlags,
 }
 
+/// A provider named in a file mora reads (a profile), known to this mora or not.
+fn any_provider(s: &str) -> Result<crate::runtime::Provider, String> {
+    if s.trim().is_empty() { Err("a provider's name is empty".into()) } else { Ok(crate::runtime::Provider::named(s)) }
+}
+
 /// A run name is one folder name: letters, digits, `.`, `_` and `-`, not starting with `.` (so
 /// never `..` or a hidden folder), at most 200 characters; never `latest`, the link to the newest run.
 fn run_name(s: &str) -> Result<String, String> {
@@ -186,6 +192,14 @@ pub struct ProviderFlags {
     /// Intra-op threads per session (default: ONNX Runtime's choice).
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(limits::INTRA_THREADS))]
     pub intra_threads: Option<usize>,
+    /// A provider's own option, as ONNX Runtime names it: PROVIDER.KEY=VALUE (repeatable), e.g.
+    /// openvino.cache_dir=/var/cache/ov or tensorrt.trt_fp16_enable=1. `mora doctor` lists the keys.
+    #[arg(long, value_name = "PROVIDER.KEY=VALUE")]
+    pub ep_option: Vec<String>,
+    /// A plugin provider's library where mora does not find it in .venv, or one mora does not know:
+    /// NAME=PATH (repeatable); `--provider NAME` then runs it.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub ep_lib: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -242,9 +256,15 @@ pub struct ModelsArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    /// Skip the CUDA session check (which starts a worker and creates a CUDA context).
-    #[arg(long)]
+    /// Skip the session checks (each starts a worker and creates a session: a CUDA context, an
+    /// OpenVINO compile).
+    #[arg(long, alias = "no-session")]
     pub no_cuda_session: bool,
+    /// Read the providers' options from this models.yaml.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: ProviderFlags,
 }
 
 #[derive(Debug, Args)]
@@ -255,6 +275,10 @@ pub struct WorkerArgs {
     /// Check CUDA end to end with the library given by --ort-lib.
     #[arg(long, requires = "ort_lib")]
     pub probe_cuda: bool,
+    /// Register a provider, list its devices and create a session with the warm-up model: the
+    /// setup as JSON, with the run's library given by --ort-lib.
+    #[arg(long, requires = "ort_lib", conflicts_with_all = ["spec", "probe_cuda"])]
+    pub probe_provider: Option<String>,
     #[arg(long)]
     pub ort_lib: Option<PathBuf>,
     /// Replay a simulated plan, read from this file (`mora simulate --replay`).
@@ -272,8 +296,8 @@ pub struct SimulateArgs {
     /// The memory budget in MB: RSS on CPU, VRAM on CUDA.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=16_777_216))]
     pub budget_mb: u64,
-    /// Whose figures: cpu or cuda.
-    #[arg(long, default_value = "cpu")]
+    /// Whose figures: any provider the profile holds (cpu, openvino, cuda...).
+    #[arg(long, default_value = "cpu", value_parser = any_provider)]
     pub provider: crate::runtime::Provider,
     /// The host whose figures to use, where the profile holds several.
     #[arg(long)]
@@ -381,7 +405,7 @@ pub struct OptimizeArgs {
     /// The model (.onnx; its external data is found beside it).
     pub model: PathBuf,
     /// The provider to optimise for: the result is valid for it and this ONNX Runtime version only.
-    #[arg(long, value_enum, default_value = "cpu")]
+    #[arg(long, default_value = "cpu")]
     pub provider: crate::runtime::Provider,
     /// Where to write it (.onnx, weights in OUT.data beside it; or .ort for ONNX Runtime's format).
     /// Default: MODEL.optimized-PROVIDER.onnx next to the model.

@@ -15,9 +15,11 @@ use sha2::{Digest, Sha256};
 use crate::inputs::ModelType;
 use crate::limits;
 
+mod providers;
 mod schema;
 mod values;
 
+pub use providers::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions, ProviderSettings};
 pub(crate) use schema::models_schema;
 use values::text;
 pub(crate) use values::{BpeFiles, ModelSuite, NpmPin, PypiPin};
@@ -104,73 +106,6 @@ impl Defaults {
         let models = u64::try_from(models.max(1)).unwrap_or(u64::MAX);
         Duration::from_secs(self.trial_timeout_s.saturating_mul(models).min(*limits::TRIAL_TIMEOUT_S.end()))
     }
-}
-
-/// Execution provider options from models.yaml; command-line flags override them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    #[serde(default)]
-    pub cpu: CpuOptions,
-    #[serde(default)]
-    pub cuda: CudaOptions,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct CpuOptions {
-    /// ONNX Runtime's CPU memory arena (on by default in ONNX Runtime itself).
-    pub arena: bool,
-    /// Intra-op threads; `None` lets ONNX Runtime choose (one per physical core).
-    #[serde(deserialize_with = "ranged::intra_threads::deserialize")]
-    #[schemars(schema_with = "ranged::intra_threads::schema")]
-    pub intra_threads: Option<usize>,
-}
-
-impl Default for CpuOptions {
-    fn default() -> Self {
-        CpuOptions { arena: true, intra_threads: None }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct CudaOptions {
-    /// The CUDA device to run on.
-    #[serde(deserialize_with = "ranged::device_id::deserialize")]
-    #[schemars(schema_with = "ranged::device_id::schema")]
-    pub device_id: u32,
-    /// The CUDA arena's limit in MiB; `None` is ONNX Runtime's default (no limit).
-    #[serde(deserialize_with = "ranged::gpu_mem_limit_mb::deserialize")]
-    #[schemars(schema_with = "ranged::gpu_mem_limit_mb::schema")]
-    pub gpu_mem_limit_mb: Option<u64>,
-    /// How the CUDA arena grows.
-    pub arena_extend_strategy: Option<ArenaStrategy>,
-    /// cuDNN's convolution algorithm search.
-    pub cudnn_conv_algo_search: Option<ConvAlgoSearch>,
-}
-
-impl CudaOptions {
-    /// The arena limit in bytes, as ONNX Runtime takes it (saturating: the MiB are range-checked
-    /// where they are read, but a `CudaOptions` can be built in code too).
-    pub(crate) fn gpu_mem_limit_bytes(&self) -> Option<u64> {
-        self.gpu_mem_limit_mb.map(|mb| mb.saturating_mul(crate::units::MIB))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ArenaStrategy {
-    NextPowerOfTwo,
-    SameAsRequested,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum ConvAlgoSearch {
-    Exhaustive,
-    Heuristic,
-    Default,
 }
 
 /// Whether a model carries its trained weights or random ones of the same architecture and size.

@@ -27,6 +27,7 @@ pub(crate) mod plan;
 pub mod probe;
 pub(crate) mod profile;
 pub mod protocol;
+pub mod provider;
 pub(crate) mod replay;
 pub mod report;
 pub(crate) mod resolve;

@@ -12,8 +12,8 @@ use crate::inputs::{GraphInput, ModelInputs};
 use crate::levers::optimized;
 use crate::onnx_graph::GraphSummary;
 use crate::protocol::ModelSpec;
+use crate::provider::setup::{ModelSource, OptLevel, ProviderSetup, SessionExtras};
 use crate::runtime::Runtime;
-use crate::runtime::providers::{ModelSource, OptLevel, ProviderSetup, SessionExtras};
 
 pub struct LoadedModel {
     session: Session,
@@ -28,6 +28,11 @@ pub(crate) fn ms_since(start: Instant) -> f64 {
 }
 
 impl LoadedModel {
+    /// The session, for what ONNX Runtime reports about it (where its nodes ran).
+    pub(crate) fn session(&self) -> &Session {
+        &self.session
+    }
+
     /// Creates the session (the timed load) and returns it with the load time in ms. Inputs are
     /// attached afterwards, outside the timing, with [`LoadedModel::with_inputs`]. A pre-optimised
     /// model (one with a `mora optimize` manifest) must match this runtime and provider, and loads

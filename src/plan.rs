@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn providers_then_models_then_scenarios() {
         let models = vec!["a".to_string(), "b".to_string()];
-        let p = plan(&models, &[Provider::Cpu, Provider::Cuda], &[Scenario::Single, Scenario::Leak]);
+        let p = plan(&models, &[Provider::CPU, Provider::named("cuda")], &[Scenario::Single, Scenario::Leak]);
         let ids: Vec<String> = p.iter().map(PlannedTrial::id).collect();
         assert_eq!(
             ids,
@@ -150,16 +150,16 @@ mod tests {
     #[test]
     fn concurrent_comes_last_and_needs_two_models() {
         let models = vec!["a".to_string(), "b".to_string()];
-        let p = plan(&models, &[Provider::Cpu], &[Scenario::Concurrent, Scenario::Single]);
+        let p = plan(&models, &[Provider::CPU], &[Scenario::Concurrent, Scenario::Single]);
         assert_eq!(p.last().unwrap().id(), "cpu/a+b/concurrent");
         assert_eq!(p.len(), 3);
-        assert!(plan(&models[..1], &[Provider::Cpu], &[Scenario::Concurrent]).is_empty());
+        assert!(plan(&models[..1], &[Provider::CPU], &[Scenario::Concurrent]).is_empty());
     }
 
     #[test]
     fn rotation_spans_the_models_like_concurrent() {
         let models = vec!["a".to_string(), "b".to_string()];
-        let p = plan(&models, &[Provider::Cpu], &[Scenario::Single, Scenario::Concurrent, Scenario::Rotation]);
+        let p = plan(&models, &[Provider::CPU], &[Scenario::Single, Scenario::Concurrent, Scenario::Rotation]);
         let ids: Vec<String> = p.iter().map(PlannedTrial::id).collect();
         assert_eq!(ids, ["cpu/a/single", "cpu/b/single", "cpu/a+b/concurrent", "cpu/a+b/rotation"]);
     }
@@ -167,7 +167,7 @@ mod tests {
     #[test]
     fn a_sweep_is_a_trial_per_size_and_images_take_the_batch_sizes_only() {
         let sweep = Sweep { batch_sizes: vec![1, 8], sequence_lengths: vec![128, 512] };
-        let trials = plan(&["text".to_string(), "image".to_string()], &[Provider::Cpu], &[Scenario::Single]);
+        let trials = plan(&["text".to_string(), "image".to_string()], &[Provider::CPU], &[Scenario::Single]);
         let ids: Vec<String> = sweep.expand(trials, &|m| m == "text").iter().map(PlannedTrial::id).collect();
         assert_eq!(
             ids,
@@ -184,13 +184,13 @@ mod tests {
         assert_eq!(only_sequences.points(false), [None]);
         assert_eq!(only_sequences.points(true)[0].unwrap().id_suffix(), "@s64");
         let none = Sweep::default();
-        let trials = plan(&["a".to_string()], &[Provider::Cpu], &[Scenario::Single]);
+        let trials = plan(&["a".to_string()], &[Provider::CPU], &[Scenario::Single]);
         assert_eq!(none.expand(trials, &|_| true)[0].id(), "cpu/a/single", "no sweep, no suffix");
     }
 
     #[test]
     fn nothing_in_nothing_out() {
-        assert!(plan(&[], &[Provider::Cpu], &[Scenario::Single]).is_empty());
+        assert!(plan(&[], &[Provider::CPU], &[Scenario::Single]).is_empty());
         assert!(plan(&["a".into()], &[], &[Scenario::Single]).is_empty());
     }
 }

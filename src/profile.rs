@@ -328,9 +328,11 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
     let x = &s.summary;
     let fig = |s: &Option<Summary>| s.as_ref().map(Figure::of);
     let file_mb = run.models.iter().find(|m| m.id == model).map_or(0.0, |m| m.size_mb);
-    let (footprint, base, warm) = match t.provider {
-        Provider::Cuda => (x.gpu_memory_increase_mb.as_ref().map(|s| s.median), baseline.vram_mb, warmup.vram_mb),
-        Provider::Cpu => (x.memory_increase_mb.as_ref().map(|s| s.median), baseline.rss_mb, warmup.rss_mb),
+    let on_device = t.provider.memory().device_measured();
+    let (footprint, base, warm) = if on_device {
+        (x.gpu_memory_increase_mb.as_ref().map(|s| s.median), baseline.vram_mb, warmup.vram_mb)
+    } else {
+        (x.memory_increase_mb.as_ref().map(|s| s.median), baseline.rss_mb, warmup.rss_mb)
     };
     // The load a lifecycle manager that trims after each unload (mora's advice) sees next: the single
     // scenario's, in a warmed worker after an unload and malloc_trim. Back-to-back loads (the cold
@@ -338,9 +340,10 @@ fn model_profile(label: &str, run: &ResultsFile, t: &TrialRecord, s: &SingleTria
     // measured a fresh worker's first load only, so for them the cold scenario's loads are the nearer.
     let warm_load = crate::results::heap::warm_load(Some(s), cold);
     let load_warm = warm_load.map(|w| w.load.clone());
-    let (reclaimed, after_trim) = match t.provider {
-        Provider::Cuda => (x.gpu_reclamation_percentage.as_ref(), x.gpu_reclamation_percentage.as_ref()),
-        Provider::Cpu => (x.reclamation_percentage.as_ref(), x.reclamation_after_trim_percentage.as_ref()),
+    let (reclaimed, after_trim) = if on_device {
+        (x.gpu_reclamation_percentage.as_ref(), x.gpu_reclamation_percentage.as_ref())
+    } else {
+        (x.reclamation_percentage.as_ref(), x.reclamation_after_trim_percentage.as_ref())
     };
     ModelProfile {
         model: model.to_string(),

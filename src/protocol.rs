@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::inputs::InputSettings;
 use crate::phase::Phase;
+use crate::provider::cuda::checks::CudaDiagnosis;
+use crate::provider::setup::ProviderSetup;
 use crate::results::{Measurements, ProviderBaseline, Scenario, TrialSettings};
-use crate::runtime::cuda::CudaDiagnosis;
-use crate::runtime::providers::ProviderSetup;
 use crate::runtime::{RuntimeLibrary, RuntimeLogLine};
 use crate::simulate::costs::MeasuredTimes;
 use crate::simulate::run::Run;
@@ -60,6 +60,8 @@ pub(crate) enum WorkerMessage {
     },
     /// The trial could not be run (an error, not a crash); the worker exits next.
     Failed { phase: Phase, error: String, runtime_log: Vec<RuntimeLogLine> },
+    /// The answer to `mora worker --probe-provider`.
+    ProviderProbe { report: Box<crate::provider::diagnosis::ProbeReport> },
     /// The answer to `mora worker --probe-cuda`.
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
     /// What `mora worker --replay FILE` measured (`mora simulate --replay`).

@@ -11,9 +11,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{ModelSpec, ReplayReport, WorkerMessage};
+use crate::provider::setup::ProviderSetup;
 use crate::results::{Outcome, write_atomic};
 use crate::runtime::RuntimeLibrary;
-use crate::runtime::providers::ProviderSetup;
 use crate::simulate::plan::{Action, Expiry, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;

@@ -19,6 +19,10 @@ pub enum Warning {
     FootprintTooSmall,
     /// Models a concurrent trial ran without, because they cannot run here (their own trials say why).
     ModelsLeftOut { models: Vec<String> },
+    /// The provider left nodes to the CPU fallback: the figures are of a mix, not of the provider alone.
+    PartialPlacement { provider: String, on_provider: usize, total: usize },
+    /// The provider took no node at all: every figure is the CPU fallback's.
+    NothingPlaced { provider: String, total: usize },
     /// A warning recorded as text by results schema 1.
     Recorded { message: String },
 }
@@ -46,6 +50,14 @@ impl fmt::Display for Warning {
                 "ran without {}, which cannot run here (their own trials say why): the figures cover the other models only",
                 models.join(", ")
             ),
+            Warning::PartialPlacement { provider, on_provider, total } => write!(
+                f,
+                "{provider} ran {on_provider} of {total} nodes; the other {} ran on the CPU fallback, so these figures are of that mix",
+                total - on_provider
+            ),
+            Warning::NothingPlaced { provider, total } => {
+                write!(f, "{provider} took none of the {total} nodes: every figure here is the CPU fallback's, not {provider}'s")
+            }
             Warning::Recorded { message } => f.write_str(message),
         }
     }

@@ -6,9 +6,12 @@ use anyhow::Result;
 use crate::phase::Phase;
 use crate::probe::Probe;
 use crate::protocol::{Channel, TrialSpec, WorkerMessage};
+use crate::provider::ProviderSetup;
+use crate::provider::cuda::checks as cuda;
+use crate::provider::diagnosis::ProbeReport;
+use crate::provider::placement::NodePlacement;
 use crate::results::{Measurements, Scenario};
-use crate::runtime::providers::ProviderSetup;
-use crate::runtime::{RuntimeLibrary, cuda};
+use crate::runtime::RuntimeLibrary;
 use crate::scenario::{self, TrialContext};
 
 /// Runs the trial described by `spec_json`; returns the process exit code.
@@ -80,10 +83,50 @@ fn run(spec: &TrialSpec, channel: &mut Channel, log: &mut Vec<crate::runtime::Ru
 /// `mora worker --probe-cuda`: every CUDA check, including a real CUDA session, in this process.
 pub(crate) fn probe_cuda(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
     let mut channel = Channel::open();
-    let diagnosis = cuda::probe(library, setup.cuda.device_id, || {
+    let diagnosis = cuda::probe(library, crate::provider::cuda::device_id(&setup.options), || {
         let probe = Probe { gpu_index: None };
         scenario::init_provider(library, setup, &probe).map(|_| ()).map_err(|e| cuda::CudaError::Session { message: format!("{e:#}") })
     });
     channel.send(&WorkerMessage::CudaProbe { diagnosis: Box::new(diagnosis) });
     0
+}
+
+/// `mora worker --probe-provider`: registers the provider, lists its devices and creates a session
+/// with the warm-up model in this process, reporting each step.
+pub(crate) fn probe_provider(library: &RuntimeLibrary, setup: &ProviderSetup) -> i32 {
+    let mut channel = Channel::open();
+    let report = provider_report(library, setup);
+    channel.send(&WorkerMessage::ProviderProbe { report: Box::new(report) });
+    0
+}
+
+fn provider_report(library: &RuntimeLibrary, setup: &ProviderSetup) -> ProbeReport {
+    let library = setup.library(library);
+    setup.provider.backend().prepare(setup, library);
+    let runtime = match crate::runtime::Runtime::init(library.clone()) {
+        Ok(r) => r,
+        Err(e) => return ProbeReport::failed(format!("{e:#}")),
+    };
+    let mut report = ProbeReport { runtime_version: library.version.clone(), registered: None, devices: None, session: Err(String::new()) };
+    if setup.plugin.is_some() {
+        let registered = crate::provider::plugin::register(&runtime.env, setup).map_err(|e| format!("{e:#}"));
+        let failed = registered.is_err();
+        report.registered = Some(registered);
+        if failed {
+            report.session = Err("not tried: the library did not register".into());
+            return report;
+        }
+        let devices = crate::provider::plugin::offered(&runtime.env, setup.provider.ort_name());
+        let none = devices.is_empty();
+        report.devices = Some(devices);
+        if none {
+            report.session = Err("not tried: no device".into());
+            return report;
+        }
+    }
+    report.session = setup
+        .session_from_memory(&runtime.env, &crate::onnx_writer::warmup_model())
+        .map(|s| NodePlacement::of(&s))
+        .map_err(|e| format!("{e:#}"));
+    report
 }

@@ -277,7 +277,7 @@ fn a_schema_version_of_another_type_is_named_as_written() {
         let ended = run_bounded(&mut mora(&[os("report"), path.as_os_str()]), Duration::from_secs(20));
         assert_eq!(ended.code, Some(1), "{ended:?}");
         assert!(ended.stderr.contains(shown) && !ended.stderr.contains("None"), "{}", ended.stderr);
-        assert!(ended.stderr.contains("is not one this mora reads (the number 1 or 2)"), "{}", ended.stderr);
+        assert!(ended.stderr.contains("is not one this mora reads (the number 1, 2 or 3)"), "{}", ended.stderr);
     }
 }
 

@@ -326,9 +326,10 @@ impl WorkerCost {
 
     /// Memory a worker pays once, beyond its models (RAM on CPU, VRAM on CUDA).
     fn planning_mb(&self, provider: Provider) -> (f64, f64) {
-        match provider {
-            Provider::Cuda => (self.baseline_gpu_mb.unwrap_or(0.0), self.gpu.as_ref().map_or(0.0, |g| g.1.max(0.0))),
-            Provider::Cpu => (self.baseline_rss_mb.unwrap_or(0.0), self.rss.as_ref().map_or(0.0, |r| r.1.max(0.0))),
+        if provider.memory().device_measured() {
+            (self.baseline_gpu_mb.unwrap_or(0.0), self.gpu.as_ref().map_or(0.0, |g| g.1.max(0.0)))
+        } else {
+            (self.baseline_rss_mb.unwrap_or(0.0), self.rss.as_ref().map_or(0.0, |r| r.1.max(0.0)))
         }
     }
 }
@@ -397,7 +398,7 @@ fn worker_warmup(provider: Provider, cost: &WorkerCost, label: Label) -> Option<
         ("warmup_load_ms".to_string(), figure(&cost.load_ms)),
         ("warmup_first_inference_ms".to_string(), figure(&cost.first_inference_ms)),
     ]);
-    if provider == Provider::Cuda {
+    if provider.memory().device_measured() {
         figures.insert("warmup_gpu_mb".into(), figure(&cost.gpu));
     }
     Some(Recommendation {
@@ -417,9 +418,10 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
     let mut rows = Vec::new();
     for (model, s) in singles(trials) {
         let sm = &s.summary;
-        let (plain, trimmed) = match provider {
-            Provider::Cuda if sm.gpu_reclamation_percentage.is_some() => (&sm.gpu_reclamation_percentage, &sm.gpu_reclamation_percentage),
-            _ => (&sm.reclamation_percentage, &sm.reclamation_after_trim_percentage),
+        let (plain, trimmed) = if provider.memory().device_measured() && sm.gpu_reclamation_percentage.is_some() {
+            (&sm.gpu_reclamation_percentage, &sm.gpu_reclamation_percentage)
+        } else {
+            (&sm.reclamation_percentage, &sm.reclamation_after_trim_percentage)
         };
         if let Some(p) = plain {
             rows.push((model.to_string(), p.clone(), trimmed.clone().unwrap_or_else(|| p.clone())));
@@ -432,7 +434,7 @@ fn memory(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<R
     let avg_trim = rows.iter().map(|r| r.2.median).sum::<f64>() / rows.len() as f64;
     let plain_level = reclamation_level(avg);
     let trim_level = reclamation_level(avg_trim);
-    let what = if provider == Provider::Cuda { "GPU memory" } else { "RAM" };
+    let what = provider.memory().budget_name();
     // The verdict grades the answer it gives: where the advice is to trim, the state after trim.
     let (level, verdict) = memory_verdict(what, avg, avg_trim);
     // One answer with its condition: when malloc_trim changes the answer, say both halves of it.
@@ -585,9 +587,10 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, aske
     let mut rows = Vec::new();
     let first_load_only = singles(trials).iter().any(|(_, s)| s.first_load_only());
     for (model, s) in singles(trials) {
-        let footprint = match provider {
-            Provider::Cuda => median(&s.summary.gpu_memory_increase_mb),
-            Provider::Cpu => median(&s.summary.memory_increase_mb),
+        let footprint = if provider.memory().device_measured() {
+            median(&s.summary.gpu_memory_increase_mb)
+        } else {
+            median(&s.summary.memory_increase_mb)
         };
         if let Some(f) = footprint {
             rows.push((model.to_string(), f.max(0.0), median(&s.summary.load_peak_mb)));
@@ -598,23 +601,24 @@ fn planning(provider: Provider, trials: &[&TrialRecord], cost: &WorkerCost, aske
     let per_worker = worker_budget_mb(largest, base, warmup);
     let (n, from) = plan_models(asked, rows.len());
     let n_models = concurrent_budget_mb(n, largest);
-    let what = if provider == Provider::Cuda { "VRAM" } else { "RAM" };
+    let what = provider.memory().budget_label();
     let mut action = format!(
         "reserve {per_worker:.0} MB {what} per worker (1.5 x {largest:.0} MB + {base:.0} MB provider baseline + {warmup:.0} MB worker warm-up); for {} at once ({from}): ~{:.1} GB {what} minimum ({n} x {largest:.0} MB x 1.5 + 10% buffer)",
         models(n),
         crate::units::mib_to_gib(n_models)
     );
-    if provider == Provider::Cuda {
-        action.push_str(
-            "; VRAM figures are what ONNX Runtime's CUDA arena reserved, which grows in steps (next power of two unless --arena-strategy same-as-requested): a model's own weights can be much smaller",
-        );
+    if let Some(note) = provider.backend().memory_note() {
+        let _ = write!(action, "; {note}");
+    }
+    if let Some(caveat) = provider.memory().caveat() {
+        let _ = write!(action, "; {caveat}");
     }
     // A load can peak above the settled footprint: a memory limit set from the footprint alone kills it.
     let peaks: Vec<String> = rows
         .iter()
         .filter_map(|(m, f, peak)| {
             let transient = (*peak)?;
-            (provider == Provider::Cpu && transient > 1.5 * f + 1.0)
+            (!provider.memory().device_measured() && transient > 1.5 * f + 1.0)
                 .then(|| format!("{} peaks at +{transient:.0} MB while loading", label(m)))
         })
         .collect();
@@ -887,7 +891,7 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
                 // Where the time goes: graph optimisation (default minus optimisation disabled), then
                 // building the session and handling weights (optimisation disabled minus the floor).
                 if let Some(off) =
-                    find(Lever::Optimization { level: crate::runtime::providers::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
+                    find(Lever::Optimization { level: crate::provider::setup::OptLevel::Disabled }).and_then(|l| l.load_ms.as_ref())
                 {
                     let _ = write!(
                         line,
@@ -1075,7 +1079,7 @@ mod tests {
     #[test]
     fn a_flat_series_after_a_first_cycle_step_passes_and_names_the_one_time_cost() {
         let r = judged(&base());
-        let leak = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        let leak = advice(&r, Topic::LeakDetection, Provider::named("cuda"));
         assert_eq!(leak.level, Level::Excellent);
         assert!(leak.action.contains("up to +162 MB RAM for the worker's life"), "{}", leak.action);
         assert!(leak.figures["gpt2.RAM.growth_after_trim_mb"] < 1.0);
@@ -1091,7 +1095,7 @@ mod tests {
             cycle["after_trim"]["rss_mb"] = json!(rss + 30.0 * i as f64);
         }
         let r = judged(&v);
-        let advice = advice(&r, Topic::LeakDetection, Provider::Cuda);
+        let advice = advice(&r, Topic::LeakDetection, Provider::named("cuda"));
         assert_eq!(advice.level, Level::Poor);
         assert!(advice.action.starts_with("memory leak detected: use subprocess isolation"), "{}", advice.action);
         assert!((advice.figures["gpt2.RAM.growth_after_trim_mb"] - 60.7).abs() < 0.1);
@@ -1100,11 +1104,11 @@ mod tests {
     #[test]
     fn a_worker_is_sized_for_its_largest_model_its_baseline_and_its_warm_up() {
         let r = judged(&base());
-        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cuda);
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::named("cuda"));
         // 1.5 x 1154 MB of arena + 536 MB baseline + gpt2's first cycle kept no VRAM.
         assert_eq!(plan.figures["per_worker_mb"], 1.5 * 1154.0 + 536.0);
         assert!(plan.action.contains("arena reserved"), "{}", plan.action);
-        let cpu = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        let cpu = advice(&r, Topic::ResourcePlanning, Provider::CPU);
         assert_eq!(
             cpu.figures["worker_warmup_mb"],
             cpu.figures["per_worker_mb"] - 1.5 * cpu.figures["largest_footprint_mb"] - cpu.figures["provider_baseline_mb"]
@@ -1114,7 +1118,7 @@ mod tests {
     #[test]
     fn reclamation_that_trim_completes_recommends_trim_with_both_figures() {
         let r = judged(&base());
-        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        let memory = advice(&r, Topic::MemoryManagement, Provider::CPU);
         // gpt2 on CPU: 73.3 % by the unload, 99.3 % after malloc_trim: the advice is to trim, so
         // the verdict grades the trimmed state, naming the plain one beside it.
         assert_eq!(memory.level, Level::Excellent);
@@ -1135,7 +1139,7 @@ mod tests {
             s.summary.spawn_to_ready_ms = crate::stats::Summary::of(&[6000.0, 6500.0, 7000.0]);
         }
         r.recommendations = recommend(&r);
-        let loading = advice(&r, Topic::LoadingStrategy, Provider::Cpu);
+        let loading = advice(&r, Topic::LoadingStrategy, Provider::CPU);
         assert!(loading.action.contains("a fresh worker answers its first request after up to 7000 ms"), "{}", loading.action);
         assert!(loading.action.contains("start workers ahead of demand"), "{}", loading.action);
         assert_eq!(loading.figures["max_fresh_worker_ready_ms"], 7000.0);

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::inputs::ModelType;
 use crate::plan::{Sweep, drop_spanning_scenarios_without_two_models, plan};
 use crate::probe::{HostInfo, gpu};
+use crate::provider::ProviderRequest;
 use crate::report::table::Terminal;
 use crate::report::{self, Format};
 use crate::results::{ConfigInfo, RunInfo, RunSettings, ToolInfo, TrialSettings};
@@ -71,7 +72,9 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     let roots = runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
     errln!("mora {}: ONNX Runtime {} from {}", env!("CARGO_PKG_VERSION"), library.version, library.path.display());
-    let (setups, statuses) = crate::resolve::resolve_providers(&args.provider, &library, &config.providers, &args.options)?;
+    args.options.check_names()?;
+    let request = ProviderRequest::parse(&args.provider, &args.options.ep_lib_providers()?)?;
+    let (setups, statuses) = crate::resolve::resolve_providers(&request, &library, &config.providers, &args.options)?;
     for s in statuses.iter().filter(|s| !s.ran) {
         errln!("skipping {}: {}", s.provider, s.skipped_because.as_deref().unwrap_or("unavailable"));
     }

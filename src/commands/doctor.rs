@@ -1,4 +1,5 @@
-//! `mora doctor`: the runtime library, its providers, CUDA piece by piece, NVML and the machine.
+//! `mora doctor`: the machine, NVML, the runtime library, and every provider mora knows with each
+//! check that decides whether it runs here (a real session in a throwaway worker).
 
 use anyhow::Result;
 
@@ -6,9 +7,11 @@ use super::output::outln;
 use crate::cli::DoctorArgs;
 use crate::config::ProviderSettings;
 use crate::probe::{HostInfo, gpu};
+use crate::provider::diagnosis::Outcome;
+use crate::provider::{BACKENDS, Provider};
 use crate::report::num;
 use crate::report::table::{Style, Terminal, wrap};
-use crate::runtime::{self, Provider, RuntimeLibrary, cuda};
+use crate::runtime::{self, RuntimeLibrary};
 
 pub(crate) fn run(args: DoctorArgs) -> Result<i32> {
     // Each line folded between words at the terminal's width (COLUMNS when piped), as the tables are.
@@ -47,57 +50,38 @@ pub(crate) fn run(args: DoctorArgs) -> Result<i32> {
     say(format!("ONNX Runtime: {} at {} (found by {:?})", library.version, library.path.display(), library.found_by))?;
     say(format!("  providers in this build: {}", library.providers.join(", ")))?;
 
-    let setup = crate::resolve::setup_for(Provider::Cuda, &ProviderSettings::default(), &Default::default());
-    let d = crate::resolve::diagnose_cuda(&library, &setup, !args.no_cuda_session);
-    say("CUDA:".into())?;
-    say(format!("  CUDA provider in the runtime build: {}", yes_no(d.runtime_has_cuda)))?;
-    say(format!(
-        "  libonnxruntime_providers_cuda.so: {}",
-        d.provider_library.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "absent".into())
-    ))?;
-    if let Some(driver) = &d.driver {
-        match driver {
-            Ok(version) => say(format!("  NVIDIA driver: {version}"))?,
-            Err(e) => say(format!("  NVIDIA driver: {e}"))?,
+    let config_settings = match &args.config {
+        Some(path) => crate::config::Config::load(path)?.providers,
+        None => ProviderSettings::default(),
+    };
+    for backend in BACKENDS {
+        let provider = Provider::named(backend.name());
+        let mut setup = crate::resolve::setup_for(provider, &config_settings, &args.options)?;
+        let d = crate::resolve::diagnose(&library, &mut setup, &args.options, !args.no_cuda_session);
+        say(String::new())?;
+        say(format!("{provider}: {} ({})", backend.summary(), backend.ort_name()))?;
+        say(format!("  memory: {}", setup.memory().describe()))?;
+        if !backend.options().is_empty() {
+            let keys: Vec<&str> = backend.options().iter().map(|o| o.key).collect();
+            say(format!("  options (--ep-option {provider}.KEY=VALUE): {}", keys.join(", ")))?;
         }
-    }
-    if let Some(devices) = &d.devices {
-        match devices {
-            Ok(n) => say(format!("  CUDA devices: {n}"))?,
-            Err(e) => say(format!("  CUDA devices: none ({e})"))?,
+        for c in &d.checks {
+            let mark = match c.outcome {
+                Outcome::Ok(_) => "ok",
+                Outcome::Failed(_) => "FAILED",
+                Outcome::Skipped(_) => "skipped",
+            };
+            say(format!("  {}: {mark}: {}", c.what, c.detail()))?;
         }
-    }
-    if matches!(d.devices, Some(Ok(n)) if n > 0) {
-        let matched = crate::resolve::match_nvml_device(&d);
-        let read = if matched.is_ok() { " (its memory is what the probes read)" } else { "" };
-        say(format!("  {}{read}", crate::resolve::describe_nvml_match(setup.cuda.device_id, &matched)))?;
-    }
-    if !d.libraries.is_empty() {
-        say(format!("  CUDA / cuDNN libraries ({}):", cuda::describe_source(&d.preloaded_from)))?;
-        for l in &d.libraries {
-            match &l.found_in {
-                Some(place) => say(format!("    {}: {place}", l.name))?,
-                None if l.on_demand => {
-                    say(format!("    {}: missing, needed only by some operators ({})", l.name, l.error.as_deref().unwrap_or("not found")))?
-                }
-                None => say(format!("    {}: MISSING ({})", l.name, l.error.as_deref().unwrap_or("not found")))?,
-            }
+        for note in &d.notes {
+            say(format!("  {note}"))?;
         }
-    }
-    if let Some(session) = &d.session {
-        say(format!(
-            "  CUDA session with the warm-up model: {}",
-            session.as_ref().map(|_| "created".to_string()).unwrap_or_else(|e| format!("FAILED: {e}"))
-        ))?;
-    }
-    match d.blocker(&library) {
-        None if d.session.is_some() => say("=> `--provider cuda` works here.".into())?,
-        None => say("=> CUDA looks usable (session check skipped).".into())?,
-        Some(why) => say(format!("=> `--provider cuda` cannot run here: {why}\n   `--provider auto` runs CPU only."))?,
+        let auto = if backend.in_auto() { "" } else { " (not in --provider auto: name it)" };
+        match &d.blocker {
+            None if d.session_checked => say(format!("  => `--provider {provider}` works here{auto}."))?,
+            None => say(format!("  => {provider} looks usable (session check skipped){auto}."))?,
+            Some(why) => say(format!("  => `--provider {provider}` cannot run here: {why}"))?,
+        }
     }
     Ok(0)
-}
-
-fn yes_no(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
 }

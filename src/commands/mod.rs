@@ -9,7 +9,7 @@ pub mod progress;
 pub mod report;
 pub mod simulate;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{Cli, Command, WorkerArgs};
 use crate::config::ProviderSettings;
@@ -35,8 +35,14 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<i32> {
     if args.probe_cuda {
         let path = args.ort_lib.as_deref().ok_or_else(|| anyhow!("--probe-cuda needs --ort-lib"))?;
         let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
-        let setup = setup_for(Provider::Cuda, &ProviderSettings::default(), &args.options);
+        let setup = setup_for(Provider::named("cuda"), &ProviderSettings::default(), &args.options)?;
         return Ok(crate::worker::probe_cuda(&library, &setup));
+    }
+    if let Some(json) = &args.probe_provider {
+        let path = args.ort_lib.as_deref().ok_or_else(|| anyhow!("--probe-provider needs --ort-lib"))?;
+        let library = RuntimeLibrary::inspect(path, FoundBy::Flag)?;
+        let setup: crate::provider::ProviderSetup = serde_json::from_str(json).context("--probe-provider: not a provider setup")?;
+        return Ok(crate::worker::probe_provider(&library, &setup));
     }
     if let Some(path) = &args.replay {
         return Ok(crate::scenario::replay::main(path));

@@ -18,8 +18,9 @@ use crate::levers::optimized::{self, OptimizedManifest};
 use crate::levers::outputs::{Outputs, compare};
 use crate::loaded_model::{LoadedModel, ms_since};
 use crate::onnx_graph::GraphSummary;
-use crate::runtime::providers::{ModelSource, OptLevel, ProviderRequest, ProviderSetup, SessionExtras};
-use crate::runtime::{self, Provider, Runtime, RuntimeLibrary, cuda};
+use crate::provider::ProviderRequest;
+use crate::provider::setup::{ModelSource, OptLevel, ProviderSetup, SessionExtras};
+use crate::runtime::{self, Provider, Runtime, RuntimeLibrary};
 use crate::stats::Summary;
 
 /// The output check's inputs: the flags, else the model's entry in models.yaml (the same file), else
@@ -63,10 +64,7 @@ pub(crate) fn run(args: OptimizeArgs) -> Result<i32> {
     if out.exists() && optimized::read_manifest(&out).ok().flatten().is_none() {
         bail!("{} exists and is not a model `mora optimize` made: pass another -o", out.display());
     }
-    if setup.provider == Provider::Cuda {
-        cuda::preload_pip_wheels(&library);
-    }
-    let runtime = Runtime::init(library)?;
+    let runtime = setup.start_runtime(&library)?;
 
     // The original's outputs on fixed inputs: what the optimised model must give back.
     let original = setup.session_from_file(&runtime.env, model)?;
@@ -152,7 +150,7 @@ fn make(
         made_by: format!("mora {}", env!("CARGO_PKG_VERSION")),
         onnxruntime_version: runtime.library.version.clone(),
         provider: setup.provider,
-        provider_options: setup.options(),
+        provider_options: setup.all_options(),
         format: if staged.extension().is_some_and(|e| e == "ort") { "ort".into() } else { "onnx".into() },
         source: model.to_path_buf(),
         source_sha256: source_files

@@ -97,7 +97,7 @@ mod tests {
     fn what_is_left_comes_from_the_same_scenario_first() {
         use crate::plan::PlannedTrial;
         use crate::runtime::Provider;
-        let planned = |s| PlannedTrial { provider: Provider::Cpu, scenario: s, models: vec!["m".into()], point: None };
+        let planned = |s| PlannedTrial { provider: Provider::CPU, scenario: s, models: vec!["m".into()], point: None };
         let mut p = Progress::new(true, &[planned(Scenario::Single), planned(Scenario::Cold), planned(Scenario::Single)]);
         assert_eq!(p.estimate_left(), None, "nothing finished: no estimate");
         p.done.insert(Scenario::Single, vec![2.0]);

@@ -246,7 +246,7 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
     }
     let roots = crate::runtime::search_roots(config.path.parent());
     let library = RuntimeLibrary::locate(args.runtime.ort_lib.as_deref(), &roots)?;
-    let request = crate::runtime::providers::ProviderRequest::Explicit(vec![args.provider]);
+    let request = crate::provider::ProviderRequest::Explicit(vec![args.provider]);
     let (setups, _) = crate::resolve::resolve_providers(&request, &library, &config.providers, &args.options)?;
     let setup = setups.into_iter().next().context("no provider setup")?;
     let here = crate::probe::HostInfo::current();

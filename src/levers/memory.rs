@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ArenaStrategy;
 use crate::probe::Allocator;
+use crate::provider::setup::{ProviderSetup, SessionExtras};
 use crate::runtime::Provider;
-use crate::runtime::providers::{ProviderSetup, SessionExtras};
 
 /// One memory configuration of a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -50,7 +50,7 @@ impl MemoryConfig {
             MemoryConfig::DeviceAllocatorForInitializers,
             MemoryConfig::CpuArenaOff,
         ];
-        if provider == Provider::Cuda {
+        if provider.takes("arena_extend_strategy") {
             configs.push(MemoryConfig::CudaArenaSameAsRequested);
         }
         configs.extend(LIBRARIES.iter().map(|(allocator, ..)| MemoryConfig::Allocator { allocator: *allocator }));
@@ -76,7 +76,7 @@ impl MemoryConfig {
         match self {
             MemoryConfig::DeviceAllocatorForInitializers => extras.device_allocator_for_initializers = true,
             MemoryConfig::CpuArenaOff => setup.cpu.arena = false,
-            MemoryConfig::CudaArenaSameAsRequested => setup.cuda.arena_extend_strategy = Some(ArenaStrategy::SameAsRequested),
+            MemoryConfig::CudaArenaSameAsRequested => crate::provider::cuda::set_arena(&mut setup.options, ArenaStrategy::SameAsRequested),
             MemoryConfig::Default | MemoryConfig::ArenaShrinkage | MemoryConfig::Allocator { .. } => {}
         }
         (setup, extras)
@@ -84,9 +84,10 @@ impl MemoryConfig {
 
     /// The run option `memory.enable_memory_arena_shrinkage`, where this configuration sets it.
     pub(crate) fn shrinkage(self, provider: Provider) -> Option<&'static str> {
-        match (self, provider) {
-            (MemoryConfig::ArenaShrinkage, Provider::Cpu) => Some("cpu:0"),
-            (MemoryConfig::ArenaShrinkage, Provider::Cuda) => Some("cpu:0;gpu:0"),
+        // The device arena is shrunk too where the provider has one (CUDA's, by device 0).
+        match self {
+            MemoryConfig::ArenaShrinkage if provider.takes("arena_extend_strategy") => Some("cpu:0;gpu:0"),
+            MemoryConfig::ArenaShrinkage => Some("cpu:0"),
             _ => None,
         }
     }
@@ -111,15 +112,15 @@ mod tests {
 
     #[test]
     fn allocators_are_preloaded_from_their_files_or_say_how_to_install_them() {
-        for config in MemoryConfig::all(Provider::Cpu) {
+        for config in MemoryConfig::all(Provider::CPU) {
             match (config, config.preload()) {
                 (MemoryConfig::Allocator { .. }, Ok(Some(path))) => assert!(path.exists()),
                 (MemoryConfig::Allocator { .. }, Err(why)) => assert!(why.to_string().contains("apt-get install"), "{why}"),
                 (_, result) => assert_eq!(result.ok(), Some(None)),
             }
         }
-        assert!(!MemoryConfig::all(Provider::Cpu).contains(&MemoryConfig::CudaArenaSameAsRequested));
-        assert_eq!(MemoryConfig::ArenaShrinkage.shrinkage(Provider::Cuda), Some("cpu:0;gpu:0"));
-        assert_eq!(MemoryConfig::Default.shrinkage(Provider::Cpu), None);
+        assert!(!MemoryConfig::all(Provider::CPU).contains(&MemoryConfig::CudaArenaSameAsRequested));
+        assert_eq!(MemoryConfig::ArenaShrinkage.shrinkage(Provider::named("cuda")), Some("cpu:0;gpu:0"));
+        assert_eq!(MemoryConfig::Default.shrinkage(Provider::CPU), None);
     }
 }

@@ -16,8 +16,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ArenaStrategy, ConvAlgoSearch};
+use crate::provider::setup::{OptLevel, ProviderSetup, SessionExtras};
 use crate::runtime::Provider;
-use crate::runtime::providers::{OptLevel, ProviderSetup, SessionExtras};
 
 /// Where a lever's model comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -79,9 +79,11 @@ impl Lever {
             Lever::CpuArena { on: false },
             Lever::Prepacking { on: false },
         ];
-        if provider == Provider::Cuda {
+        if provider.takes("arena_extend_strategy") {
+            levers.push(Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested });
+        }
+        if provider.takes("cudnn_conv_algo_search") {
             levers.extend([
-                Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested },
                 Lever::ConvAlgoSearch { search: ConvAlgoSearch::Heuristic },
                 Lever::ConvAlgoSearch { search: ConvAlgoSearch::Default },
             ]);
@@ -103,8 +105,8 @@ impl Lever {
             Lever::IntraThreads { threads } => setup.cpu.intra_threads = Some(threads),
             Lever::CpuArena { on } => setup.cpu.arena = on,
             Lever::Prepacking { on } => extras.prepacking = Some(on),
-            Lever::CudaArena { strategy } => setup.cuda.arena_extend_strategy = Some(strategy),
-            Lever::ConvAlgoSearch { search } => setup.cuda.cudnn_conv_algo_search = Some(search),
+            Lever::CudaArena { strategy } => crate::provider::cuda::set_arena(&mut setup.options, strategy),
+            Lever::ConvAlgoSearch { search } => crate::provider::cuda::set_conv_search(&mut setup.options, search),
         }
         (setup, extras)
     }
@@ -140,32 +142,31 @@ impl fmt::Display for Lever {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{CpuOptions, CudaOptions};
 
     fn base(provider: Provider) -> ProviderSetup {
-        ProviderSetup { provider, cpu: CpuOptions::default(), cuda: CudaOptions::default(), nvml_device: None }
+        ProviderSetup::new(provider)
     }
 
     #[test]
     fn cuda_levers_only_on_cuda() {
-        let cpu = Lever::all(Provider::Cpu, 8);
+        let cpu = Lever::all(Provider::CPU, 8);
         assert!(!cpu.iter().any(|l| matches!(l, Lever::CudaArena { .. } | Lever::ConvAlgoSearch { .. })));
         assert!(cpu.contains(&Lever::IntraThreads { threads: 8 }));
-        let cuda = Lever::all(Provider::Cuda, 8);
+        let cuda = Lever::all(Provider::named("cuda"), 8);
         assert!(cuda.contains(&Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested }));
         assert_eq!(cuda[0], Lever::Default);
     }
 
     #[test]
     fn each_lever_changes_one_thing() {
-        let b = base(Provider::Cuda);
+        let b = base(Provider::named("cuda"));
         assert_eq!(Lever::Default.apply(&b), (b.clone(), SessionExtras::default()));
         let (setup, extras) = Lever::IntraThreads { threads: 1 }.apply(&b);
         assert_eq!((setup.cpu.intra_threads, extras), (Some(1), SessionExtras::default()));
         let (setup, extras) = Lever::Load { from: LoadFrom::PreOptimizedOrt }.apply(&b);
         assert_eq!((setup, extras.optimization), (b.clone(), Some(OptLevel::Disabled)));
         let (setup, _) = Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested }.apply(&b);
-        assert_eq!(setup.cuda.arena_extend_strategy, Some(ArenaStrategy::SameAsRequested));
+        assert_eq!(setup.options["arena_extend_strategy"], "kSameAsRequested");
         let (_, extras) = Lever::Prepacking { on: false }.apply(&b);
         assert_eq!(extras.prepacking, Some(false));
     }

@@ -83,7 +83,7 @@ mod tests {
         OptimizedManifest {
             made_by: "mora 0.1.0".into(),
             onnxruntime_version: "1.31.1".into(),
-            provider: Provider::Cpu,
+            provider: Provider::CPU,
             provider_options: BTreeMap::new(),
             format: "onnx".into(),
             source: "models/gpt2/model.onnx".into(),
@@ -96,11 +96,11 @@ mod tests {
     fn another_runtime_or_provider_is_refused_with_the_fix() {
         let m = manifest();
         let path = Path::new("gpt2.optimized-cpu.onnx");
-        assert!(check(path, &m, "1.31.1", Provider::Cpu).is_ok());
-        let e = check(path, &m, "1.30.0", Provider::Cpu).unwrap_err().to_string();
+        assert!(check(path, &m, "1.31.1", Provider::CPU).is_ok());
+        let e = check(path, &m, "1.30.0", Provider::CPU).unwrap_err().to_string();
         assert!(e.contains("optimised by ONNX Runtime 1.31.1 for cpu; this is ONNX Runtime 1.30.0 on cpu"), "{e}");
         assert!(e.contains("mora optimize models/gpt2/model.onnx --provider cpu"), "{e}");
-        assert!(check(path, &m, "1.31.1", Provider::Cuda).is_err());
+        assert!(check(path, &m, "1.31.1", Provider::named("cuda")).is_err());
     }
 
     #[test]

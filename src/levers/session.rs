@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use ort::session::Session;
 
-use crate::runtime::providers::{ModelSource, ProviderSetup, SessionExtras, unbuilt};
+use crate::provider::setup::{ModelSource, ProviderSetup, SessionExtras, unbuilt};
 
 /// The session's log lines as they arrived, in ms after the load began.
 pub(crate) type LogMarks = Arc<Mutex<Vec<(f64, String)>>>;
@@ -62,7 +62,7 @@ pub(crate) fn open(
 }
 
 /// The builder with `options` applied; the entries can be read back from it
-/// ([`crate::runtime::providers::read_config_entry`]).
+/// ([`crate::provider::setup::read_config_entry`]).
 pub(crate) fn with_options(
     mut builder: ort::session::builder::SessionBuilder,
     options: &LoadOptions,

@@ -1,7 +1,6 @@
 //! What the report says, independent of how it is rendered: the run's facts, one table per scenario
 //! (providers side by side), the failures, and the recommendations.
 
-use crate::config::ArenaStrategy;
 use crate::report::{num, signed, spread};
 use crate::results::derive::{WarmupSource, worker_warmups};
 use crate::results::heap::{BACK_TO_BACK_VS_TRIMMED, HeapState, warm_load};
@@ -88,7 +87,7 @@ fn run(r: &ResultsFile) -> Report {
     }
     let mut skipped = Vec::new();
     for p in &r.run.providers {
-        let value = match (&p.skipped_because, &p.cuda_libraries) {
+        let value = match (&p.skipped_because, &p.libraries) {
             (Some(why), _) => {
                 skipped.push((p.provider, why.clone()));
                 format!("skipped: {why}")
@@ -488,10 +487,10 @@ fn arena_note(r: &ResultsFile) -> Option<String> {
     let mut strategies: Vec<&str> = r
         .trials
         .iter()
-        .filter(|t| t.provider == Provider::Cuda)
-        .map(|t| match t.provider_setup.cuda.arena_extend_strategy {
-            Some(ArenaStrategy::SameAsRequested) => "same-as-requested",
-            Some(ArenaStrategy::NextPowerOfTwo) | None => "next-power-of-two (ONNX Runtime's default)",
+        .filter(|t| t.provider.backend().memory_note().is_some())
+        .map(|t| match crate::provider::cuda::arena_strategy(&t.provider_setup.options) {
+            Some("kSameAsRequested") => "same-as-requested",
+            _ => "next-power-of-two (ONNX Runtime's default)",
         })
         .collect();
     strategies.sort();

@@ -35,6 +35,10 @@ pub struct FirstLoad {
     pub after_first_inference: MemorySnapshot,
     pub after_unload: MemorySnapshot,
     pub after_trim: MemorySnapshot,
+    /// Which provider ran each node, as ONNX Runtime recorded it (absent before results schema 3, or
+    /// where the runtime does not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::provider::placement::NodePlacement>,
 }
 
 /// Scenario `single` in one fresh worker: the model's first load in the worker ([`FirstLoad`]), then

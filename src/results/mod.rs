@@ -26,13 +26,13 @@ use crate::inputs::ModelType;
 use crate::phase::Phase;
 use crate::probe::HostInfo;
 use crate::probe::gpu::GpuInfo;
-use crate::runtime::providers::ProviderSetup;
+use crate::provider::setup::ProviderSetup;
 use crate::runtime::{Provider, RuntimeLibrary, RuntimeLogLine};
 use recommendation::Recommendation;
 
 /// Schema 2 added fresh workers (`single.workers`), the first load in every worker, the rotation
 /// scenario and the rules version; `mora report` still reads schema 1 (see [`store`]).
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 /// A run's results.json, results schema 2: the run, its models, its trials and the advice. Units are
 /// in the field names (`_ms`, `_mb`; MB = 2^20 bytes). A results.json of schema 1 (mora 0.1) does not
@@ -154,8 +154,9 @@ pub struct ProviderStatus {
     pub ran: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped_because: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cuda_libraries: Option<String>,
+    /// Where its libraries came from (the plugin or runtime build used, CUDA's libraries), and notes.
+    #[serde(default, alias = "cuda_libraries", skip_serializing_if = "Option::is_none")]
+    pub libraries: Option<String>,
     /// Which GPU the probes read, or why they read none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu: Option<String>,

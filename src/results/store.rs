@@ -50,10 +50,14 @@ pub fn read(path: &Path) -> Result<ResultsFile> {
     let bytes = crate::limits::read_file(path, crate::limits::RESULTS_FILE)?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("{} is not JSON", path.display()))?;
     match value.get("schema_version") {
-        Some(v) if v.as_u64() == Some(1) => from_schema_1(&mut value),
+        Some(v) if v.as_u64() == Some(1) => {
+            from_schema_1(&mut value);
+            from_schema_2(&mut value);
+        }
+        Some(v) if v.as_u64() == Some(2) => from_schema_2(&mut value),
         Some(v) if v.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
         Some(v) => anyhow::bail!(
-            "{}: schema_version {} is not one this mora reads (the number 1 or {SCHEMA_VERSION}); re-run `mora bench` or use the mora that wrote it",
+            "{}: schema_version {} is not one this mora reads (the number 1, 2 or {SCHEMA_VERSION}); re-run `mora bench` or use the mora that wrote it",
             path.display(),
             describe_json(v)
         ),
@@ -86,6 +90,37 @@ fn describe_json(v: &serde_json::Value) -> String {
 /// which on CUDA also holds file-backed library pages: it fired on every CUDA trial. Schema 2 derives
 /// that check from the figures instead of storing it.
 const V1_ISOLATION_NOISE: &str = "privately: other processes were active";
+
+/// Schema 2 -> 3: providers became data. A provider setup's typed `cuda` options become its
+/// `options` as ONNX Runtime names them, and only on the providers that take them (schema 2 kept
+/// CUDA's defaults on CPU trials too); `cuda_libraries` became `libraries` (read by an alias).
+fn from_schema_2(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                let is_setup = map.get("provider").is_some_and(Value::is_string) && map.contains_key("cpu");
+                if is_setup {
+                    if let Some(cuda) = map.remove("cuda") {
+                        let provider = crate::provider::Provider::named(map["provider"].as_str().unwrap_or_default());
+                        let typed: crate::config::CudaOptions = serde_json::from_value(cuda).unwrap_or_default();
+                        let options = crate::provider::cuda::options_from(&typed);
+                        let options: serde_json::Map<String, Value> =
+                            options.into_iter().filter(|(k, _)| provider.takes(k)).map(|(k, v)| (k, Value::String(v))).collect();
+                        if !options.is_empty() {
+                            map.insert("options".into(), Value::Object(options));
+                        }
+                    }
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(value);
+    value["schema_version"] = serde_json::json!(SCHEMA_VERSION);
+}
 
 /// Schema 1 -> 2: a single trial's one worker becomes `workers: [it]`; the stored isolation noise
 /// warning goes (it is derived now); the run says it was read from schema 1.
@@ -127,7 +162,7 @@ fn from_schema_1(value: &mut serde_json::Value) {
             }
         }
     }
-    value["schema_version"] = json!(SCHEMA_VERSION);
+    value["schema_version"] = json!(2);
     if let Some(notes) = value.pointer_mut("/run/notes").and_then(Value::as_array_mut) {
         notes.push(json!("read from results schema 1: one fresh worker per single trial, and no first load apart from the measured one"));
     }
@@ -192,7 +227,7 @@ mod tests {
         let path = dir.path().join("old.json");
         std::fs::write(&path, br#"{"schema_version": 99}"#).unwrap();
         let e = format!("{:#}", read(&path).unwrap_err());
-        assert!(e.contains("schema_version 99 is not one this mora reads (the number 1 or 2)"), "{e}");
+        assert!(e.contains("schema_version 99 is not one this mora reads (the number 1, 2 or 3)"), "{e}");
     }
 
     #[test]

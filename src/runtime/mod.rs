@@ -4,9 +4,6 @@
 //! then the project's `.venv` (PyPI `onnxruntime` or `onnxruntime-gpu`). A missing, unloadable or too old
 //! library is an error naming what was tried and the command that fixes it.
 
-pub mod cuda;
-pub mod providers;
-
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use providers::{Provider, ProviderSetup};
+pub use crate::provider::{Provider, ProviderSetup};
 
 /// The fix printed with every "no usable runtime" error.
 pub(crate) const SETUP_HINT: &str = "run `scripts/setup.sh` (installs onnxruntime==1.31.1 into .venv), or pass --ort-lib PATH / set ORT_DYLIB_PATH to a libonnxruntime.so of version 1.31 or newer";
@@ -29,6 +26,8 @@ pub enum FoundBy {
     Flag,
     EnvVar,
     ProjectVenv,
+    /// A provider's own runtime build (e.g. onnxruntime-openvino), which its trials load instead.
+    ProviderBuild,
 }
 
 /// A located ONNX Runtime library and what it says about itself.

@@ -20,9 +20,8 @@ use crate::onnx_graph::GraphSummary;
 use crate::phase::Phase;
 use crate::probe::{GpuReading, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
+use crate::provider::setup::{ModelSource, OptLevel, ProviderSetup, SessionExtras, read_config_entry};
 use crate::results::{LeverResult, LeversResult};
-use crate::runtime::Provider;
-use crate::runtime::providers::{ModelSource, OptLevel, ProviderSetup, SessionExtras, read_config_entry};
 use crate::stats::{Summary, median};
 
 /// Files the scenario makes (pre-optimised copies, optimised graphs to count), removed at the end.
@@ -48,7 +47,8 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<LeversResult> {
     let inputs = planned.expect("the first load plans the inputs");
 
     w.phase(Phase::Floor);
-    let cuda_device = (w.spec.provider.provider == Provider::Cuda).then_some(w.spec.provider.cuda.device_id as i32);
+    // The host-to-device floor is read with CUDA: for every provider whose memory is an NVIDIA GPU's.
+    let cuda_device = w.spec.provider.memory().uses_nvml().then(|| crate::provider::cuda::device_id(&w.spec.provider.options) as i32);
     let floor = floor::measure(&model.files, cuda_device);
     super::read_through(model)?;
 

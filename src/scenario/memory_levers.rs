@@ -16,8 +16,8 @@ use crate::loaded_model::{LoadedModel, ms_since};
 use crate::phase::Phase;
 use crate::probe::{Allocator, GpuReading, MemorySnapshot, malloc_trim, process::delta};
 use crate::protocol::ModelSpec;
+use crate::provider::setup::{ModelSource, ProviderSetup, SessionExtras};
 use crate::results::{MemoryConfigResult, MemoryLeversResult};
-use crate::runtime::providers::{ModelSource, ProviderSetup, SessionExtras};
 use crate::stats::{Summary, percentage};
 
 const SAMPLES: usize = 3;
@@ -148,7 +148,7 @@ impl Measure<'_, '_> {
             if let Some(weights) = shared {
                 builder = builder
                     .with_prepacked_weights(weights)
-                    .map_err(crate::runtime::providers::unbuilt)
+                    .map_err(crate::provider::setup::unbuilt)
                     .context("prepacked weights container")?;
             }
             let session = builder.commit_from_file(&self.model.path).context("replica")?;

@@ -30,9 +30,10 @@ use crate::onnx_writer::warmup_model;
 use crate::phase::Phase;
 use crate::probe::{GpuReading, MemorySnapshot, Probe, malloc_trim, page_cache};
 use crate::protocol::{Channel, ModelSpec, ReadyReport, TrialSpec, WorkerMessage};
+use crate::provider::placement::NodePlacement;
+use crate::provider::setup::ProviderSetup;
 use crate::results::{FirstLoad, ProviderBaseline};
-use crate::runtime::providers::ProviderSetup;
-use crate::runtime::{Provider, Runtime, RuntimeLibrary, cuda};
+use crate::runtime::{Runtime, RuntimeLibrary};
 
 /// What a scenario works with inside the worker: the trial, the runtime, the probe, the channel to
 /// the parent, and what it has to report besides its measurements.
@@ -112,6 +113,10 @@ pub(crate) fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut O
     malloc_trim();
     let before_load = w.snapshot();
     let (mut loaded, load_time_ms) = LoadedModel::load_with_inputs(&w.runtime, &w.spec.provider, model, inputs)?;
+    let placement = NodePlacement::of(loaded.session());
+    if let Some(warning) = placement.as_ref().and_then(|p| placement_warning(&w.spec.provider, p)) {
+        w.warnings.push(warning);
+    }
     w.phase(Phase::FirstLoadInference);
     let first_inference_ms = loaded.run()?;
     let after_first_inference = w.snapshot();
@@ -126,7 +131,22 @@ pub(crate) fn first_load(w: &mut TrialContext, model: &ModelSpec, inputs: &mut O
     let after_unload = w.snapshot();
     malloc_trim();
     let after_trim = w.snapshot();
-    Ok(FirstLoad { load_time_ms, first_inference_ms, before_load, after_first_inference, after_unload, after_trim })
+    Ok(FirstLoad { load_time_ms, first_inference_ms, before_load, after_first_inference, after_unload, after_trim, placement })
+}
+
+/// A warning where a provider other than the fallback left nodes to it.
+pub(crate) fn placement_warning(setup: &ProviderSetup, p: &NodePlacement) -> Option<crate::warnings::Warning> {
+    let ort_name = setup.provider.ort_name();
+    if setup.provider == crate::provider::Provider::CPU || p.total() == 0 {
+        return None;
+    }
+    let on = p.on(ort_name);
+    let provider = setup.provider.to_string();
+    match on {
+        0 => Some(crate::warnings::Warning::NothingPlaced { provider, total: p.total() }),
+        n if n < p.total() => Some(crate::warnings::Warning::PartialPlacement { provider, on_provider: n, total: p.total() }),
+        _ => None,
+    }
 }
 
 /// The model's external data files in memory, by the names the model gives them: what a load from
@@ -150,10 +170,7 @@ pub(crate) fn external_data(model: &ModelSpec) -> Result<Vec<(String, std::sync:
 pub(crate) fn init_provider(library: &RuntimeLibrary, setup: &ProviderSetup, probe: &Probe) -> Result<(Runtime, ProviderBaseline)> {
     let before = probe.snapshot();
     let start = Instant::now();
-    if setup.provider == Provider::Cuda {
-        cuda::preload_pip_wheels(library);
-    }
-    let runtime = Runtime::init(library.clone())?;
+    let runtime = setup.start_runtime(library)?;
     let mut session =
         setup.session_from_memory(&runtime.env, &warmup_model()).context("initialising the provider with the warm-up model")?;
     let init_ms = ms_since(start);

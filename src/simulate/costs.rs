@@ -136,7 +136,7 @@ impl Costs {
         ids: &[String],
         mode: UnloadMode,
     ) -> Result<Costs> {
-        let on_cuda = provider.provider == Provider::Cuda;
+        let on_cuda = provider.provider.memory().device_measured();
         let worker = WorkerCosts {
             baseline_mb: if on_cuda { provider.baseline.vram_mb } else { provider.baseline.rss_mb }.unwrap_or(0.0).max(0.0),
             warmup_mb: if on_cuda { provider.worker_warmup.vram_mb } else { provider.worker_warmup.rss_mb }.unwrap_or(0.0).max(0.0),
@@ -185,12 +185,9 @@ impl Costs {
         Ok(Costs { host: host.host.clone(), provider: provider.provider, runs: host.runs.clone(), worker, models })
     }
 
-    /// RSS on CPU, VRAM on CUDA: what the budget bounds.
+    /// RSS on a host-memory provider, VRAM where the device's memory is read: what the budget bounds.
     pub(crate) fn memory_kind(&self) -> &'static str {
-        match self.provider {
-            Provider::Cpu => "RSS",
-            Provider::Cuda => "VRAM",
-        }
+        budget_kind(self.provider)
     }
 
     /// What a worker holding only model `m` needs: its footprint, the baseline and the warm-up.
@@ -316,6 +313,11 @@ fn spawn_to_ready(m: &ModelProfile) -> Option<f64> {
     m.spawn_to_ready_ms.as_ref().map(|f| f.p50).or_else(|| m.kill.as_ref().map(|k| k.spawn_to_ready_ms))
 }
 
+/// What a budget on `provider` bounds: "VRAM" where its device's memory is read, else "RSS".
+pub(crate) fn budget_kind(provider: Provider) -> &'static str {
+    if provider.memory().device_measured() { provider.memory().budget_label() } else { "RSS" }
+}
+
 #[cfg(test)]
 pub mod tests {
     use super::*;
@@ -325,7 +327,7 @@ pub mod tests {
     pub(crate) fn costs(models: &[(&str, f64, f64)], baseline_mb: f64) -> Costs {
         Costs {
             host: "test".into(),
-            provider: Provider::Cpu,
+            provider: Provider::CPU,
             runs: vec!["hand-made".into()],
             worker: WorkerCosts { baseline_mb, warmup_mb: 0.0, first_inference_extra_ms: 0.0 },
             models: models

@@ -264,10 +264,7 @@ fn sizing_table(sizing: &[Sizing], setup: &Setup) -> Section {
     let rows: Vec<Vec<String>> = sizing
         .iter()
         .map(|s| {
-            let kind = match s.provider {
-                crate::runtime::Provider::Cpu => "RSS",
-                crate::runtime::Provider::Cuda => "VRAM",
-            };
+            let kind = crate::simulate::costs::budget_kind(s.provider);
             vec![
                 s.model.clone(),
                 format!("{} ({kind})", s.provider),

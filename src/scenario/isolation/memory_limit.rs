@@ -146,7 +146,7 @@ fn under_ram_limit(
 fn under_vram_limit(spec: &TrialSpec, timeout: Duration, multiplier: f64, footprint_mb: f64) -> (LimitAttempt, WorkerInfo) {
     let limit_mb = (multiplier * footprint_mb).ceil().max(1.0);
     let mut limited = spec.clone();
-    limited.provider.cuda.gpu_mem_limit_mb = Some(limit_mb as u64);
+    crate::provider::cuda::set_mem_limit_mb(&mut limited.provider.options, limit_mb as u64);
     let (survived, summary, worker) = outcome_of(serve(&limited, timeout, None, &mut |_| {}), timeout);
     let arena = ["BFCArena", "Failed to allocate", "gpu_mem_limit"].iter().any(|s| summary.contains(s));
     let (outcome, detail) = match (survived, arena) {

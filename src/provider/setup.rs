@@ -1,95 +1,37 @@
-//! Execution providers: which one a trial asks for, with which options, and the session builder that
-//! registers it. A requested provider that fails to register is an error (`error_on_failure`), never
-//! a silent fall back to CPU.
+//! A provider with the options a trial runs it with, and the session builder that registers it. A
+//! requested provider that fails to register is an error, never a silent fall back to CPU.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
-use ort::ep::{self, ArenaExtendStrategy};
+use anyhow::{Context, Result};
 use ort::session::Session;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Cpu,
-    Cuda,
-}
-
-impl Provider {
-    pub(crate) const ALL: [Provider; 2] = [Provider::Cpu, Provider::Cuda];
-
-    /// ONNX Runtime's name for it.
-    pub(crate) fn ort_name(self) -> &'static str {
-        match self {
-            Provider::Cpu => "CPUExecutionProvider",
-            Provider::Cuda => "CUDAExecutionProvider",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Provider::Cpu => "cpu",
-            Provider::Cuda => "cuda",
-        })
-    }
-}
-
-impl FromStr for Provider {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "cpu" => Ok(Provider::Cpu),
-            "cuda" | "gpu" => Ok(Provider::Cuda),
-            other => bail!("unknown provider `{other}`: use cpu, cuda, cpu,cuda or auto"),
-        }
-    }
-}
-
-/// What `--provider` asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderRequest {
-    /// Every provider that works on this machine; the ones that don't are skipped with the reason.
-    Auto,
-    /// Exactly these; one that cannot run here is an error.
-    Explicit(Vec<Provider>),
-}
-
-impl FromStr for ProviderRequest {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        if s.trim().eq_ignore_ascii_case("auto") {
-            return Ok(ProviderRequest::Auto);
-        }
-        let mut list = Vec::new();
-        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
-            let p: Provider = part.parse()?;
-            if !list.contains(&p) {
-                list.push(p);
-            }
-        }
-        if list.is_empty() {
-            bail!("--provider needs cpu, cuda, cpu,cuda or auto");
-        }
-        Ok(ProviderRequest::Explicit(list))
-    }
-}
+use super::options::Options;
+use super::plugin::FoundLibrary;
+use super::{MemoryKind, Provider};
+use crate::config::CpuOptions;
+use crate::runtime::RuntimeLibrary;
 
 /// A provider with the options a trial registers it with; recorded in every result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderSetup {
     pub provider: Provider,
+    /// Session options every provider's sessions take (CPU is every provider's fallback).
     pub cpu: CpuOptions,
-    pub cuda: CudaOptions,
+    /// The provider's own options, as ONNX Runtime names them (`device_id`, `cache_dir`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: Options,
+    /// The plugin library the worker registers, for a plugin provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<FoundLibrary>,
+    /// The runtime build the worker loads instead of the run's, for a provider that comes with its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeLibrary>,
     /// The GPU behind CUDA device `cuda.device_id` as NVML numbers it, matched by PCI bus id:
     /// CUDA_VISIBLE_DEVICES and CUDA's device order can make the two numberings differ, and the
     /// memory probes read NVML. `None` where NVML is absent or the match failed: no GPU figures then.
@@ -104,70 +46,56 @@ pub struct NvmlDevice {
 }
 
 impl ProviderSetup {
-    /// The options in effect, as ONNX Runtime names them, for results and tables.
-    pub(crate) fn options(&self) -> BTreeMap<String, String> {
+    /// A setup with default options: what a test or a tool that only needs a session builds.
+    pub fn new(provider: Provider) -> ProviderSetup {
+        ProviderSetup { provider, cpu: CpuOptions::default(), options: Options::new(), plugin: None, runtime: None, nvml_device: None }
+    }
+
+    /// Every option in effect, as ONNX Runtime names them, for results and tables: the session's and
+    /// the provider's own.
+    pub(crate) fn all_options(&self) -> BTreeMap<String, String> {
         let mut o = BTreeMap::new();
         o.insert("cpu_arena".into(), self.cpu.arena.to_string());
         if let Some(n) = self.cpu.intra_threads {
             o.insert("intra_op_num_threads".into(), n.to_string());
         }
-        if self.provider == Provider::Cuda {
-            o.insert("device_id".into(), self.cuda.device_id.to_string());
-            if let Some(bytes) = self.cuda.gpu_mem_limit_bytes() {
-                o.insert("gpu_mem_limit".into(), bytes.to_string());
-            }
-            if let Some(s) = self.cuda.arena_extend_strategy {
-                o.insert("arena_extend_strategy".into(), arena_name(s).into());
-            }
-            if let Some(s) = self.cuda.cudnn_conv_algo_search {
-                o.insert("cudnn_conv_algo_search".into(), format!("{s:?}").to_uppercase());
-            }
-        }
+        o.extend(self.options.iter().map(|(k, v)| (k.clone(), v.clone())));
         o
+    }
+
+    /// The memory this setup's figures are in.
+    pub(crate) fn memory(&self) -> MemoryKind {
+        self.provider.backend().memory(&self.options)
     }
 
     /// The GPU whose memory the probes watch, by NVML's index.
     pub(crate) fn gpu_index(&self) -> Option<u32> {
-        if self.provider != Provider::Cuda {
+        if !self.memory().uses_nvml() {
             return None;
         }
         self.nvml_device.as_ref().map(|d| d.index)
     }
 
-    fn dispatches(&self) -> Vec<ep::ExecutionProviderDispatch> {
-        let cpu = ep::CPU::default().with_arena_allocator(self.cpu.arena).build();
-        match self.provider {
-            Provider::Cpu => vec![cpu.error_on_failure()],
-            Provider::Cuda => {
-                let mut cuda = ep::CUDA::default().with_device_id(self.cuda.device_id as i32);
-                if let Some(bytes) = self.cuda.gpu_mem_limit_bytes() {
-                    cuda = cuda.with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
-                }
-                if let Some(s) = self.cuda.arena_extend_strategy {
-                    cuda = cuda.with_arena_extend_strategy(match s {
-                        ArenaStrategy::NextPowerOfTwo => ArenaExtendStrategy::NextPowerOfTwo,
-                        ArenaStrategy::SameAsRequested => ArenaExtendStrategy::SameAsRequested,
-                    });
-                }
-                if let Some(s) = self.cuda.cudnn_conv_algo_search {
-                    cuda = cuda.with_conv_algorithm_search(match s {
-                        ConvAlgoSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,
-                        ConvAlgoSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
-                        ConvAlgoSearch::Default => ep::cuda::ConvAlgorithmSearch::Default,
-                    });
-                }
-                // CUDA first and required; CPU after it takes the nodes CUDA has no kernel for.
-                vec![cuda.build().error_on_failure(), cpu]
-            }
-        }
+    /// The runtime library a worker of this setup loads: its own build, or the run's.
+    pub(crate) fn library<'a>(&'a self, run: &'a RuntimeLibrary) -> &'a RuntimeLibrary {
+        self.runtime.as_ref().unwrap_or(run)
     }
 
-    /// The ONNX Runtime names of the providers a session of this setup registers, in order.
+    /// The process's ONNX Runtime for this setup: its library (the provider's own build or the run's),
+    /// what the provider must do before it (CUDA preloads its wheels), and its plugin registered.
+    pub(crate) fn start_runtime(&self, run: &RuntimeLibrary) -> Result<crate::runtime::Runtime> {
+        let library = self.library(run);
+        self.provider.backend().prepare(self, library);
+        let runtime = crate::runtime::Runtime::init(library.clone())?;
+        super::plugin::register(&runtime.env, self)?;
+        Ok(runtime)
+    }
+
+    /// The ONNX Runtime names of the providers a session of this setup registers, in order: the
+    /// provider, then CPU, which takes the nodes it has no kernel for.
     pub(crate) fn registered_names(&self) -> Vec<String> {
-        match self.provider {
-            Provider::Cpu => vec![Provider::Cpu.ort_name().into()],
-            Provider::Cuda => vec![Provider::Cuda.ort_name().into(), Provider::Cpu.ort_name().into()],
-        }
+        let cpu = Provider::CPU.ort_name().to_string();
+        if self.provider == Provider::CPU { vec![cpu] } else { vec![self.provider.ort_name().into(), cpu] }
     }
 
     /// A session builder with this provider and `extras`; the options it applied can be read back
@@ -194,9 +122,14 @@ impl ProviderSetup {
         if let Some(path) = &extras.save_optimized {
             builder = save_optimized_to(builder, path)?;
         }
-        builder
-            .with_execution_providers(self.dispatches())
+        // Which provider ran each node is recorded for the placement check (ONNX Runtime 1.24+).
+        builder = builder
+            .with_config_entry(crate::provider::placement::RECORD_KEY, "1")
             .map_err(unbuilt)
+            .context("session option session.record_ep_graph_assignment_info")?;
+        self.provider
+            .backend()
+            .append(builder, self, env)
             .with_context(|| format!("the {} execution provider did not register", self.provider))
     }
 
@@ -345,53 +278,29 @@ pub(crate) fn read_config_entry(builder: &ort::session::builder::SessionBuilder,
     String::from_utf8(value).ok()
 }
 
-fn arena_name(s: ArenaStrategy) -> &'static str {
-    match s {
-        ArenaStrategy::NextPowerOfTwo => "kNextPowerOfTwo",
-        ArenaStrategy::SameAsRequested => "kSameAsRequested",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn provider_requests_parse() {
-        assert_eq!("auto".parse::<ProviderRequest>().unwrap(), ProviderRequest::Auto);
-        assert_eq!("cpu".parse::<ProviderRequest>().unwrap(), ProviderRequest::Explicit(vec![Provider::Cpu]));
-        assert_eq!("cpu, CUDA,cpu".parse::<ProviderRequest>().unwrap(), ProviderRequest::Explicit(vec![Provider::Cpu, Provider::Cuda]));
-        let e = "tpu".parse::<ProviderRequest>().unwrap_err().to_string();
-        assert!(e.contains("unknown provider `tpu`"), "{e}");
-        assert!(",".parse::<ProviderRequest>().is_err());
+    fn options_in_effect_are_the_sessions_and_the_providers() {
+        let mut setup = ProviderSetup::new(Provider::named("openvino"));
+        setup.options.insert("cache_dir".into(), "/tmp/ov".into());
+        let o = setup.all_options();
+        assert_eq!((o["cpu_arena"].as_str(), o["cache_dir"].as_str()), ("true", "/tmp/ov"));
+        assert_eq!(setup.registered_names(), ["OpenVINOExecutionProvider", "CPUExecutionProvider"]);
+        assert_eq!(ProviderSetup::new(Provider::CPU).registered_names(), ["CPUExecutionProvider"]);
+        assert_eq!(setup.gpu_index(), None, "OpenVINO on its CPU device watches no GPU");
     }
 
     #[test]
-    fn options_are_recorded_as_onnx_runtime_names_them() {
-        let setup = ProviderSetup {
-            provider: Provider::Cuda,
-            cpu: CpuOptions::default(),
-            cuda: CudaOptions {
-                device_id: 1,
-                gpu_mem_limit_mb: Some(2048),
-                arena_extend_strategy: Some(ArenaStrategy::SameAsRequested),
-                cudnn_conv_algo_search: Some(ConvAlgoSearch::Heuristic),
-            },
-            nvml_device: None,
-        };
-        let o = setup.options();
-        assert_eq!(o["device_id"], "1");
-        assert_eq!(o["gpu_mem_limit"], (2048u64 << 20).to_string());
-        assert_eq!(o["arena_extend_strategy"], "kSameAsRequested");
-        assert_eq!(o["cudnn_conv_algo_search"], "HEURISTIC");
-        assert_eq!(o["cpu_arena"], "true");
-        assert_eq!(setup.gpu_index(), None, "without an NVML match no GPU is watched");
+    fn the_gpu_is_watched_only_where_nvml_reads_the_providers_memory_and_matched() {
+        let cuda = ProviderSetup::new(Provider::named("cuda"));
+        assert_eq!(cuda.gpu_index(), None, "without an NVML match no GPU is watched");
         // CUDA device 1 under CUDA_VISIBLE_DEVICES=2,3 is NVML's GPU 3: the probes follow NVML's number.
-        let setup = ProviderSetup { nvml_device: Some(NvmlDevice { index: 3, pci_bus_id: "00000000:3B:00.0".into() }), ..setup };
-        assert_eq!(setup.gpu_index(), Some(3));
-        assert_eq!(setup.registered_names(), ["CUDAExecutionProvider", "CPUExecutionProvider"]);
-        let cpu = ProviderSetup { provider: Provider::Cpu, ..setup };
-        assert!(!cpu.options().contains_key("device_id"), "CUDA options are not recorded for CPU trials");
+        let cuda = ProviderSetup { nvml_device: Some(NvmlDevice { index: 3, pci_bus_id: "00000000:3B:00.0".into() }), ..cuda };
+        assert_eq!(cuda.gpu_index(), Some(3));
+        let cpu = ProviderSetup { provider: Provider::CPU, ..cuda };
         assert_eq!(cpu.gpu_index(), None);
     }
 }

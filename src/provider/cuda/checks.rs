@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Provider, RuntimeLibrary, loader_error};
+use crate::runtime::{RuntimeLibrary, loader_error};
 
 /// The first piece that stops CUDA, in the order a user has to fix them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,7 +136,7 @@ impl CudaDiagnosis {
 pub(crate) fn static_checks(runtime: &RuntimeLibrary) -> CudaDiagnosis {
     let provider_library = runtime.dir().join("libonnxruntime_providers_cuda.so");
     CudaDiagnosis {
-        runtime_has_cuda: runtime.has_provider(Provider::Cuda.ort_name()),
+        runtime_has_cuda: runtime.has_provider("CUDAExecutionProvider"),
         provider_library: provider_library.exists().then_some(provider_library),
         driver: None,
         devices: None,
@@ -183,6 +183,13 @@ pub(crate) fn preload_pip_wheels(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
         }
     }
     folders
+}
+
+/// Loads `names` from `dir` by full path, for good, so a provider's later loads by name find them.
+pub(crate) fn preload_from(dir: &std::path::Path, names: &[&str]) {
+    for name in names {
+        let _ = open_for_good(&dir.join(name).display().to_string());
+    }
 }
 
 fn wheel_folders(runtime: &RuntimeLibrary) -> Vec<PathBuf> {
