@@ -3,6 +3,7 @@
 //! in [`rules`]; [`judge`] applies the current rules to a run, old or new, and a fleet's per machine
 //! class ([`recommend_per_class`]).
 
+pub(crate) mod backends;
 pub mod lifecycle;
 pub mod rules;
 
@@ -86,6 +87,7 @@ pub(crate) fn recommend(results: &ResultsFile) -> Vec<Recommendation> {
         out.extend(memory_levers(provider, &trials, &label));
         out.extend(lifecycle::recommend(provider, &trials, &label));
     }
+    out.extend(backends::recommend(results));
     out
 }
 
@@ -1175,12 +1177,12 @@ mod tests {
         assert_eq!(plan_models(Some(10), 1), (10, "--plan-models"));
         // base() benchmarks gpt2 alone: the plan is for one model, not the seed's ten.
         let r = judged(&base());
-        let plan = advice(&r, Topic::ResourcePlanning, Provider::Cpu);
+        let plan = advice(&r, Topic::ResourcePlanning, Provider::CPU);
         assert_eq!(plan.figures["plan_models"], 1.0);
         assert!(plan.action.contains("for 1 model at once (the models benchmarked)"), "{}", plan.action);
         let mut v = base();
         v["run"]["settings"]["plan_models"] = json!(10);
-        let plan = advice(&judged(&v), Topic::ResourcePlanning, Provider::Cpu);
+        let plan = advice(&judged(&v), Topic::ResourcePlanning, Provider::CPU);
         assert_eq!(plan.figures["plan_models"], 10.0);
         assert!((plan.figures["concurrent_models_mb"] - concurrent_budget_mb(10, plan.figures["largest_footprint_mb"])).abs() < 1e-9);
         assert!(plan.action.contains("for 10 models at once (--plan-models)"), "{}", plan.action);
@@ -1225,7 +1227,7 @@ mod tests {
         m["cold_to_warm_ratio"] = json!(5.0);
         m["eviction_effective"] = json!(true);
         let r = judged(&v);
-        let advice = advice(&r, Topic::ColdStart, Provider::Cpu);
+        let advice = advice(&r, Topic::ColdStart, Provider::CPU);
         assert_eq!(advice.level, Level::Excellent, "{}", advice.verdict);
         assert!(advice.action.contains("below the 100 ms that matters"), "{}", advice.action);
         assert!(advice.figures["max_cold_to_warm_ratio"] > 4.0);

@@ -15,6 +15,8 @@ use crate::results::recommendation::Level;
 ///    workers ahead; the warm load is after unload + trim (the cold scenario's back-to-back loads
 ///    only for schema 1); a cold start counts only 100 ms or more slower; plans for the models
 ///    benchmarked (or `--plan-models`), not ten.
+/// 5: providers are data: a "Backend per model" recommendation across the providers that ran
+///    (the break-even in requests per load between a faster-loading and a faster-serving backend).
 pub(crate) const RULES_VERSION: u32 = 4;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.

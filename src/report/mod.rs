@@ -1,6 +1,7 @@
 //! Turning results into bytes: terminal tables, Markdown, HTML, CSV, JSON and SVG charts. Exporters
 //! only render; what the tables contain is decided once, in [`sections`].
 
+pub(crate) mod backends;
 pub mod chart;
 pub mod compare;
 pub mod csv;

@@ -92,7 +92,7 @@ fn run(r: &ResultsFile) -> Report {
                 skipped.push((p.provider, why.clone()));
                 format!("skipped: {why}")
             }
-            (None, Some(libs)) => format!("ran (CUDA libraries from {libs})"),
+            (None, Some(libs)) => format!("ran ({libs})"),
             (None, None) => "ran".into(),
         };
         let value = match &p.gpu {
@@ -122,7 +122,7 @@ fn run(r: &ResultsFile) -> Report {
     let sections = [
         baseline(r),
         warmup(r),
-        providers_side_by_side(r),
+        super::backends::section(r),
         fresh_workers(r),
         single(r),
         unload(r),
@@ -561,53 +561,6 @@ fn warmup(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
-/// One row per model that ran on two providers: the first provider's figure beside the second's,
-/// with the speed-up. Only where one run holds both (`--provider cpu,cuda`).
-fn providers_side_by_side(r: &ResultsFile) -> Option<Section> {
-    let singles = singles(r);
-    let mut providers: Vec<Provider> = singles.iter().map(|(t, _)| t.provider).collect();
-    providers.sort();
-    providers.dedup();
-    let [a, b, ..] = providers[..] else { return None };
-    let pair = |x: String, y: String| format!("{x} / {y}");
-    let mut s = Section::new(
-        &format!("{b} vs {a} (scenarios single and cold)"),
-        &[
-            "Model",
-            "Weights",
-            &format!("Fresh worker load ms {a} / {b}"),
-            &format!("Warm load ms {a} / {b}"),
-            &format!("First inf ms {a} / {b}"),
-            &format!("p50 ms {a} / {b}"),
-            &format!("p50 {a}/{b}"),
-            &format!("RAM +MB {a} / {b}"),
-            &format!("VRAM +MB {b} (arena)"),
-        ],
-    );
-    for (t, x) in singles.iter().filter(|(t, _)| t.provider == a) {
-        let Some((_, y)) = singles.iter().find(|(u, _)| u.provider == b && u.model() == t.model() && u.point == t.point) else { continue };
-        let (x, y) = (&x.summary, &y.summary);
-        let speedup = med(&x.steady_p50_ms).zip(med(&y.steady_p50_ms)).filter(|(_, y)| *y > 0.0).map(|(x, y)| x / y);
-        s.rows.push(vec![
-            t.model_label(),
-            weights(t),
-            pair(num(med(&x.first_load_ms), 1), num(med(&y.first_load_ms), 1)),
-            pair(num(warm_load_ms(r, t, a), 1), num(warm_load_ms(r, t, b), 1)),
-            pair(num(med(&x.first_inference_ms), 1), num(med(&y.first_inference_ms), 1)),
-            pair(num(med(&x.steady_p50_ms), 2), num(med(&y.steady_p50_ms), 2)),
-            speedup.map(|v| format!("{v:.1}x")).unwrap_or_else(|| "—".into()),
-            pair(signed(med(&x.memory_increase_mb), 1), signed(med(&y.memory_increase_mb), 1)),
-            signed(med(&y.gpu_memory_increase_mb), 1),
-        ]);
-    }
-    s.notes.push(format!(
-        "Fresh worker load: the model's first load in a new worker, after the provider baseline (median over the fresh workers). Warm load: {}, the load the advice and the profile use (median). First inference, p50 and RAM: in a warmed worker. p50 {a}/{b}: how many times faster the steady state runs on {b}.",
-        warm_states(r)
-    ));
-    s.notes.extend(arena_note(r));
-    (!s.rows.is_empty()).then_some(s)
-}
-
 /// What a new worker costs before it answers, over several fresh workers: spawn-to-ready, the
 /// first load and its first inference, the first model's footprint.
 fn fresh_workers(r: &ResultsFile) -> Option<Section> {
@@ -646,12 +599,6 @@ fn fresh_workers(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
-/// The warm load of `like`'s model at its sweep point on `provider` ([`warm_load`]'s heap state), median.
-fn warm_load_ms(r: &ResultsFile, like: &TrialRecord, provider: Provider) -> Option<f64> {
-    let (single, cold) = single_and_cold(r, like, provider);
-    warm_load(single, cold).map(|w| w.load.median)
-}
-
 /// The single and cold trials of `like`'s model at its sweep point on `provider`.
 fn single_and_cold<'a>(
     r: &'a ResultsFile,
@@ -668,7 +615,7 @@ fn single_and_cold<'a>(
 }
 
 /// The heap states of the run's warm loads, in words: "after unload + trim", or each where they differ.
-fn warm_states(r: &ResultsFile) -> String {
+pub(crate) fn warm_states(r: &ResultsFile) -> String {
     let mut states: Vec<HeapState> = singles(r)
         .iter()
         .filter_map(|(t, _)| {

@@ -124,7 +124,7 @@ fn planning(x: Option<&Recommendation>) -> Option<Answer> {
     let x = x?;
     let per_worker = *x.figures.get("per_worker_mb")?;
     let largest = x.figures.get("largest_footprint_mb").copied().unwrap_or(0.0);
-    let what = if x.provider == Provider::Cuda { "VRAM" } else { "RAM" };
+    let what = x.provider.memory().budget_label();
     let own = per_worker - 1.5 * largest;
     let mut answer = format!("{per_worker:.0} MB {what} (1.5 x {largest:.0} MB + {own:.0} MB base)");
     if let (Some(mb), Some(n)) = (x.figures.get("concurrent_models_mb"), x.figures.get("plan_models")) {
@@ -136,8 +136,8 @@ fn planning(x: Option<&Recommendation>) -> Option<Answer> {
 /// One row per model that ran the single scenario on `provider`: the first request warm and fresh,
 /// the footprint, what an unload gives back, the leak verdict. `states` collects the warm loads' heap states.
 fn models(r: &ResultsFile, provider: Provider, states: &mut Vec<HeapState>) -> Option<Section> {
-    let memory = if provider == Provider::Cuda { "VRAM MB" } else { "RAM MB" };
-    let mut s = Section::new("Models", &["Model", "Warm ms", "Fresh ms", memory, "Back % / trim", "Leak"]);
+    let memory = format!("{} MB", provider.memory().budget_label());
+    let mut s = Section::new("Models", &["Model", "Warm ms", "Fresh ms", &memory, "Back % / trim", "Leak"]);
     let same = |t: &TrialRecord, u: &TrialRecord| u.model() == t.model() && u.point == t.point && u.provider == t.provider;
     let colds = trials(r, |m| if let Measurements::Cold(x) = m { Some(x.as_ref()) } else { None });
     let isolations = trials(r, |m| if let Measurements::Isolation(x) = m { Some(x.as_ref()) } else { None });
@@ -153,9 +153,10 @@ fn models(r: &ResultsFile, provider: Provider, states: &mut Vec<HeapState>) -> O
             .as_ref()
             .map(|s| s.median)
             .or_else(|| isolations.iter().find(|(u, _)| same(t, u)).map(|(_, i)| i.spawn_to_ready_ms));
-        let (footprint, plain, trimmed) = match provider {
-            Provider::Cuda => (&x.gpu_memory_increase_mb, &x.gpu_reclamation_percentage, &None),
-            Provider::Cpu => (&x.memory_increase_mb, &x.reclamation_percentage, &x.reclamation_after_trim_percentage),
+        let (footprint, plain, trimmed) = if provider.memory().device_measured() {
+            (&x.gpu_memory_increase_mb, &x.gpu_reclamation_percentage, &None)
+        } else {
+            (&x.memory_increase_mb, &x.reclamation_percentage, &x.reclamation_after_trim_percentage)
         };
         let med = |s: &Option<crate::stats::Summary>| s.as_ref().map(|s| s.median);
         let leak = leaks

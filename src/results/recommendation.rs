@@ -58,12 +58,15 @@ pub enum Topic {
     MemoryLimit,
     ShapeWarmup,
     StartupProbe,
+    /// Which backend to serve each model with, across the providers that ran it.
+    BackendChoice,
 }
 
 impl fmt::Display for Topic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Topic::LoadingStrategy => "Model loading strategy",
+            Topic::BackendChoice => "Backend per model",
             Topic::MemoryManagement => "Memory management",
             Topic::LeakDetection => "Leak detection",
             Topic::ResourcePlanning => "Resource planning",

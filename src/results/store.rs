@@ -112,6 +112,10 @@ fn from_schema_2(value: &mut serde_json::Value) {
                         }
                     }
                 }
+                // Schema 2 named where CUDA's libraries came from; schema 3 says it in a sentence.
+                if let Some(Value::String(libs)) = map.remove("cuda_libraries") {
+                    map.insert("libraries".into(), Value::String(format!("CUDA libraries from {libs}")));
+                }
                 map.values_mut().for_each(walk);
             }
             Value::Array(items) => items.iter_mut().for_each(walk),
