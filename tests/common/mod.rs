@@ -171,9 +171,14 @@ impl Fixture {
     }
 
     /// `mora bench --config <fixture> --out <fixture>/results` plus `args`.
+    /// `mora bench` on the fixture, on CPU unless `args` name providers: the fixtures' figures are
+    /// CPU's, and `auto` would add every provider this machine has (tests/providers.rs runs those).
     pub fn bench(&self, args: &[&str]) -> Command {
         let mut cmd = mora();
         cmd.arg("bench").arg("--config").arg(self.config()).arg("--out").arg(self.path().join("results")).args(args);
+        if !args.iter().any(|a| *a == "--provider" || a.starts_with("--provider=")) {
+            cmd.args(["--provider", "cpu"]);
+        }
         cmd
     }
 
