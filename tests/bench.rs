@@ -175,7 +175,7 @@ fn ctrl_c_keeps_the_finished_trials() {
         .write();
     // The second model's worker hangs; Ctrl-C then stops the run.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mora"))
-        .args(["bench", "--scenario", "single,leak", "--config"])
+        .args(["bench", "--provider", "cpu", "--scenario", "single,leak", "--config"])
         .arg(fx.config())
         .arg("--out")
         .arg(fx.path().join("results"))
@@ -241,7 +241,9 @@ fn cuda_on_a_cpu_only_runtime_fails_at_once_and_auto_skips_it() {
     let cuda = r["run"]["providers"].as_array().unwrap().iter().find(|p| p["provider"] == "cuda").unwrap().clone();
     assert_eq!(cuda["ran"], false);
     assert!(cuda["skipped_because"].as_str().unwrap().contains("CPU-only build"));
-    assert!(r["trials"].as_array().unwrap().iter().all(|t| t["provider"] == "cpu"), "never CPU figures labelled CUDA");
+    let trials = r["trials"].as_array().unwrap();
+    assert!(trials.iter().any(|t| t["provider"] == "cpu"), "auto keeps CPU");
+    assert!(trials.iter().all(|t| t["provider"] != "cuda"), "never CPU figures labelled CUDA");
 }
 
 #[test]

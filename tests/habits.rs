@@ -14,6 +14,7 @@ fn your_own_model_in_one_command_without_a_models_yaml() {
     let out = fx.path().join("results");
     mora()
         .arg("bench")
+        .args(["--provider", "cpu"])
         .arg("--model")
         .arg(&model)
         .args(["--scenario", "single", "--workers", "1"])
@@ -35,6 +36,7 @@ fn your_own_model_in_one_command_without_a_models_yaml() {
     std::fs::remove_dir_all(&out).unwrap();
     mora()
         .arg("bench")
+        .args(["--provider", "cpu"])
         .arg("--model")
         .arg(&model)
         .arg("--tokenizer")

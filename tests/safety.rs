@@ -24,6 +24,7 @@ fn run_folders(fx: &Fixture) -> Vec<PathBuf> {
 fn spawn_bench(fx: &Fixture, args: &[&str], fault: &str) -> Child {
     std::process::Command::new(assert_cmd::cargo::cargo_bin("mora"))
         .arg("bench")
+        .args(["--provider", "cpu"])
         .arg("--config")
         .arg(fx.config())
         .arg("--out")
@@ -207,6 +208,7 @@ fn coreutils_timeout_is_an_interrupt_not_a_crash() {
         .args(["--preserve-status", "4"])
         .arg(assert_cmd::cargo::cargo_bin("mora"))
         .arg("bench")
+        .args(["--provider", "cpu"])
         .arg("--config")
         .arg(fx.config())
         .arg("--out")
@@ -314,6 +316,7 @@ fn a_disk_that_fills_after_the_trials_leaves_exit_0_with_warnings() {
     let out_dir = disk.0.join("results");
     let out = common::mora()
         .arg("bench")
+        .args(["--provider", "cpu"])
         .arg("--config")
         .arg(fx.config())
         .arg("--out")

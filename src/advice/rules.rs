@@ -17,7 +17,7 @@ use crate::results::recommendation::Level;
 ///    benchmarked (or `--plan-models`), not ten.
 /// 5: providers are data: a "Backend per model" recommendation across the providers that ran
 ///    (the break-even in requests per load between a faster-loading and a faster-serving backend).
-pub(crate) const RULES_VERSION: u32 = 4;
+pub(crate) const RULES_VERSION: u32 = 5;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
 pub(crate) fn load_level(ms: f64) -> Level {

@@ -91,7 +91,7 @@ impl PluginSpec {
         Err(format!(
             "{} is not installed ({} not found in {}): {}",
             self.package,
-            Path::new(self.folder).join(self.library).display(),
+            self.library,
             if sps.is_empty() {
                 "any .venv".to_string()
             } else {
