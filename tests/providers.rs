@@ -50,7 +50,8 @@ fn openvino_runs_beside_cpu_with_the_comparison_and_the_backend_advice() {
     // One row per provider for the model, and the per-model backend advice.
     assert!(stdout.contains("Backend per model"), "{stdout}");
     let rec = r["recommendations"].as_array().unwrap().iter().find(|x| x["topic"] == "backend_choice").expect("backend advice");
-    assert!(rec["verdict"].as_str().unwrap().contains("tiny-text"), "{rec}");
+    assert!(rec["verdict"].as_str().unwrap().contains("openvino"), "{rec}");
+    assert!(rec["evidence"][0].as_str().unwrap().starts_with("tiny-text: "), "{rec}");
     // The CPU trial keeps CPU's figures only: no provider options, no foreign runtime.
     let cpu = trial(&r, "cpu/tiny-text/single");
     assert!(cpu["provider_setup"].get("options").is_none() && cpu["provider_setup"].get("runtime").is_none(), "{}", cpu["provider_setup"]);

@@ -145,7 +145,8 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
     }
     let mut evidence = Vec::new();
     let mut figures = BTreeMap::new();
-    let mut lines = Vec::new();
+    // Per provider compared with the baseline: models it wins outright, break-evens, models it loses.
+    let mut tally: BTreeMap<Provider, (Provider, usize, Vec<f64>, usize)> = BTreeMap::new();
     for (model, rows) in &models {
         let base = baseline(rows);
         for row in rows.iter().filter(|x| x.provider != base.provider) {
@@ -157,47 +158,65 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
                 .filter(|(on, total)| on < total)
                 .map(|(on, total)| format!("; {on} of {total} nodes on {}", row.provider))
                 .unwrap_or_default();
-            let verdict = match trade(base, row) {
-                Some(Trade::Dominates) => format!("serve {model} with {} whether loaded on demand or resident", row.provider),
-                Some(Trade::NotFaster) if fb.median < fa.median => {
-                    format!("{} answers a load sooner; per request neither is faster beyond noise", row.provider)
-                }
-                Some(Trade::NotFaster) | None => {
-                    format!("keep {model} on {}: {} is not faster per request beyond noise", base.provider, row.provider)
+            let entry = tally.entry(row.provider).or_insert((base.provider, 0, vec![], 0));
+            let choice = match trade(base, row) {
+                Some(Trade::Dominates) => {
+                    entry.1 += 1;
+                    format!("{} whether loaded on demand or resident", row.provider)
                 }
                 Some(Trade::BreakEven { n, .. }) => {
+                    entry.2.push(n.ceil());
                     figures.insert(format!("{model}.{}.break_even_requests", row.provider), n.ceil());
                     format!(
-                        "resident, or loaded for more than {:.0} requests: {}; loaded on demand for fewer: {}",
-                        n.ceil(),
+                        "{} resident or for more than {:.0} requests per load, {} on demand for fewer",
                         row.provider,
+                        n.ceil(),
                         base.provider
                     )
                 }
+                Some(Trade::NotFaster) | None => {
+                    entry.3 += 1;
+                    format!("{}: {} is not faster per request beyond noise", base.provider, row.provider)
+                }
             };
-            lines.push(format!("{model}: {verdict}"));
             evidence.push(format!(
-                "{model}: first answer {} {:.0} ms ({:.0}..{:.0}) vs {} {:.0} ms ({:.0}..{:.0}); p50 {:.2} ms ({:.2}..{:.2}) vs {:.2} ms ({:.2}..{:.2}){partial}",
+                "{model}: {choice}; first answer {} {:.0} ms ({:.0}..{:.0}) vs {} {:.0} ms ({:.0}..{:.0}); p50 {:.2} ms ({:.2}..{:.2}) vs {:.2} ms ({:.2}..{:.2}){partial}",
                 base.provider, fa.median, fa.min, fa.max, row.provider, fb.median, fb.min, fb.max, pa.median, pa.min, pa.max, pb.median, pb.min, pb.max
             ));
         }
     }
-    if lines.is_empty() {
+    if tally.is_empty() {
         return vec![];
     }
-    let providers: Vec<String> = {
-        let mut p: Vec<Provider> = models.iter().flat_map(|(_, rows)| rows.iter().map(|r| r.provider)).collect();
-        p.sort();
-        p.dedup();
-        p.iter().map(Provider::to_string).collect()
-    };
+    let verdict: Vec<String> = tally
+        .iter()
+        .map(|(provider, (base, wins, breaks, loses))| {
+            let mut parts = Vec::new();
+            if *wins > 0 {
+                parts.push(format!("{provider} for {} (faster to load and to serve)", crate::report::count(*wins, "model")));
+            }
+            if !breaks.is_empty() {
+                let lo = breaks.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = breaks.iter().copied().fold(0.0, f64::max);
+                let range = if lo < hi { format!("{lo:.0}..{hi:.0}") } else { format!("{lo:.0}") };
+                parts.push(format!(
+                    "{provider} for {} once loaded for {range}+ requests, {base} below",
+                    crate::report::count(breaks.len(), "model")
+                ));
+            }
+            if *loses > 0 {
+                parts.push(format!("{base} for {} ({provider} not faster per request)", crate::report::count(*loses, "model")));
+            }
+            parts.join("; ")
+        })
+        .collect();
     vec![Recommendation {
         machine_class: None,
         topic: Topic::BackendChoice,
         provider: baseline(&models[0].1).provider,
         level: Level::Good,
-        verdict: format!("Backend per model ({}): {}", providers.join(" vs "), lines.join("; ")),
-        action: "serve each model with the backend its lifecycle favours: a model a manager loads on demand for few requests wants the faster first answer, a resident one the faster steady state (first answer = warm load + first inference, in a running worker)".into(),
+        verdict: verdict.join("; "),
+        action: "serve each model with the backend its lifecycle favours: loaded on demand for few requests, the faster first answer (warm load + first inference in a running worker); resident or loaded for many, the faster steady state; per model below".into(),
         evidence,
         figures,
     }]

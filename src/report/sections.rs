@@ -782,6 +782,14 @@ fn cold(r: &ResultsFile) -> Option<Section> {
     if singles(r).iter().any(|(_, m)| !m.first_load_only()) {
         s.notes.push(BACK_TO_BACK_VS_TRIMMED.into());
     }
+    // A provider that compiles at load may keep what it compiled: say which state the loads were in.
+    let mut caches: Vec<String> = trials(r, |m| if let Measurements::Cold(x) = m { Some(x.as_ref()) } else { None })
+        .iter()
+        .filter_map(|(t, _)| t.provider.backend().cache_state(&t.provider_setup).map(|state| format!("{}: {state}.", t.provider)))
+        .collect();
+    caches.sort();
+    caches.dedup();
+    s.notes.extend(caches);
     (!s.rows.is_empty()).then_some(s)
 }
 

@@ -38,8 +38,15 @@ pub(crate) struct Answer {
 }
 
 pub(crate) fn build(r: &ResultsFile) -> Option<Summary> {
-    let mut scopes: Vec<(Provider, Option<String>)> = r.recommendations.iter().map(|x| (x.provider, x.machine_class.clone())).collect();
-    scopes.dedup();
+    // One block per provider (and machine class), in the order the advice names them; the advice
+    // across backends goes into its baseline's block.
+    let mut scopes: Vec<(Provider, Option<String>)> = Vec::new();
+    for x in r.recommendations.iter().filter(|x| x.topic != Topic::BackendChoice) {
+        let scope = (x.provider, x.machine_class.clone());
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
     let mut blocks = Vec::new();
     let mut states = Vec::new();
     for (provider, class) in scopes {
@@ -49,6 +56,11 @@ pub(crate) fn build(r: &ResultsFile) -> Option<Summary> {
             loading(advice(Topic::LoadingStrategy)),
             unloading(advice(Topic::MemoryManagement)),
             planning(advice(Topic::ResourcePlanning)),
+            advice(Topic::BackendChoice).map(|x| Answer {
+                question: "Backend per model".into(),
+                level: x.level,
+                answer: x.verdict.clone(),
+            }),
         ]
         .into_iter()
         .flatten()
