@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::provider::Provider;
-use crate::results::recommendation::{Level, Recommendation, Topic};
+use crate::results::recommendation::{EvidenceTable, Level, Recommendation, Topic};
 use crate::results::{LeakVerdict, Measurements, ResultsFile, SingleTrial};
 use crate::stats::Summary;
 
@@ -144,6 +144,7 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
         return vec![];
     }
     let mut evidence = Vec::new();
+    let mut table = EvidenceTable::new(&["Model", "Against", "First answer ms", "p50 ms", "Serve with"]);
     let mut figures = BTreeMap::new();
     // Per provider compared with the baseline: models it wins outright, break-evens, models it loses.
     let mut tally: BTreeMap<Provider, (Provider, usize, Vec<f64>, usize)> = BTreeMap::new();
@@ -179,6 +180,13 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
                     format!("{}: {} is not faster per request beyond noise", base.provider, row.provider)
                 }
             };
+            table.rows.push(vec![
+                model.clone(),
+                format!("{} / {}", base.provider, row.provider),
+                format!("{:.0} / {:.0}", fa.median, fb.median),
+                format!("{:.2} / {:.2}", pa.median, pb.median),
+                format!("{choice}{partial}"),
+            ]);
             evidence.push(format!(
                 "{model}: {choice}; first answer {} {:.0} ms ({:.0}..{:.0}) vs {} {:.0} ms ({:.0}..{:.0}); p50 {:.2} ms ({:.2}..{:.2}) vs {:.2} ms ({:.2}..{:.2}){partial}",
                 base.provider, fa.median, fa.min, fa.max, row.provider, fb.median, fb.min, fb.max, pa.median, pa.min, pa.max, pb.median, pb.min, pb.max
@@ -219,6 +227,7 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
         action: "serve each model with the backend its lifecycle favours: loaded on demand for few requests, the faster first answer (warm load + first inference in a running worker); resident or loaded for many, the faster steady state; per model below".into(),
         evidence,
         figures,
+        evidence_table: Some(table),
     }]
 }
 
