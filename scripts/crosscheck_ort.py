@@ -199,6 +199,7 @@ def main() -> int:
             continue
         single = trial["measurements"]
         samples = [python_sample(trial, paths[model], settings) for _ in range(args.workers)]
+        print(f"{model:<22} (Python: onnxruntime {samples[0]['onnxruntime']})")
         for label, key in FIGURES:
             summary = single["summary"].get(key) or {}
             ours = [s[key] for s in samples]
@@ -273,6 +274,7 @@ def interleaved(args: argparse.Namespace) -> int:
                 })
                 path = next(m["path"] for m in results["models"] if m["id"] == model)
                 ours.append(python_sample(trial, path, results["run"]["settings"]))
+            print(f"{model:<22} (Python: onnxruntime {ours[0]['onnxruntime']})")
             for label, key in FIGURES:
                 m = [s[key] for s in theirs if s[key] is not None]
                 p = [s[key] for s in ours]

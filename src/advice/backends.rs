@@ -196,26 +196,25 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
     if tally.is_empty() {
         return vec![];
     }
+    // One short line per provider: how many models it wins outright, from how many requests per
+    // load it wins the others, and how many it does not serve faster (the baseline keeps those).
     let verdict: Vec<String> = tally
         .iter()
-        .map(|(provider, (base, wins, breaks, loses))| {
+        .map(|(provider, (_, wins, breaks, loses))| {
             let mut parts = Vec::new();
             if *wins > 0 {
-                parts.push(format!("{provider} for {} (faster to load and to serve)", crate::report::count(*wins, "model")));
+                parts.push(format!("{} outright", crate::report::count(*wins, "model")));
             }
             if !breaks.is_empty() {
                 let lo = breaks.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = breaks.iter().copied().fold(0.0, f64::max);
                 let range = if lo < hi { format!("{lo:.0}..{hi:.0}") } else { format!("{lo:.0}") };
-                parts.push(format!(
-                    "{provider} for {} once loaded for {range}+ requests, {base} below",
-                    crate::report::count(breaks.len(), "model")
-                ));
+                parts.push(format!("{} from {range} requests per load", breaks.len()));
             }
             if *loses > 0 {
-                parts.push(format!("{base} for {} ({provider} not faster per request)", crate::report::count(*loses, "model")));
+                parts.push(format!("{} not faster", loses));
             }
-            parts.join("; ")
+            format!("{provider}: {}", parts.join(", "))
         })
         .collect();
     vec![Recommendation {

@@ -1198,7 +1198,7 @@ mod tests {
             (Topic::ResourcePlanning, vec!["Model", "Footprint MB RAM", "Load peak MB"], "gpt2"),
             (Topic::ColdStart, vec!["Model", "Cold ms", "Warm ms (back to back)", "Ratio", "Extra ms", "Counted"], "gpt2"),
         ] {
-            let a = advice(&r, topic, Provider::Cpu);
+            let a = advice(&r, topic, Provider::CPU);
             let table = a.evidence_table.as_ref().unwrap_or_else(|| panic!("{topic}: no table"));
             assert_eq!(table.header, header, "{topic}");
             assert_eq!(table.rows.len(), a.evidence.len(), "{topic}: a row per sentence");
@@ -1212,7 +1212,7 @@ mod tests {
             }
         }
         // The memory row: the plain unload's median and the after-trim figure, as the sentence.
-        let memory = advice(&r, Topic::MemoryManagement, Provider::Cpu);
+        let memory = advice(&r, Topic::MemoryManagement, Provider::CPU);
         assert_eq!(memory.evidence_table.unwrap().rows[0][1..], ["73.3 (n=1)".to_string(), "99.3".to_string()]);
     }
 

@@ -61,6 +61,9 @@ pub enum Lever {
     ConvAlgoSearch {
         search: ConvAlgoSearch,
     },
+    /// The provider's own compile cache (OpenVINO's `cache_dir`, TensorRT's engine cache), pointed
+    /// at an empty folder: the first load fills it, the later ones read it.
+    ProviderCache,
 }
 
 impl Lever {
@@ -81,6 +84,9 @@ impl Lever {
         ];
         if provider.takes("arena_extend_strategy") {
             levers.push(Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested });
+        }
+        if provider.backend().cache_lever().is_some() {
+            levers.push(Lever::ProviderCache);
         }
         if provider.takes("cudnn_conv_algo_search") {
             levers.extend([
@@ -107,6 +113,8 @@ impl Lever {
             Lever::Prepacking { on } => extras.prepacking = Some(on),
             Lever::CudaArena { strategy } => crate::provider::cuda::set_arena(&mut setup.options, strategy),
             Lever::ConvAlgoSearch { search } => crate::provider::cuda::set_conv_search(&mut setup.options, search),
+            // The folder is the scenario's to make (`with_cache`): it must be new for each trial.
+            Lever::ProviderCache => {}
         }
         (setup, extras)
     }
@@ -135,6 +143,17 @@ impl fmt::Display for Lever {
             Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested } => f.write_str("CUDA arena same-as-requested"),
             Lever::CudaArena { strategy: ArenaStrategy::NextPowerOfTwo } => f.write_str("CUDA arena next-power-of-two"),
             Lever::ConvAlgoSearch { search } => write!(f, "cuDNN conv algorithm search {}", format!("{search:?}").to_lowercase()),
+            Lever::ProviderCache => f.write_str("provider compile cache, loads after the first"),
+        }
+    }
+}
+
+/// `setup` with its provider's compile cache in `dir` (and the options that switch it on).
+pub(crate) fn with_cache(setup: &mut ProviderSetup, dir: &std::path::Path) {
+    if let Some(lever) = setup.provider.backend().cache_lever() {
+        setup.options.insert(lever.key.into(), dir.display().to_string());
+        for (k, v) in lever.with {
+            setup.options.insert((*k).into(), (*v).into());
         }
     }
 }
@@ -155,6 +174,12 @@ mod tests {
         let cuda = Lever::all(Provider::named("cuda"), 8);
         assert!(cuda.contains(&Lever::CudaArena { strategy: ArenaStrategy::SameAsRequested }));
         assert_eq!(cuda[0], Lever::Default);
+        assert!(!cpu.contains(&Lever::ProviderCache) && !cuda.contains(&Lever::ProviderCache), "neither keeps a compile cache");
+        let ov = Lever::all(Provider::named("openvino"), 8);
+        assert!(ov.contains(&Lever::ProviderCache) && !ov.iter().any(|l| matches!(l, Lever::CudaArena { .. })), "{ov:?}");
+        let mut trt = ProviderSetup::new(Provider::named("tensorrt"));
+        with_cache(&mut trt, std::path::Path::new("/tmp/engines"));
+        assert_eq!((trt.options["trt_engine_cache_path"].as_str(), trt.options["trt_engine_cache_enable"].as_str()), ("/tmp/engines", "1"));
     }
 
     #[test]
