@@ -83,11 +83,8 @@ pub(crate) const PROFILE_FILE: FileKind =
     FileKind { cap: 64 * crate::units::MIB, takes: "--profile takes a profile.json file", usually: "a profile.json is a few KB per model" };
 /// ONNX Runtime's profiler trace of one load, which mora asked for: a few KB (two events per load; a
 /// run's node events are never profiled).
-pub(crate) const ORT_PROFILE_FILE: FileKind = FileKind {
-    cap: 64 * crate::units::MIB,
-    takes: "ONNX Runtime's profiler writes a JSON trace",
-    usually: "a load's trace is a few KB",
-};
+pub(crate) const ORT_PROFILE_FILE: FileKind =
+    FileKind { cap: 64 * crate::units::MIB, takes: "ONNX Runtime's profiler writes a JSON trace", usually: "a load's trace is a few KB" };
 /// A request trace: the simulator reads at most 10 million requests, lines of a few dozen bytes.
 pub(crate) const TRACE_FILE: FileKind =
     FileKind { cap: 512 * crate::units::MIB, takes: "--trace takes a CSV file", usually: "10 million requests are about 300 MB" };

@@ -55,17 +55,29 @@ fn every_lever_is_measured_checked_and_reported_back() {
     // Every configuration's load broken down by ONNX Runtime's profiler, the remainder beside it.
     for l in m["levers"].as_array().unwrap() {
         let phases = |b: &Value| -> Vec<(String, f64)> {
-            b["phases"].as_array().unwrap_or_else(|| panic!("no breakdown: {l:#}")).iter().map(|p| (p["phase"].as_str().unwrap().to_string(), f(&p["ms"]))).collect()
+            b["phases"]
+                .as_array()
+                .unwrap_or_else(|| panic!("no breakdown: {l:#}"))
+                .iter()
+                .map(|p| (p["phase"].as_str().unwrap().to_string(), f(&p["ms"])))
+                .collect()
         };
         let timed = phases(&l["breakdown"]);
         // Setup and parse apart where the profiler has a model-loading event, else as one.
         let names: Vec<&str> = timed.iter().map(|(p, _)| p.as_str()).collect();
-        assert!(names == ["session-setup", "model-parse", "initialization", "remainder"] || names == ["setup-and-parse", "initialization", "remainder"], "{l:#}");
+        assert!(
+            names == ["session-setup", "model-parse", "initialization", "remainder"]
+                || names == ["setup-and-parse", "initialization", "remainder"],
+            "{l:#}"
+        );
         assert!(timed[timed.len() - 2].1 > 0.0, "{l:#}");
         let logged = &l["logged_breakdown"];
         let split = phases(logged);
         let names: Vec<&str> = split.iter().map(|(p, _)| p.as_str()).collect();
-        assert!(names.contains(&"graph-optimization") && names.contains(&"kernels-and-prepacking") && names.contains(&"initializer-saving"), "{logged:#}");
+        assert!(
+            names.contains(&"graph-optimization") && names.contains(&"kernels-and-prepacking") && names.contains(&"initializer-saving"),
+            "{logged:#}"
+        );
         let sum: f64 = split.iter().map(|(_, ms)| ms).sum();
         assert!((sum - f(&logged["wall_ms"])).abs() < 0.01, "the phases and the remainder add up to the wall time: {logged:#}");
     }

@@ -281,7 +281,8 @@ mod tests {
     #[test]
     fn medians_are_taken_phase_by_phase() {
         let p = |init: f64| Profiled { setup_ms: Some(1.0), parse_ms: 10.0, initialization_ms: init };
-        let loads = [LoadBreakdown::new(100.0, p(80.0), None), LoadBreakdown::new(200.0, p(150.0), None), LoadBreakdown::new(120.0, p(90.0), None)];
+        let loads =
+            [LoadBreakdown::new(100.0, p(80.0), None), LoadBreakdown::new(200.0, p(150.0), None), LoadBreakdown::new(120.0, p(90.0), None)];
         let m = LoadBreakdown::median_of(&loads).unwrap();
         assert_eq!(m.wall_ms, 120.0);
         assert_eq!(m.ms(LoadPhase::Initialization), Some(90.0));

@@ -30,6 +30,7 @@ pub(crate) struct LoadOptions {
 }
 
 impl LoadOptions {
+    #[allow(dead_code, reason = "the config-entry levers set their options through it")]
     pub(crate) fn entry(mut self, key: &str, value: &str) -> LoadOptions {
         self.entries.push((key.to_string(), value.to_string()));
         self
@@ -46,9 +47,9 @@ pub(crate) fn open(
 ) -> Result<Session> {
     let mut builder = with_options(setup.builder(env, extras)?, options)?;
     match source {
-        ModelSource::File(path) => builder
-            .commit_from_file(path)
-            .with_context(|| format!("ONNX Runtime could not load {} on {}", path.display(), setup.provider)),
+        ModelSource::File(path) => {
+            builder.commit_from_file(path).with_context(|| format!("ONNX Runtime could not load {} on {}", path.display(), setup.provider))
+        }
         ModelSource::Memory { model, external } => {
             for (name, bytes) in external.iter() {
                 builder = builder

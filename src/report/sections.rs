@@ -994,7 +994,9 @@ fn load_breakdown(r: &ResultsFile) -> Option<Section> {
                 ms(P::KernelsAndPrepacking),
                 num(other, 1),
                 ms(P::Remainder),
-                b.biggest().map(|p| format!("{} {:.0} ms ({:.0}%)", p.phase.label(), p.ms, 100.0 * p.ms / b.wall_ms.max(f64::MIN_POSITIVE))).unwrap_or_default(),
+                b.biggest()
+                    .map(|p| format!("{} {:.0} ms ({:.0}%)", p.phase.label(), p.ms, 100.0 * p.ms / b.wall_ms.max(f64::MIN_POSITIVE)))
+                    .unwrap_or_default(),
                 b.transformers.iter().take(3).map(|x| format!("{} {:.1}", x.name, x.ms)).collect::<Vec<_>>().join(", "),
             ]);
         }

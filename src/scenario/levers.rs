@@ -11,8 +11,8 @@ use anyhow::{Context, Result, anyhow};
 
 use super::TrialContext;
 use crate::inputs::ModelInputs;
-use crate::levers::outputs::{Outputs, compare};
 use crate::levers::breakdown::{self, LoadBreakdown};
+use crate::levers::outputs::{Outputs, compare};
 use crate::levers::session::{self, LoadOptions, LogMarks};
 use crate::levers::{Lever, LoadFrom, floor};
 use crate::loaded_model::{LoadedModel, ms_since};
@@ -77,7 +77,9 @@ pub(crate) fn run(w: &mut TrialContext) -> Result<LeversResult> {
             },
         };
         let mut result = match source {
-            Ok(source) => measure(w, lever, &source, &inputs, &mut reference, &workdir.0).unwrap_or_else(|e| failed(lever, format!("{e:#}"))),
+            Ok(source) => {
+                measure(w, lever, &source, &inputs, &mut reference, &workdir.0).unwrap_or_else(|e| failed(lever, format!("{e:#}")))
+            }
             Err(why) => failed(lever, why),
         };
         result.evidence.extend(evidence(w, model, lever, &workdir.0, &mut default_threads));
@@ -207,12 +209,21 @@ fn measure(
 
 /// One load with the profiler and the session's INFO log stamped on arrival: the initialisation split
 /// by its log lines, each graph transformer's time.
-fn logged_load(w: &TrialContext, setup: &ProviderSetup, extras: &SessionExtras, source: &ModelSource, workdir: &Path) -> Result<LoadBreakdown> {
+fn logged_load(
+    w: &TrialContext,
+    setup: &ProviderSetup,
+    extras: &SessionExtras,
+    source: &ModelSource,
+    workdir: &Path,
+) -> Result<LoadBreakdown> {
     malloc_trim();
     let marks = LogMarks::default();
     let start = Instant::now();
-    let options =
-        LoadOptions { profile_prefix: Some(workdir.join("profile-logged")), log_marks: Some((start, marks.clone())), ..LoadOptions::default() };
+    let options = LoadOptions {
+        profile_prefix: Some(workdir.join("profile-logged")),
+        log_marks: Some((start, marks.clone())),
+        ..LoadOptions::default()
+    };
     let mut session = session::open(setup, &w.runtime.env, source, extras, &options)?;
     let wall_ms = ms_since(start);
     let profiled = breakdown::parse_profile(&session::take_profile(&mut session)?)?;
