@@ -228,9 +228,14 @@ pub struct ReportArgs {
     #[arg(long, conflicts_with = "out")]
     pub in_place: bool,
     /// With two runs or more: exit 5 when a later run is worse than the first by more than PCT percent
-    /// on a figure of the single scenario, beyond both runs' noise (for CI pipelines).
+    /// on a figure of the single scenario and a rank test over both runs' workers calls it significant
+    /// (for CI pipelines; each run needs 5 workers or more: `mora bench --workers 5`).
     #[arg(long, value_name = "PCT", value_parser = percent)]
     pub fail_on_regression: Option<f64>,
+    /// Comparing runs: a change of a median smaller than PCT percent is called no change, however
+    /// significant.
+    #[arg(long, value_name = "PCT", value_parser = percent, default_value_t = crate::report::compare::Rules::DEFAULT.min_effect_pct)]
+    pub min_effect: f64,
     /// Print results.json's JSON Schema (schema/results.schema.json) and exit.
     #[arg(long, conflicts_with_all = ["results", "out", "in_place", "fail_on_regression"])]
     pub schema: bool,

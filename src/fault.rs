@@ -43,6 +43,19 @@ fn fault_on_a_page_without_access() {
     unsafe { std::ptr::write_volatile(page.cast::<u8>(), 1) };
 }
 
+/// `slow-run:MS`: every inference takes MS milliseconds longer, inside its timer: a deliberate
+/// regression, for proving the regression gate (`scripts/gate-check.sh`). Read once: the check runs
+/// inside the timed region.
+pub(crate) fn slow_run() {
+    static DELAY: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    let delay = DELAY.get_or_init(|| {
+        faults().iter().find_map(|f| f.strip_prefix("slow-run:")?.parse::<u64>().ok()).map(std::time::Duration::from_millis)
+    });
+    if let Some(d) = delay {
+        std::thread::sleep(*d);
+    }
+}
+
 /// `keep-outputs`: the leak scenario keeps every cycle's outputs alive, a deliberate leak.
 pub(crate) fn keep_outputs() -> bool {
     faults().iter().any(|f| f == "keep-outputs")

@@ -94,6 +94,7 @@ impl LoadedModel {
     pub(crate) fn run_keeping_outputs(&mut self) -> Result<(f64, Vec<(String, DynValue)>)> {
         let inputs: Vec<(&str, &DynValue)> = self.values.iter().map(|(n, v)| (n.as_str(), v)).collect();
         let start = Instant::now();
+        crate::fault::slow_run();
         let run = match &self.run_options {
             Some(options) => self.session.run_with_options(inputs, options),
             None => self.session.run(inputs),

@@ -119,6 +119,129 @@ pub(crate) fn percentage(part: f64, whole: f64) -> Option<f64> {
     if whole.abs() < 1e-9 { None } else { Some(part / whole * 100.0) }
 }
 
+/// The Mann-Whitney U test of two independent samples (a rank test: no assumption about the
+/// distributions, robust to an outlier): `u` counts the pairs where `a`'s value is the larger (ties
+/// count half), `p` is the two-sided probability of a `u` this far from its middle if both samples
+/// came from one distribution. Exact for small samples without ties, else the normal
+/// approximation with the tie correction and a continuity correction.
+/// `None` for an empty sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RankTest {
+    pub u: f64,
+    pub p: f64,
+}
+
+pub(crate) fn mann_whitney(a: &[f64], b: &[f64]) -> Option<RankTest> {
+    let (n1, n2) = (a.len(), b.len());
+    if n1 == 0 || n2 == 0 {
+        return None;
+    }
+    let mut u = 0.0;
+    for x in a {
+        for y in b {
+            u += match x.total_cmp(y) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Less => 0.0,
+            };
+        }
+    }
+    let mut all: Vec<f64> = a.iter().chain(b).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let ties: Vec<usize> = all.chunk_by(|x, y| x == y).map(<[f64]>::len).filter(|&t| t > 1).collect();
+    let p = if ties.is_empty() && n1 + n2 <= 60 {
+        exact_two_sided(n1, n2, u)
+    } else {
+        let (n1f, n2f, n) = (n1 as f64, n2 as f64, (n1 + n2) as f64);
+        let mean = n1f * n2f / 2.0;
+        let tie_term: f64 = ties.iter().map(|&t| (t as f64).powi(3) - t as f64).sum::<f64>() / (n * (n - 1.0));
+        let sd = (n1f * n2f / 12.0 * ((n + 1.0) - tie_term)).sqrt();
+        if sd <= 0.0 { 1.0 } else { (2.0 * normal_sf(((u - mean).abs() - 0.5).max(0.0) / sd)).min(1.0) }
+    };
+    Some(RankTest { u, p })
+}
+
+/// Two-sided exact p of U = `u` for samples of `n1` and `n2` without ties: the number of rankings
+/// with a U at least this far from the middle, over all C(n1 + n2, n1) of them.
+fn exact_two_sided(n1: usize, n2: usize, u: f64) -> f64 {
+    // ways[i][j][k]: rankings of i values of a and j of b with U = k, built up one value at a time
+    // (the largest value is a's, adding j to U, or b's, adding nothing).
+    let max_u = n1 * n2;
+    let mut prev: Vec<Vec<f64>> = vec![vec![0.0; max_u + 1]; n2 + 1];
+    for row in prev.iter_mut() {
+        row[0] = 1.0; // i = 0: U = 0 whatever j
+    }
+    for _i in 1..=n1 {
+        let mut next: Vec<Vec<f64>> = vec![vec![0.0; max_u + 1]; n2 + 1];
+        for j in 0..=n2 {
+            for k in 0..=max_u {
+                let from_a = if k >= j { prev[j][k - j] } else { 0.0 };
+                let from_b = if j > 0 { next[j - 1][k] } else { 0.0 };
+                next[j][k] = from_a + from_b;
+            }
+        }
+        prev = next;
+    }
+    let counts = &prev[n2];
+    let total: f64 = counts.iter().sum();
+    let low = u.min(max_u as f64 - u).floor() as usize;
+    let tail: f64 = counts[..=low].iter().sum();
+    (2.0 * tail / total).min(1.0)
+}
+
+/// P(Z > z) for a standard normal Z (Abramowitz and Stegun 7.1.26 for erfc: error below 1.5e-7).
+fn normal_sf(z: f64) -> f64 {
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erfc = poly * (-x * x).exp();
+    if z >= 0.0 { erfc / 2.0 } else { 1.0 - erfc / 2.0 }
+}
+
+/// A seeded bootstrap interval (percentile method, `level` e.g. 0.95) of median(`b`) / median(`a`):
+/// how large the change is, with its uncertainty from both samples' spread. `None` for an empty
+/// sample or a median of `a` of zero in a resample.
+pub(crate) fn bootstrap_median_ratio(a: &[f64], b: &[f64], resamples: usize, level: f64, seed: u64) -> Option<(f64, f64)> {
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let mut state = seed;
+    let mut next = |n: usize| {
+        // SplitMix64: seeded, so one comparison always gives one interval.
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) % n as u64) as usize
+    };
+    let mut ratios = Vec::with_capacity(resamples);
+    let (mut ra, mut rb) = (vec![0.0; a.len()], vec![0.0; b.len()]);
+    for _ in 0..resamples {
+        ra.iter_mut().for_each(|x| *x = a[next(a.len())]);
+        rb.iter_mut().for_each(|x| *x = b[next(b.len())]);
+        let (ma, mb) = (median(&ra)?, median(&rb)?);
+        if ma.abs() < 1e-12 {
+            return None;
+        }
+        ratios.push(mb / ma);
+    }
+    let tail = (1.0 - level) / 2.0 * 100.0;
+    Some((percentile(&ratios, tail)?, percentile(&ratios, 100.0 - tail)?))
+}
+
+/// Indices of the samples farther than `k` scaled median absolute deviations from the median (a
+/// robust outlier rule: one wild sample cannot hide itself by widening the spread it is judged by).
+/// None where the samples hardly vary (MAD 0) or are fewer than 3.
+pub(crate) fn outliers(samples: &[f64], k: f64) -> Vec<usize> {
+    let Some(m) = median(samples).filter(|_| samples.len() >= 3) else { return vec![] };
+    let deviations: Vec<f64> = samples.iter().map(|x| (x - m).abs()).collect();
+    let mad = median(&deviations).unwrap_or(0.0) * 1.4826;
+    if mad <= 1e-12 {
+        return vec![];
+    }
+    (0..samples.len()).filter(|&i| deviations[i] > k * mad).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +311,76 @@ mod tests {
     fn percentage_of_zero_is_missing() {
         assert_eq!(percentage(1.0, 0.0), None);
         assert_eq!(percentage(45.0, 90.0), Some(50.0));
+    }
+
+    /// Every split of 1..=n1+n2 into a of size n1 and b: the exact distribution, by brute force.
+    fn brute_force_p(a: &[f64], b: &[f64]) -> f64 {
+        let all: Vec<f64> = a.iter().chain(b).copied().collect();
+        let (n, n1) = (all.len(), a.len());
+        let u_of = |xa: &[f64], xb: &[f64]| xa.iter().map(|x| xb.iter().filter(|y| x > *y).count()).sum::<usize>() as f64;
+        let observed = u_of(a, b);
+        let mid = (n1 * b.len()) as f64 / 2.0;
+        let (mut extreme, mut total) = (0usize, 0usize);
+        for mask in 0u32..(1 << n) {
+            if mask.count_ones() as usize != n1 {
+                continue;
+            }
+            let xa: Vec<f64> = (0..n).filter(|i| mask & (1 << i) != 0).map(|i| all[i]).collect();
+            let xb: Vec<f64> = (0..n).filter(|i| mask & (1 << i) == 0).map(|i| all[i]).collect();
+            total += 1;
+            if (u_of(&xa, &xb) - mid).abs() >= (observed - mid).abs() - 1e-9 {
+                extreme += 1;
+            }
+        }
+        extreme as f64 / total as f64
+    }
+
+    #[test]
+    fn the_exact_rank_test_matches_brute_force() {
+        // [1..5] against [6..10]: U 0, the two most extreme of C(10, 5) = 252 rankings.
+        let t = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &[6.0, 7.0, 8.0, 9.0, 10.0]).unwrap();
+        assert_eq!(t.u, 0.0);
+        assert!((t.p - 2.0 / 252.0).abs() < 1e-12, "{}", t.p);
+        for (a, b) in [
+            (vec![1.0, 3.0, 5.0, 7.0, 9.0], vec![2.0, 4.0, 6.0, 8.0, 10.0]),
+            (vec![10.0, 11.5, 12.0], vec![9.0, 13.0, 14.0, 15.0, 16.0, 17.0]),
+            (vec![3.1, 0.2, 5.5, 7.7], vec![1.1, 2.2, 4.4, 6.6, 8.8, 9.9, 10.5]),
+        ] {
+            let t = mann_whitney(&a, &b).unwrap();
+            assert!((t.p - brute_force_p(&a, &b)).abs() < 1e-12, "{a:?} {b:?}: {} vs {}", t.p, brute_force_p(&a, &b));
+        }
+        // Three against three can never reach p < 0.05 (2 of 20 rankings at best): why a gate needs 5.
+        assert!((mann_whitney(&[1.0, 2.0, 3.0], &[7.0, 8.0, 9.0]).unwrap().p - 0.1).abs() < 1e-12);
+        assert_eq!(mann_whitney(&[], &[1.0]), None);
+    }
+
+    #[test]
+    fn the_normal_rank_test_handles_ties() {
+        // U: 1 beats nothing, each 2 ties b's 2 (0.5 + 0.5), 3 and 4 beat 2, 5 beats 2 and ties 5: 4.5.
+        // Ties 2 x3, 5 x2, 6 x2: sd = sqrt(36/12 * (13 - 36/132)) = 6.179; z = (13.5 - 0.5) / 6.179
+        // = 2.1039; p = erfc(z / sqrt 2) = 0.035391 (worked with Python's math.erfc).
+        let t = mann_whitney(&[1.0, 2.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 5.0, 6.0, 6.0, 7.0, 8.0]).unwrap();
+        assert_eq!(t.u, 4.5);
+        assert!((t.p - 0.035391).abs() < 1e-5, "{}", t.p);
+        // All equal: nothing to tell.
+        assert_eq!(mann_whitney(&[1.0, 1.0], &[1.0, 1.0]).unwrap().p, 1.0);
+        assert!((normal_sf(1.959_964) - 0.025).abs() < 1e-6 && (normal_sf(0.0) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_bootstrap_interval_holds_the_ratio_and_is_seeded() {
+        let a = [10.0, 10.5, 9.8, 10.2, 10.1];
+        let b = [20.0, 21.0, 19.5, 20.4, 20.2];
+        let (lo, hi) = bootstrap_median_ratio(&a, &b, 2000, 0.95, 7).unwrap();
+        assert!(lo <= 2.0 && 2.0 <= hi && lo > 1.8 && hi < 2.2, "{lo}..{hi}");
+        assert_eq!(bootstrap_median_ratio(&a, &b, 2000, 0.95, 7), Some((lo, hi)));
+        assert_eq!(bootstrap_median_ratio(&[], &b, 10, 0.95, 7), None);
+    }
+
+    #[test]
+    fn outliers_are_judged_by_the_median_absolute_deviation() {
+        assert_eq!(outliers(&[17.0, 17.4, 16.9, 49.0, 17.2], 3.0), vec![3]);
+        assert!(outliers(&[17.0, 17.4, 16.9, 17.6, 17.2], 3.0).is_empty());
+        assert!(outliers(&[5.0, 5.0, 5.0, 9.0], 3.0).is_empty(), "MAD 0: nothing to judge by");
     }
 }

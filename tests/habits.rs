@@ -124,15 +124,18 @@ fn progress_says_what_is_left_and_the_total() {
     assert_eq!(r["run"]["machine_load"].as_array().unwrap().len(), 3, "before the first trial and after each");
 }
 
-/// Two runs of one machine: every figure with its spread, "within noise" unless the ranges part, and
-/// `--fail-on-regression` exits 5 only for a change beyond the noise and the tolerance.
+/// Two runs of one machine: every figure with its spread and how it compares, a change called only
+/// where a rank test over both runs' workers says so, and `--fail-on-regression` exits 5 only for a
+/// significant change beyond the tolerance; the settings that differ are listed.
 #[test]
 fn runs_compare_with_their_noise_and_a_regression_fails_ci() {
     let fx = Fixture::new().text("text-a", 500, 32, "real").write();
     let out = fx.path().join("results");
     for name in ["a", "b"] {
-        fx.bench(&["--scenario", "single", "--workers", "3", "--quiet", "--run-name", name]).assert().success();
+        fx.bench(&["--scenario", "single", "--workers", "5", "--quiet", "--run-name", name]).assert().success();
     }
+    // Run d: run a's settings but one thread per session, a setting the comparison must name.
+    fx.bench(&["--scenario", "single", "--workers", "1", "--quiet", "--run-name", "d", "--intra-threads", "1"]).assert().success();
     // Run c: run b with every worker's load made slower than any of run a's, as a regression would
     // be (the summaries are derived again from the workers when a report reads the file).
     let mut slower: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("b/results.json")).unwrap()).unwrap();
@@ -153,7 +156,7 @@ fn runs_compare_with_their_noise_and_a_regression_fails_ci() {
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stderr));
     let table = String::from_utf8_lossy(&same.stdout);
     let row = table.lines().find(|l| l.contains("cpu/text-a/single") && l.contains("memory +MB")).unwrap();
-    assert!(row.contains("x, "), "every later figure says how it compares: {row}");
+    assert!(row.contains("x ("), "every later figure says how it compares: {row}");
     assert!(table.contains("A: a") && table.contains("B: b") && table.contains("B vs A"), "{table}");
 
     // Every run given is compared with the first, not only the last.
@@ -164,7 +167,20 @@ fn runs_compare_with_their_noise_and_a_regression_fails_ci() {
     let load_row = table.lines().find(|l| l.split("  ").any(|cell| cell.trim() == "load ms")).unwrap();
     assert!(load_row.contains("WORSE by"), "{load_row}");
     let stderr = String::from_utf8_lossy(&three.stderr);
-    assert!(stderr.contains("regression: cpu/text-a/single load ms in c:") && stderr.contains("beyond both runs' noise"), "{stderr}");
+    // Every worker of c slower than every worker of a: the rank test's p is 2/252.
+    assert!(stderr.contains("regression: cpu/text-a/single load ms in c:") && stderr.contains("p 0.008"), "{stderr}");
+    assert!(!stderr.contains("memory +MB in c"), "c's memory is b's, no regression: {stderr}");
+
+    // Settings that differ are named above the comparison; one worker a side cannot fail the gate.
+    let other = report(&["a", "d"], &["--fail-on-regression", "5"]);
+    assert_eq!(other.status.code(), Some(0), "{}", String::from_utf8_lossy(&other.stderr));
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(stderr.contains("setting differs: cpu setup.cpu.intra_threads = — / 1"), "{stderr}");
+    assert!(stderr.contains("setting differs: settings.workers = 5 / 1"), "{stderr}");
+    assert!(stderr.contains("cannot fail the gate: run `mora bench --workers 5`"), "{stderr}");
+    let table = String::from_utf8_lossy(&other.stdout);
+    let settings = table.find("Settings that differ between the runs").expect("a settings section");
+    assert!(settings < table.find("Comparison (scenario single)").unwrap(), "the settings come first: {table}");
 
     // One run cannot regress.
     let alone = report(&["a"], &["--fail-on-regression", "5"]);

@@ -17,6 +17,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
         outln!("{}", serde_json::to_string_pretty(&results::results_schema())?)?;
         return Ok(0);
     }
+    report::compare::set_rules(report::compare::Rules { min_effect_pct: args.min_effect, ..report::compare::Rules::DEFAULT });
     let mut files: Vec<(PathBuf, ResultsFile)> = Vec::new();
     let mut failed: Vec<FailedRun> = Vec::new();
     for p in &args.results {
@@ -86,36 +87,68 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// `--fail-on-regression PCT`: exit 5 when a later run is worse than the first beyond noise and PCT.
+/// `--fail-on-regression PCT`: exit 5 when a later run is significantly worse than the first by more
+/// than PCT; the settings that differ and the warnings about noise come first.
 fn regression_gate(runs: &[(String, ResultsFile)], pct: f64) -> Result<i32> {
+    use report::compare::{self, Verdict};
     if runs.len() < 2 {
         bail!("--fail-on-regression compares runs: give two results files or more (the first is the baseline)");
     }
+    let rules = compare::rules();
     let runs: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
-    let changes = report::compare::changes(&runs);
+    let changes = compare::changes(&runs, &rules);
     if changes.is_empty() {
         bail!("--fail-on-regression: the runs share no successful single-scenario trial to compare");
     }
-    let regressed = report::compare::regressions(&changes, pct);
-    for c in &regressed {
+    if let Some(settings) = compare::settings_section(&runs) {
+        for row in &settings.rows {
+            errln!("setting differs: {} = {}", row[0], row[1..].join(" / "));
+        }
+    }
+    for w in compare::noise_warnings(&runs, &rules) {
+        errln!("warning: {w}");
+    }
+    let few = changes.iter().filter(|c| matches!(c.verdict, Verdict::TooFewSamples { .. })).count();
+    if few > 0 {
         errln!(
-            "regression: {} {} in {}: {:.2} -> {:.2} (medians; {})",
+            "warning: {few} of {} figures have fewer than {} workers on a side and cannot fail the gate: run `mora bench --workers {}`",
+            changes.len(),
+            rules.min_samples,
+            rules.min_samples
+        );
+    }
+    let regressed = compare::regressions(&changes, pct);
+    for c in &regressed {
+        let p = match c.verdict {
+            Verdict::Worse { p, .. } => p,
+            _ => f64::NAN,
+        };
+        errln!(
+            "regression: {} {} in {}: {:.2} -> {:.2} (medians of {} and {} workers; ranges {:.2}..{:.2} and {:.2}..{:.2}), {}, p {p:.3}",
             c.trial,
             c.figure,
             c.run,
             c.first.median,
             c.later.median,
-            match c.verdict {
-                report::compare::Verdict::NoiseUnknown { .. } => "one sample on a side: noise unknown",
-                _ => "beyond both runs' noise",
-            }
+            c.first.n,
+            c.later.n,
+            c.first.min,
+            c.first.max,
+            c.later.min,
+            c.later.max,
+            c.effect()
         );
     }
     if regressed.is_empty() {
-        errln!("no regression beyond {pct}% and the runs' noise ({} figures compared)", changes.len());
+        errln!(
+            "no significant regression beyond {pct}% ({} figures compared; minimum effect {}%, p < {})",
+            changes.len(),
+            rules.min_effect_pct,
+            rules.alpha
+        );
         Ok(0)
     } else {
-        errln!("{} of {} figures regressed by more than {pct}%", regressed.len(), changes.len());
+        errln!("{} of {} figures regressed significantly by more than {pct}%", regressed.len(), changes.len());
         Ok(5)
     }
 }

@@ -40,7 +40,7 @@ fn build(results: &ResultsFile, runs: &[(String, ResultsFile)]) -> sections::Rep
     let mut report = sections::build(results);
     if runs.len() >= 2 && !crate::fleet::is_fleet(results) {
         let labelled: Vec<(String, &ResultsFile)> = runs.iter().map(|(label, r)| (label.clone(), r)).collect();
-        report.sections.extend(compare::section(&labelled));
+        report.sections.extend(compare::sections(&labelled, &compare::rules()));
     }
     report
 }
