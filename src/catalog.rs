@@ -148,7 +148,9 @@ impl ModelStatus {
                 ),
             });
         }
-        if let (Some(false), Some(tokenizer)) = (self.tokenizer_present, &model.resolved.tokenizer) {
+        // An export that is not there makes its tokenizer too: one message, one command.
+        let export_missing = model.source.is_exported() && self.missing.contains(&model.resolved.model);
+        if let (Some(false), Some(tokenizer), false) = (self.tokenizer_present, &model.resolved.tokenizer, export_missing) {
             let what = match crate::limits::not_a_regular_file(tokenizer) {
                 Some(is) => format!("is {is}, not a tokenizer.json file"),
                 None => "is missing".into(),

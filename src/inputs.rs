@@ -128,7 +128,11 @@ impl ModelInputs {
                     input.name
                 )
             })? as usize;
-            let role = Role::of(&input.name, input.elem);
+            // An integer input that indexes an embedding table is token ids, whatever its name.
+            let role = match Role::of(&input.name, input.elem) {
+                Role::OtherInt if input.vocabulary.is_some() => Role::TokenIds,
+                role => role,
+            };
             let (values, fill): (Vec<f64>, String) = match role {
                 Role::TokenIds if settings.tokenizer.is_none() && settings.random_tokens => {
                     let below = input.vocabulary.as_ref().map_or(1000, |(_, rows)| (*rows).clamp(1, 1000));

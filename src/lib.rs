@@ -24,6 +24,7 @@ pub mod onnx_graph;
 pub mod onnx_writer;
 pub(crate) mod phase;
 pub(crate) mod plan;
+pub(crate) mod preflight;
 pub mod probe;
 pub(crate) mod profile;
 pub mod protocol;

@@ -29,6 +29,10 @@ pub struct GraphSummary {
     pub nodes: usize,
     /// The graph's output names.
     pub outputs: Vec<String>,
+    /// ModelProto.ir_version: the file format's version, which an ONNX Runtime reads up to a maximum.
+    pub ir_version: Option<u64>,
+    /// The operator sets the model imports: (domain, "" for the default one, version).
+    pub opsets: Vec<(String, u64)>,
 }
 
 /// Names longer than this are not names: the file is not what it claims to be.
@@ -46,7 +50,25 @@ impl GraphSummary {
         let mut walker = Walker { r: BufReader::new(r), pos: 0 };
         let mut summary = GraphSummary::default();
         walker.message(len, &mut |w, field, value| match (field, value) {
+            (1, Value::Varint(v)) => {
+                summary.ir_version = Some(v);
+                Ok(())
+            }
             (7, Value::Bytes(end)) => graph(w, end, &mut summary),
+            // OperatorSetIdProto: domain (1), version (2).
+            (8, Value::Bytes(end)) => {
+                let (mut domain, mut version) = (String::new(), 0);
+                w.message(end, &mut |w, field, value| {
+                    match (field, value) {
+                        (1, Value::Bytes(end)) => domain = w.string(end)?,
+                        (2, Value::Varint(v)) => version = v,
+                        _ => {}
+                    }
+                    Ok(())
+                })?;
+                summary.opsets.push((domain, version));
+                Ok(())
+            }
             _ => Ok(()),
         })?;
         // Before IR version 4 the inputs list the initializers too.
@@ -65,18 +87,34 @@ impl GraphSummary {
             .collect()
     }
 
-    /// What kind of model the graph looks like, for a model given without a models.yaml entry: an
-    /// image input makes it vision (image-generation for a latent one), token ids with a `logits`
-    /// output text generation, other token ids embedding.
+    /// What kind of model the graph looks like, for a model given without a models.yaml entry.
     pub(crate) fn likely_type(&self) -> crate::inputs::ModelType {
+        self.guess_type().0
+    }
+
+    /// [`Self::likely_type`] with the reason, in words: an image input makes it vision
+    /// (image-generation beside a latent one), integer inputs are token ids (text generation with a
+    /// `logits` output, else embedding), and a model of float inputs alone (an MLP's features) is
+    /// no text model whatever its output is called: it is benched as an embedding model, its inputs
+    /// seeded N(0, 1).
+    pub(crate) fn guess_type(&self) -> (crate::inputs::ModelType, String) {
         use crate::inputs::ModelType;
-        let image = self.inputs.iter().any(|(_, _, dims)| dims.len() == 4);
-        let latent = self.inputs.iter().any(|(name, _, _)| name.contains("sample") || name.contains("latent"));
-        match (image, latent, self.outputs.iter().any(|o| o.contains("logits"))) {
-            (true, true, _) => ModelType::ImageGeneration,
-            (true, false, _) => ModelType::Vision,
-            (false, _, true) => ModelType::TextGeneration,
-            (false, _, false) => ModelType::Embedding,
+        let image = self.inputs.iter().find(|(_, _, dims)| dims.len() == 4);
+        let latent = self.inputs.iter().find(|(name, _, _)| name.contains("sample") || name.contains("latent"));
+        // ONNX element types INT32 (6) and INT64 (7).
+        let ids = self.inputs.iter().find(|(_, elem, _)| matches!(elem, 6 | 7));
+        let logits = self.outputs.iter().find(|o| o.contains("logits"));
+        match (image, latent, ids, logits) {
+            (Some((i, ..)), Some((l, ..)), ..) => (ModelType::ImageGeneration, format!("a 4-D input `{i}` and a latent input `{l}`")),
+            (Some((i, _, dims)), None, ..) => (ModelType::Vision, format!("a 4-D input `{i}` {dims:?}, an image")),
+            (None, _, Some((n, ..)), Some(o)) => {
+                (ModelType::TextGeneration, format!("an integer input `{n}` (token ids) and an output `{o}`"))
+            }
+            (None, _, Some((n, ..)), None) => (ModelType::Embedding, format!("an integer input `{n}` (token ids) and no `logits` output")),
+            (None, _, None, _) => {
+                let names: Vec<&str> = self.inputs.iter().map(|(n, ..)| n.as_str()).collect();
+                (ModelType::Embedding, format!("float inputs only ({}), no image and no token ids", names.join(", ")))
+            }
         }
     }
 

@@ -30,6 +30,7 @@ pub enum Attr {
 /// Builds an ONNX ModelProto, one node or tensor at a time.
 pub struct ModelBuilder {
     opset: i64,
+    ir_version: u64,
     nodes: Vec<Vec<u8>>,
     initializers: Vec<Vec<u8>>,
     inputs: Vec<Vec<u8>>,
@@ -38,7 +39,14 @@ pub struct ModelBuilder {
 
 impl ModelBuilder {
     pub fn new(opset: i64) -> Self {
-        ModelBuilder { opset, nodes: vec![], initializers: vec![], inputs: vec![], outputs: vec![] }
+        ModelBuilder { opset, ir_version: 8, nodes: vec![], initializers: vec![], inputs: vec![], outputs: vec![] }
+    }
+
+    /// The file's IR version (8 by default), e.g. a newer one than ONNX Runtime reads, as a newer
+    /// `onnx` package saves.
+    pub fn ir_version(&mut self, v: u64) -> &mut Self {
+        self.ir_version = v;
+        self
     }
 
     pub fn input(&mut self, name: &str, elem: ElemType, dims: &[Dim]) -> &mut Self {
@@ -123,7 +131,7 @@ impl ModelBuilder {
         put_varint_field(&mut opset, 2, self.opset as u64);
 
         let mut model = Vec::new();
-        put_varint_field(&mut model, 1, 8); // ir_version 8: opsets up to 18
+        put_varint_field(&mut model, 1, self.ir_version); // 8 unless told: opsets up to 18
         put_bytes(&mut model, 2, b"mora");
         put_bytes(&mut model, 7, &graph);
         put_bytes(&mut model, 8, &opset);

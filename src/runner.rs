@@ -239,13 +239,9 @@ pub(crate) fn model_spec(model: &ModelConfig, config: &Config) -> Result<ModelSp
     prepare(model, config, config_dir, &mut |_| {}).spec
 }
 
-fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &mut dyn FnMut(Event)) -> Prepared {
-    let status = ModelStatus::of(model);
-    let mut info = status.info(model, config_dir);
-    if let Some(note) = &status.weights_note {
-        on_event(Event::Note(format!("{}: {note}", model.id)));
-    }
-    let inputs = |tokenizer: Option<PathBuf>| InputSettings {
+/// What a model's inputs are built from: its sizes, shapes, tokenizer and the run's seed.
+pub(crate) fn input_settings(model: &ModelConfig, config: &Config, tokenizer: Option<PathBuf>) -> InputSettings {
+    InputSettings {
         batch_size: model.batch_size(&config.defaults),
         sequence_length: model.sequence_length(&config.defaults),
         image_size: model.image_size(&config.defaults),
@@ -254,7 +250,16 @@ fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &m
         seed: INPUT_SEED,
         // Your own file without a tokenizer still runs, on seeded ids the inputs say are random.
         random_tokens: matches!(model.source, Source::Local {}) && model.resolved.tokenizer.is_none(),
-    };
+    }
+}
+
+fn prepare(model: &ModelConfig, config: &Config, config_dir: &Path, on_event: &mut dyn FnMut(Event)) -> Prepared {
+    let status = ModelStatus::of(model);
+    let mut info = status.info(model, config_dir);
+    if let Some(note) = &status.weights_note {
+        on_event(Event::Note(format!("{}: {note}", model.id)));
+    }
+    let inputs = |tokenizer: Option<PathBuf>| input_settings(model, config, tokenizer);
     if let Source::Hub { repo, revision, file, files, tokenizer_file } = &model.source {
         let request = hub::HubRequest { repo, revision: revision.as_deref(), file, files, tokenizer_file: tokenizer_file.as_deref() };
         return match hub::fetch(&request) {

@@ -113,20 +113,23 @@ fn single_scenario_writes_measured_figures() {
     assert!(md.contains("Random weights: tiny-text"), "{md}");
 }
 
+/// A model that is not exported stops the run before any trial (issue 24: it used to start the
+/// run, write a folder and fail its trials with exit 3), naming the command that makes it.
 #[test]
-fn a_missing_model_fails_its_trial_and_the_run_goes_on() {
+fn a_missing_model_stops_the_run_before_any_trial() {
     let fx = Fixture::new()
         .entry("  - id: not-exported\n    type: text-generation\n    weights: random\n    source: {kind: transformers, architecture: gpt2, task: causal-lm, pretrained: openai-community/gpt2}\n    tokenizer: {kind: gpt2-bpe, npm: x@1, files: [a, b]}\n")
         .text("tiny-text", 100, 16, "real")
         .write();
-    fx.bench(&["--scenario", "single"]).assert().code(3).stderr(predicate::str::contains("is missing"));
-    let r = fx.results();
-    let missing = trial(&r, "cpu/not-exported/single");
-    assert_eq!(missing["outcome"]["status"], "error");
-    assert_eq!(missing["outcome"]["phase"], "preflight");
-    let message = missing["outcome"]["message"].as_str().unwrap();
-    assert!(message.contains("scripts/export_models.py --config") && message.ends_with("--models not-exported`"), "{message}");
-    assert_eq!(trial(&r, "cpu/tiny-text/single")["outcome"]["status"], "ok");
+    let out = fx.bench(&["--scenario", "single"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("preflight: 1 error before any trial") && stderr.contains("model `not-exported`: "), "{stderr}");
+    assert!(stderr.contains("is missing: make it with `.venv/bin/python scripts/export_models.py --config"), "{stderr}");
+    assert!(stderr.contains("--models not-exported`"), "{stderr}");
+    assert!(!fx.path().join("results").exists(), "no run folder for a run that never started");
+    // Without it the run goes on.
+    fx.bench(&["--scenario", "single", "--models", "tiny-text"]).assert().success();
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Fixture, mora, trial};
+use common::{Fixture, mora};
 use mora::onnx_writer::{Dim, ElemType, ModelBuilder};
 use predicates::prelude::*;
 
@@ -69,28 +69,30 @@ fn an_image_model_declared_embedding_is_refused_before_the_run() {
 }
 
 #[test]
-fn a_shape_for_an_input_the_model_lacks_fails_its_trial_with_the_inputs_it_has() {
+fn a_shape_for_an_input_the_model_lacks_stops_the_run_with_the_inputs_it_has() {
     let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
     let text = std::fs::read_to_string(fx.config())
         .unwrap()
         .replace("sequence_length: 32", "sequence_length: 32\n    inputs: {input_id: [1, 32]}");
     std::fs::write(fx.config(), text).unwrap();
-    fx.bench(&["--scenario", "single"]).assert().code(3);
-    let t = trial(&fx.results(), "cpu/tiny-text/single").clone();
-    assert_eq!(t["outcome"]["status"], "error", "{t:#}");
-    assert_eq!(
-        t["outcome"]["message"],
-        "model `tiny-text`: models.yaml `inputs:` gives a shape for `input_id`, which the graph does not have: its inputs are input_ids, attention_mask, token_type_ids; fix the name or remove it"
+    // Preflight builds the inputs before any trial (issue 24): exit 1, no run folder.
+    let out = fx.bench(&["--scenario", "single"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("models.yaml `inputs:` gives a shape for `input_id`, which the graph does not have: its inputs are input_ids, attention_mask, token_type_ids; fix the name or remove it"),
+        "{stderr}"
     );
+    assert!(stderr.contains("model `tiny-text` (") && !fx.path().join("results").exists(), "{stderr}");
 }
 
 #[test]
-fn a_tokenizer_whose_ids_exceed_the_embedding_fails_its_trial_with_the_reason() {
+fn a_tokenizer_whose_ids_exceed_the_embedding_stops_the_run_with_the_reason() {
     // 10 rows of embedding, a tokenizer with about 80 words.
     let fx = Fixture::new().text("tiny-text", 10, 16, "real").write();
-    fx.bench(&["--scenario", "single"]).assert().code(3);
-    let t = trial(&fx.results(), "cpu/tiny-text/single").clone();
-    let message = t["outcome"]["message"].as_str().unwrap_or_default();
-    assert!(message.starts_with("model `tiny-text`: the tokenizer "), "{t:#}");
-    assert!(message.contains("but `input_ids` indexes `embedding`, which has 10 rows: the tokenizer is not this model's; give the model's own in models.yaml `tokenizer:`"), "{message}");
+    let out = fx.bench(&["--scenario", "single"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("model `tiny-text` (") && stderr.contains("): the tokenizer "), "{stderr}");
+    assert!(stderr.contains("but `input_ids` indexes `embedding`, which has 10 rows: the tokenizer is not this model's; give the model's own in models.yaml `tokenizer:`"), "{stderr}");
 }

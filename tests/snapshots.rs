@@ -46,7 +46,7 @@ fn the_h200_run_as_markdown_and_csv() {
 }
 
 /// Two runs of one machine: the committed CPU run against a copy whose loads were made slower than
-/// any of its own, so one figure is beyond the noise and the rest within it.
+/// any of its own. Three workers a side: the rank test cannot tell, and the table says so.
 #[test]
 fn two_runs_compared_with_their_noise() {
     let dir = tempfile::tempdir().unwrap();

@@ -81,6 +81,17 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
     for note in &notes {
         errln!("note: {note}");
     }
+    if let (Some(path), None) = (&args.model, args.model_type)
+        && let Ok(graph) = crate::onnx_graph::GraphSummary::read(path)
+    {
+        let (guessed, why) = graph.guess_type();
+        errln!("--model {}: type {guessed}, guessed from {why} (--type overrides)", path.display());
+    }
+    // Before any trial and before the run folder: a model that cannot run stops the run here.
+    let preflight = crate::preflight::check(&models, &config, &library);
+    if !preflight.errors.is_empty() {
+        bail!("preflight: {} before any trial:\n  {}", report::count(preflight.errors.len(), "error"), preflight.errors.join("\n  "));
+    }
     let sweep = Sweep { batch_sizes: dedup(&args.batch_size), sequence_lengths: dedup(&args.sequence_length) };
     // Text inputs take a sequence length; an image model's point is its batch size alone.
     let has_sequence = |id: &str| {
@@ -100,6 +111,10 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
         )?;
         for (i, t) in trials.iter().enumerate() {
             outln!("  [{}/{}] {}", i + 1, trials.len(), t.id())?;
+        }
+        outln!("inputs (preflight):")?;
+        for line in preflight.fill_lines() {
+            outln!("{line}")?;
         }
         outln!("nothing ran (--dry-run); results would go under {}", args.out.display())?;
         return Ok(0);
@@ -148,6 +163,9 @@ pub(crate) fn run(args: BenchArgs) -> Result<i32> {
         report::count(scenarios.len(), "scenario"),
         results_path.display()
     );
+    if !args.quiet {
+        errln!("inputs:\n{}", preflight.fill_lines().join("\n"));
+    }
     crate::supervise::install_interrupt_handler();
     let mut progress = Progress::new(args.quiet, &trials);
     let bench =
