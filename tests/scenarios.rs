@@ -220,26 +220,24 @@ fn concurrent_scenario_loads_models_together() {
 }
 
 #[test]
-fn a_missing_model_fails_its_own_trials_and_concurrent_runs_without_it() {
+fn a_missing_model_stops_the_run_before_concurrent_runs_without_it() {
     let _serial = serial();
     let fx = Fixture::new()
         .text("text-a", 2_000, 32, "real")
         .entry("  - id: not-made\n    type: vision\n    weights: random\n    source: {kind: transformers, architecture: clip-vision, task: image-embedding, pretrained: openai/clip-vit-base-patch32}\n")
         .vision("vision-c", 32)
         .write();
-    fx.bench(&["--scenario", "single,concurrent"]).assert().code(3);
-    let r = fx.results();
-    let missing = trial(&r, "cpu/not-made/single");
-    assert_eq!(missing["outcome"]["status"], "error");
-    assert!(missing["outcome"]["message"].as_str().unwrap().contains("--models not-made"), "{missing:#}");
-    let t = trial(&r, "cpu/text-a+vision-c/concurrent");
+    // Preflight (issue 24): a model that is not there stops the run before any trial, naming the
+    // command that makes it; it used to fail its trials and run concurrent without it.
+    let out = fx.bench(&["--scenario", "single,concurrent"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("model `not-made`: ") && stderr.contains("--models not-made`"), "{stderr}");
+    assert!(!fx.path().join("results").exists());
+    fx.bench(&["--scenario", "concurrent", "--models", "text-a,vision-c"]).assert().success();
+    let t = trial(&fx.results(), "cpu/text-a+vision-c/concurrent").clone();
     assert_eq!(t["outcome"]["status"], "ok", "{t:#}");
-    assert_eq!(t["models"], serde_json::json!(["text-a", "vision-c"]));
     assert_eq!(t["measurements"]["per_model"].as_array().unwrap().len(), 2);
-    assert_eq!(t["warnings"][0], serde_json::json!({"kind": "models_left_out", "models": ["not-made"]}), "{t:#}");
-    let report = std::fs::read_to_string(fx.run_folder().join("report.md")).unwrap();
-    let row = report.lines().find(|l| l.starts_with("| mora |")).unwrap_or_else(|| panic!("no warnings row in\n{report}"));
-    assert!(row.contains("ran without not-made") && row.contains("cpu/text-a+vision-c/concurrent"), "{row}");
 }
 
 #[test]
