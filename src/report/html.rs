@@ -213,8 +213,13 @@ fn summary(summary: &Summary, id: &str, ids: &mut Ids) -> String {
 /// The recommendations, grouped by what they apply to (provider, and machine class in a fleet).
 fn recommendations(report: &Report) -> String {
     let mut out = String::from("<section id=\"recommendations\">\n<h2>Recommendations</h2>\n");
-    let mut scopes: Vec<String> = report.recommendations.iter().map(|r| r.scope()).collect();
-    scopes.dedup();
+    // Each scope once, in the order the advice first names it (the backend advice comes last).
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in report.recommendations.iter().map(|r| r.scope()) {
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
     for scope in scopes {
         let _ = writeln!(out, "<h3>{}</h3>\n<ol class=\"advice\">", escape(&scope));
         for r in report.recommendations.iter().filter(|r| r.scope() == scope) {

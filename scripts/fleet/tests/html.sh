@@ -112,9 +112,16 @@ for title in titles:
 for id in ["s-hosts", "s-host-by-host", "s-planning-per-machine-class", "charts", "recommendations"]:
     check(id in dom.ids, f"no #{id} in the rendered page")
 check(sum(1 for i in dom.ids if re.fullmatch(r"s-host-vm-[a-z0-9-]+-cores", i)) == 2, f"two host blocks expected: {dom.ids}")
-check(len(dom.tables) == len(titles), f"{len(dom.tables)} tables for {len(titles)} sections")
-check(all(t["class"] == "sortable" and t["sort"] and all(s == "none" for s in t["sort"]) for t in dom.tables),
-      "every table's headers are sortable (the page's script set aria-sort)")
+# One sortable table per section (a fleet's summary has answers per machine class, no table); the
+# recommendations' evidence tables are the only others.
+tables = [t for t in dom.tables if t["class"] == "sortable"]
+others = [t["class"] for t in dom.tables if t["class"] != "sortable"]
+tabled = [t for t in titles if not t.startswith("Summary")]
+check(len(tables) == len(tabled), f"{len(tables)} section tables for {len(tabled)} sections")
+check(all(c == "evidence" for c in others), f"tables that are neither a section's nor evidence: {others}")
+check(len(others) > 0, "the recommendations' evidence tables are in the page")
+check(all(t["sort"] and all(s == "none" for s in t["sort"]) for t in tables),
+      "every section table's headers are sortable (the page's script set aria-sort)")
 charts = [f for f in __import__("os").listdir(f"{out}/report") if f.endswith(".svg")]
 check(dom.svgs == len(charts) >= 3, f"{dom.svgs} charts in the page, {len(charts)} written")
 advice = json.load(open(f"{out}/report/results.json"))["recommendations"]

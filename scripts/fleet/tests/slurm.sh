@@ -47,7 +47,7 @@ mkdir -p "$tmp/results"
 # --- the fleet, as README's Fleet section submits it --------------------------------------------
 cat >"$tmp/fleet" <<'EOF'
 # class  tasks  sbatch options     -- mora bench options
-cpu      2      --cpus-per-task=1  -- --scenario single --workers 1
+cpu      2      --cpus-per-task=1  -- --provider cpu --scenario single --workers 1
 gpu      1      --cpus-per-task=1  -- --provider cuda --scenario single --workers 1
 EOF
 export MORA_PIPELINE=prepared MORA_BIN="$mora" MORA_CONFIG="$repo/tests/fixtures/fleet/models.yaml"
@@ -81,7 +81,7 @@ done
 gpu_run=$results/gpu-${gpu_job}_0-$node
 if [ ! -f "$gpu_run/failed.json" ] || [ -e "$gpu_run/results.json" ]; then fail "the CUDA task left no failed.json alone: $(ls "$gpu_run")"; fi
 reason=$(json "$gpu_run/failed.json" 'd["reason"]')
-grep -q "CUDA cannot run here" <<<"$reason" || fail "failed.json does not give mora's reason: $reason"
+grep -q -- "--provider cuda cannot run here" <<<"$reason" || fail "failed.json does not give mora's reason: $reason"
 [ "$(json "$gpu_run/failed.json" 'd["exit_code"]')" = 1 ] || fail "failed.json: exit code 1 expected"
 state=$(scontrol show job "${gpu_job}_0" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
 [ "$state" = FAILED ] || fail "the CUDA task is $state in Slurm, FAILED expected"
