@@ -45,21 +45,7 @@ pub(crate) fn open(
     extras: &SessionExtras,
     options: &LoadOptions,
 ) -> Result<Session> {
-    let mut builder = with_options(setup.builder(env, extras)?, options)?;
-    match source {
-        ModelSource::File(path) => {
-            builder.commit_from_file(path).with_context(|| format!("ONNX Runtime could not load {} on {}", path.display(), setup.provider))
-        }
-        ModelSource::Memory { model, external } => {
-            for (name, bytes) in external.iter() {
-                builder = builder
-                    .with_external_initializer_file_in_memory(name, Arc::clone(bytes))
-                    .map_err(unbuilt)
-                    .with_context(|| format!("external data {name} in memory"))?;
-            }
-            builder.commit_from_memory(model).with_context(|| format!("ONNX Runtime could not create a session on {}", setup.provider))
-        }
-    }
+    setup.commit(with_options(setup.builder(env, extras)?, options)?, source)
 }
 
 /// The builder with `options` applied; the entries can be read back from it

@@ -63,9 +63,14 @@ pub struct Diagnosis {
 impl Diagnosis {
     /// The blocker is the first failed check.
     pub fn from_checks(checks: Vec<Check>) -> Diagnosis {
-        let blocker = checks.iter().find(|c| c.failed_here()).map(|c| format!("{}: {}", c.what, c.detail()));
+        let blocker = first_failure(&checks);
         Diagnosis { checks, blocker, notes: vec![], session_checked: false }
     }
+}
+
+/// "what: detail" of the first check that failed.
+fn first_failure(checks: &[Check]) -> Option<String> {
+    checks.iter().find(|c| c.failed_here()).map(|c| format!("{}: {}", c.what, c.detail()))
 }
 
 /// What the probe worker found: registration, devices and a session with the warm-up model.
@@ -161,7 +166,7 @@ pub fn standard(backend: &dyn Backend, ctx: &DiagnoseContext, setup: &mut Provid
         if found && ctx.with_session {
             session_probe(backend, ctx, &attempt, &mut d);
         }
-        let failed = d.checks.iter().find(|c| c.failed_here()).map(|c| format!("{}: {}", c.what, c.detail()));
+        let failed = first_failure(&d.checks);
         for c in &mut d.checks {
             c.what = format!("[{label}] {}", c.what);
         }

@@ -48,12 +48,18 @@ impl Provider {
 
     /// What this provider is: its backend, or the generic one for a name mora does not know.
     pub fn backend(self) -> &'static dyn Backend {
-        known(self.0).unwrap_or(&super::generic::GENERIC)
+        self.own_backend().unwrap_or(&super::generic::GENERIC)
     }
 
     /// Whether mora has a backend of this name (else it only reads its figures).
     pub fn is_known(self) -> bool {
-        known(self.0).is_some()
+        self.own_backend().is_some()
+    }
+
+    /// The backend whose name this is: a `Provider` holds a known backend's own name (aliases and case
+    /// resolved by [`Provider::named`]), so this is a comparison, not a parse.
+    fn own_backend(self) -> Option<&'static dyn Backend> {
+        super::BACKENDS.iter().copied().find(|b| b.name() == self.0)
     }
 
     /// The memory its figures are in with its default options.

@@ -145,7 +145,12 @@ impl ProviderSetup {
 
     /// Creates a session from a file or from bytes already in memory, with `extras`.
     pub(crate) fn session(&self, env: &ort::environment::Environment, source: &ModelSource, extras: &SessionExtras) -> Result<Session> {
-        let mut builder = self.builder(env, extras)?;
+        self.commit(self.builder(env, extras)?, source)
+    }
+
+    /// Creates the session of a builder of this setup (one [`ProviderSetup::builder`] made, with any
+    /// options added on top) from a file or from bytes in memory.
+    pub(crate) fn commit(&self, mut builder: ort::session::builder::SessionBuilder, source: &ModelSource) -> Result<Session> {
         match source {
             ModelSource::File(path) => builder
                 .commit_from_file(path)
