@@ -289,6 +289,9 @@ pub struct WorkerArgs {
     /// Replay a simulated plan, read from this file (`mora simulate --replay`).
     #[arg(long, conflicts_with_all = ["spec", "probe_cuda"])]
     pub replay: Option<PathBuf>,
+    /// Serve one model to a kill-worker replay: the setup and model as JSON; requests on stdin.
+    #[arg(long, conflicts_with_all = ["spec", "probe_cuda", "replay"])]
+    pub serve: Option<String>,
     #[command(flatten)]
     pub options: ProviderFlags,
 }

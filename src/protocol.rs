@@ -66,6 +66,8 @@ pub(crate) enum WorkerMessage {
     CudaProbe { diagnosis: Box<CudaDiagnosis> },
     /// What `mora worker --replay FILE` measured (`mora simulate --replay`).
     Replay(Box<ReplayReport>),
+    /// A serving worker's answer to one request (a kill-worker replay): the inference's time.
+    Inferred { ms: f64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

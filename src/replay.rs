@@ -14,6 +14,7 @@ use crate::protocol::{ModelSpec, ReplayReport, WorkerMessage};
 use crate::provider::setup::ProviderSetup;
 use crate::results::{Outcome, write_atomic};
 use crate::runtime::RuntimeLibrary;
+use crate::simulate::costs::UnloadMode;
 use crate::simulate::plan::{Action, Expiry, Plan};
 use crate::simulate::run::Run;
 use crate::simulate::trace::Trace;
@@ -37,6 +38,10 @@ pub(crate) struct ReplaySpec {
     #[serde(default)]
     pub expiries: Vec<Expiry>,
     pub sample_every_ms: u64,
+    /// In-process: one worker holds the models; kill-worker: a serving worker per loaded model,
+    /// killed on eviction.
+    #[serde(default)]
+    pub mode: UnloadMode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,7 +52,14 @@ pub(crate) struct ReplayRequest {
 }
 
 impl ReplaySpec {
-    pub(crate) fn new(provider: ProviderSetup, runtime: RuntimeLibrary, models: Vec<ModelSpec>, trace: &Trace, plan: &Plan) -> ReplaySpec {
+    pub(crate) fn new(
+        provider: ProviderSetup,
+        runtime: RuntimeLibrary,
+        models: Vec<ModelSpec>,
+        trace: &Trace,
+        plan: &Plan,
+        mode: UnloadMode,
+    ) -> ReplaySpec {
         let requests = trace
             .requests
             .iter()
@@ -62,6 +74,7 @@ impl ReplaySpec {
             requests,
             expiries: plan.expiries.clone(),
             sample_every_ms: SAMPLE_EVERY_MS,
+            mode,
         }
     }
 }

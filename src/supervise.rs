@@ -425,6 +425,13 @@ impl RunningWorker {
         (exit, tail)
     }
 
+    /// Writes one line to the worker's stdin (a serving worker's requests).
+    pub(crate) fn tell(&mut self, line: &str) -> Result<()> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or_else(|| anyhow!("the worker's stdin is closed"))?;
+        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).context("cannot write to the worker's stdin: it has exited")
+    }
+
     pub(crate) fn stderr_tail(&self) -> String {
         let bytes = self.stderr.lock().map(|b| b.clone()).unwrap_or_default();
         tail_of(&String::from_utf8_lossy(&bytes))

@@ -169,7 +169,8 @@ fn cold_scenario_evicts_then_loads_warm() {
 fn isolation_scenario_measures_a_killed_worker_from_outside() {
     let _serial = serial();
     let fx = Fixture::new().text("big-text", 30_000, 200, "real").write();
-    fx.bench(&["--scenario", "isolation"]).assert().success();
+    let out = fx.bench(&["--scenario", "isolation"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r = fx.results();
     let t = trial(&r, "cpu/big-text/isolation");
     assert_eq!(t["outcome"]["status"], "ok", "a deliberate kill is not a crash");
@@ -185,9 +186,15 @@ fn isolation_scenario_measures_a_killed_worker_from_outside() {
     // cgroup's reading counts (MemAvailable, the fallback, also moves with page cache and neighbours).
     let reclaimed = f(&m["memory_reclaimed_mb"]);
     let anon = f(&m["worker_memory_loaded"]["rss_anon_mb"]);
+    // The cgroup is shared with whatever else this machine runs (another build, another test): when
+    // a neighbour moved it, the trial must say so rather than pass its figure off as the worker's.
+    let flagged_noisy = String::from_utf8_lossy(&out.stdout).contains("other processes were active, so these figures are noisy");
     if m["memory_reading"].as_str().unwrap().contains("cgroup") {
-        assert!((reclaimed - anon).abs() < 0.25 * anon, "the kill gave back {reclaimed:.1} MB of the worker's {anon:.1} MB: {m:#}");
-        assert!(f(&m["reclamation_percentage"]) > 90.0, "{m:#}");
+        let agrees = (reclaimed - anon).abs() < 0.25 * anon;
+        assert!(agrees || flagged_noisy, "the kill gave back {reclaimed:.1} MB of the worker's {anon:.1} MB, unflagged: {t:#}");
+        if agrees {
+            assert!(f(&m["reclamation_percentage"]) > 90.0, "{m:#}");
+        }
     } else {
         assert!(reclaimed > 0.5 * anon, "{m:#}");
     }

@@ -1,6 +1,7 @@
 //! `mora simulate` end to end: hand-made profiles and traces, every bad input named with nothing
 //! written, the same seed giving the same output, and a short `--replay` on fixture models that
-//! completes and reports both sides (and whose crash costs only the replay).
+//! completes and reports both sides, in-process and kill-worker (and whose crash costs only the
+//! replay).
 
 mod common;
 
@@ -150,9 +151,6 @@ fn every_bad_input_is_named_and_nothing_is_written() {
 
     let e = case.refuses(&["--budget-mb", "1000", "--host", "elsewhere"]);
     assert!(e.contains("no host `elsewhere` in the profile (it has: test-host)"), "{e}");
-
-    let e = case.refuses(&["--budget-mb", "1000", "--replay", "--unload", "kill-worker"]);
-    assert!(e.contains("--replay runs the in-process mode only"), "{e}");
 
     std::fs::write(case.path("profile.json"), "{\"profile_version\": 9}").unwrap();
     let e = case.refuses(&["--budget-mb", "1000"]);
@@ -360,6 +358,47 @@ fn a_replay_follows_a_keep_alives_idle_unloads() {
     assert_eq!(r["replayed"]["idle_unloads"], r["simulated"]["idle_unloads"]);
     assert_eq!(r["replayed"]["loads"], r["simulated"]["loads"]);
     assert_eq!(r["replayed_run"]["idle_unloads"].as_array().unwrap().len() as u64, idle);
+}
+
+/// The processes whose command line holds `needle`, this test's own fixture path.
+fn processes_naming(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[test]
+fn a_kill_worker_replay_runs_a_worker_per_loaded_model_and_kills_it_on_eviction() {
+    // 30 MB models, each in a worker of its own with the 20 MB baseline and 2 MB warm-up: two of the
+    // three fit under 110 MB, so the trace forces evictions, each a kill.
+    let (fx, profile) = replay_case();
+    let out = replay_under(&fx, &profile, "110").args(["--unload", "kill-worker"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 6: the real workers peaked over the guessed budget; the replay finished all the same.
+    assert!(matches!(out.status.code(), Some(0 | 6)), "{stderr}");
+    assert!(stderr.contains("a worker per loaded model, killed on eviction"), "{stderr}");
+    let record: Value = serde_json::from_slice(&std::fs::read(fx.path().join("out/simulate.json")).unwrap()).unwrap();
+    let r = &record["replay"];
+    assert!(r["simulated"]["evictions"].as_u64().unwrap() >= 2, "the budget forces evictions: {r:#}");
+    for figure in ["hits", "loads", "evictions"] {
+        assert_eq!(r["replayed"][figure], r["simulated"][figure], "{figure}: {r:#}");
+    }
+    let times = r["measured_times"].as_array().unwrap();
+    assert_eq!(times.len(), 3, "{r:#}");
+    for t in times {
+        let (spawn, load) = (t["spawn_to_ready_ms"].as_f64().unwrap(), t["load_ms"].as_f64().unwrap());
+        assert!(spawn > load, "spawn-to-ready holds the worker's start, the load and the first inference: {t}");
+    }
+    let loads = r["replayed_run"]["loads"].as_array().unwrap();
+    assert!(loads.iter().all(|l| l["load_ms"].as_f64().unwrap() > 0.0), "{loads:?}");
+    assert!(r["replayed"]["peak_mb"].as_f64().unwrap() > 0.0, "the workers' memory was sampled: {r:#}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sums the serving workers' RSS"), "{text}");
+    let left = processes_naming(&fx.path().display().to_string());
+    assert!(left.iter().all(|c| !c.contains("--serve")), "no serving worker outlives the replay: {left:?}");
 }
 
 #[test]

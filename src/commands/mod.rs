@@ -47,6 +47,9 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<i32> {
     if let Some(path) = &args.replay {
         return Ok(crate::scenario::replay::main(path));
     }
+    if let Some(json) = &args.serve {
+        return Ok(crate::scenario::replay::serving::main(json));
+    }
     match args.spec {
         Some(spec) => Ok(crate::worker::main(&spec)),
         None => bail!("mora worker needs --spec JSON or --probe-cuda (it is started by `mora bench`)"),

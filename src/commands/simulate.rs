@@ -31,11 +31,6 @@ pub(crate) const REPLAY_FAILED: i32 = 3;
 pub(crate) const REPLAY_OVER_BUDGET: i32 = 6;
 
 pub(crate) fn run(args: SimulateArgs) -> Result<i32> {
-    if args.replay && args.unload == UnloadMode::KillWorker {
-        bail!(
-            "--replay runs the in-process mode only: kill-worker would need a supervised worker per model at once, and mora supervises one at a time; simulate kill-worker without --replay"
-        );
-    }
     let keep_alive_ms = args.keep_alive.and_then(|k| k.ms());
     let max_models = args.max_models.map(|n| n as usize);
     let mut policies: Vec<Policy> = args.policies.iter().map(|&n| Policy::named(n, keep_alive_ms, max_models)).collect();
@@ -262,8 +257,12 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
         ));
     }
     let timeout = replay::timeout_for(&simulated.run);
+    let workers = match args.unload {
+        UnloadMode::InProcess => "in one worker",
+        UnloadMode::KillWorker => "a worker per loaded model, killed on eviction",
+    };
     errln!(
-        "replaying {} for real: {} requests over {:.0} s, {} loads, in one worker (at most {:.0} s)",
+        "replaying {} for real: {} requests over {:.0} s, {} loads, {workers} (at most {:.0} s)",
         simulated.plan.policy,
         trace.requests.len(),
         trace.duration_ms() / 1000.0,
@@ -271,13 +270,23 @@ fn run_replay(args: &SimulateArgs, trace: &Trace, costs: &Costs, simulated: &cra
         timeout.as_secs_f64()
     );
     crate::supervise::install_interrupt_handler();
-    let spec = ReplaySpec::new(setup, library, models, trace, &simulated.plan);
+    let spec = ReplaySpec::new(setup, library, models, trace, &simulated.plan, args.unload);
     let report = replay::run(&spec, timeout)?;
     if let Some(start) = report.process_start_mb {
-        notes.push(format!(
-            "Replayed memory counts from the worker's {start:.0} MB of {} before the provider started, as the profile's baseline does.",
-            costs.memory_kind()
-        ));
+        notes.push(match args.unload {
+            UnloadMode::InProcess => format!(
+                "Replayed memory counts from the worker's {start:.0} MB of {} before the provider started, as the profile's baseline does.",
+                costs.memory_kind()
+            ),
+            UnloadMode::KillWorker if costs.provider.memory().device_measured() => format!(
+                "Replayed memory is the device's {} growth from the replay's start: the serving workers', and anything else on the device.",
+                costs.memory_kind()
+            ),
+            UnloadMode::KillWorker => format!(
+                "Replayed memory sums the serving workers' {}, each counted from {start:.0} MB (a bare worker before its provider started), as the profile's baseline is.",
+                costs.memory_kind()
+            ),
+        });
     }
     Ok(Replay { run: report.run, measured_times: report.measured_times, notes })
 }

@@ -10,11 +10,12 @@ use crate::profile::{Figure, HostProfile, ModelProfile, Profile, ProviderProfile
 use crate::runtime::Provider;
 
 /// How an evicted model goes away.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum UnloadMode {
     /// One worker holds every model; an eviction drops the session and calls malloc_trim(0). What the
     /// allocator keeps after that is reused by the next load.
+    #[default]
     InProcess,
     /// One worker per model; an eviction kills it (everything comes back), a load spawns a new one
     /// (spawn-to-ready, its first inference included).
@@ -252,6 +253,9 @@ pub(crate) struct MeasuredTimes {
     pub steady_p50_ms: f64,
     pub steady_p95_ms: f64,
     pub unload_ms: f64,
+    /// A new serving worker's spawn to the end of its first inference (a kill-worker replay's loads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawn_to_ready_ms: Option<f64>,
 }
 
 impl Costs {
@@ -267,6 +271,9 @@ impl Costs {
                 m.steady_p50_ms = t.steady_p50_ms.max(1e-6);
                 m.steady_p95_ms = t.steady_p95_ms;
                 m.unload_ms = t.unload_ms;
+                if t.spawn_to_ready_ms.is_some() {
+                    m.spawn_to_ready_ms = t.spawn_to_ready_ms;
+                }
             }
         }
         costs
@@ -375,10 +382,12 @@ pub mod tests {
             steady_p50_ms: 12.0,
             steady_p95_ms: 15.0,
             unload_ms: 3.0,
+            spawn_to_ready_ms: Some(700.0),
         };
         let again = c.with_times(&[t]);
         let a = &again.models[0];
         assert_eq!((a.load_warm_ms, a.load_fresh_ms, a.first_inference_ms, a.steady_p50_ms, a.unload_ms), (300.0, 360.0, 40.0, 12.0, 3.0));
+        assert_eq!(a.spawn_to_ready_ms, Some(700.0), "a kill-worker replay's spawn-to-ready replaces the profile's");
         assert_eq!(a.footprint_mb, 100.0);
         assert_eq!(again.models[1], c.models[1], "b was not measured again");
     }
