@@ -202,11 +202,11 @@ def main() -> int:
         print(f"{model:<22} (Python: onnxruntime {samples[0]['onnxruntime']})")
         for label, key in FIGURES:
             summary = single["summary"].get(key) or {}
-            ours = [s[key] for s in samples]
-            theirs = summary.get("median")
-            ratio = f"{theirs / statistics.median(ours):.2f}" if theirs and statistics.median(ours) else "—"
-            mora = f"{theirs:.1f} ({summary['min']:.1f}..{summary['max']:.1f})" if theirs is not None else "—"
-            print(f"{model:<22} {label:<30} {mora:>26} {spread(ours):>26} {ratio:>12}")
+            python_side = [s[key] for s in samples]
+            mora_median = summary.get("median")
+            ratio = f"{mora_median / statistics.median(python_side):.2f}" if mora_median and statistics.median(python_side) else "—"
+            mora = f"{mora_median:.1f} ({summary['min']:.1f}..{summary['max']:.1f})" if mora_median is not None else "—"
+            print(f"{model:<22} {label:<30} {mora:>26} {spread(python_side):>26} {ratio:>12}")
     return 0
 
 
@@ -251,8 +251,8 @@ def interleaved(args: argparse.Namespace) -> int:
     print(f"{'model':<22} {'figure':<30} {'mora':>26} {'python':>26} {'mora/python':>12}")
     with tempfile.TemporaryDirectory(prefix="mora-crosscheck-") as tmp:
         for model in models:
-            ours: list[dict] = []
-            theirs: list[dict] = []
+            python_side: list[dict] = []
+            mora_side: list[dict] = []
             for round_ in range(args.rounds):
                 name = f"{model}-{round_}"
                 cmd = [str(args.mora), "bench", "--config", str(args.config), "--models", model, "--provider", args.provider,
@@ -265,7 +265,7 @@ def interleaved(args: argparse.Namespace) -> int:
                     return 1
                 worker = trial["measurements"]["workers"][0]
                 fl = worker.get("first_load") or {}
-                theirs.append({
+                mora_side.append({
                     "first_load_ms": fl.get("load_time_ms"),
                     "load_time_ms": worker["load_time_ms"],
                     "first_inference_ms": worker["first_inference_ms"],
@@ -273,11 +273,11 @@ def interleaved(args: argparse.Namespace) -> int:
                     "memory_increase_mb": (worker.get("figures") or {}).get("memory_increase_mb"),
                 })
                 path = next(m["path"] for m in results["models"] if m["id"] == model)
-                ours.append(python_sample(trial, path, results["run"]["settings"]))
-            print(f"{model:<22} (Python: onnxruntime {ours[0]['onnxruntime']})")
+                python_side.append(python_sample(trial, path, results["run"]["settings"]))
+            print(f"{model:<22} (Python: onnxruntime {python_side[0]['onnxruntime']})")
             for label, key in FIGURES:
-                m = [s[key] for s in theirs if s[key] is not None]
-                p = [s[key] for s in ours]
+                m = [s[key] for s in mora_side if s[key] is not None]
+                p = [s[key] for s in python_side]
                 ratio = f"{statistics.median(m) / statistics.median(p):.2f}" if m and statistics.median(p) else "—"
                 print(f"{model:<22} {label:<30} {spread(m):>26} {spread(p):>26} {ratio:>12}")
     return 0
