@@ -218,3 +218,18 @@ pub enum ConvAlgoSearch {
     Heuristic,
     Default,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits;
+
+    #[test]
+    fn the_gpu_memory_limit_in_bytes_cannot_overflow() {
+        let cuda = |mb| CudaOptions { gpu_mem_limit_mb: Some(mb), ..CudaOptions::default() };
+        assert_eq!(cuda(2048).gpu_mem_limit_bytes(), Some(2048 << 20));
+        assert_eq!(cuda(*limits::GPU_MEM_LIMIT_MB.end()).gpu_mem_limit_bytes(), Some(1 << 44));
+        assert_eq!(cuda(u64::MAX).gpu_mem_limit_bytes(), Some(u64::MAX));
+        assert_eq!(CudaOptions::default().gpu_mem_limit_bytes(), None);
+    }
+}
