@@ -203,13 +203,13 @@ pub(crate) fn recommend(r: &ResultsFile) -> Vec<Recommendation> {
         .map(|(provider, (_, wins, breaks, loses))| {
             let mut parts = Vec::new();
             if *wins > 0 {
-                parts.push(format!("{} outright", crate::report::count(*wins, "model")));
+                parts.push(format!("{wins} outright"));
             }
             if !breaks.is_empty() {
                 let lo = breaks.iter().copied().fold(f64::INFINITY, f64::min);
                 let hi = breaks.iter().copied().fold(0.0, f64::max);
                 let range = if lo < hi { format!("{lo:.0}..{hi:.0}") } else { format!("{lo:.0}") };
-                parts.push(format!("{} from {range} requests per load", breaks.len()));
+                parts.push(format!("{} from {range} requests/load", breaks.len()));
             }
             if *loses > 0 {
                 parts.push(format!("{} not faster", loses));

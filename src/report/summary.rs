@@ -94,7 +94,7 @@ pub(crate) fn build(r: &ResultsFile) -> Option<Summary> {
         states.iter().map(|s| s.short()).collect::<Vec<_>>().join(" or ")
     };
     let notes = vec![format!(
-        "Warm: first request (load + first inference) in a running worker, {warm}; fresh: a new worker's spawn to first answer. MB: footprint (VRAM: the CUDA arena's); base: the provider baseline and worker warm-up. Back %: what unload gives back, plain / after malloc_trim(0). Medians."
+        "Warm: load + first inference in a running worker, {warm}; fresh: a new worker's spawn to first answer. MB: footprint (VRAM: the CUDA arena's); base: provider baseline + worker warm-up. Back %: what unload gives back, plain / after malloc_trim(0). Medians."
     )];
     Some(Summary { title: "Summary: lazy loading or pre-warm, unload or isolate, memory per worker".into(), blocks, notes })
 }
@@ -109,7 +109,7 @@ fn loading(x: Option<&Recommendation>) -> Option<Answer> {
     if let Some(fresh) = x.figures.get("max_fresh_worker_ready_ms") {
         let fresh_level = load_level(*fresh);
         if fresh_level > running {
-            answer = format!("{} (warm avg {avg:.0} ms); start workers ahead (up to {fresh:.0} ms)", load_answer(running));
+            answer = format!("{} (warm avg {avg:.0} ms); pre-start workers: fresh {fresh:.0} ms", load_answer(running));
             return Some(Answer { question: "Lazy load or pre-warm".into(), level: x.level, answer });
         }
         let _ = write!(answer, "; a fresh worker up to {fresh:.0} ms");
