@@ -1,4 +1,4 @@
-//! A fleet: runs from several machines merged into one report (README, "Fleet"). Which host a run
+//! A fleet: runs from several machines merged into one report (docs/fleet.md). Which host a run
 //! was made on, its machine class (the hardware that makes two hosts comparable) and the view of one
 //! host's trials that the report's sections read; the advice per machine class is
 //! [`crate::advice`]'s. Pure.

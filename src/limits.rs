@@ -2,7 +2,7 @@
 //! flags that override them, the size and nesting of a config file, the size of one input tensor, and
 //! the size of every file mora reads ([`read_file`]: results, traces, profiles, tokenizers, manifests,
 //! models.yaml). Each bound is far beyond a real run and tight enough that no value can overflow, hang
-//! or crash mora. README's "The model suite" and docs/robustness.md list them.
+//! or crash mora. docs/models.md ("Every number has a range") and docs/robustness.md list them.
 
 use std::ops::RangeInclusive;
 

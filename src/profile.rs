@@ -44,7 +44,7 @@ pub(crate) struct Generator {
 pub(crate) struct HostProfile {
     /// The host name; with the machine class where two machines of the runs share a name.
     pub host: String,
-    /// The hardware that makes hosts comparable: GPUs, CPU model and cores (README, "Fleet"); empty
+    /// The hardware that makes hosts comparable: GPUs, CPU model and cores (docs/fleet.md); empty
     /// in a profile written before it was recorded.
     #[serde(default)]
     pub machine_class: String,

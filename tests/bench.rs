@@ -95,7 +95,7 @@ fn single_scenario_writes_measured_figures() {
     }
     let b = &m["provider_baseline"];
     assert!(f(&b["init_ms"]) > 0.0 && b["rss_mb"].is_number());
-    // The proof of concept's figures, derived from the snapshots as README defines them.
+    // The proof of concept's figures, derived from the snapshots as docs/output.md defines them.
     let fig = &m["figures"];
     let rss = |p: &str| f(&m["memory"][p]["rss_mb"]);
     assert!((f(&fig["memory_increase_mb"]) - (rss("after_first_inference") - rss("before_load"))).abs() < 1e-6);
@@ -254,7 +254,13 @@ fn a_bad_config_names_file_line_and_column() {
     let fx = Fixture::new().text("tiny-text", 100, 16, "real").write();
     let text = std::fs::read_to_string(fx.config()).unwrap().replace("sequence_length: 32", "sequence_lenght: 32");
     std::fs::write(fx.config(), text).unwrap();
-    fx.bench(&[]).assert().code(1).stderr(predicate::str::contains("models.yaml:7:5: models[0]: unknown field `sequence_lenght`"));
+    fx.bench(&[]).assert().code(1).stderr(
+        predicate::str::contains("models.yaml:7:5: models[0]: unknown field `sequence_lenght`")
+            .and(predicate::str::contains("keys are listed at the top of the file and in docs/models.md")),
+    );
+    // The page the hint names lists the keys: a model entry with `sequence_length`.
+    let page = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/models.md")).unwrap();
+    assert!(page.contains("    sequence_length: 128 "), "docs/models.md no longer shows a model entry's keys");
 }
 
 #[test]

@@ -217,7 +217,17 @@ fn a_failed_task_is_named_and_the_merge_goes_on() {
     mora().arg("report").arg(&empty).assert().code(1).stderr(predicate::str::contains("holds neither results.json nor failed.json"));
     // A record that is not one says which file and where its fields are described.
     std::fs::write(failed.join("failed.json"), b"{\"why\": 1}").unwrap();
-    mora().arg("report").arg(&good).arg(&failed).assert().code(1).stderr(predicate::str::contains("is not a failed run's record"));
+    mora()
+        .arg("report")
+        .arg(&good)
+        .arg(&failed)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not a failed run's record (docs/fleet.md, \"Reading the merged report\", names its fields)"));
+    // ... and that page's section does name them.
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/fleet.md")).unwrap();
+    let section = page.split("\n## Reading the merged report\n").nth(1).expect("docs/fleet.md has a \"Reading the merged report\" section");
+    assert!(section.contains("A `failed.json` has `reason` and, optionally, `run`, `host`, `job` and `exit_code`"), "{section}");
 }
 
 #[test]

@@ -430,7 +430,7 @@ fn a_replay_that_peaks_over_the_budget_says_so_and_fails_with_its_own_code() {
     assert!(fx.path().join("out/simulate.json").is_file(), "the figures are written all the same");
 }
 
-/// The README's simulation of the default CPU suite reproduces from the committed profile and trace:
+/// docs/simulate.md's simulations of the default CPU suite reproduce from the committed profile and trace:
 /// the same figures to the last digit (the simulation is deterministic). If the model changes on
 /// purpose, run the command in that folder's `command.txt` again (it replays too) and commit what it writes.
 #[test]

@@ -168,7 +168,7 @@ enum Input {
 }
 
 /// A run folder or its results.json; or a folder holding only `failed.json` (a fleet task that
-/// ended without results, README "Fleet"), or that file itself.
+/// ended without results, docs/fleet.md), or that file itself.
 fn read_input(path: &Path) -> Result<Input> {
     let (results, failure) = if path.is_dir() {
         (path.join("results.json"), path.join("failed.json"))
@@ -187,8 +187,9 @@ fn read_input(path: &Path) -> Result<Input> {
     }
     // Written by a shell script from a task's stderr: read it lossily rather than refuse a byte.
     let bytes = crate::limits::read_file(&failure, crate::limits::FAILED_RUN_FILE)?;
-    let mut record: FailedRun = serde_json::from_str(&String::from_utf8_lossy(&bytes))
-        .with_context(|| format!("{} is not a failed run's record (README, \"Fleet\", names its fields)", failure.display()))?;
+    let mut record: FailedRun = serde_json::from_str(&String::from_utf8_lossy(&bytes)).with_context(|| {
+        format!("{} is not a failed run's record (docs/fleet.md, \"Reading the merged report\", names its fields)", failure.display())
+    })?;
     if record.run.is_empty() {
         record.run = failure.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     }

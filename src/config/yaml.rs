@@ -122,7 +122,7 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
     let message = e.to_string();
     let message = message.split(" at line ").next().unwrap_or(&message).to_string();
     let hint = if message.contains("unknown field") {
-        " (check the spelling; models.yaml's keys are listed at the top of the file and in README)"
+        " (check the spelling; models.yaml's keys are listed at the top of the file and in docs/models.md)"
     } else if message.contains("missing field") {
         " (add it to the entry)"
     } else if message.contains("unknown variant") {

@@ -1,8 +1,8 @@
 //! The results schema written to results.json: the run, its models, its trials and the advice.
 //!
 //! Units are in the field names (`_ms`, `_mb`; MB = 2^20 bytes). The proof of concept's metric names
-//! (`load_time_ms`, `memory_increase_mb`, ...) are kept where they apply, each defined in README's
-//! "Results" section; mora's finer figures sit beside them. Raw samples are kept next to summaries.
+//! (`load_time_ms`, `memory_increase_mb`, ...) are kept where they apply, each defined in docs/output.md's
+//! "results.json" section; mora's finer figures sit beside them. Raw samples are kept next to summaries.
 //! What each scenario measured is in [`measurements`], the figures derived from raw samples in
 //! [`derive`], the recommendations the advice writes in [`recommendation`], reading and writing files
 //! (and reading schema 1) in [`store`].
@@ -106,7 +106,7 @@ pub struct RunHost {
 }
 
 /// A run that has no results: what a fleet task writes as `failed.json` in its run folder when it
-/// could not run `mora bench` or `mora bench` stopped before the run (README, "Fleet").
+/// could not run `mora bench` or `mora bench` stopped before the run (docs/fleet.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailedRun {

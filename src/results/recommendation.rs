@@ -98,7 +98,7 @@ pub struct Recommendation {
     pub evidence: Vec<String>,
     /// The headline figures by name, for machines.
     pub figures: BTreeMap<String, f64>,
-    /// In a merge of several machines: the machine class whose runs it rests on (README, "Fleet").
+    /// In a merge of several machines: the machine class whose runs it rests on (docs/fleet.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_class: Option<String>,
     /// The per-model evidence as one small table (the model and the figures used), where the advice

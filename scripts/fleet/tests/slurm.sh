@@ -2,7 +2,7 @@
 # The Slurm route end to end on this machine. It brings up a one-node cluster (local-slurm.sh:
 # munged, slurmctld and slurmd with proctrack/linuxproc and task/none, everything under a temporary
 # folder; the node counts one GPU it does not have), submits a fleet with
-# scripts/fleet/slurm/submit.sh, as README's "Fleet" section says, and checks the result:
+# scripts/fleet/slurm/submit.sh, as docs/fleet.md says, and checks the result:
 #   class cpu: two array tasks, a small CPU bench of the committed fixture model, sharing one results
 #     folder: two runs, each in a folder of its own named by class, job, task and node;
 #   class gpu: one task with --provider cuda, given a "GPU" by the scheduler on this CPU-only node: it
@@ -44,7 +44,7 @@ node=moranode
 echo "cluster up in $((SECONDS - started)) s"
 mkdir -p "$tmp/results"
 
-# --- the fleet, as README's Fleet section submits it --------------------------------------------
+# --- the fleet, as docs/fleet.md submits it -----------------------------------------------------
 cat >"$tmp/fleet" <<'EOF'
 # class  tasks  sbatch options     -- mora bench options
 cpu      2      --cpus-per-task=1  -- --provider cpu --scenario single --workers 1
