@@ -39,7 +39,8 @@ gate() {
     local a=$1 b=$2 rc=0
     COLUMNS=400 "$MORA" report "$OUT/$a" "$OUT/$b" --style plain --fail-on-regression "$THRESHOLD" \
         >"$OUT/$b.report" 2>"$OUT/$b.gate" || rc=$?
-    echo "  p50:$(grep -E ' p50 ms ' "$OUT/$b.report" | sed -E 's/ +/ /g; s/^ *[^ ]+ p50 ms//')"
+    # The comparison's p50 row (the single table's header names p50 ms too).
+    echo "  p50:$(grep -E ' p50 ms ' "$OUT/$b.report" | grep -vE '^ *Model ' | sed -E 's/ +/ /g; s/^ *[^ ]+ p50 ms//')"
     grep -E '^(regression|no significant|warning|setting differs)' "$OUT/$b.gate" | sed 's/^/  /' || true
     return $rc
 }

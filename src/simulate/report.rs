@@ -340,12 +340,19 @@ fn comparison(setup: &Setup, r: &Replayed) -> Section {
     } else {
         &["figure", "simulated", "replayed", "difference"]
     };
+    let (peak, again) = match setup.mode {
+        UnloadMode::InProcess => ("the kernel's peak RSS (load transients included)", "alone in the replay's worker"),
+        UnloadMode::KillWorker => (
+            "the highest sum of the serving workers' memory, sampled every 10 ms",
+            "alone in a fresh serving worker each (spawn-to-ready, steady runs)",
+        ),
+    };
     let mut notes = vec![format!(
-        "The replay followed the simulation's plan ({} under {:.0} MB): the same loads and evictions in the same order, so hits and loads agree by construction; time and memory are measured. Peak memory replayed is the kernel's peak RSS (load transients included).",
+        "The replay followed the simulation's plan ({} under {:.0} MB): the same loads and evictions in the same order, so hits and loads agree by construction; time and memory are measured. Peak memory replayed is {peak}.",
         r.policy, setup.budget_mb
     )];
     if sims.len() == 2 {
-        notes.push("Times re-measured: the same plan simulated with each model's load, first and steady inference and unload measured again alone in the replay's worker right after the trace (memory stays the profile's): the difference left is the model's; the rest is the machine's drift since the profile.".into());
+        notes.push(format!("Times re-measured: the same plan simulated with each model's load, first and steady inference and unload measured again {again} right after the trace (memory stays the profile's): the difference left is the model's; the rest is the machine's drift since the profile."));
     }
     notes.extend(r.notes.iter().cloned());
     section(format!("Simulated vs replayed: {}", r.policy), header, rows, notes)
