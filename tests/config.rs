@@ -247,3 +247,39 @@ fn the_config_loader_survives_seeded_mutations() {
     }
     eprintln!("3000 cases in {:?}: {accepted} accepted, {errors} refused", started.elapsed());
 }
+
+/// Indentation and other structure mistakes, one file each in tests/fixtures/yaml/: mora's error names
+/// the file and the line PyYAML names for the same file (pyyaml-lines.tsv, written by
+/// scripts/yaml_error_lines.py from PyYAML itself), and says the fix the file's `# fix:` line gives.
+/// Where PyYAML loads the file (a key valid as YAML but at the wrong level), its line is that of the
+/// key or value the mistake moved, by PyYAML's composer.
+#[test]
+fn yaml_mistakes_name_the_line_pyyaml_names_and_the_fix() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/yaml");
+    let table = std::fs::read_to_string(dir.join("pyyaml-lines.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let listed: Vec<String> = rows.iter().map(|r| r[0].to_string()).collect();
+    assert_eq!(listed, files, "pyyaml-lines.tsv is out of date: run scripts/yaml_error_lines.py");
+    assert!(rows.len() >= 8, "{rows:?}");
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter_map(|row| {
+            let path = dir.join(row[0]);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let fix = text.lines().find_map(|l| l.strip_prefix("# fix: ")).expect("a `# fix:` line");
+            let e = match Config::load(&path) {
+                Ok(_) => "accepted".to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            let at = format!("{}:{}:", path.display(), row[2]);
+            (!(e.starts_with(&at) && e.contains(fix))).then(|| format!("{}: PyYAML's line {}, fix `{fix}`\n  got {e}", row[0], row[2]))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

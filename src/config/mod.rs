@@ -1,7 +1,7 @@
 //! models.yaml -> a validated [`Config`]. Every key is checked (`deny_unknown_fields`), and every error
 //! names the file, the line and column where it can, and the fix. This file holds the types and the
-//! load; `yaml` reads the text (depth scanner, error lines), `ranged` checks numbers as serde reads
-//! them, `validate` the rules after parsing.
+//! load; `yaml` reads the text (depth scanner, error lines), `yaml_errors` says where the structure
+//! broke and the fix, `ranged` checks numbers as serde reads them, `validate` the rules after parsing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -22,6 +22,7 @@ mod schema;
 mod validate;
 mod values;
 mod yaml;
+mod yaml_errors;
 
 pub use providers::{ArenaStrategy, ConvAlgoSearch, CpuOptions, CudaOptions, ProviderSettings};
 pub(crate) use schema::models_schema;

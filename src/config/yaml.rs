@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use serde::de::DeserializeOwned;
 
-use super::DEFAULT_CONFIG;
+use super::{DEFAULT_CONFIG, yaml_errors};
 use crate::limits;
 
 /// The file's bytes, refusing what is not a regular file (`/dev/zero`, a FIFO, a folder) and reading
@@ -57,7 +57,7 @@ pub(super) fn from_str<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T
         let (line, column) = line_and_column(text.as_bytes(), at);
         bail!("{}:{line}:{column}: control character U+{:04X} is not allowed in YAML: remove it", path.display(), c as u32);
     }
-    serde_yaml::from_str(text).map_err(|e| yaml_error(path, &e))
+    serde_yaml::from_str(text).map_err(|e| yaml_error(text, path, &e))
 }
 
 /// The first line where the YAML nests deeper than [`limits::CONFIG_DEPTH`]: flow brackets and
@@ -117,22 +117,11 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-fn yaml_error(path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
-    // serde_yaml appends "at line L column C" to its message; we lead with file:line:column instead.
-    let message = e.to_string();
-    let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-    let hint = if message.contains("unknown field") {
-        " (check the spelling; models.yaml's keys are listed at the top of the file and in docs/models.md)"
-    } else if message.contains("missing field") {
-        " (add it to the entry)"
-    } else if message.contains("unknown variant") {
-        " (use one of the values listed)"
-    } else {
-        ""
-    };
-    match e.location() {
-        Some(loc) => anyhow::anyhow!("{}:{}:{}: {message}{hint}", path.display(), loc.line(), loc.column()),
-        None => anyhow::anyhow!("{}: {message}{hint}", path.display()),
+/// serde_yaml's error as "FILE:LINE:COLUMN: message: fix", at the line where the structure broke.
+fn yaml_error(text: &str, path: &Path, e: &serde_yaml::Error) -> anyhow::Error {
+    match yaml_errors::explain(text, e) {
+        (Some((line, column)), message) => anyhow::anyhow!("{}:{line}:{column}: {message}", path.display()),
+        (None, message) => anyhow::anyhow!("{}: {message}", path.display()),
     }
 }
 
