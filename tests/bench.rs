@@ -19,7 +19,7 @@ fn single_scenario_writes_measured_figures() {
     let r = fx.results();
 
     assert_eq!(r["schema_version"], 3);
-    assert_eq!(r["rules_version"], 5);
+    assert_eq!(r["rules_version"], 6);
     let run = &r["run"];
     assert_eq!(run["tool"]["name"], "mora");
     assert_eq!(run["tool"]["version"], env!("CARGO_PKG_VERSION"));

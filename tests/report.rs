@@ -115,7 +115,7 @@ fn the_h200_run_renders_cuda_beside_cpu_in_every_table() {
 fn the_h200_runs_cuda_leak_verdicts_pass_with_the_one_time_cost_apart() {
     let judged: Value =
         serde_json::from_slice(&mora().arg("report").arg(h200_run()).args(["--format", "json"]).output().unwrap().stdout).unwrap();
-    assert_eq!(judged["rules_version"], 5);
+    assert_eq!(judged["rules_version"], 6);
     let mut cuda_leaks = 0;
     for t in judged["trials"].as_array().unwrap().iter().filter(|t| t["scenario"] == "leak") {
         for series in [&t["measurements"]["rss"], &t["measurements"]["gpu"]] {
@@ -155,7 +155,7 @@ fn the_h200_runs_cuda_leak_verdicts_pass_with_the_one_time_cost_apart() {
 fn the_h200_run_shows_the_warm_up_apart_no_false_isolation_warning_and_the_arena() {
     let md = render(&[&h200_run()], "markdown");
     let row = markdown_rows(&md);
-    assert!(md.contains("**Judged by**: rules v5"), "{md}");
+    assert!(md.contains("**Judged by**: rules v6"), "{md}");
     let warmup = row("| minilm-l6 | real | cuda |", "## Worker warm-up");
     assert!(warmup.contains("| +160.4 |") && warmup.ends_with("| leak, cycle 1 |"), "{warmup}");
     assert!(row("| vit-s-focus | real | cuda |", "## Worker warm-up").contains("| +454.3 | +16.0 |"));

@@ -838,6 +838,10 @@ pub(crate) const STEADY_SLOWDOWN_LIMIT: f64 = 0.10;
 /// the floor, what it costs, and where the time goes when it is far from the floor.
 fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
     use crate::levers::Lever;
+    // Runs with each load's first answer are judged on it; older runs on the load alone.
+    if trials.iter().any(|t| matches!(&t.measurements, Some(Measurements::Levers(m)) if m.chosen.is_some())) {
+        return first_answer_path(provider, trials, label);
+    }
     let mut evidence = Vec::new();
     let mut worst_ratio: Option<f64> = None;
     let mut best_levers: Vec<String> = Vec::new();
@@ -954,6 +958,81 @@ fn load_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Optio
         verdict: match worst_ratio {
             Some(r) => format!("Best load path within {r:.1}x of the hardware's floor (target {FLOOR_TARGET:.0}x)"),
             None => "Load path measured (no floor on this machine)".into(),
+        },
+        action,
+        evidence,
+        figures,
+    })
+}
+
+/// The configuration chosen per model for the fastest first answer ([`crate::levers::choice`]):
+/// the default's and its first answer with their spreads, against the floor plus a steady inference,
+/// what it costs, the phase that is left, and the faster configurations passed over and why.
+fn first_answer_path(provider: Provider, trials: &[&TrialRecord], label: Label) -> Option<Recommendation> {
+    use crate::levers::Lever;
+    let mut evidence = Vec::new();
+    let mut worst: Option<f64> = None;
+    let mut chosen: Vec<String> = Vec::new();
+    let mut figures = BTreeMap::new();
+    let range = |s: &Summary| format!("{:.0} ms ({:.0}..{:.0})", s.median, s.min, s.max);
+    for t in trials {
+        let Some(Measurements::Levers(m)) = &t.measurements else { continue };
+        let Some(c) = &m.chosen else { continue };
+        let model = t.model();
+        let mut line = format!("{}: first answer default {}", label(model), range(&c.default_first_answer_ms));
+        if c.lever == Lever::Default {
+            line.push_str("; no configuration is faster with the same outputs and steady p50");
+        } else {
+            let _ = write!(line, "; fastest {} {}, {}", c.label, range(&c.first_answer_ms), c.versus_default.note);
+        }
+        if let (Some(target), Some(over)) = (c.target_ms, c.over_target) {
+            worst = Some(worst.map_or(over, |w| w.max(over)));
+            let default = c.default_over_target.map(|d| format!("default {d:.1}x, ")).unwrap_or_default();
+            let _ = write!(line, "; against the floor + its p50 ({target:.0} ms): {default}chosen {over:.1}x");
+            figures.insert(format!("{model}.first_answer_over_target"), over);
+        }
+        let row = m.levers.iter().find(|l| l.lever == c.lever);
+        if let Some(left) = row.and_then(|l| l.biggest_left()) {
+            let _ = write!(line, "; biggest phase left: {left}");
+        }
+        if let Some(p50) = row.and_then(|l| l.steady_vs_default.as_ref()) {
+            let _ = write!(line, "; its steady p50 against the default's: {}", p50.note);
+        }
+        if !c.passed_over.is_empty() {
+            let _ = write!(line, "; passed over: {}", c.passed_over.join("; "));
+        }
+        figures.insert(format!("{model}.default_first_answer_ms"), c.default_first_answer_ms.median);
+        figures.insert(format!("{model}.chosen_first_answer_ms"), c.first_answer_ms.median);
+        if c.beats_default && c.lever != Lever::Default {
+            chosen.push(format!("{} for {}", c.label, label(model)));
+        }
+        evidence.push(line);
+    }
+    if evidence.is_empty() {
+        return None;
+    }
+    let level = match worst {
+        Some(r) if r <= FLOOR_TARGET => Level::Excellent,
+        _ if !chosen.is_empty() => Level::Good,
+        _ => Level::Moderate,
+    };
+    let action = if chosen.is_empty() {
+        "ONNX Runtime's defaults answer first as fast as any configuration tried here (within noise)".to_string()
+    } else {
+        format!(
+            "load with {}; a pre-optimised model is made by `mora optimize MODEL --provider {provider}` and is valid for this runtime version and provider only",
+            chosen.join(", ")
+        )
+    };
+    Some(Recommendation {
+        machine_class: None,
+        evidence_table: None,
+        topic: Topic::LoadPath,
+        provider,
+        level,
+        verdict: match worst {
+            Some(r) => format!("First answer within {r:.1}x of the floor plus a steady inference (target {FLOOR_TARGET:.0}x)"),
+            None => "Time to first answer measured (no floor on this machine)".into(),
         },
         action,
         evidence,

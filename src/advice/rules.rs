@@ -17,7 +17,10 @@ use crate::results::recommendation::Level;
 ///    benchmarked (or `--plan-models`), not ten.
 /// 5: providers are data: a "Backend per model" recommendation across the providers that ran
 ///    (the break-even in requests per load between a faster-loading and a faster-serving backend).
-pub(crate) const RULES_VERSION: u32 = 5;
+/// 6: the load path is judged on time to first answer (load + first inference) against the floor
+///    plus a steady inference; a configuration is chosen only where its steady p50 over its sessions
+///    is not worse than the default's beyond noise (rank test, minimum effect), never on one session.
+pub(crate) const RULES_VERSION: u32 = 6;
 
 /// Load time (cached): < 2 s excellent; 2-5 s good; 5-10 s moderate; > 10 s slow.
 pub(crate) fn load_level(ms: f64) -> Level {

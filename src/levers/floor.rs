@@ -18,8 +18,11 @@ use crate::units::{MIB, mib};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Floor {
     pub bytes: u64,
-    /// Reading every file of the model from the page cache (median of three reads).
+    /// Reading every file of the model from the page cache (median of [`WARM_READS`] reads).
     pub page_cache_read_ms: Option<f64>,
+    /// Each of those reads, for their spread (absent before it was recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_cache_reads_ms: Vec<f64>,
     pub page_cache_mb_per_s: Option<f64>,
     /// Reading them after eviction (`None` where the filesystem ignores eviction).
     pub cold_read_ms: Option<f64>,
@@ -36,6 +39,12 @@ pub struct Floor {
     /// memory (what ONNX Runtime copies from).
     pub floor_ms: Option<f64>,
 }
+
+/// Page-cache reads the floor is the median of.
+pub(crate) const WARM_READS: usize = 5;
+
+/// How the floor is read, every time, for the report.
+pub(crate) const METHOD: &str = "every file of the model read with read(2) in 8 MiB blocks into one buffer, once evicted (cold) where the filesystem lets it, once to cache it, then five times from the page cache: the floor is their median";
 
 /// Measures the floor for `files`; `cuda_device` adds the host-to-device copy on that device.
 pub(crate) fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> Floor {
@@ -60,8 +69,9 @@ pub(crate) fn measure(files: &[impl AsRef<Path>], cuda_device: Option<i32>) -> F
         floor.notes.push("the filesystem kept the files cached after POSIX_FADV_DONTNEED: no cold read rate".into());
     }
     read_all();
-    let warm: Vec<f64> = (0..3).filter_map(|_| read_all()).collect();
+    let warm: Vec<f64> = (0..WARM_READS).filter_map(|_| read_all()).collect();
     floor.page_cache_read_ms = median(&warm);
+    floor.page_cache_reads_ms = warm;
     floor.page_cache_mb_per_s = floor.page_cache_read_ms.and_then(rate);
 
     let mut copy_ms = Some(0.0);
@@ -152,6 +162,8 @@ mod tests {
         let floor = measure(&[&path], None);
         assert_eq!(floor.bytes, 16 << 20);
         assert!(floor.page_cache_read_ms.unwrap() > 0.0);
+        assert_eq!(floor.page_cache_reads_ms.len(), WARM_READS, "every read kept, for the spread");
+        assert_eq!(median(&floor.page_cache_reads_ms), floor.page_cache_read_ms);
         assert!(floor.page_cache_mb_per_s.unwrap() > 50.0, "{floor:?}");
         assert_eq!(floor.floor_ms, floor.page_cache_read_ms, "no CUDA: the floor is the read");
         assert!(floor.cold_read_ms.is_some() || !floor.notes.is_empty(), "{floor:?}");

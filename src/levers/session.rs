@@ -30,7 +30,6 @@ pub(crate) struct LoadOptions {
 }
 
 impl LoadOptions {
-    #[allow(dead_code, reason = "the config-entry levers set their options through it")]
     pub(crate) fn entry(mut self, key: &str, value: &str) -> LoadOptions {
         self.entries.push((key.to_string(), value.to_string()));
         self

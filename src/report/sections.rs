@@ -129,6 +129,7 @@ fn run(r: &ResultsFile) -> Report {
         cold(r),
         leak(r),
         rotation(r),
+        first_answer(r),
         levers(r),
         load_breakdown(r),
         memory_levers(r),
@@ -887,6 +888,61 @@ fn rotation(r: &ResultsFile) -> Option<Section> {
     (!s.rows.is_empty()).then_some(s)
 }
 
+/// The levers' headline: per model, the default's time to first answer and the chosen
+/// configuration's, against what the hardware allows (the floor plus a steady inference).
+fn first_answer(r: &ResultsFile) -> Option<Section> {
+    let mut s = Section::new(
+        "Time to first answer (scenario levers)",
+        &[
+            "Model",
+            "Provider",
+            "Default ms",
+            "Default x (floor + p50)",
+            "Chosen",
+            "Chosen ms",
+            "Chosen x (floor + p50)",
+            "vs default",
+            "Chosen p50 vs default",
+            "Biggest phase left",
+        ],
+    );
+    let mut passed = Vec::new();
+    for (t, m) in trials(r, |m| if let Measurements::Levers(x) = m { Some(x.as_ref()) } else { None }) {
+        let Some(c) = &m.chosen else { continue };
+        let chosen = m.levers.iter().find(|l| l.lever == c.lever);
+        let is_default = c.lever == crate::levers::Lever::Default;
+        s.rows.push(vec![
+            t.model_label(),
+            t.provider.to_string(),
+            spread(Some(&c.default_first_answer_ms), 1, false),
+            num(c.default_over_target, 1),
+            c.label.clone(),
+            spread(Some(&c.first_answer_ms), 1, false),
+            num(c.over_target, 1),
+            if is_default { "—".into() } else { c.versus_default.note.clone() },
+            chosen.and_then(|l| l.steady_vs_default.as_ref()).map_or("—".into(), short),
+            chosen.and_then(|l| l.biggest_left()).unwrap_or_else(|| "—".into()),
+        ]);
+        for p in &c.passed_over {
+            passed.push(format!("{} on {}: faster, passed over: {p}", t.model_label(), t.provider));
+        }
+    }
+    s.notes.push("Time to first answer: a load in the warmed worker and its own first inference, what a request that finds its model unloaded waits for (median (min..max) over --repeats loads, at least three). x (floor + p50): against what the hardware allows the configuration, the model's bytes from the page cache (the floor, below) and one steady inference of its own (the median of its sessions' p50s). Chosen: the fastest to first answer whose outputs agree with the default's and whose steady p50 (each load's session its own p50 over --runs calls) is not worse than the default's beyond noise; the default where none is faster. vs default: the loads against the default's loads, judged as `mora report` compares runs (a Mann-Whitney rank test, p < 0.05, and at least the minimum effect); where a side has fewer than five samples the rank test cannot call a change, and one is called only where every sample lies beyond the default's median by more than the minimum effect. Biggest phase left: of the chosen configuration's first answer, the largest phase of its logged load (Load breakdown below) or its first inference, where that is larger.".into());
+    s.notes.extend(passed);
+    (!s.rows.is_empty()).then_some(s)
+}
+
+/// "same (+3%)", "WORSE (+39%)", "better (-12%)".
+fn short(a: &crate::levers::choice::Against) -> String {
+    use crate::levers::choice::Direction as D;
+    let word = match a.direction {
+        D::Better => "better",
+        D::Worse => "WORSE",
+        D::Same => "same",
+    };
+    format!("{word} ({:+.0}%)", a.change_pct)
+}
+
 /// The load path under each configuration, against the default and the hardware's floor.
 fn levers(r: &ResultsFile) -> Option<Section> {
     let mut s = Section::new(
@@ -895,11 +951,14 @@ fn levers(r: &ResultsFile) -> Option<Section> {
             "Model",
             "Provider",
             "Configuration",
+            "First answer ms",
+            "x (floor + p50)",
             "Load ms (after unload + trim)",
             "x floor",
-            "vs default",
             "First inf ms",
-            "p50 ms",
+            "p50 ms (sessions)",
+            "p50 vs default",
+            "Weights",
             "RAM +MB",
             "VRAM +MB",
             "Outputs",
@@ -909,7 +968,6 @@ fn levers(r: &ResultsFile) -> Option<Section> {
     let mut floors = Vec::new();
     for (t, m) in trials(r, |m| if let Measurements::Levers(x) = m { Some(x.as_ref()) } else { None }) {
         let floor = m.floor.floor_ms;
-        let default = m.levers.iter().find(|l| l.lever == crate::levers::Lever::Default).and_then(|l| l.load_ms.as_ref()).map(|s| s.median);
         for l in &m.levers {
             let load = l.load_ms.as_ref().map(|s| s.median);
             let outputs = match (&l.error, &l.agreement) {
@@ -918,15 +976,24 @@ fn levers(r: &ResultsFile) -> Option<Section> {
                 (None, Some(a)) if a.same => format!("same (max diff {:.1e})", a.max_abs_diff),
                 (None, Some(a)) => format!("DIFFER: {}", a.note.as_deref().unwrap_or("")),
             };
+            let chosen = m.chosen.as_ref().is_some_and(|c| c.lever == l.lever);
+            // Runs before the sessions' own p50s: the last session's.
+            let p50 = match &l.steady_p50_sessions_ms {
+                Some(sessions) => spread(Some(sessions), 2, false),
+                None => num(l.steady_p50_ms, 2),
+            };
             s.rows.push(vec![
                 t.model_label(),
                 t.provider.to_string(),
-                l.label.clone(),
+                if chosen { format!("{} (chosen)", l.label) } else { l.label.clone() },
+                spread(l.first_answer_ms.as_ref(), 1, false),
+                num(m.over_target(l), 1),
                 spread(l.load_ms.as_ref(), 1, false),
                 num(load.zip(floor).filter(|(_, f)| *f > 0.0).map(|(l, f)| l / f), 1),
-                num(load.zip(default).filter(|(_, d)| *d > 0.0).map(|(l, d)| l / d), 2),
                 spread(l.first_inference_ms.as_ref(), 1, false),
-                num(l.steady_p50_ms, 2),
+                p50,
+                l.steady_vs_default.as_ref().map_or("—".into(), short),
+                l.weights.as_ref().map_or("—".into(), |w| w.describe()),
                 signed(med(&l.memory_increase_mb), 1),
                 signed(med(&l.gpu_memory_increase_mb), 1),
                 outputs,
@@ -934,13 +1001,14 @@ fn levers(r: &ResultsFile) -> Option<Section> {
             ]);
         }
         let f = &m.floor;
+        let reads = crate::stats::Summary::of(&f.page_cache_reads_ms);
         floors.push(format!(
             "{} on {}: floor {} ms = the model's {:.0} MB from the page cache in {} ms ({} MB/s; cold {} MB/s){}{}",
             t.model_label(),
             t.provider,
             num(f.floor_ms, 1),
             crate::units::mib(f.bytes),
-            num(f.page_cache_read_ms, 1),
+            if reads.as_ref().is_some_and(|r| r.n > 1) { spread(reads.as_ref(), 1, false) } else { num(f.page_cache_read_ms, 1) },
             num(f.page_cache_mb_per_s, 0),
             num(f.cold_mb_per_s, 0),
             f.h2d_pageable_mb_per_s
@@ -949,7 +1017,9 @@ fn levers(r: &ResultsFile) -> Option<Section> {
             if f.notes.is_empty() { String::new() } else { format!(" ({})", f.notes.join("; ")) }
         ));
     }
-    s.notes.push("Each configuration loads the model --repeats times in a warmed worker (median (min..max)), each load followed by its first inference; p50 over --runs calls on the last session. x floor: the load against the hardware's floor below; vs default: against ONNX Runtime's defaults. Outputs: against the default's on the same inputs (agree within 1e-3 of the largest magnitude); a configuration whose outputs differ is never recommended. ONNX Runtime reports: what the runtime gives back for the options set (session config entries, threads while loaded, the optimised graph's node count).".into());
+    s.notes.push("Each configuration loads the model --repeats times (at least three) in a warmed worker (median (min..max)), each load followed by its first inference and --runs steady calls on its own session. First answer: load + first inference; x (floor + p50): against the floor plus the configuration's own steady p50. x floor: the load against the hardware's floor below. p50 vs default: the sessions' p50s against the default's, judged with noise (see Time to first answer). Weights: the process's file-backed memory by the first answer (RssFile: pages of the model's files mapped in once touched) and its anonymous memory after the load (RssAnon: weights copied or packed onto the heap; the first inference's activations come later), medians over the loads, against the size of the files the configuration reads: mapped or copied where it grew by a quarter of them or more; where the first inference paged in a mapping the load left, that is said. Outputs: against the default's on the same inputs (agree within 1e-3 of the largest magnitude); a configuration whose outputs differ is never chosen. ONNX Runtime reports: what the runtime gives back for the options set (session config entries read back, threads while loaded, the optimised graph's node count, the size of the saved pre-packed weights, the session's log for a mapped ORT model and for a skipped optimizer). Levers after the fixed ones: each of the three graph transformers that cost the default's logged load most skipped (optimization.disable_specified_optimizers), then the two fastest to first answer that change different things, together.".into());
+    s.notes
+        .push(format!("The floor is measured the same way every time: {}; ms shown as median (min..max).", crate::levers::floor::METHOD));
     s.notes.extend(floors);
     (!s.rows.is_empty()).then_some(s)
 }

@@ -30,7 +30,8 @@ pub(crate) fn rederive(results: &mut ResultsFile, judge: Judge) {
             Some(Measurements::Leak(m)) => m.rederive(judge),
             Some(Measurements::Rotation(m)) => m.rederive(judge),
             Some(Measurements::Concurrent(m)) => m.rederive(),
-            Some(Measurements::Cold(_) | Measurements::Isolation(_) | Measurements::Levers(_) | Measurements::MemoryLevers(_)) | None => {}
+            Some(Measurements::Levers(m)) => m.choose(),
+            Some(Measurements::Cold(_) | Measurements::Isolation(_) | Measurements::MemoryLevers(_)) | None => {}
             Some(Measurements::Idle(_) | Measurements::Shapes(_) | Measurements::Soak(_) | Measurements::MemoryLimit(_)) => {}
         }
     }

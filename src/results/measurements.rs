@@ -399,6 +399,10 @@ pub struct LeversResult {
     #[serde(default)]
     pub preoptimize_ms: Option<f64>,
     pub levers: Vec<LeverResult>,
+    /// The configuration with the fastest first answer whose outputs agree and whose steady p50 is
+    /// not worse than the default's beyond noise (derived: [`LeversResult::choose`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<crate::levers::choice::Choice>,
 }
 
 /// One configuration's load path.
@@ -412,8 +416,29 @@ pub struct LeverResult {
     /// Loads in the warmed worker, each followed by its first inference.
     pub load_ms: Option<Summary>,
     pub first_inference_ms: Option<Summary>,
-    /// Steady-state p50 over `--runs` calls on the last session.
+    /// Each load's time to first answer: the load and its own first inference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_answers_ms: Vec<f64>,
+    #[serde(default)]
+    pub first_answer_ms: Option<Summary>,
+    /// Steady-state p50: the median of the sessions' p50s (before the first answers were measured:
+    /// over `--runs` calls on the last session).
     pub steady_p50_ms: Option<f64>,
+    /// Each session's p50 over `--runs` calls (every load's session, at least three).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steady_p50s_ms: Vec<f64>,
+    #[serde(default)]
+    pub steady_p50_sessions_ms: Option<Summary>,
+    /// The sessions' p50s against the default's, and the loads' first answers against the default's
+    /// (derived, judged with noise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steady_vs_default: Option<crate::levers::choice::Against>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_answer_vs_default: Option<crate::levers::choice::Against>,
+    /// Where the weights went: the process's file-backed against anonymous memory after the load and
+    /// after the first inference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<crate::levers::residence::Residence>,
     /// RSS (and VRAM) after the first inference above before the load, per load.
     pub memory_increase_mb: Option<Summary>,
     #[serde(default)]
@@ -433,6 +458,33 @@ pub struct LeverResult {
     /// and the graph transformers' times (logging costs a little, so this load is not among the timed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logged_breakdown: Option<crate::levers::breakdown::LoadBreakdown>,
+}
+
+impl LeverResult {
+    /// A lever that could not be tried, with the reason.
+    pub(crate) fn failed(lever: crate::levers::Lever, why: String) -> LeverResult {
+        LeverResult {
+            label: lever.to_string(),
+            lever,
+            error: Some(why),
+            load_ms: None,
+            first_inference_ms: None,
+            first_answers_ms: vec![],
+            first_answer_ms: None,
+            steady_p50_ms: None,
+            steady_p50s_ms: vec![],
+            steady_p50_sessions_ms: None,
+            steady_vs_default: None,
+            first_answer_vs_default: None,
+            weights: None,
+            memory_increase_mb: None,
+            gpu_memory_increase_mb: None,
+            agreement: None,
+            evidence: vec![],
+            breakdown: None,
+            logged_breakdown: None,
+        }
+    }
 }
 
 /// Scenario `memory-levers`: the same measurements under each memory configuration, each in a worker
