@@ -21,7 +21,7 @@ fn stdout(args: &[&std::ffi::OsStr]) -> String {
 }
 
 fn committed(run: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("results").join(run)
+    common::fixture_run(run)
 }
 
 /// The model and config the Slurm test benchmarks (scripts/fleet/tests/slurm.sh): committed, so a

@@ -195,7 +195,7 @@ fn a_committed_run_is_rendered_again_in_place_and_its_record_kept() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("h200");
     std::fs::create_dir(&run).unwrap();
-    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T114236Z-h200/results.json");
+    let committed = common::fixture_run("20261127T114236Z-h200").join("results.json");
     std::fs::copy(&committed, run.join("results.json")).unwrap();
     std::fs::write(run.join("report.md"), "rendered by an older mora").unwrap();
     mora().arg("report").arg(&run).arg("--in-place").assert().success();

@@ -26,7 +26,7 @@ fn profile_of(runs: &[&Path], format: &str) -> String {
 }
 
 fn h200_run() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T114236Z-h200")
+    common::fixture_run("20261127T114236Z-h200")
 }
 
 #[test]

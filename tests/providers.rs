@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{Fixture, mora, trial};
 use predicates::prelude::*;
 
 fn committed_run() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T114236Z-h200/results.json")
+    common::fixture_run("20261127T114236Z-h200").join("results.json")
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The committed runs stay readable, and a run with CUDA trials renders beside CPU in every table.
+//! The fixture runs (tests/fixtures/runs/) and the published ones (results/) stay readable, and a run with CUDA trials renders beside CPU in every table.
 
 mod common;
 
@@ -7,12 +7,9 @@ use std::path::{Path, PathBuf};
 use common::mora;
 use serde_json::Value;
 
+/// The results.json of every fixture run, and of every published run when results/ is there.
 fn committed_runs() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    let mut runs: Vec<PathBuf> =
-        std::fs::read_dir(root).unwrap().map(|e| e.unwrap().path().join("results.json")).filter(|p| p.exists()).collect();
-    runs.sort();
-    runs
+    common::fixture_and_published_runs().into_iter().map(|run| run.join("results.json")).collect()
 }
 
 fn render(files: &[&Path], format: &str) -> String {
@@ -24,7 +21,7 @@ fn render(files: &[&Path], format: &str) -> String {
 #[test]
 fn every_committed_run_renders_in_every_format() {
     let runs = committed_runs();
-    assert!(!runs.is_empty(), "results/ holds no committed run");
+    assert!(!runs.is_empty(), "tests/fixtures/runs/ holds no run");
     for run in &runs {
         let results: Value = serde_json::from_slice(&std::fs::read(run).unwrap()).unwrap();
         let markdown = render(&[run], "markdown");
@@ -40,7 +37,7 @@ fn every_committed_run_renders_in_every_format() {
 
 /// The first GPU run: mora 0.1.0 (results schema 1, rules v1) on an NVIDIA H200, `--provider cpu,cuda`.
 fn h200_run() -> PathBuf {
-    committed_runs().into_iter().find(|p| p.to_string_lossy().contains("-h200")).expect("the committed H200 run")
+    common::fixture_run("20261127T114236Z-h200").join("results.json")
 }
 
 fn markdown_rows(md: &str) -> impl Fn(&str, &str) -> String + '_ {
@@ -177,7 +174,7 @@ fn the_h200_run_shows_the_warm_up_apart_no_false_isolation_warning_and_the_arena
 /// holds the advice's evidence both as sentences and as the table.
 #[test]
 fn the_summary_and_the_advice_rest_on_figures_results_json_keeps() {
-    let run = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T172409Z-vm");
+    let run = common::fixture_run("20261127T172409Z-vm");
     let json: Value = serde_json::from_str(&render(&[&run], "json")).unwrap();
     let single = json["trials"].as_array().unwrap().iter().find(|t| t["id"] == "cpu/gpt2/single").unwrap();
     let load = single["measurements"]["summary"]["load_time_ms"]["median"].as_f64().unwrap();

@@ -112,7 +112,7 @@ fn mutate_tree(seed: &Value, rng: &mut Rng) -> Value {
 
 /// A small schema 1 file: the first GPU run's trials of two models (every scenario, CPU and CUDA).
 fn schema_1_seed() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T114236Z-h200/results.json");
+    let path = common::fixture_run("20261127T114236Z-h200").join("results.json");
     let mut run: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let keep = |t: &Value| {
         ["minilm-l6", "vit-s-focus"].contains(&t["models"][0].as_str().unwrap_or("")) && t["models"].as_array().unwrap().len() == 1

@@ -37,7 +37,7 @@ fn the_committed_schema_is_what_mora_report_schema_prints() {
         "schema/results.schema.json is not what this mora prints: regenerate it with `cargo run -- report --schema > schema/results.schema.json`"
     );
     // The schema or a report, not both.
-    mora().args(["report", "--schema", "results/20261127T143235Z-vm"]).assert().failure();
+    mora().args(["report", "--schema"]).arg(common::fixture_run("20261127T143235Z-vm")).assert().failure();
 }
 
 #[test]
@@ -58,11 +58,8 @@ fn a_fresh_run_validates() {
 fn every_committed_run_read_by_mora_validates_and_older_raw_files_do_not() {
     let validator = validator();
     let mut runs = 0;
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("results")).unwrap() {
-        let path = entry.unwrap().path().join("results.json");
-        if !path.exists() {
-            continue;
-        }
+    for run in common::fixture_and_published_runs() {
+        let path = run.join("results.json");
         runs += 1;
         let found = errors(&validator, &as_mora_reads_it(&path));
         assert!(found.is_empty(), "{} as mora reads it: {found:#?}", path.display());
@@ -71,7 +68,7 @@ fn every_committed_run_read_by_mora_validates_and_older_raw_files_do_not() {
             assert!(!errors(&validator, &raw).is_empty(), "{} is an older schema and yet validates", path.display());
         }
     }
-    assert!(runs > 0, "no committed run under results/");
+    assert!(runs > 0, "no run under tests/fixtures/runs/");
 }
 
 /// A results.json as this mora reads it, brought to the current schema.
@@ -84,7 +81,7 @@ fn as_mora_reads_it(path: &Path) -> Value {
 #[test]
 fn the_schema_refuses_what_mora_would_not_read() {
     let validator = validator();
-    let run = as_mora_reads_it(&Path::new(env!("CARGO_MANIFEST_DIR")).join("results/20261127T143235Z-vm/results.json"));
+    let run = as_mora_reads_it(&common::fixture_run("20261127T143235Z-vm").join("results.json"));
     assert!(validator.is_valid(&run), "the run as mora reads it validates before it is broken");
     for (pointer, value) in [
         ("/schema_version", Value::from(99)),

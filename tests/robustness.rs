@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::{Fixture, Rng};
 
 fn committed(run: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("results").join(run)
+    common::fixture_run(run)
 }
 
 const CPU_RUN: &str = "20261127T172409Z-vm";

@@ -431,22 +431,34 @@ fn a_replay_that_peaks_over_the_budget_says_so_and_fails_with_its_own_code() {
 }
 
 /// docs/simulate.md's simulations of the default CPU suite reproduce from the committed profile and trace:
-/// the same figures to the last digit (the simulation is deterministic). If the model changes on
-/// purpose, run the command in that folder's `command.txt` again (it replays too) and commit what it writes.
+/// the same figures to the last digit (the simulation is deterministic). They are read from their copies
+/// in tests/fixtures/runs/ and, when results/ is there, from the published runs too. If the model changes
+/// on purpose, run the command in the published folder's `command.txt` again (it replays too), commit what
+/// it writes and copy its simulate.json to the fixture (tests/fixtures/runs/README.md).
 #[test]
 fn the_committed_simulation_reproduces_from_its_profile_and_trace() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
-    // Every results/<run>/simulate-*/ folder that holds a simulate.json.
-    let committed: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        // Run folders only: results/latest is a link to one of them.
+    // Every <run>/simulate-*/ folder that holds a simulate.json, under the fixtures and results/;
+    // run folders only (results/latest is a link to one of them).
+    let mut seen = std::collections::HashSet::new();
+    let committed: Vec<PathBuf> = common::run_roots()
+        .iter()
+        .flat_map(|root| std::fs::read_dir(root).unwrap())
         .filter_map(|run| run.ok().filter(|r| r.file_type().is_ok_and(|t| t.is_dir())))
         .filter_map(|run| std::fs::read_dir(run.path()).ok())
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("simulate")) && p.join("simulate.json").is_file())
+        // A published simulation byte for byte its fixture's (record, trace and profile) is run once.
+        .filter(|p| {
+            let read = |f: &Path| std::fs::read(f).unwrap_or_default();
+            seen.insert([
+                read(&p.join("simulate.json")),
+                read(&p.join("simulate-trace.csv")),
+                read(&p.parent().unwrap().join("profile.json")),
+            ])
+        })
         .collect();
-    assert!(!committed.is_empty(), "no committed simulation under results/*/simulate-*/");
+    assert!(!committed.is_empty(), "no simulation under tests/fixtures/runs/*/simulate-*/");
     for dir in committed {
         let record: Value = serde_json::from_slice(&std::fs::read(dir.join("simulate.json")).unwrap()).unwrap();
         let policies: Vec<String> =

@@ -1,16 +1,17 @@
-//! What the user sees, as snapshots (insta): the committed runs rendered in each format, at a narrow
+//! What the user sees, as snapshots (insta): the fixture runs (tests/fixtures/runs/) rendered in each format, at a narrow
 //! terminal and a wide one, and the comparison of two runs. A change to a report shows here as a
 //! diff to review: `cargo insta review` (or `INSTA_UPDATE=always cargo test --test snapshots`, then
 //! `git diff tests/snapshots/`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use common::mora;
 
+/// A fixture run: a copy of the published run, so that refreshing results/ changes no snapshot.
 fn committed(run: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("results").join(run)
+    common::fixture_run(run)
 }
 
 /// `mora report ARGS..` at a terminal `columns` wide (piped output follows COLUMNS).
@@ -96,16 +97,12 @@ fn the_quiet_cpu_run_at_80_columns_in_plain_style() {
     snapshot("vm-table-plain-80", &report(&[run.as_os_str(), "--style".as_ref(), "plain".as_ref()], "80"));
 }
 
-/// Every committed run, in every style, at 80 and 100 columns: no line wider than the terminal,
+/// Every fixture run (and published run, when results/ is there), in every style, at 80 and 100 columns: no line wider than the terminal,
 /// and the report opens with its summary; for the default suite (every provider) the summary is at
 /// most 40 lines at 100 columns.
 #[test]
 fn no_line_of_any_committed_report_is_wider_than_the_terminal() {
-    let runs: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("results"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("results.json").is_file())
-        .collect();
+    let runs = common::fixture_and_published_runs();
     assert!(runs.len() >= 5, "{runs:?}");
     for run in &runs {
         for width in [80usize, 100] {

@@ -1126,9 +1126,9 @@ mod tests {
     use crate::results::ResultsFile;
     use serde_json::{Value, json};
 
-    /// The first GPU run's CPU and CUDA trials of one model, as a base to edit.
+    /// The first GPU run's CPU and CUDA trials of one model (its copy in tests/fixtures/runs/), as a base to edit.
     fn base() -> Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runs/20261127T114236Z-h200/results.json");
         let mut v: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
         let keep = |t: &Value| t["models"] == json!(["gpt2"]);
         let trials: Vec<Value> = v["trials"].as_array().unwrap().iter().filter(|t| keep(t)).cloned().collect();

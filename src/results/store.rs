@@ -207,7 +207,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.json");
         let mut v1: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/results/20261127T114236Z-h200/results.json")).unwrap(),
+            &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/runs/20261127T114236Z-h200/results.json")).unwrap(),
         )
         .unwrap();
         let trial = &mut v1["trials"][0];

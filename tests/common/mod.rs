@@ -259,3 +259,43 @@ pub fn run_folders(out: &Path) -> Vec<PathBuf> {
     runs.sort();
     runs
 }
+
+/// tests/fixtures/runs/: copies of published runs that the tests read, so that results/ (what README
+/// shows) can be refreshed without breaking a test, and a fixture changed without changing README.
+pub fn fixture_runs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runs")
+}
+
+/// One fixture run's folder, by the published run's name.
+pub fn fixture_run(name: &str) -> PathBuf {
+    let dir = fixture_runs().join(name);
+    assert!(
+        dir.join("results.json").is_file(),
+        "{}: no results.json: copy the files the test reads from results/{name}/ (tests/fixtures/runs/README.md)",
+        dir.display()
+    );
+    dir
+}
+
+/// Where the "every run" tests look: tests/fixtures/runs/, then results/ when that folder is there
+/// (the published runs must still read, render and validate, but the tests pass without them).
+pub fn run_roots() -> Vec<PathBuf> {
+    let published = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    [fixture_runs(), published].into_iter().filter(|root| root.is_dir()).collect()
+}
+
+/// The run folders with a results.json under the run roots, fixtures first, less any whose results.json is
+/// byte for byte one already listed (a published run and its fixture), which would only be read twice.
+pub fn fixture_and_published_runs() -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut runs = Vec::new();
+    for root in run_roots() {
+        for run in run_folders(&root) {
+            let Ok(bytes) = std::fs::read(run.join("results.json")) else { continue };
+            if seen.insert(bytes) {
+                runs.push(run);
+            }
+        }
+    }
+    runs
+}

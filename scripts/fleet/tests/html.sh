@@ -25,7 +25,7 @@ out=target/fleet-html
 rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-runs=(results/20261127T063335Z-vm results/20261127T114236Z-h200)
+runs=(tests/fixtures/runs/20261127T063335Z-vm tests/fixtures/runs/20261127T114236Z-h200)
 "$mora" report "${runs[@]}" --format html --out "$out/report" >/dev/null 2>"$out/report.log"
 "$mora" report "${runs[@]}" --format markdown >"$out/report.md"
 page="file://$out/report/report.html"
