@@ -53,6 +53,11 @@ impl ProcessMemory {
     }
 }
 
+/// A process's RSS in MB alone, read without walking its mappings (smaps_rollup), for sampling often.
+pub(crate) fn rss_mb(pid: u32) -> Option<f64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| kb_field(&s, "VmRSS:")).map(mib)
+}
+
 /// Resets this process's peak RSS (VmHWM) to its current RSS, so a later reading gives the peak of
 /// one phase. Returns false where the kernel does not offer it.
 pub fn reset_peak_rss() -> bool {

@@ -22,6 +22,25 @@ pub enum UnloadMode {
     KillWorker,
 }
 
+impl UnloadMode {
+    /// Inference slots for `models` models: one worker's in-process, a worker each kill-worker. The
+    /// simulation and its replay share this, so the replay runs the structure that was simulated.
+    pub(crate) fn inference_slots(self, models: usize) -> usize {
+        match self {
+            UnloadMode::InProcess => 1,
+            UnloadMode::KillWorker => models,
+        }
+    }
+
+    /// The inference slot that serves `model`.
+    pub(crate) fn slot_of(self, model: usize) -> usize {
+        match self {
+            UnloadMode::InProcess => 0,
+            UnloadMode::KillWorker => model,
+        }
+    }
+}
+
 impl std::fmt::Display for UnloadMode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -133,10 +133,7 @@ struct Engine<'a> {
 /// (1 or more) slows loads and inferences that run at the same time.
 pub(crate) fn simulate(trace: &Trace, costs: &Costs, mode: UnloadMode, plan: &Plan, noise: &[f64], interference: f64) -> Run {
     let n = trace.requests.len();
-    let slots = match mode {
-        UnloadMode::InProcess => 1,
-        UnloadMode::KillWorker => costs.models.len(),
-    };
+    let slots = mode.inference_slots(costs.models.len());
     let mut e = Engine {
         trace,
         costs,
@@ -264,10 +261,7 @@ impl Engine<'_> {
     }
 
     fn slot_of(&self, model: usize) -> usize {
-        match self.mode {
-            UnloadMode::InProcess => 0,
-            UnloadMode::KillWorker => model,
-        }
+        self.mode.slot_of(model)
     }
 
     /// Loads and runs each model once before the trace starts; returns the time it took.

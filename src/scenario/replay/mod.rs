@@ -111,7 +111,7 @@ fn run(spec: &ReplaySpec, channel: &mut Channel) -> Result<ReplayReport> {
     if probe.gpu_index.is_none() {
         process::reset_peak_rss();
     }
-    let slots = slots(spec);
+    let slots = spec.mode.inference_slots(spec.models.len());
     let samples = std::thread::scope(|scope| -> Result<Vec<(f64, f64)>> {
         let sampler = scope.spawn(|| sample(&shared, &memory, t0, spec.sample_every_ms));
         let loading = scope.spawn(|| guarded(&shared, || load_jobs(&shared, &loader, &mut inputs, t0)));
@@ -170,6 +170,17 @@ const STEADY_RUNS: usize = 10;
 /// that slept), so the runs are measured the way the replay served them.
 const PAUSE: Duration = Duration::from_millis(100);
 
+/// `STEADY_RUNS` runs, each after the pause, summarised.
+fn steady_runs(mut run: impl FnMut() -> Result<f64>) -> Result<crate::stats::Summary> {
+    let steady = (0..STEADY_RUNS)
+        .map(|_| {
+            std::thread::sleep(PAUSE);
+            run()
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    Ok(crate::stats::Summary::of(&steady).expect("steady runs were measured"))
+}
+
 /// Each model alone, in a warmed worker, right after the replay: load, first inference, steady runs
 /// (each after a pause), unload and trim.
 fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<ModelInputs>]) -> Result<Vec<MeasuredTimes>> {
@@ -177,15 +188,9 @@ fn measure_again(spec: &ReplaySpec, runtime: &Runtime, inputs: &mut [Option<Mode
     for (m, model) in spec.models.iter().enumerate() {
         let (mut loaded, load_ms) = LoadedModel::load_with_inputs(runtime, &spec.provider, model, &mut inputs[m])?;
         let first_inference_ms = loaded.run()?;
-        let steady = (0..STEADY_RUNS)
-            .map(|_| {
-                std::thread::sleep(PAUSE);
-                loaded.run()
-            })
-            .collect::<Result<Vec<f64>>>()?;
+        let summary = steady_runs(|| loaded.run())?;
         let unload_ms = loaded.unload();
         malloc_trim();
-        let summary = crate::stats::Summary::of(&steady).expect("steady runs were measured");
         measured.push(MeasuredTimes {
             model: model.id.clone(),
             load_ms,
@@ -206,17 +211,10 @@ fn measure_again_in_workers(loader: &Loader) -> Result<Vec<MeasuredTimes>> {
     let mut measured = Vec::with_capacity(loader.spec.models.len());
     for (m, model) in loader.spec.models.iter().enumerate() {
         let mut worker = ServingWorker::start(&loader.serve_spec(m)).with_context(|| format!("measuring {} again", model.id))?;
-        let spawn_to_ready_ms = worker.wait_ready().with_context(|| format!("measuring {} again", model.id))?;
-        let ready = worker.ready.clone().expect("ready after wait_ready");
-        let steady = (0..STEADY_RUNS)
-            .map(|_| {
-                std::thread::sleep(PAUSE);
-                worker.run()
-            })
-            .collect::<Result<Vec<f64>>>()?;
+        let (spawn_to_ready_ms, ready) = worker.wait_ready().with_context(|| format!("measuring {} again", model.id))?;
+        let summary = steady_runs(|| worker.run())?;
         let start = Instant::now();
         worker.kill();
-        let summary = crate::stats::Summary::of(&steady).expect("steady runs were measured");
         measured.push(MeasuredTimes {
             model: model.id.clone(),
             load_ms: ready.load_time_ms,
@@ -228,21 +226,6 @@ fn measure_again_in_workers(loader: &Loader) -> Result<Vec<MeasuredTimes>> {
         });
     }
     Ok(measured)
-}
-
-/// How many inference slots: one in-process, one per model (its serving worker's) kill-worker.
-fn slots(spec: &ReplaySpec) -> usize {
-    match spec.mode {
-        UnloadMode::InProcess => 1,
-        UnloadMode::KillWorker => spec.models.len(),
-    }
-}
-
-fn slot_of(mode: UnloadMode, model: usize) -> usize {
-    match mode {
-        UnloadMode::InProcess => 0,
-        UnloadMode::KillWorker => model,
-    }
 }
 
 /// A loaded model: a session in this worker, or a serving worker of its own.
@@ -296,7 +279,7 @@ impl Loader<'_> {
             UnloadMode::KillWorker => {
                 let mut worker = ServingWorker::start(&self.serve_spec(m))?;
                 started(worker.pid());
-                let ms = worker.wait_ready().with_context(|| format!("loading {} in a serving worker", model.id))?;
+                let (ms, _) = worker.wait_ready().with_context(|| format!("loading {} in a serving worker", model.id))?;
                 Ok((Held::Worker(Box::new(worker)), ms))
             }
         }
@@ -307,13 +290,8 @@ impl Loader<'_> {
 fn own_memory(gpu_index: Option<u32>) -> Option<f64> {
     match gpu_index {
         Some(i) => gpu::memory(i, std::process::id()).and_then(|g| g.process_mb.or(g.device_used_mb)),
-        None => rss_mb(std::process::id()),
+        None => process::rss_mb(std::process::id()),
     }
-}
-
-/// A process's RSS in MB, read as cheaply as possible (no smaps walk).
-fn rss_mb(pid: u32) -> Option<f64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| process::kb_field(&s, "VmRSS:")).map(crate::units::mib)
 }
 
 /// What the models hold, counted from a bare worker's memory before its provider started (as the
@@ -336,7 +314,7 @@ impl MemoryReader {
             }
             // A worker that has just exited reads as nothing: it holds nothing.
             (UnloadMode::KillWorker, None) => {
-                Some(workers.iter().filter_map(|&pid| rss_mb(pid)).map(|mb| (mb - self.base_mb).max(0.0)).sum())
+                Some(workers.iter().filter_map(|&pid| process::rss_mb(pid)).map(|mb| (mb - self.base_mb).max(0.0)).sum())
             }
         }
     }
@@ -383,7 +361,7 @@ impl State {
             waiting: BTreeMap::new(),
             pending: BTreeMap::new(),
             first_done: BTreeSet::new(),
-            ready: vec![VecDeque::new(); slots(spec)],
+            ready: vec![VecDeque::new(); spec.mode.inference_slots(spec.models.len())],
             jobs: VecDeque::new(),
             dispatched_all: false,
             loads_done: false,
@@ -411,7 +389,7 @@ impl State {
     }
 
     fn make_ready(&mut self, request: usize, model: usize) {
-        let slot = slot_of(self.mode, model);
+        let slot = self.mode.slot_of(model);
         self.ready[slot].push_back(request);
     }
 

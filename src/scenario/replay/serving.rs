@@ -82,7 +82,6 @@ fn serve(spec: &ServeSpec, channel: &mut Channel) -> Result<()> {
 /// The replay's handle on one serving worker.
 pub(crate) struct ServingWorker {
     worker: RunningWorker,
-    pub ready: Option<ReadyReport>,
 }
 
 impl ServingWorker {
@@ -92,7 +91,7 @@ impl ServingWorker {
         let json = serde_json::to_string(spec).context("cannot serialise a serving worker's spec")?;
         let worker = supervise::spawn(&["--serve".to_string(), json], &[])
             .with_context(|| format!("cannot start a serving worker for {}", spec.model.id))?;
-        Ok(ServingWorker { worker, ready: None })
+        Ok(ServingWorker { worker })
     }
 
     pub(crate) fn pid(&self) -> u32 {
@@ -100,8 +99,8 @@ impl ServingWorker {
     }
 
     /// Waits for the worker's model to be loaded and to have answered once; returns spawn-to-ready
-    /// in ms.
-    pub(crate) fn wait_ready(&mut self) -> Result<f64> {
+    /// in ms and what the worker measured (its load and first inference).
+    pub(crate) fn wait_ready(&mut self) -> Result<(f64, ReadyReport)> {
         let mut ready = None;
         let mut failed = None;
         let ended = self.worker.supervise(Instant::now() + ANSWER_WITHIN, |_, message| match message {
@@ -117,8 +116,8 @@ impl ServingWorker {
         });
         match (ready, failed) {
             (Some(r), _) => {
-                self.ready = Some(r);
-                self.worker.ready_after_ms.ok_or_else(|| anyhow!("the serving worker's ready time was not recorded"))
+                let ms = self.worker.ready_after_ms.ok_or_else(|| anyhow!("the serving worker's ready time was not recorded"))?;
+                Ok((ms, r))
             }
             (None, Some(error)) => bail!("the serving worker failed: {error}"),
             (None, None) => bail!("the serving worker {}", self.describe(ended)),
